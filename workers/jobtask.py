@@ -1,0 +1,57 @@
+"""Registering job types as Celery tasks: ``@job_task(SPEC)`` over a plain function."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from billiard.einfo import ExceptionInfo
+from billiard.exceptions import TimeLimitExceeded
+from celery import Task
+
+from workers.app import app
+from workers.execution import JobFunction, record_hard_time_limit, run_attempt
+from workers.jobtypes import JobType
+
+
+class JobTask(Task):  # type: ignore[misc]
+    """Base task of every job type; the attempt's life is in :mod:`workers.execution`."""
+
+    abstract = True
+    spec: JobType
+
+    def on_failure(
+        self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: ExceptionInfo
+    ) -> None:
+        # Errors raised by the job are recorded where they happen; only a hard time limit
+        # kills the child first, so the pool's parent records it here.
+        if isinstance(exc, TimeLimitExceeded):
+            record_hard_time_limit(self.spec, task_id, exc)
+
+
+def job_task(spec: JobType) -> Callable[[JobFunction], Task]:
+    """Register ``fn(payload)`` or ``fn(payload, context)`` as the task behind ``spec``."""
+
+    def decorate(fn: JobFunction) -> Task:
+        takes_context = len(inspect.signature(fn).parameters) >= 2
+
+        def run(self: JobTask, payload: dict[str, Any]) -> Any:
+            worker = self.request.hostname or "unknown"
+            queue = (self.request.delivery_info or {}).get("routing_key") or ""
+            return run_attempt(spec, fn, takes_context, self.request.id, worker, payload, queue)
+
+        run.__doc__ = fn.__doc__
+        return app.task(
+            run,
+            name=spec.name,
+            base=JobTask,
+            bind=True,
+            spec=spec,
+            time_limit=spec.time_limit_s,
+            soft_time_limit=spec.soft_time_limit_s,
+            max_retries=0,
+            typing=False,
+        )
+
+    return decorate

@@ -1,0 +1,108 @@
+"""What a public job type is: its name, payload model, queue, priority, limits and retries."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse
+from pydantic import BaseModel
+
+from workers.errors import UnknownJobType
+from workers.priorities import DEFAULT_PRIORITY, check_priority
+from workers.queues import QueueName
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+#: Extra starts a job gets when its worker dies under it (not its own failures).
+LOST_WORKER_ALLOWANCE = 3
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retry only ``transient`` errors (and time-outs), with capped exponential backoff and
+    full jitter."""
+
+    transient: tuple[type[Exception], ...]
+    max_retries: int = 5
+    backoff_base_s: float = 1.0
+    backoff_cap_s: float = 300.0
+
+    def delay_for(self, retries_done: int, rng: random.Random | None = None) -> float:
+        """Seconds to wait before the next attempt, after ``retries_done`` retries."""
+        ceiling = min(self.backoff_cap_s, self.backoff_base_s * 2**retries_done)
+        return (rng or random).uniform(0, ceiling)
+
+
+@dataclass(frozen=True)
+class ConcurrencyLimit:
+    """At most ``limit`` jobs of a type run at once per value of payload field ``key_field``."""
+
+    key_field: str
+    limit: int
+
+
+@dataclass(frozen=True)
+class JobType:
+    """A registered job type; only these can be enqueued."""
+
+    name: str
+    payload_model: type[BaseModel]
+    description: str
+    queue: QueueName = QueueName.DEFAULT
+    priority: int = DEFAULT_PRIORITY
+    time_limit_s: float = 300.0
+    soft_time_limit_s: float | None = None
+    retry: RetryPolicy | None = None
+    rate_limit: str | None = None
+    concurrency: ConcurrencyLimit | None = None
+    unique_for_s: int | None = None
+    terminable: bool = False
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise ValueError(f"job type name {self.name!r} must look like 'family.action'")
+        check_priority(self.priority)
+        soft = self.soft_time_limit_s
+        if soft is not None and soft >= self.time_limit_s:
+            raise ValueError(f"{self.name}: soft time limit must be below the hard limit")
+        if self.rate_limit is not None:
+            parse(self.rate_limit)  # fails at import on a malformed limit
+        if self.concurrency is not None and self.concurrency.limit < 1:
+            raise ValueError(f"{self.name}: concurrency limit must be at least 1")
+
+    @property
+    def max_attempts(self) -> int:
+        """Attempts the retry policy allows (1 without a policy)."""
+        return 1 + (self.retry.max_retries if self.retry else 0)
+
+    @property
+    def rate_limit_item(self) -> RateLimitItem | None:
+        """The parsed cluster-wide rate limit, e.g. ``100/minute``."""
+        return parse(self.rate_limit) if self.rate_limit else None
+
+
+class JobTypeRegistry:
+    """The set of public job types, by name."""
+
+    def __init__(self, types: Iterable[JobType]) -> None:
+        self._types: dict[str, JobType] = {}
+        for job_type in types:
+            if job_type.name in self._types:
+                raise ValueError(f"job type {job_type.name!r} registered twice")
+            self._types[job_type.name] = job_type
+
+    def get(self, name: str) -> JobType:
+        """The job type called ``name``, or :class:`UnknownJobType`."""
+        try:
+            return self._types[name]
+        except KeyError:
+            known = ", ".join(sorted(self._types))
+            raise UnknownJobType(f"unknown job type {name!r}; known types: {known}") from None
+
+    def __iter__(self) -> Iterator[JobType]:
+        return iter(self._types.values())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._types

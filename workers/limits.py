@@ -1,0 +1,77 @@
+"""Cluster-wide limits kept in Redis: rate limits per job type and concurrency per key.
+
+Rate limits use the ``limits`` library's moving window. Concurrency uses a small Lua
+semaphore: a sorted set of holders scored by expiry, so a dead worker's slot frees itself.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from urllib.parse import parse_qs, urlsplit
+
+from limits import RateLimitItem
+from limits.storage import RedisStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from workers.redis_client import shared_redis
+
+KEY_PREFIX = "taskyard"
+_limiters: dict[tuple[int, str], MovingWindowRateLimiter] = {}
+
+# KEYS[1]: the semaphore; ARGV: holder, limit, ttl in ms. Returns 1 when the holder has a slot.
+_ACQUIRE = """
+local now = redis.call('TIME')
+local now_ms = now[1] * 1000 + math.floor(now[2] / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms)
+local held = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if held or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now_ms + tonumber(ARGV[3]), ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) * 2)
+  return 1
+end
+return 0
+"""
+
+
+def limits_storage_uri(url: str) -> str:
+    """The ``limits`` storage URI for a Taskyard Redis URL (unix sockets included)."""
+    parts = urlsplit(url)
+    if parts.scheme == "redis+socket":
+        db = parse_qs(parts.query).get("virtual_host", ["0"])[0] or "0"
+        return f"redis+unix://{parts.path}?db={db}"
+    return url
+
+
+def _limiter(url: str) -> MovingWindowRateLimiter:
+    key = (os.getpid(), url)
+    limiter = _limiters.get(key)
+    if limiter is None:
+        storage = RedisStorage(limits_storage_uri(url), key_prefix=f"{KEY_PREFIX}:rate")
+        limiter = _limiters[key] = MovingWindowRateLimiter(storage)
+    return limiter
+
+
+def take_rate_slot(url: str, job_type: str, item: RateLimitItem) -> float | None:
+    """Count one run of ``job_type``; ``None`` if allowed, else seconds until a slot frees."""
+    limiter = _limiter(url)
+    if limiter.hit(item, job_type):
+        return None
+    stats = limiter.get_window_stats(item, job_type)
+    return max(0.05, stats.reset_time - time.time())
+
+
+def semaphore_key(job_type: str, concurrency_key: str) -> str:
+    """The Redis key of one concurrency group."""
+    return f"{KEY_PREFIX}:concurrency:{job_type}:{concurrency_key}"
+
+
+def acquire_slot(url: str, key: str, holder: str, limit: int, ttl_s: float) -> bool:
+    """Take (or refresh) ``holder``'s slot in semaphore ``key``; False when all are taken."""
+    client = shared_redis(url)
+    return bool(client.eval(_ACQUIRE, 1, key, holder, limit, int(ttl_s * 1000)))
+
+
+def release_slot(url: str, key: str, holder: str) -> None:
+    """Give ``holder``'s slot back."""
+    shared_redis(url).zrem(key, holder)

@@ -1,0 +1,1 @@
+"""Logging, Sentry and (later) metrics, shared by every process."""

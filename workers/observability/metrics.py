@@ -1,0 +1,67 @@
+"""Prometheus metrics shared by every process, in multiprocess mode (prefork-safe).
+
+Every process tree has its own ``PROMETHEUS_MULTIPROC_DIR`` (chosen by
+:mod:`workers.observability.multiproc` before ``prometheus_client`` is imported): pool
+children write their samples there and the tree's exporter reads them all. Workers and the
+dispatcher export on ``TASKYARD_METRICS_PORT`` when it is set; the API serves ``/metrics``.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    multiprocess,
+    start_http_server,
+)
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800)
+
+JOB_ATTEMPTS = Counter(
+    "taskyard_job_attempts",
+    "Job attempts by outcome (succeeded, failed, dead, retrying, cancelled, deferred, skipped).",
+    ["type", "queue", "outcome"],
+)
+JOB_DURATION = Histogram(
+    "taskyard_job_duration_seconds",
+    "How long an attempt ran, from start to its recorded outcome.",
+    ["type", "queue"],
+    buckets=LATENCY_BUCKETS,
+)
+QUEUE_WAIT = Histogram(
+    "taskyard_job_queue_wait_seconds",
+    "From when an attempt became due (enqueue, delay or retry time) to its start.",
+    ["queue"],
+    buckets=LATENCY_BUCKETS,
+)
+DISPATCHED = Counter(
+    "taskyard_dispatched_jobs", "Jobs the dispatcher published (delayed, retried, deferred)."
+)
+REAPED = Counter(
+    "taskyard_reaped_jobs", "Jobs whose worker went silent, by what the reaper did.", ["action"]
+)
+
+
+def multiprocess_registry() -> CollectorRegistry:
+    """A registry that reads every sample this process tree wrote."""
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry
+
+
+def serve_metrics(port: int) -> None:
+    """Export this process tree's metrics over HTTP on ``port`` (a daemon thread); a port that
+    cannot be bound stops the process with one line rather than exporting nothing silently."""
+    try:
+        start_http_server(port, registry=multiprocess_registry())
+    except OSError as error:
+        raise SystemExit(
+            f"taskyard: cannot export metrics on TASKYARD_METRICS_PORT={port} ({error.strerror}); "
+            "choose a free port or set it to 0"
+        ) from None
+
+
+def forget_process(pid: int) -> None:
+    """Drop a finished pool child's live gauges (its counters are kept)."""
+    multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]

@@ -1,0 +1,168 @@
+"""One typed settings object for every process, read from ``TASKYARD_*`` variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from workers.errors import SettingsError
+
+ENV_PREFIX = "TASKYARD_"
+REDIS_SCHEMES = frozenset({"redis", "rediss", "redis+socket"})
+AMQP_SCHEMES = frozenset({"amqp", "amqps", "pyamqp"})
+
+
+class Settings(BaseSettings):
+    """Every knob of the platform; each field is ``TASKYARD_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    database_url: str = "sqlite:///var/taskyard.db"
+    redis_url: str | None = Field(
+        default=None, description="Locks and rate limits; defaults to the broker when it is Redis."
+    )
+    result_ttl_s: int = Field(default=86_400, gt=0)
+    visibility_timeout_s: int = Field(
+        default=30, gt=0, description="Redis: an unacked message is redelivered after this long."
+    )
+    heartbeat_interval_s: float = Field(default=2.0, gt=0)
+    stale_after_s: float = Field(
+        default=10.0, gt=0, description="A started job whose heartbeat is older is presumed lost."
+    )
+    dispatcher_interval_s: float = Field(default=0.5, gt=0)
+    idempotency_window_s: int = Field(default=86_400, gt=0)
+    metrics_port: int = Field(
+        default=0, ge=0, le=65_535, description="Workers and the dispatcher export here; 0: off."
+    )
+    sentry_dsn: SecretStr | None = None
+    environment: str = "development"
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    flower_basic_auth: SecretStr | None = None
+    max_body_bytes: int = Field(default=256 * 1024, gt=0)
+    worker_max_tasks_per_child: int = Field(default=10_000, gt=0)
+    worker_max_memory_per_child_kib: int = Field(default=512_000, gt=0)
+    # Maintenance (tasks/maintenance): retention of finished records, purge batches, backups.
+    var_dir: Path | None = Field(default=None, description="Local state; ./var when unset.")
+    retention_succeeded_days: int = Field(default=7, ge=1)
+    retention_failed_days: int = Field(default=30, ge=1)
+    retention_dead_days: int = Field(default=30, ge=1)
+    retention_cancelled_days: int = Field(default=7, ge=1)
+    retention_fires_days: int = Field(default=30, ge=1, description="schedule_fires rows")
+    retention_maintenance_runs_days: int = Field(default=30, ge=1)
+    purge_batch_size: int = Field(default=1000, ge=1, le=100_000)
+    backup_dir: Path | None = Field(default=None, description="<var dir>/backups when unset.")
+    backup_keep: int = Field(default=7, ge=1, description="Backups kept by rotation.")
+    # Beat (schedules/): the leader lock, lateness allowed before a slot counts as missed.
+    beat_lock_ttl_s: float = Field(
+        default=10.0, ge=2, description="Beat leader lock TTL; a standby takes over within it."
+    )
+    beat_grace_s: float = Field(
+        default=60.0, gt=0, description="A slot this late still fires; older ones are missed."
+    )
+    beat_static_entries: bool = Field(
+        default=True, description="Fire the static catalogue (schedules/catalogue.py)."
+    )
+
+    @field_validator("broker_url")
+    @classmethod
+    def _known_broker(cls, value: str) -> str:
+        scheme = urlsplit(value).scheme
+        if scheme not in REDIS_SCHEMES | AMQP_SCHEMES:
+            raise ValueError(f"scheme {scheme!r} is not supported; use redis:// or amqp://")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        scheme = urlsplit(value).scheme
+        if scheme in {"postgres", "postgresql"}:
+            return "postgresql+psycopg2" + value[len(scheme) :]
+        if scheme not in {"postgresql+psycopg2", "sqlite"}:
+            raise ValueError(f"scheme {scheme!r} is not supported; use postgresql:// or sqlite://")
+        return value
+
+    @field_validator("sentry_dsn", "flower_basic_auth", "var_dir", "backup_dir", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("flower_basic_auth")
+    @classmethod
+    def _user_colon_password(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and ":" not in value.get_secret_value():
+            raise ValueError("expected user:password")
+        return value
+
+    @model_validator(mode="after")
+    def _heartbeats_outpace_staleness(self) -> Settings:
+        if self.stale_after_s < 3 * self.heartbeat_interval_s:
+            raise ValueError("TASKYARD_STALE_AFTER_S must be at least 3 heartbeat intervals")
+        if self.visibility_timeout_s <= self.stale_after_s:
+            raise ValueError("TASKYARD_VISIBILITY_TIMEOUT_S must exceed TASKYARD_STALE_AFTER_S")
+        return self
+
+    @model_validator(mode="after")
+    def _failover_is_late_not_missed(self) -> Settings:
+        if self.beat_grace_s < self.beat_lock_ttl_s + 2:
+            raise ValueError("TASKYARD_BEAT_GRACE_S must exceed TASKYARD_BEAT_LOCK_TTL_S by 2 s")
+        return self
+
+    @model_validator(mode="after")
+    def _redis_for_locks(self) -> Settings:
+        if self.redis_url is None:
+            if self.broker_family != "redis":
+                raise ValueError("TASKYARD_REDIS_URL is required when the broker is not Redis")
+            self.redis_url = self.broker_url
+        elif urlsplit(self.redis_url).scheme not in REDIS_SCHEMES:
+            raise ValueError("TASKYARD_REDIS_URL must be a redis:// URL")
+        return self
+
+    @property
+    def broker_family(self) -> Literal["redis", "amqp"]:
+        """Which broker protocol the URL speaks."""
+        return "redis" if urlsplit(self.broker_url).scheme in REDIS_SCHEMES else "amqp"
+
+    @property
+    def backup_path(self) -> Path:
+        """``TASKYARD_BACKUP_DIR``, else ``backups`` in ``TASKYARD_VAR_DIR`` (``./var``)."""
+        return self.backup_dir or (self.var_dir or Path("var")) / "backups"
+
+    @property
+    def locks_url(self) -> str:
+        """The Redis URL for locks, rate limits and results (never ``None`` after validation)."""
+        assert self.redis_url is not None
+        return self.redis_url
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        field = ".".join(str(p) for p in item["loc"])
+        name = f"{ENV_PREFIX}{field.upper()}" if field else "settings"
+        message = item["msg"].removeprefix("Value error, ")
+        parts.append(f"{name}: {message}")
+    return "; ".join(parts)
+
+
+def load_settings() -> Settings:
+    """Read the settings from the environment, raising :class:`SettingsError` when invalid."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SettingsError(_describe(error)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings; an invalid value stops the process with one line naming it."""
+    try:
+        return load_settings()
+    except SettingsError as error:
+        raise SystemExit(f"taskyard: invalid settings: {error}") from None

@@ -1,0 +1,59 @@
+"""Cross-cutting Celery hooks in one place: logging, Sentry and per-job log context."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from celery import signals
+
+from workers.observability import context, metrics
+from workers.observability.logging import configure_logging
+from workers.observability.sentry import init_sentry
+from workers.settings import get_settings
+
+
+def _setup_logging(**_: Any) -> None:
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+
+
+def _init_sentry_worker(**_: Any) -> None:
+    init_sentry(get_settings(), "worker")
+
+
+def _init_sentry_beat(**_: Any) -> None:
+    init_sentry(get_settings(), "beat")
+
+
+def _export_worker_metrics(**_: Any) -> None:
+    port = get_settings().metrics_port
+    if port:
+        metrics.serve_metrics(port)
+
+
+def _forget_pool_child(pid: int | None = None, **_: Any) -> None:
+    metrics.forget_process(pid or os.getpid())
+
+
+def _enter_job(task_id: str | None = None, task: Any = None, **_: Any) -> None:
+    context.job_id.set(task_id)
+    request = task.request if task is not None else None
+    context.correlation_id.set(getattr(request, context.CORRELATION_HEADER, None))
+
+
+def _leave_job(**_: Any) -> None:
+    context.job_id.set(None)
+    context.correlation_id.set(None)
+
+
+def connect() -> None:
+    """Connect the hooks (idempotent: Celery signals dedupe by receiver)."""
+    signals.setup_logging.connect(_setup_logging, weak=False)
+    signals.worker_process_init.connect(_init_sentry_worker, weak=False)
+    signals.celeryd_init.connect(_init_sentry_worker, weak=False)
+    signals.beat_init.connect(_init_sentry_beat, weak=False)
+    signals.worker_init.connect(_export_worker_metrics, weak=False)
+    signals.worker_process_shutdown.connect(_forget_pool_child, weak=False)
+    signals.task_prerun.connect(_enter_job, weak=False)
+    signals.task_postrun.connect(_leave_job, weak=False)

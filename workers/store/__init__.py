@@ -1,0 +1,1 @@
+"""The job store: SQLAlchemy models, per-process engines, migrations, and the record writes."""

@@ -1,0 +1,106 @@
+"""One SQLAlchemy engine per process: a forked child never reuses its parent's connections."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from workers.errors import StoreUnavailable
+from workers.settings import get_settings
+
+_engines: dict[str, Engine] = {}
+
+
+def _forget_after_fork() -> None:
+    # The parent's pooled sockets must not be used (or closed) by the child.
+    for engine in _engines.values():
+        engine.dispose(close=False)
+    _engines.clear()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def build_engine(url: str, *, writer: bool = False) -> Engine:
+    """A new engine for ``url`` with the pool and pragmas Taskyard expects.
+
+    A ``writer`` engine is for the hot path of single-statement writes (a worker's record
+    writes, the dispatcher): autocommit, and no ping before each checkout, since every caller
+    retries a write on a dropped connection (:mod:`workers.store.resilience`)."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        engine = create_engine(
+            url,
+            connect_args={"timeout": 15, "check_same_thread": False},
+            **({"isolation_level": "AUTOCOMMIT"} if writer else {}),
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(
+        url,
+        pool_pre_ping=not writer,
+        pool_size=10,
+        max_overflow=20,
+        pool_recycle=1800,
+        connect_args={"connect_timeout": 5, "application_name": "taskyard"},
+        **({"isolation_level": "AUTOCOMMIT"} if writer else {}),
+    )
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """This process's engine for ``url`` (the settings' database by default)."""
+    url = url or get_settings().database_url
+    engine = _engines.get(url)
+    if engine is None:
+        engine = _engines[url] = build_engine(url)
+    return engine
+
+
+def get_writer_engine() -> Engine:
+    """This process's autocommit engine for single-statement writes on the hot path."""
+    url = get_settings().database_url
+    engine = _engines.get(f"writer:{url}")
+    if engine is None:
+        engine = _engines[f"writer:{url}"] = build_engine(url, writer=True)
+    return engine
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection (tests and shutdown)."""
+    for engine in _engines.values():
+        engine.dispose()
+    _engines.clear()
+
+
+@contextmanager
+def session_scope(url: str | None = None) -> Iterator[Session]:
+    """A session that commits on success, rolls back on error, and maps outages to 503s."""
+    factory = sessionmaker(get_engine(url), expire_on_commit=False)
+    try:
+        with factory.begin() as session:
+            yield session
+    except DBAPIError as error:
+        if error.connection_invalidated or _is_outage(error):
+            raise StoreUnavailable("the job store is unreachable; try again shortly") from error
+        raise
+
+
+def _is_outage(error: DBAPIError) -> bool:
+    return isinstance(error, OperationalError | InterfaceError)

@@ -1,0 +1,225 @@
+"""Tables of the store: ``jobs`` (the record of every job) and ``api_keys``."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    false,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from workers.store.types import JsonDocument, UtcDateTime, utcnow
+
+
+class JobStatus(StrEnum):
+    """Where a job is in its life."""
+
+    SCHEDULED = "scheduled"
+    DISPATCHING = "dispatching"
+    QUEUED = "queued"
+    STARTED = "started"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    DEAD = "dead"
+    CANCELLED = "cancelled"
+
+
+FINISHED_STATUSES = frozenset(
+    {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.DEAD, JobStatus.CANCELLED}
+)
+#: Waiting in the store for the dispatcher (delayed, or backing off before a retry).
+WAITING_STATUSES = frozenset({JobStatus.SCHEDULED, JobStatus.RETRYING})
+
+
+def _where(condition: str) -> dict[str, Any]:
+    """Dialect options making an index partial on PostgreSQL and SQLite alike."""
+    return {"postgresql_where": text(condition), "sqlite_where": text(condition)}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with the shared column types."""
+
+    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JsonDocument}
+
+
+class ApiKey(Base):
+    """A producer API key; only its SHA-256 hash is stored, never the key."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_prefix: Mapped[str] = mapped_column(String(16))
+    scopes: Mapped[list[str]] = mapped_column(JsonDocument)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class Job(Base):
+    """The record of one job: the source of truth for its status."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_created", "created_at", "id"),
+        Index("ix_jobs_status_created", "status", "created_at"),
+        Index("ix_jobs_type_created", "type", "created_at"),
+        # Partial indexes: a job's row leaves them as soon as it moves on, so the status
+        # changes of the hot path (dispatching, queued, started, succeeded) do not feed them.
+        Index("ix_jobs_due", "run_at", **_where("status IN ('scheduled', 'retrying')")),
+        Index("ix_jobs_dispatching", "dispatched_at", **_where("status = 'dispatching'")),
+        Index("ix_jobs_heartbeat", "heartbeat_at", **_where("status = 'started'")),
+        Index("ix_jobs_replay_of", "replay_of", **_where("replay_of IS NOT NULL")),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    type: Mapped[str] = mapped_column(String(200))
+    queue: Mapped[str] = mapped_column(String(32))
+    priority: Mapped[int] = mapped_column(SmallInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[dict[str, Any]]
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    worker: Mapped[str | None] = mapped_column(String(255))
+    result: Mapped[Any | None] = mapped_column(JsonDocument)
+    error_type: Mapped[str | None] = mapped_column(String(255))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    error_traceback: Mapped[str | None] = mapped_column(Text)
+    correlation_id: Mapped[str | None] = mapped_column(String(64))
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("api_keys.id", ondelete="SET NULL")
+    )
+    run_at: Mapped[datetime | None]
+    dispatched_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    progress: Mapped[int | None] = mapped_column(SmallInteger)
+    progress_message: Mapped[str | None] = mapped_column(String(200))
+    cancel_requested_at: Mapped[datetime | None]
+    timed_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    replay_of: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("jobs.id", ondelete="SET NULL", name="fk_jobs_replay_of")
+    )
+    replayed_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    concurrency_key: Mapped[str | None] = mapped_column(String(200))
+    max_attempts: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")
+    #: Set by each start; a start retried after a lost reply recognises its own claim.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+
+
+class IdempotencyKey(Base):
+    """A caller's idempotency key: the job it created and a hash of the request, until expiry."""
+
+    __tablename__ = "idempotency_keys"
+
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    job_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("jobs.id", ondelete="CASCADE"), index=True
+    )
+    request_hash: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class UniqueJob(Base):
+    """The job holding a (type, unique key) while it is open, until ``expires_at`` at most."""
+
+    __tablename__ = "unique_jobs"
+
+    type: Mapped[str] = mapped_column(String(200), primary_key=True)
+    unique_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    job_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("jobs.id", ondelete="CASCADE"), index=True
+    )
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ScheduleKind(StrEnum):
+    """How a schedule's slots are computed."""
+
+    CRON = "cron"
+    INTERVAL = "interval"
+
+
+class MissedRunPolicy(StrEnum):
+    """What beat does with slots missed while no beat was leading."""
+
+    SKIP = "skip"
+    CATCH_UP = "catch_up"
+
+
+class Schedule(Base):
+    """A beat entry: static ones are synced from ``schedules/`` data, dynamic ones edited via
+    the API or CLI. ``task`` is a job type or an internal task name (``maintenance.*``)."""
+
+    __tablename__ = "schedules"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    task: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    cron: Mapped[str | None] = mapped_column(String(120))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    interval_s: Mapped[int | None]
+    queue: Mapped[str | None] = mapped_column(String(32))
+    priority: Mapped[int | None] = mapped_column(SmallInteger)
+    args: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+    expires_s: Mapped[int | None]
+    missed: Mapped[str] = mapped_column(String(16), default=MissedRunPolicy.SKIP.value)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    static: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    last_run_at: Mapped[datetime | None]
+    next_run_at: Mapped[datetime | None]
+
+
+class ScheduleFire(Base):
+    """One fired slot; unique per (schedule, planned time), so no slot fires twice."""
+
+    __tablename__ = "schedule_fires"
+    __table_args__ = (
+        UniqueConstraint("schedule_id", "planned_at", name="uq_schedule_fires_slot"),
+        Index("ix_schedule_fires_fired", "fired_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    schedule_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("schedules.id", ondelete="CASCADE")
+    )
+    planned_at: Mapped[datetime]
+    fired_at: Mapped[datetime] = mapped_column(default=utcnow)
+    job_id: Mapped[str | None] = mapped_column(String(64))
+    beat: Mapped[str | None] = mapped_column(String(255))
+
+
+class MaintenanceRun(Base):
+    """One run of a maintenance task, with its outcome and figures (rows deleted, bytes...)."""
+
+    __tablename__ = "maintenance_runs"
+    __table_args__ = (Index("ix_maintenance_runs_name_started", "name", "started_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    outcome: Mapped[str] = mapped_column(String(16))
+    figures: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
