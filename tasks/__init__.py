@@ -1,0 +1,1 @@
+"""Task families: ``jobs`` (the public job types) and, later, maintenance and notifications."""

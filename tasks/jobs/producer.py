@@ -1,0 +1,271 @@
+"""The one way jobs are enqueued, used by the API, the CLI and in-process Python callers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from tasks.jobs.catalog import CATALOG
+from workers.errors import InvalidJob, TaskyardError
+from workers.jobtypes import JobType
+from workers.priorities import check_priority
+from workers.publisher import Message, publish
+from workers.queues import QueueName
+from workers.settings import get_settings
+from workers.store import dispatch, jobs
+from workers.store.models import Job, JobStatus
+from workers.store.types import utcnow
+
+MAX_DELAY = timedelta(days=365)
+#: PostgreSQL cannot store a NUL in text or JSON, so no request may carry one.
+NUL = "\x00"
+_NO_NUL = "must not contain NUL (\\u0000)"
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """What a caller asks for; ``queue`` and ``priority`` default to the job type's."""
+
+    type: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    queue: str | None = None
+    priority: int | None = None
+    delay_s: float | None = None
+    run_at: datetime | None = None
+    idempotency_key: str | None = None
+    unique_key: str | None = None
+    unique_for_s: int | None = None
+
+
+@dataclass(frozen=True)
+class Submission:
+    """The job a request resolved to, and whether this request created it."""
+
+    job: Job
+    created: bool
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A request in a batch that did not validate."""
+
+    index: int
+    error: TaskyardError
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    new: jobs.NewJob
+    dedupe: jobs.Dedupe | None
+
+
+def _join(path: str, key: object) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def _nul_in(document: Any) -> str | None:
+    """Where the first NUL in a JSON document sits (a key counts as its object's), else ``None``.
+
+    Iterative, so a deeply nested payload cannot exhaust the stack."""
+    pending: list[tuple[Any, str]] = [(document, "")]
+    while pending:
+        value, path = pending.pop()
+        if isinstance(value, str) and NUL in value:
+            return path
+        if isinstance(value, dict):
+            if any(NUL in str(key) for key in value):
+                return path
+            pending.extend((item, _join(path, key)) for key, item in value.items())
+        elif isinstance(value, list | tuple):
+            pending.extend((item, _join(path, index)) for index, item in enumerate(value))
+    return None
+
+
+def _check_text(request: JobRequest) -> None:
+    """Refuse a NUL anywhere in the job type, the payload (keys included) or the keys."""
+    for name in ("type", "idempotency_key", "unique_key"):
+        if NUL in (getattr(request, name) or ""):
+            raise InvalidJob(f"{name} {_NO_NUL}", [{"field": name, "message": _NO_NUL}])
+    where = _nul_in(request.payload)
+    if where is not None:
+        details = [{"field": where or "payload", "message": f"strings and keys {_NO_NUL}"}]
+        raise InvalidJob(f"invalid payload for {request.type}: strings and keys {_NO_NUL}", details)
+
+
+def _payload(spec: JobType, payload: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return spec.payload_model.model_validate(payload).model_dump(mode="json")
+    except ValidationError as error:
+        details = [
+            {"field": ".".join(str(p) for p in e["loc"]) or "payload", "message": e["msg"]}
+            for e in error.errors()
+        ]
+        raise InvalidJob(f"invalid payload for {spec.name}", details) from None
+
+
+def _queue(spec: JobType, requested: str | None) -> QueueName:
+    try:
+        return QueueName(requested) if requested is not None else spec.queue
+    except ValueError:
+        choices = ", ".join(q.value for q in QueueName)
+        raise InvalidJob(f"unknown queue {requested!r}; choose one of {choices}") from None
+
+
+def _run_at(request: JobRequest) -> datetime | None:
+    if request.delay_s is not None and request.run_at is not None:
+        raise InvalidJob("give delay_s or run_at, not both")
+    now = utcnow()
+    if request.delay_s is not None:
+        if not 0 <= request.delay_s <= MAX_DELAY.total_seconds():
+            raise InvalidJob("delay_s must be between 0 and 31536000 (a year)")
+        return now + timedelta(seconds=request.delay_s) if request.delay_s > 0 else None
+    if request.run_at is not None:
+        if request.run_at.tzinfo is None:
+            raise InvalidJob("run_at needs a time zone, e.g. 2026-01-01T09:00:00Z")
+        if request.run_at - now > MAX_DELAY:
+            raise InvalidJob("run_at must be within a year")
+        return request.run_at if request.run_at > now else None
+    return None
+
+
+def _fingerprint(*parts: Any) -> str:
+    canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _dedupe(request: JobRequest, spec: JobType, new: jobs.NewJob, scope: str) -> jobs.Dedupe | None:
+    unique_for = request.unique_for_s or spec.unique_for_s
+    if unique_for is not None and not 0 < unique_for <= MAX_DELAY.total_seconds():
+        raise InvalidJob("unique_for_s must be between 1 and 31536000 (a year)")
+    if request.unique_key is not None and unique_for is None:
+        raise InvalidJob("unique_key needs unique_for_s (the job type sets none)")
+    if request.idempotency_key is None and unique_for is None:
+        return None
+    now = utcnow()
+    window = get_settings().idempotency_window_s
+    return jobs.Dedupe(
+        scope=scope,
+        request_hash=_fingerprint(new.type, new.payload, new.queue, new.priority),
+        idempotency_key=request.idempotency_key,
+        idempotency_until=now + timedelta(seconds=window) if request.idempotency_key else None,
+        unique_key=(request.unique_key or _fingerprint(new.payload)[:40]) if unique_for else None,
+        unique_until=now + timedelta(seconds=unique_for) if unique_for else None,
+    )
+
+
+def _prepare(request: JobRequest, api_key_id: uuid.UUID | None, cid: str | None,
+             replay_of: uuid.UUID | None = None) -> _Prepared:  # fmt: skip
+    _check_text(request)
+    spec = CATALOG.get(request.type)
+    payload = _payload(spec, request.payload)
+    priority = spec.priority if request.priority is None else request.priority
+    try:
+        check_priority(priority)
+    except ValueError as error:
+        raise InvalidJob(str(error)) from None
+    concurrency_key = None
+    if spec.concurrency is not None:
+        concurrency_key = str(payload.get(spec.concurrency.key_field, ""))[:200] or None
+    new = jobs.NewJob(
+        id=uuid.uuid4(),
+        type=spec.name,
+        queue=_queue(spec, request.queue).value,
+        priority=priority,
+        payload=payload,
+        correlation_id=cid,
+        api_key_id=api_key_id,
+        run_at=_run_at(request),
+        max_attempts=spec.max_attempts,
+        concurrency_key=concurrency_key,
+        replay_of=replay_of,
+    )
+    scope = str(api_key_id) if api_key_id else "internal"
+    return _Prepared(new, _dedupe(request, spec, new, scope))
+
+
+def _publish(records: Sequence[Job]) -> None:
+    """Publish the records inserted as ``dispatching``, then mark them ``queued``."""
+    ready = [r for r in records if r.status == JobStatus.DISPATCHING.value]
+    if not ready:
+        return
+    messages = [
+        Message(str(r.id), r.type, r.payload, r.queue, r.priority, r.correlation_id) for r in ready
+    ]
+    try:
+        publish(messages)
+    except TaskyardError:
+        jobs.delete_jobs([r.id for r in ready])
+        raise
+    dispatch.confirm_queued([r.id for r in ready])
+    for record in ready:
+        record.status = JobStatus.QUEUED.value
+
+
+def submit(
+    request: JobRequest,
+    *,
+    api_key_id: uuid.UUID | None = None,
+    correlation_id: str | None = None,
+    replay_of: uuid.UUID | None = None,
+) -> Submission:
+    """Validate, record and (unless delayed) publish one job, or resolve it to the existing
+    job its idempotency or unique key names."""
+    return _submit_prepared(_prepare(request, api_key_id, correlation_id, replay_of))
+
+
+def _submit_prepared(prepared: _Prepared) -> Submission:
+    if prepared.dedupe is None:
+        record, created = jobs.insert_jobs([prepared.new])[0], True
+    else:
+        record, created = jobs.insert_deduplicated(prepared.new, prepared.dedupe)
+    if created:
+        _publish([record])
+    return Submission(record, created)
+
+
+def enqueue(
+    request: JobRequest,
+    *,
+    api_key_id: uuid.UUID | None = None,
+    correlation_id: str | None = None,
+) -> Job:
+    """Enqueue one job and return its record (an existing one if a key deduplicated it)."""
+    return submit(request, api_key_id=api_key_id, correlation_id=correlation_id).job
+
+
+def enqueue_many(
+    requests: Sequence[JobRequest],
+    *,
+    api_key_id: uuid.UUID | None = None,
+    correlation_id: str | None = None,
+) -> list[Job | Rejected]:
+    """Enqueue a batch: plain jobs in one insert and one producer; keyed ones one by one."""
+    outcomes: list[Job | Rejected | _Prepared] = []
+    for index, request in enumerate(requests):
+        try:
+            outcomes.append(_prepare(request, api_key_id, correlation_id))
+        except TaskyardError as error:
+            outcomes.append(Rejected(index, error))
+    plain = [o.new for o in outcomes if isinstance(o, _Prepared) and o.dedupe is None]
+    records = jobs.insert_jobs(plain) if plain else []
+    _publish(records)
+    by_id = {r.id: r for r in records}
+    results: list[Job | Rejected] = []
+    for index, outcome in enumerate(outcomes):
+        if isinstance(outcome, _Prepared) and outcome.dedupe is None:
+            results.append(by_id[outcome.new.id])
+        elif isinstance(outcome, _Prepared):
+            try:
+                results.append(_submit_prepared(outcome).job)
+            except TaskyardError as error:
+                results.append(Rejected(index, error))
+        else:
+            results.append(outcome)
+    return results
