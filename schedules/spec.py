@@ -1,0 +1,143 @@
+"""What a schedule entry is, before it is stored, and the one validation API, CLI and the
+static catalogue go through."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from pydantic import ValidationError
+
+from schedules.entries import Timing, check_timing
+from schedules.errors import InvalidSchedule
+from tasks.jobs.catalog import CATALOG
+from workers.priorities import check_priority
+from workers.queues import QueueName
+from workers.store.models import MissedRunPolicy
+
+#: Internal (non job-type) tasks a schedule may name; implemented in ``tasks/maintenance``.
+INTERNAL_TASKS = frozenset(
+    {
+        "maintenance.purge",
+        "maintenance.vacuum",
+        "maintenance.backup",
+        "maintenance.redis_hygiene",
+        "maintenance.reaper",
+        "maintenance.canary",
+    }
+)
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}$")
+MAX_EXPIRES_S = 7 * 24 * 3600
+MAX_ARGS_BYTES = 64 * 1024
+MAX_DESCRIPTION = 500
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """A schedule entry's definition: what to run, when, where, and what to do when late."""
+
+    name: str
+    task: str
+    timing: Timing
+    queue: str | None = None
+    priority: int | None = None
+    args: dict[str, Any] = field(default_factory=dict)
+    expires_s: int | None = None
+    missed: MissedRunPolicy = MissedRunPolicy.SKIP
+    paused: bool = False
+    description: str | None = None
+
+    @property
+    def is_job_type(self) -> bool:
+        """Whether ``task`` is a public job type (enqueued through the producer)."""
+        return self.task in CATALOG
+
+    def columns(self) -> dict[str, Any]:
+        """The entry as ``schedules`` column values (run times excluded)."""
+        return {
+            "name": self.name,
+            "task": self.task,
+            "kind": self.timing.kind.value,
+            "cron": self.timing.cron,
+            "timezone": self.timing.timezone,
+            "interval_s": self.timing.interval_s,
+            "queue": self.queue,
+            "priority": self.priority,
+            "args": self.args,
+            "expires_s": self.expires_s,
+            "missed": self.missed.value,
+            "paused": self.paused,
+            "description": self.description,
+        }
+
+
+def invalid(field_name: str, message: str) -> InvalidSchedule:
+    """An :class:`InvalidSchedule` about one field."""
+    return InvalidSchedule(f"{field_name}: {message}", [{"field": field_name, "message": message}])
+
+
+def _check_name(name: str) -> None:
+    if not NAME_PATTERN.match(name):
+        raise invalid("name", f"{name!r} is not a usable name; use 1-200 letters, digits, '_.:@-'")
+
+
+def _check_task(task: str) -> None:
+    if task in CATALOG or task in INTERNAL_TASKS:
+        return
+    known = ", ".join(sorted({t.name for t in CATALOG} | INTERNAL_TASKS))
+    raise invalid("task", f"unknown task {task!r}; schedule a job type or one of: {known}")
+
+
+def _check_args(task: str, args: Any) -> dict[str, Any]:
+    if not isinstance(args, dict):
+        raise invalid("payload", f"must be a JSON object, not {type(args).__name__}")
+    text = json.dumps(args)
+    if len(text.encode()) > MAX_ARGS_BYTES:
+        raise invalid("payload", f"must be at most {MAX_ARGS_BYTES} bytes as JSON")
+    if "\\u0000" in text:
+        raise invalid("payload", "strings and keys must not contain NUL (\\u0000)")
+    if task not in CATALOG:
+        return args
+    try:
+        model = CATALOG.get(task).payload_model
+        validated: dict[str, Any] = model.model_validate(args).model_dump(mode="json")
+    except ValidationError as error:
+        details = [
+            {"field": ".".join(["payload", *map(str, e["loc"])]), "message": e["msg"]}
+            for e in error.errors()
+        ]
+        first = f"{details[0]['field']}: {details[0]['message']}"
+        raise InvalidSchedule(f"invalid payload for {task}: {first}", details) from None
+    return validated
+
+
+def _check_routing(spec: ScheduleSpec) -> None:
+    if spec.queue is not None and spec.queue not in {q.value for q in QueueName}:
+        choices = ", ".join(q.value for q in QueueName)
+        raise invalid("queue", f"unknown queue {spec.queue!r}; choose one of {choices}")
+    if spec.priority is not None:
+        try:
+            check_priority(spec.priority)
+        except ValueError as error:
+            raise invalid("priority", str(error)) from None
+
+
+def check_spec(spec: ScheduleSpec) -> ScheduleSpec:
+    """``spec`` validated and normalised (cron spacing, payload through the job type's model),
+    else :class:`InvalidSchedule` naming the field."""
+    _check_name(spec.name)
+    _check_task(spec.task)
+    timing = check_timing(spec.timing)
+    _check_routing(spec)
+    if spec.expires_s is not None and not 1 <= spec.expires_s <= MAX_EXPIRES_S:
+        raise invalid("expires_s", f"must be between 1 and {MAX_EXPIRES_S} seconds")
+    if spec.description is not None and len(spec.description) > MAX_DESCRIPTION:
+        raise invalid("description", f"must be at most {MAX_DESCRIPTION} characters")
+    try:
+        missed = MissedRunPolicy(spec.missed)
+    except ValueError:
+        raise invalid("missed", f"unknown policy {spec.missed!r}; use skip or catch_up") from None
+    args = _check_args(spec.task, spec.args)
+    return replace(spec, timing=timing, args=args, missed=missed)
