@@ -1,0 +1,69 @@
+"""The producer API: ``uvicorn api.app:create_app --factory``."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI
+
+from api.correlation import CorrelationMiddleware
+from api.errors import install_error_handlers
+from api.limits import BodySizeLimit
+from api.metrics import RequestMetrics
+from api.routes import dead_letters, health, jobs, metrics, queues, schedules
+from workers.observability.logging import configure_logging
+from workers.observability.sentry import init_sentry
+from workers.settings import get_settings
+
+DESCRIPTION = """\
+Enqueue jobs of registered types and follow them to completion.
+
+Authenticate with an API key: `Authorization: Bearer <key>`. Scopes: `jobs:write`
+(any type) or `jobs:write:<glob>` (matching types, e.g. `jobs:write:diag.*`) to enqueue,
+`jobs:read` to read jobs and queues, `admin` for everything (bulk dead-letter replay
+included); cancelling or retrying a job needs the scope to enqueue its type. Priorities run
+from 0 to 9, 9 the most urgent.
+
+Delay a job with `delay_s` or `run_at` (RFC 3339 with a time zone). Send an idempotency key
+(`idempotency_key`, or the `Idempotency-Key` header) to make retries of a request safe: the
+same key and request return the same job with 200 and `Taskyard-Deduplicated: true`; the same
+key with another request is a 409. A `unique_key` with `unique_for_s` keeps one open job of a
+type per key.
+
+Every error is `{"error": {"code", "message", "details"}}`; send
+`X-Correlation-ID` to follow a request into the worker's logs.
+"""
+
+
+def _version() -> str:
+    try:
+        return version("taskyard")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+def create_app() -> FastAPI:
+    """Build the API from the settings (logging and Sentry included)."""
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    init_sentry(settings, "api")
+    app = FastAPI(
+        title="Taskyard producer API",
+        version=_version(),
+        description=DESCRIPTION,
+        openapi_tags=[
+            {"name": "jobs", "description": "Enqueue jobs, read their records, cancel, retry."},
+            {"name": "dead-letters", "description": "Jobs that used up their attempts; replay."},
+            {"name": "queues", "description": "What waits in each queue."},
+            {"name": "schedules", "description": "Beat entries: list, add, pause, edit."},
+            {"name": "health", "description": "Liveness and readiness probes (no key)."},
+        ],
+    )
+    install_error_handlers(app)
+    # Added last is outermost: the correlation id is on every response, a 413 included.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CorrelationMiddleware)
+    app.add_middleware(RequestMetrics)
+    for module in (jobs, dead_letters, queues, schedules, health, metrics):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,90 @@
+"""Bearer API keys: who is calling (401 when unknown) and what their scopes allow (403)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.correlation import from_scope
+from api.errors import ApiProblem
+from workers.scopes import (
+    ADMIN,
+    JOBS_READ,
+    JOBS_WRITE,
+    is_admin,
+    may_read,
+    may_write,
+    may_write_some,
+    write_scope_for,
+)
+from workers.store.keys import authenticate
+from workers.store.models import ApiKey
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="apiKey",
+    description="An API key: `Authorization: Bearer tyk_...` (create one with the CLI).",
+)
+
+
+def unauthorized(message: str) -> ApiProblem:
+    """A 401 asking for a bearer key."""
+    return ApiProblem(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def forbidden(scope: str, alternative: str | None = None) -> ApiProblem:
+    """A 403 naming the scope the key lacks."""
+    needed = f"{scope} (or {alternative})" if alternative else scope
+    return ApiProblem(403, "forbidden", f"this API key lacks the scope {needed}", {"scope": scope})
+
+
+def current_key(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> ApiKey:
+    """The live key the request carries, or 401."""
+    if credentials is None:
+        raise unauthorized("missing API key; send 'Authorization: Bearer <key>'")
+    key = authenticate(credentials.credentials)
+    if key is None:
+        raise unauthorized("invalid or revoked API key")
+    return key
+
+
+def reader(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
+    """A key allowed to read jobs and queues."""
+    if not may_read(key.scopes):
+        raise forbidden(JOBS_READ)
+    return key
+
+
+def writer(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
+    """A key allowed to enqueue at least some job type (each type is checked on its own)."""
+    if not may_write_some(key.scopes):
+        raise forbidden(JOBS_WRITE)
+    return key
+
+
+def admin(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
+    """A key allowed everything, including bulk operator actions."""
+    if not is_admin(key.scopes):
+        raise forbidden(ADMIN)
+    return key
+
+
+def check_write(key: ApiKey, job_type: str) -> None:
+    """403 unless ``key`` may enqueue ``job_type``."""
+    if not may_write(key.scopes, job_type):
+        raise forbidden(write_scope_for(job_type), JOBS_WRITE)
+
+
+def correlation_id(request: Request) -> str | None:
+    """The request's correlation id (set by :class:`api.correlation.CorrelationMiddleware`)."""
+    return from_scope(request.scope)
+
+
+ReadKey = Annotated[ApiKey, Depends(reader)]
+WriteKey = Annotated[ApiKey, Depends(writer)]
+AdminKey = Annotated[ApiKey, Depends(admin)]
+CorrelationId = Annotated[str | None, Depends(correlation_id)]

@@ -1,0 +1,56 @@
+"""The request's correlation id: taken from ``X-Correlation-ID`` or generated, and echoed."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import MutableMapping
+from typing import Any
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from workers.observability import context
+
+HEADER = "X-Correlation-ID"
+#: What a caller's id may look like (it is stored, logged and sent on to the worker).
+_ACCEPTABLE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def accept_or_generate(value: str | None) -> str:
+    """The caller's id when it is acceptable, else a new uuid4 hex."""
+    if value is not None and _ACCEPTABLE.fullmatch(value):
+        return value
+    return uuid.uuid4().hex
+
+
+def from_scope(scope: MutableMapping[str, Any]) -> str | None:
+    """The correlation id the middleware gave this request, if any."""
+    state = scope.get("state") or {}
+    cid = state.get("correlation_id")
+    return cid if isinstance(cid, str) else None
+
+
+class CorrelationMiddleware:
+    """Pure ASGI middleware: sets the id in ``request.state``, the log context and the response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cid = accept_or_generate(Headers(scope=scope).get(HEADER))
+        scope.setdefault("state", {})["correlation_id"] = cid
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)[HEADER] = cid
+            await send(message)
+
+        token = context.correlation_id.set(cid)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            context.correlation_id.reset(token)

@@ -1,0 +1,29 @@
+"""Opaque keyset cursors for listing jobs: urlsafe base64 of ``created_at`` and ``id``."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import datetime
+
+_SEP = "|"
+
+
+def encode_cursor(created_at: datetime, job_id: uuid.UUID) -> str:
+    """The cursor pointing just after the job created at ``created_at`` with ``job_id``."""
+    raw = f"{created_at.isoformat()}{_SEP}{job_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The position in ``cursor``; ``ValueError`` when it is not one this API issued."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, sep, ident = raw.partition(_SEP)
+        created_at = datetime.fromisoformat(stamp)
+        job_id = uuid.UUID(ident)
+    except ValueError:
+        raise ValueError("not a cursor from this API; pass next_cursor back unchanged") from None
+    if not sep or created_at.tzinfo is None:
+        raise ValueError("not a cursor from this API; pass next_cursor back unchanged")
+    return created_at, job_id

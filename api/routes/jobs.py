@@ -1,0 +1,204 @@
+"""Enqueueing jobs (one or a batch), reading them back, and cancelling or retrying one."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Response
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
+
+from api.auth import CorrelationId, ReadKey, WriteKey, check_write, forbidden
+from api.errors import ApiProblem
+from api.listing import Cursor, Limit, TypeFilter, job_page
+from api.schemas import (
+    MAX_KEY,
+    BatchAccepted,
+    BatchIn,
+    BatchOut,
+    BatchRejected,
+    CancelOut,
+    ErrorDetail,
+    JobIn,
+    JobOut,
+    JobPage,
+    error_responses,
+)
+from tasks.jobs.control import cancel_job, replay_job
+from tasks.jobs.producer import JobRequest, Rejected, enqueue_many, submit
+from workers.errors import BrokerUnavailable, JobNotFound
+from workers.queues import QueueName
+from workers.scopes import JOBS_WRITE, may_write, write_scope_for
+from workers.store import jobs
+from workers.store.models import ApiKey, Job, JobStatus
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+BatchResult = BatchAccepted | BatchRejected
+#: Set (to ``true``) when an idempotency or unique key resolved the request to an existing job.
+DEDUPLICATED_HEADER = "Taskyard-Deduplicated"
+IdempotencyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=MAX_KEY,
+        description="The same as `idempotency_key` in the body (which must then agree).",
+    ),
+]
+_DEDUPLICATED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": JobOut,
+        "description": "An idempotency or unique key resolved the request to an existing job.",
+        "headers": {DEDUPLICATED_HEADER: {"schema": {"type": "string", "enum": ["true"]}}},
+    }
+}
+
+
+def _idempotency_key(body: JobIn, header: str | None) -> str | None:
+    """The request's idempotency key, from the body or the header (422 if they disagree)."""
+    if body.idempotency_key is not None and header is not None and body.idempotency_key != header:
+        details = [{"field": "header.Idempotency-Key", "message": "differs from the body's"}]
+        message = "the Idempotency-Key header and body.idempotency_key differ; send one of them"
+        raise ApiProblem(422, "validation_error", message, details)
+    return body.idempotency_key or header
+
+
+@router.post(
+    "",
+    status_code=202,
+    summary="Enqueue a job",
+    responses={**_DEDUPLICATED, **error_responses(401, 403, 409, 413, 422, 503)},
+)
+def create_job(
+    body: JobIn,
+    key: WriteKey,
+    cid: CorrelationId,
+    response: Response,
+    idempotency_key: IdempotencyHeader = None,
+) -> JobOut:
+    """Validate, record and publish one job (``scheduled`` instead when delayed): 202.
+
+    When an idempotency key (per API key) or a unique key names a job already, that job is
+    returned with 200 and `Taskyard-Deduplicated: true`; an idempotency key used before with
+    a different request is a 409 `idempotency_conflict` naming the original job.
+    """
+    request = body.to_request(_idempotency_key(body, idempotency_key))
+    check_write(key, body.type)
+    submission = submit(request, api_key_id=key.id, correlation_id=cid)
+    if not submission.created:
+        response.status_code = 200
+        response.headers[DEDUPLICATED_HEADER] = "true"
+    return JobOut.from_record(submission.job)
+
+
+@router.post(
+    "/batch",
+    status_code=202,
+    summary="Enqueue up to 1000 jobs",
+    responses=error_responses(401, 403, 413, 422, 503),
+)
+def create_jobs(body: BatchIn, key: WriteKey, cid: CorrelationId) -> BatchOut:
+    """Enqueue every acceptable item; the others (unknown type, bad payload, scope, an
+    idempotency conflict) report why. Keys go in each item (no `Idempotency-Key` header).
+
+    A malformed item (wrong field types, priority out of range, unknown queue) fails the
+    whole request with 422, as for a single job.
+    """
+    results: dict[int, BatchResult] = {}
+    allowed: list[tuple[int, JobRequest]] = []
+    for index, item in enumerate(body.jobs):
+        if may_write(key.scopes, item.type):
+            allowed.append((index, item.to_request()))
+        else:
+            problem = forbidden(write_scope_for(item.type), JOBS_WRITE)
+            error = ErrorDetail(code=problem.code, message=problem.message, details=problem.details)
+            results[index] = BatchRejected(index=index, error=error)
+    requests = [request for _, request in allowed]
+    outcomes = enqueue_many(requests, api_key_id=key.id, correlation_id=cid) if requests else []
+    for (index, _), outcome in zip(allowed, outcomes, strict=True):
+        results[index] = _batch_result(index, outcome)
+    ordered = [results[index] for index in range(len(body.jobs))]
+    accepted = sum(isinstance(result, BatchAccepted) for result in ordered)
+    return BatchOut(accepted=accepted, rejected=len(ordered) - accepted, results=ordered)
+
+
+def _batch_result(index: int, outcome: Job | Rejected) -> BatchResult:
+    if isinstance(outcome, Rejected):
+        error = outcome.error
+        detail = ErrorDetail(code=error.code, message=error.message, details=error.details)
+        return BatchRejected(index=index, error=detail)
+    return BatchAccepted(index=index, job=JobOut.from_record(outcome))
+
+
+def _job_id(job_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(job_id)
+    except ValueError:
+        raise JobNotFound(f"no job with id {job_id!r}; job ids are UUIDs") from None
+
+
+def _writable_job(job_id: str, key: ApiKey) -> Job:
+    """The job, when ``key`` may enqueue its type (the rule for acting on it): else 404 or 403."""
+    record = jobs.get_job(_job_id(job_id))
+    check_write(key, record.type)
+    return record
+
+
+@router.get("/{job_id}", summary="Get a job", responses=error_responses(401, 403, 404, 503))
+def get_job(job_id: str, key: ReadKey) -> JobOut:
+    """The job's current record."""
+    return JobOut.from_record(jobs.get_job(_job_id(job_id)))
+
+
+@router.post(
+    "/{job_id}/cancel",
+    status_code=202,
+    summary="Cancel a job",
+    responses=error_responses(401, 403, 404, 409, 503),
+)
+def cancel(job_id: str, key: WriteKey) -> CancelOut:
+    """Cancel a job that has not finished. A waiting job is cancelled at once (`final`); a
+    running one is asked to stop (`final` false) and becomes `cancelled` when it does.
+    409 `job_state_conflict` when it has finished already. Needs the scope to enqueue its type.
+    """
+    record = _writable_job(job_id, key)
+    try:
+        outcome = cancel_job(record.id)
+    except (RedisError, OperationalError, OSError) as error:
+        message = "the cancel is recorded, but the broker is unreachable to stop the job now"
+        raise BrokerUnavailable(message) from error
+    return CancelOut(job=JobOut.from_record(outcome.job), final=outcome.final)
+
+
+@router.post(
+    "/{job_id}/retry",
+    status_code=202,
+    summary="Retry a job",
+    responses=error_responses(401, 403, 404, 409, 422, 503),
+)
+def retry(job_id: str, key: WriteKey) -> JobOut:
+    """Enqueue a dead, failed or cancelled job again as a new job (its `replay_of` names the
+    original); 409 `job_state_conflict` for any other status. Needs the scope to enqueue its type.
+    """
+    record = _writable_job(job_id, key)
+    return JobOut.from_record(replay_job(record.id))
+
+
+@router.get("", summary="List jobs", responses=error_responses(401, 403, 422, 503))
+def list_jobs(
+    key: ReadKey,
+    status: JobStatus | None = None,
+    job_type: TypeFilter = None,
+    queue: QueueName | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> JobPage:
+    """Jobs matching the filters, newest first, a page at a time."""
+    filters = jobs.JobFilter(
+        status=status.value if status else None,
+        type=job_type,
+        queue=queue.value if queue else None,
+    )
+    return job_page(filters, cursor, limit)

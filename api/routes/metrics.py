@@ -1,0 +1,20 @@
+"""``GET /metrics``: Prometheus exposition of every process sample plus scrape-time gauges."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from workers.observability.collectors import JobStatusCollector, QueueDepthCollector
+from workers.observability.metrics import multiprocess_registry
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics() -> Response:
+    """Job counters and durations, API requests, queue depth, jobs per status (no key)."""
+    registry = multiprocess_registry()
+    registry.register(QueueDepthCollector())
+    registry.register(JobStatusCollector())
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,275 @@
+"""Request and response bodies of the API (pydantic), and the record-to-JSON mapping."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.timestamps import Rfc3339
+from tasks.jobs.producer import MAX_DELAY, JobRequest
+from workers.priorities import MAX_PRIORITY, MIN_PRIORITY
+from workers.queues import QueueName
+from workers.store.models import Job, JobStatus
+
+MAX_BATCH = 1000
+MAX_KEY = 200
+MAX_DELAY_S = MAX_DELAY.total_seconds()
+#: Job type names: no control characters (the producer refuses NUL for every caller; the API
+#: also keeps other control characters out of names and list filters).
+TYPE_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+
+
+class JobIn(BaseModel):
+    """A job to enqueue; ``queue`` and ``priority`` default to the job type's own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(min_length=1, max_length=200, pattern=TYPE_PATTERN, examples=["diag.noop"])
+    payload: dict[str, Any] = Field(default_factory=dict, description="Validated per job type.")
+    queue: QueueName | None = None
+    priority: int | None = Field(
+        default=None,
+        ge=MIN_PRIORITY,
+        le=MAX_PRIORITY,
+        strict=True,
+        description="0 (least urgent) to 9 (most urgent).",
+    )
+    delay_s: float | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_DELAY_S,
+        strict=True,
+        allow_inf_nan=False,
+        description="Run no sooner than this many seconds from now (not with `run_at`).",
+    )
+    run_at: Rfc3339 | None = Field(
+        default=None, description="Run no sooner than this time, within a year (not with delay_s)."
+    )
+    idempotency_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_KEY,
+        description="Repeat the request with the same key to get the same job back "
+        "(per API key; also accepted as the `Idempotency-Key` header).",
+    )
+    unique_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_KEY,
+        description="At most one open job of this type holds the key for `unique_for_s` seconds.",
+    )
+    unique_for_s: int | None = Field(
+        default=None,
+        gt=0,
+        le=int(MAX_DELAY_S),
+        strict=True,
+        description="How long `unique_key` (or, without one, the payload) stays unique.",
+    )
+
+    def to_request(self, idempotency_key: str | None = None) -> JobRequest:
+        """The producer's request for this job (``idempotency_key`` when the header gave it)."""
+        queue = self.queue.value if self.queue is not None else None
+        return JobRequest(
+            self.type,
+            self.payload,
+            queue,
+            self.priority,
+            delay_s=self.delay_s,
+            run_at=self.run_at,
+            idempotency_key=self.idempotency_key or idempotency_key,
+            unique_key=self.unique_key,
+            unique_for_s=self.unique_for_s,
+        )
+
+
+class BatchIn(BaseModel):
+    """Up to 1000 jobs; well-formed items are validated and accepted or rejected one by one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    jobs: list[JobIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class JobError(BaseModel):
+    """Why the job's last attempt failed."""
+
+    type: str | None
+    message: str | None
+    traceback: str | None
+
+
+class JobOut(BaseModel):
+    """A job record."""
+
+    id: uuid.UUID
+    type: str
+    status: JobStatus
+    queue: str
+    priority: int
+    payload: dict[str, Any]
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    worker: str | None
+    result: Any
+    error: JobError | None
+    correlation_id: str | None
+    max_attempts: int
+    run_at: datetime | None = Field(description="When a scheduled job becomes due.")
+    heartbeat_at: datetime | None = Field(description="The running job's last sign of life.")
+    progress: int | None = Field(description="0-100, as last reported by the job.")
+    progress_message: str | None
+    cancel_requested_at: datetime | None = Field(
+        description="When a cancel was asked for (a running job stops at its next check)."
+    )
+    timed_out: bool
+    replay_of: uuid.UUID | None = Field(description="The job this one retries.")
+    replayed_by: uuid.UUID | None = Field(description="The job that retried this one.")
+
+    @classmethod
+    def from_record(cls, job: Job) -> JobOut:
+        """The public view of a stored job (priorities are public 0-9 in the store already)."""
+        error = None
+        if job.error_type is not None or job.error_message is not None:
+            error = JobError(
+                type=job.error_type, message=job.error_message, traceback=job.error_traceback
+            )
+        return cls(
+            id=job.id,
+            type=job.type,
+            status=JobStatus(job.status),
+            queue=job.queue,
+            priority=job.priority,
+            payload=job.payload,
+            attempts=job.attempts,
+            created_at=job.created_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+            worker=job.worker,
+            result=job.result,
+            error=error,
+            correlation_id=job.correlation_id,
+            max_attempts=job.max_attempts,
+            run_at=job.run_at,
+            heartbeat_at=job.heartbeat_at,
+            progress=job.progress,
+            progress_message=job.progress_message,
+            cancel_requested_at=job.cancel_requested_at,
+            timed_out=job.timed_out,
+            replay_of=job.replay_of,
+            replayed_by=job.replayed_by,
+        )
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a stable ``code``, a message for people, structured ``details``."""
+
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error response."""
+
+    error: ErrorDetail
+
+
+class BatchAccepted(BaseModel):
+    """An item of a batch that was enqueued."""
+
+    index: int
+    job: JobOut
+
+
+class BatchRejected(BaseModel):
+    """An item of a batch that was not enqueued, and why."""
+
+    index: int
+    error: ErrorDetail
+
+
+class BatchOut(BaseModel):
+    """The outcome of a batch, one result per item in request order."""
+
+    accepted: int
+    rejected: int
+    results: list[BatchAccepted | BatchRejected]
+
+
+class JobPage(BaseModel):
+    """A page of jobs, newest first; pass ``next_cursor`` back as ``cursor`` for the next."""
+
+    items: list[JobOut]
+    next_cursor: str | None
+
+
+class CancelOut(BaseModel):
+    """The job after a cancel; ``final`` is false when a running job was asked to stop."""
+
+    job: JobOut
+    final: bool
+
+
+class ReplayIn(BaseModel):
+    """Which dead letters to replay (not replayed yet), oldest death first; ``{}`` for any."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str | None = Field(default=None, min_length=1, max_length=200, pattern=TYPE_PATTERN)
+    queue: QueueName | None = None
+    since: Rfc3339 | None = Field(default=None, description="Died at or after this time.")
+    until: Rfc3339 | None = Field(default=None, description="Died before this time.")
+    limit: int = Field(default=1000, ge=1, le=10_000, strict=True)
+
+
+class ReplayFailure(BaseModel):
+    """A dead letter that could not be replayed, and why."""
+
+    job_id: uuid.UUID
+    message: str
+
+
+class ReplayOut(BaseModel):
+    """What a bulk replay did: ids of the new jobs, and the dead letters it could not replay."""
+
+    replayed: int
+    jobs: list[uuid.UUID]
+    errors: list[ReplayFailure]
+
+
+class QueueOut(BaseModel):
+    """Messages waiting in a queue; ``by_priority`` maps public priority (9 first) to count."""
+
+    name: str
+    depth: int
+    by_priority: dict[str, int]
+
+
+class QueuesOut(BaseModel):
+    """Every queue, most urgent first."""
+
+    queues: list[QueueOut]
+
+
+class HealthOut(BaseModel):
+    """The process is alive."""
+
+    status: Literal["ok"] = "ok"
+
+
+class ReadyOut(BaseModel):
+    """Whether the store and broker answer; ``message`` names what fails."""
+
+    status: Literal["ready", "unready"]
+    checks: dict[str, str]
+    message: str | None = None
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` documenting the error shape for ``statuses``."""
+    return {status: {"model": ErrorResponse} for status in statuses}

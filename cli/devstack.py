@@ -1,0 +1,194 @@
+"""Preparing the embedded dev stack: ports, broker, store, admin key, Flower credentials."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import sys
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+from pydantic import SecretStr
+
+from cli.output import CliError, UsageProblem, masked
+from cli.paths import VAR_DIR_ENV, read_secret, write_secret
+from workers.embedded_redis import start_embedded_redis
+from workers.redis_client import redis_from_url
+from workers.settings import get_settings
+from workers.store import keys as key_store
+from workers.store.engine import dispose_engines
+from workers.store.migrate import current_revision, upgrade
+
+ADMIN_KEY_FILE = "dev-admin.key"
+FLOWER_CREDENTIALS_FILE = "flower-credentials"
+ADMIN_SCOPE = "admin"
+LOOPBACK = "127.0.0.1"
+#: A unix socket path must fit in ``sun_path`` (108 bytes on Linux, with the NUL).
+MAX_SOCKET_PATH = 100
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a stack process listens, and the option that changes its port."""
+
+    host: str
+    port: int
+    flag: str
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` with a wildcard bind shown as the loopback address."""
+        host = LOOPBACK if self.host in {"", "0.0.0.0", "::"} else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Stack:
+    """Everything the stack's processes share, decided before any of them starts."""
+
+    root: Path
+    var_dir: Path
+    api: Endpoint
+    flower: Endpoint
+    broker_url: str
+    database_url: str
+    revision: str | None
+    admin_key: str
+    flower_auth: str
+    embedded_broker: bool
+
+    def environment(self) -> dict[str, str]:
+        """The environment every Procfile process runs with."""
+        env = dict(os.environ)
+        env.update(
+            TASKYARD_API_PORT=str(self.api.port),
+            TASKYARD_FLOWER_PORT=str(self.flower.port),
+            TASKYARD_VAR_DIR=str(self.var_dir),
+            TASKYARD_BROKER_URL=self.broker_url,
+            TASKYARD_DATABASE_URL=self.database_url,
+            TASKYARD_FLOWER_BASIC_AUTH=self.flower_auth,
+            PYTHONUNBUFFERED="1",
+            # The Procfile names `uvicorn`, `celery` and `taskyard`: find this environment's.
+            PATH=os.pathsep.join(filter(None, [str(Path(sys.executable).parent), env.get("PATH")])),
+        )
+        env.setdefault("TASKYARD_LOG_FORMAT", "text")
+        return env
+
+
+def check_ports(api: Endpoint, flower: Endpoint) -> None:
+    """Fail fast, naming the port and its option, when a port is taken."""
+    if api.port == flower.port:
+        raise UsageProblem(f"--api-port and --flower-port are both {api.port}; pick two ports")
+    for endpoint in (api, flower):
+        family = socket.AF_INET6 if ":" in endpoint.host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((endpoint.host, endpoint.port))
+            except OSError:
+                raise CliError(
+                    f"port {endpoint.port} on {endpoint.host} is already in use; "
+                    f"stop what holds it or choose another with {endpoint.flag} N"
+                ) from None
+
+
+def _start_broker(var_dir: Path, cleanup: ExitStack) -> str:
+    directory = var_dir / "redis"
+    socket_path = directory / "redis.sock"
+    if len(str(socket_path)) > MAX_SOCKET_PATH:
+        raise UsageProblem(f"{socket_path} is too long for a unix socket; use a shorter --var-dir")
+    if socket_path.exists() and _answers(socket_path):
+        raise CliError(
+            f"a Redis already serves {socket_path} (another `taskyard dev` on this var dir?); "
+            "stop it or choose another --var-dir"
+        )
+    server = start_embedded_redis(directory, appendonly=True, own_session=True)
+    cleanup.callback(server.stop)
+    return server.url()
+
+
+def _answers(socket_path: Path) -> bool:
+    client = redis.Redis(unix_socket_path=str(socket_path), socket_timeout=1)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+def check_broker(url: str) -> None:
+    """Fail fast when a configured Redis broker does not answer (AMQP is left to Celery)."""
+    client = redis_from_url(url)
+    try:
+        client.ping()
+    except redis.RedisError:
+        raise CliError(
+            f"the broker at {masked(url)} is unreachable (TASKYARD_BROKER_URL); start it, "
+            "or unset TASKYARD_BROKER_URL to use an embedded Redis"
+        ) from None
+    finally:
+        client.close()
+
+
+def ensure_admin_key(var_dir: Path) -> str:
+    """The saved admin key when it still authenticates, else a new one (saved 0600)."""
+    path = var_dir / ADMIN_KEY_FILE
+    saved = read_secret(path)
+    if saved is not None:
+        record = key_store.authenticate(saved)
+        if record is not None and ADMIN_SCOPE in record.scopes:
+            return saved
+    issued = key_store.create_key(f"dev-admin-{secrets.token_hex(3)}", [ADMIN_SCOPE])
+    write_secret(path, issued.secret)
+    return issued.secret
+
+
+def ensure_flower_auth(var_dir: Path, configured: SecretStr | None) -> str:
+    """``user:password`` for Flower: the configured one, else the saved or a new one (0600)."""
+    if configured is not None:
+        return configured.get_secret_value()
+    path = var_dir / FLOWER_CREDENTIALS_FILE
+    saved = read_secret(path)
+    if saved is not None and ":" in saved:
+        return saved
+    created = f"admin:{secrets.token_urlsafe(18)}"
+    write_secret(path, created)
+    return created
+
+
+def prepare(
+    root: Path, var_dir: Path, api: Endpoint, flower: Endpoint, cleanup: ExitStack
+) -> Stack:
+    """Start the broker when none is configured, migrate the store, ensure the secrets."""
+    var_dir.mkdir(parents=True, exist_ok=True)
+    embedded = not os.environ.get("TASKYARD_BROKER_URL")
+    if embedded:
+        os.environ["TASKYARD_BROKER_URL"] = _start_broker(var_dir, cleanup)
+    if not os.environ.get("TASKYARD_DATABASE_URL"):
+        os.environ["TASKYARD_DATABASE_URL"] = f"sqlite:///{var_dir / 'taskyard.db'}"
+    os.environ.setdefault("TASKYARD_LOG_FORMAT", "text")
+    os.environ[VAR_DIR_ENV] = str(var_dir)
+    get_settings.cache_clear()
+    dispose_engines()
+    settings = get_settings()
+    if not embedded and settings.broker_family == "redis":
+        check_broker(settings.broker_url)
+    upgrade(settings.database_url)
+    stack = Stack(
+        root=root,
+        var_dir=var_dir,
+        api=api,
+        flower=flower,
+        broker_url=settings.broker_url,
+        database_url=settings.database_url,
+        revision=current_revision(settings.database_url),
+        admin_key=ensure_admin_key(var_dir),
+        flower_auth=ensure_flower_auth(var_dir, settings.flower_basic_auth),
+        embedded_broker=embedded,
+    )
+    dispose_engines()
+    return stack

@@ -1,0 +1,89 @@
+"""``taskyard keys``: create, list and revoke producer API keys."""
+
+from __future__ import annotations
+
+import re
+
+import click
+
+from cli.output import EMPTY, UsageProblem, console, note, table, when
+from workers.scopes import SCOPE_HELP, validate_scope
+from workers.store import keys as key_store
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}$")
+
+
+def check_scope(scope: str) -> str:
+    """Return ``scope`` when it is one Taskyard knows, else raise a usage error."""
+    try:
+        return validate_scope(scope)
+    except ValueError as error:
+        raise UsageProblem(str(error)) from None
+
+
+def check_name(name: str) -> str:
+    """Return ``name`` when it is a usable key name, else raise a usage error."""
+    if not _NAME.match(name):
+        raise UsageProblem(
+            f"invalid key name {name!r}; use 1-200 letters, digits, '_', '.', ':', '@' or '-'"
+        )
+    return name
+
+
+@click.group()
+def keys() -> None:
+    """Manage producer API keys (only their hashes are stored)."""
+
+
+@keys.command()
+@click.option(
+    "--name", required=True, metavar="NAME", help="A unique name, e.g. the calling service."
+)
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    required=True,
+    metavar="SCOPE",
+    help=f"Repeat for several: {SCOPE_HELP}.",
+)
+def create(name: str, scopes: tuple[str, ...]) -> None:
+    """Create a key; prints the secret once, as the last line of stdout."""
+    checked = [check_scope(scope) for scope in scopes]
+    issued = key_store.create_key(check_name(name), checked)
+    note(
+        f"Created API key {name!r} (prefix {issued.record.key_prefix}, "
+        f"scopes {', '.join(issued.record.scopes)}). "
+        "Store it now: it is not shown again."
+    )
+    click.echo(issued.secret)
+
+
+@keys.command(name="list")
+def list_() -> None:
+    """List every key: name, prefix, scopes, created, last used, revoked."""
+    records = key_store.list_keys()
+    if not records:
+        note("No API keys yet; create one with `taskyard keys create --name NAME --scope SCOPE`.")
+        return
+    rows = [
+        (
+            r.name,
+            r.key_prefix,
+            ", ".join(r.scopes) or EMPTY,
+            when(r.created_at),
+            when(r.last_used_at),
+            when(r.revoked_at),
+        )
+        for r in records
+    ]
+    columns = ("name", "prefix", "scopes", "created", "last used", "revoked")
+    console().print(table(None, columns, rows))
+
+
+@keys.command()
+@click.argument("name")
+def revoke(name: str) -> None:
+    """Revoke the key called NAME (requests with it are refused from now on)."""
+    record = key_store.revoke_key(name)
+    click.echo(f"API key {record.name!r} is revoked (since {when(record.revoked_at)}).")

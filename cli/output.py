@@ -1,0 +1,98 @@
+"""Shared output for every command: one-line errors, rich tables, timestamps."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import IO, Any
+from urllib.parse import urlsplit, urlunsplit
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+PROG = "taskyard"
+#: Width used when stdout is not a terminal, so piped tables are not squeezed to 80 columns.
+PIPE_WIDTH = 200
+EMPTY = "-"
+
+
+class CliError(click.ClickException):
+    """A failure shown as one ``taskyard: ...`` line on stderr, with an exit code."""
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        """Write the one line to stderr."""
+        error_line(self.format_message())
+
+
+class UsageProblem(CliError):
+    """A bad argument or option value (exit code 2)."""
+
+    exit_code = 2
+
+
+def one_line(text: str) -> str:
+    """``text`` collapsed onto a single line."""
+    return " ".join(text.split())
+
+
+def error_line(message: str) -> None:
+    """Write ``taskyard: <message>`` as exactly one line on stderr."""
+    click.echo(f"{PROG}: {one_line(message)}", err=True)
+
+
+def note(message: str) -> None:
+    """A human-facing remark on stderr, keeping stdout for what scripts capture."""
+    click.echo(message, err=True)
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A rich console on the current stdout (or stderr), wide when piped."""
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else PIPE_WIDTH
+    return Console(file=stream, width=width, highlight=False, markup=False, soft_wrap=False)
+
+
+def table(
+    title: str | None,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    caption: str | None = None,
+) -> Table:
+    """A rich table with ``columns`` and string ``rows``, and a ``caption`` line below it."""
+    result = Table(
+        title=title, title_justify="left", caption=caption, caption_justify="left", show_lines=False
+    )
+    for column in columns:
+        result.add_column(column, overflow="fold")
+    for row in rows:
+        result.add_row(*row)
+    return result
+
+
+def masked(url: str) -> str:
+    """``url`` with its password, if any, replaced by ``***``."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def truncated(text: str | None, width: int) -> str:
+    """``text`` on one line, cut to ``width`` characters with an ellipsis; ``-`` when empty."""
+    if not text:
+        return EMPTY
+    flat = one_line(text)
+    return flat if len(flat) <= width else f"{flat[: width - 1]}…"
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 job``, ``2 jobs``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def when(moment: datetime | None) -> str:
+    """A UTC timestamp to the second, or ``-``."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment is not None else EMPTY
