@@ -1,0 +1,76 @@
+"""Soft and hard time limits, and stopping a terminable job, in a real prefork worker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tasks.jobs.control import cancel_job
+from tasks.jobs.producer import JobRequest, enqueue
+from tests.support.dispatcher import running_dispatcher
+from tests.support.jobs import wait_finished
+from tests.support.processes import celery_worker_command, running
+from tests.support.waiting import wait_for
+from workers.store import jobs
+from workers.store.models import JobStatus
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def database_url(preferred_database_url: str) -> str:
+    return preferred_database_url
+
+
+@pytest.fixture(scope="module")
+def prefork_worker(
+    runtime: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    log = tmp_path_factory.mktemp("logs") / "worker.log"
+    command = celery_worker_command(["default"], "limits", concurrency=2)
+    with running(command, log), running_dispatcher():
+        yield log
+
+
+def test_soft_time_limit_is_recorded_and_retried_per_policy(prefork_worker: Path) -> None:
+    # diag.slow: 1 s soft limit, retried once on a time-out
+    job = enqueue(JobRequest("diag.slow", {"ms": 1_500}))
+
+    record = wait_finished(job.id, timeout=60)
+
+    assert record.status == JobStatus.DEAD, prefork_worker.read_text()[-3000:]
+    assert record.timed_out
+    assert record.attempts == 2
+    assert record.error_type is not None
+    assert record.error_type.endswith("SoftTimeLimitExceeded")
+
+
+def test_hard_time_limit_kills_the_attempt_and_is_recorded(prefork_worker: Path) -> None:
+    job = enqueue(JobRequest("diag.slow", {"ms": 1_500, "ignore_soft_limit": True}))
+
+    record = wait_finished(job.id, timeout=60)
+
+    assert record.status == JobStatus.DEAD, prefork_worker.read_text()[-3000:]
+    assert record.timed_out
+    assert record.attempts == 2
+    assert record.error_type is not None
+    assert record.error_type.endswith("TimeLimitExceeded")
+
+
+def test_within_limits_succeeds(prefork_worker: Path) -> None:
+    record = wait_finished(enqueue(JobRequest("diag.slow", {"ms": 100})).id, timeout=30)
+
+    assert record.status == JobStatus.SUCCEEDED
+    assert not record.timed_out
+
+
+def test_cancel_stops_a_running_terminable_job(prefork_worker: Path) -> None:
+    job = enqueue(JobRequest("diag.sleep", {"ms": 60_000}))
+    wait_for(lambda: jobs.get_job(job.id).status == JobStatus.STARTED, timeout=20)
+
+    cancel_job(job.id)
+    record = wait_finished(job.id, timeout=20)
+
+    assert record.status == JobStatus.CANCELLED, prefork_worker.read_text()[-3000:]

@@ -1,0 +1,74 @@
+"""The start guard and attempt fencing, against the real store (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from tasks.jobs.producer import JobRequest, enqueue
+from workers.store import jobs, lifecycle
+from workers.store.engine import session_scope
+from workers.store.models import Job, JobStatus
+from workers.store.types import utcnow
+
+STALE_S = 10.0
+
+
+def _age_heartbeat(job_id: object, seconds: float) -> None:
+    with session_scope() as session:
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(heartbeat_at=utcnow() - timedelta(seconds=seconds))
+        )
+
+
+def test_a_start_retried_with_its_token_finds_its_own_claim(runtime: dict[str, str]) -> None:
+    job = enqueue(JobRequest("diag.noop", delay_s=600))  # never published: no worker races us
+    with session_scope() as session:
+        session.execute(update(Job).where(Job.id == job.id).values(status="queued"))
+
+    first = lifecycle.claim_start(str(job.id), "w1@host", STALE_S, "token-a")
+    again = lifecycle.claim_start(str(job.id), "w1@host", STALE_S, "token-a")
+    other = lifecycle.claim_start(str(job.id), "w2@host", STALE_S, "token-b")
+
+    assert first is not None
+    assert again is not None
+    assert again.attempt == first.attempt == 1
+    assert other is None  # held, with a fresh heartbeat, by someone else
+    assert jobs.get_job(job.id).attempts == 1
+
+
+def test_a_presumed_dead_holder_cannot_overwrite_the_newer_attempt(
+    runtime: dict[str, str],
+) -> None:
+    job = enqueue(JobRequest("diag.noop", delay_s=600))
+    with session_scope() as session:
+        session.execute(update(Job).where(Job.id == job.id).values(status="queued"))
+    old = lifecycle.claim_start(str(job.id), "slow@host", STALE_S, "old")
+    assert old is not None
+
+    # When its heartbeat goes stale and another worker takes the job over
+    _age_heartbeat(job.id, STALE_S + 5)
+    new = lifecycle.claim_start(str(job.id), "fast@host", STALE_S, "new")
+    assert new is not None
+    assert new.attempt == 2
+    assert lifecycle.succeed(new, {"by": "fast"})
+
+    # Then the old holder's late result is refused and the record keeps the newer one
+    assert not lifecycle.succeed(old, {"by": "slow"})
+    record = jobs.get_job(job.id)
+    assert record.status == JobStatus.SUCCEEDED
+    assert record.result == {"by": "fast"}
+    assert record.worker == "fast@host"
+
+
+def test_finished_and_cancelled_jobs_never_start(runtime: dict[str, str]) -> None:
+    for status in (JobStatus.SUCCEEDED, JobStatus.CANCELLED, JobStatus.RETRYING):
+        job = enqueue(JobRequest("diag.noop", delay_s=600))
+        with session_scope() as session:
+            session.execute(update(Job).where(Job.id == job.id).values(status=status.value))
+
+        assert lifecycle.claim_start(str(job.id), "w@host", STALE_S, "t") is None
+        assert jobs.get_job(job.id).status == status

@@ -1,0 +1,126 @@
+"""Prometheus metrics: job outcomes from a prefork worker's children, queue depth per public
+priority, jobs per status and API requests, in a valid exposition format."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from api.app import create_app
+from tasks.jobs.producer import JobRequest, enqueue
+from tests.support.jobs import wait_finished
+from tests.support.processes import celery_worker_command, running
+from tests.support.waiting import wait_for
+from workers.store.keys import create_key
+
+
+def _samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def api(runtime: dict[str, str]) -> Iterator[TestClient]:
+    with TestClient(create_app()) as client:
+        yield client
+
+
+def test_api_metrics_show_queue_depth_jobs_and_requests(api: TestClient) -> None:
+    route = frozenset({("method", "GET"), ("route", "/v1/jobs/{job_id}"), ("status", "200")})
+    before = _samples(api.get("/metrics").text).get(("taskyard_api_requests_total", route), 0)
+    # Given two waiting bulk jobs (no worker) and one API request for a job
+    enqueue(JobRequest("diag.noop", queue="bulk", priority=9))
+    job = enqueue(JobRequest("diag.noop", queue="bulk", priority=2))
+    key = create_key(f"metrics-{uuid.uuid4().hex[:6]}", ["admin"]).secret
+    api.get(f"/v1/jobs/{job.id}", headers={"Authorization": f"Bearer {key}"})
+
+    # When Prometheus scrapes the API
+    response = api.get("/metrics")
+    samples = _samples(response.text)
+
+    # Then depth is per public priority, records per status, requests per route template
+    assert response.status_code == 200
+    assert samples[("taskyard_queue_depth", frozenset({("queue", "bulk"), ("priority", "9")}))] == 1
+    assert samples[("taskyard_queue_depth", frozenset({("queue", "bulk"), ("priority", "2")}))] == 1
+    assert samples[("taskyard_jobs", frozenset({("status", "queued")}))] >= 2
+    assert samples[("taskyard_api_requests_total", route)] == before + 1
+
+
+def test_worker_exports_what_its_pool_children_did(runtime: dict[str, str], tmp_path: Path) -> None:
+    # Given a worker started by the plain `celery` command with nothing preset (its plugins
+    # import prometheus_client before the app chooses the multiprocess directory)
+    port = _free_port()
+    env = {"TASKYARD_METRICS_PORT": str(port)}
+    unset = ["PROMETHEUS_MULTIPROC_DIR"]
+    command = celery_worker_command(["default"], "metrics", concurrency=2)
+    with running(command, tmp_path / "worker.log", env=env, unset=unset):
+        jobs = [enqueue(JobRequest("diag.noop")) for _ in range(4)]
+        jobs.append(enqueue(JobRequest("diag.fail", {"message": "no"})))
+        for job in jobs:
+            wait_finished(job.id, timeout=60)
+
+        def scrape() -> str | None:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+            except httpx.HTTPError:
+                return None
+
+        text = wait_for(scrape, timeout=20, what="the worker's exporter")
+
+    samples = _samples(text)
+    succeeded = frozenset({("type", "diag.noop"), ("queue", "default"), ("outcome", "succeeded")})
+    failed = frozenset({("type", "diag.fail"), ("queue", "default"), ("outcome", "failed")})
+    assert samples[("taskyard_job_attempts_total", succeeded)] == 4
+    assert samples[("taskyard_job_attempts_total", failed)] == 1
+    count = frozenset({("type", "diag.noop"), ("queue", "default")})
+    assert samples[("taskyard_job_duration_seconds_count", count)] == 4
+    assert (
+        samples[("taskyard_job_queue_wait_seconds_count", frozenset({("queue", "default")}))] == 5
+    )
+
+
+def test_a_taken_metrics_port_stops_the_worker_with_one_line(
+    runtime: dict[str, str], tmp_path: Path
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = celery_worker_command(["default"], "clash", concurrency=1)
+        env = {"TASKYARD_METRICS_PORT": str(port)}
+        with running(command, tmp_path / "worker.log", env=env) as worker:
+            wait_for(lambda: worker.poll() is not None, timeout=30, what="the worker to stop")
+        output = (tmp_path / "worker.log").read_text()
+
+    assert worker.returncode != 0
+    assert f"cannot export metrics on TASKYARD_METRICS_PORT={port}" in output
+
+
+def test_exposition_passes_promtool(api: TestClient) -> None:
+    text = api.get("/metrics").text
+    list(text_string_to_metric_families(text))  # parses
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        return  # the parser above is the check on machines without Prometheus's tools
+    done = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -1,0 +1,1 @@
+"""Fixtures' building blocks: real services, isolation per module, subprocess control."""

@@ -1,0 +1,56 @@
+"""Real Taskyard processes (workers, API) as subprocesses, always stopped afterwards."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def celery_worker_command(queues: Sequence[str], name: str, concurrency: int = 1) -> list[str]:
+    """The Procfile's worker command for ``queues`` (prefork, as in production)."""
+    return [
+        str(BIN / "celery"), "-A", "workers.app", "worker",
+        "-Q", ",".join(queues), "-n", f"{name}@%h",
+        "--concurrency", str(concurrency), "--loglevel", "INFO", "--without-mingle",
+        "--without-gossip",
+    ]  # fmt: skip
+
+
+def stop_group(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    """SIGTERM the process group, then SIGKILL whatever is left after ``timeout``."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(timeout)
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+@contextmanager
+def running(
+    command: Sequence[str],
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    unset: Sequence[str] = (),
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``command`` in its own process group, output to ``log_path``; stop it on exit."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    for name in unset:
+        full_env.pop(name, None)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            list(command), stdout=log, stderr=subprocess.STDOUT, env=full_env,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            yield process
+        finally:
+            stop_group(process)

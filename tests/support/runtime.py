@@ -1,0 +1,43 @@
+"""Pointing this process's Taskyard runtime (settings, Celery app, store) at a test's services."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from workers.app import app, configure
+from workers.settings import get_settings
+from workers.store.engine import dispose_engines
+from workers.store.migrate import upgrade
+
+
+def _reset_celery_connections() -> None:
+    # Celery caches its connection pool, producer pool and result backend; a test that
+    # points the app at another broker must drop them (private attributes, tests only).
+    app.close()
+    app.amqp._producer_pool = None
+    app._backend_cache = None
+    app._local = threading.local()
+
+
+@contextmanager
+def taskyard_runtime(env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """Set ``TASKYARD_*`` variables, migrate the store, and rebind the app; undo afterwards."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        get_settings.cache_clear()
+        dispose_engines()
+        configure(app, get_settings())
+        _reset_celery_connections()
+        upgrade(get_settings().database_url)
+        try:
+            yield env
+        finally:
+            dispose_engines()
+            _reset_celery_connections()
+    get_settings.cache_clear()
+    configure(app, get_settings())

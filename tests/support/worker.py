@@ -1,0 +1,28 @@
+"""A real Celery worker running in this process (threads), on the module's own broker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from celery.contrib.testing.worker import start_worker
+
+from workers.app import app
+from workers.queues import QUEUE_ORDER
+
+
+@contextmanager
+def embedded_worker(
+    queues: Sequence[str] = tuple(q.value for q in QUEUE_ORDER), concurrency: int = 2
+) -> Iterator[None]:
+    """Consume ``queues`` until the block ends; stops (and joins) the worker afterwards."""
+    with start_worker(
+        app,
+        pool="threads",
+        concurrency=concurrency,
+        perform_ping_check=False,
+        queues=list(queues),
+        loglevel="WARNING",
+        shutdown_timeout=15,
+    ):
+        yield

@@ -1,0 +1,51 @@
+"""Logs are JSON with the job and correlation ids; secrets never reach a log line."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from workers.observability import context
+from workers.observability.logging import JsonFormatter
+from workers.observability.scrub import scrub_mapping, scrub_text
+
+
+def test_url_passwords_bearer_tokens_and_keys_are_masked() -> None:
+    text = (
+        "broker redis://:hunter2@cache:6379/0 db postgresql+psycopg2://app:s3cret@db/t "
+        "Authorization: Bearer tyk_abcdefghijklmnop and tyk_qrstuvwxyz012345"
+    )
+
+    scrubbed = scrub_text(text)
+
+    for secret in ("hunter2", "s3cret", "abcdefghijklmnop", "qrstuvwxyz012345"):
+        assert secret not in scrubbed
+    assert "redis://:***@cache:6379/0" in scrubbed
+
+
+def test_secret_looking_keys_are_masked_recursively() -> None:
+    event = {"request": {"headers": {"Authorization": "Bearer x", "Accept": "json"}}, "n": 1}
+
+    assert scrub_mapping(event) == {
+        "request": {"headers": {"Authorization": "***", "Accept": "json"}},
+        "n": 1,
+    }
+
+
+def test_json_lines_carry_action_job_and_correlation_ids() -> None:
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "job %s", ("started",), None)
+    record.action = "job.started"
+    job_token = context.job_id.set("j-1")
+    cid_token = context.correlation_id.set("c-1")
+    try:
+        line = JsonFormatter().format(record)
+    finally:
+        context.job_id.reset(job_token)
+        context.correlation_id.reset(cid_token)
+
+    entry = json.loads(line)
+    assert entry["message"] == "job started"
+    assert entry["action"] == "job.started"
+    assert entry["job_id"] == "j-1"
+    assert entry["correlation_id"] == "c-1"
+    assert entry["level"] == "info"

@@ -1,0 +1,58 @@
+"""NUL characters are refused by the producer, so the API, the CLI and Python callers all get
+a clean ``InvalidJob`` (PostgreSQL cannot store a NUL). No store or broker is reached."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tasks.jobs.producer import JobRequest, Rejected, enqueue_many, submit
+from workers.errors import InvalidJob
+from workers.settings import get_settings
+
+
+@pytest.fixture(autouse=True)
+def scratch_store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """Settings pointing at a scratch store, in case a check let something through."""
+    monkeypatch.setenv("TASKYARD_DATABASE_URL", f"sqlite:///{tmp_path / 'unused.db'}")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"type": "diag.noop\x00"}, "type"),
+        ({"payload": {"message": "disk\x00full"}}, "message"),
+        ({"payload": {"a": [1, {"b": ["ok", "\x00"]}]}}, "a.1.b.1"),
+        ({"payload": {"\x00": 1}}, "payload"),
+        ({"payload": {"a": {"k\x00": 1}}}, "a"),
+        ({"idempotency_key": "order\x00"}, "idempotency_key"),
+        ({"unique_key": "\x00", "unique_for_s": 5}, "unique_key"),
+    ],
+)
+def test_a_nul_anywhere_is_an_invalid_job_naming_where(fields: dict[str, Any], field: str) -> None:
+    request = JobRequest(**{"type": "diag.fail", "payload": {"message": "x"}, **fields})
+
+    with pytest.raises(InvalidJob, match=r"must not contain NUL") as caught:
+        submit(request)
+
+    assert [item["field"] for item in caught.value.details] == [field]
+
+
+def test_a_batch_rejects_the_item_with_a_nul() -> None:
+    outcomes = enqueue_many([JobRequest("diag.fail", {"message": "\x00"})])
+
+    assert len(outcomes) == 1
+    rejected = outcomes[0]
+    assert isinstance(rejected, Rejected)
+    assert rejected.error.code == "invalid_job"
+
+
+def test_unique_window_is_bounded() -> None:
+    with pytest.raises(InvalidJob, match="unique_for_s must be between"):
+        submit(JobRequest("diag.noop", unique_for_s=10**9))

@@ -1,0 +1,116 @@
+"""The scope grammar in ``workers.scopes``: which scopes exist, and what they allow."""
+
+from __future__ import annotations
+
+import pytest
+
+from workers.scopes import (
+    SCOPE_HELP,
+    is_admin,
+    may_read,
+    may_write,
+    may_write_some,
+    validate_scope,
+    write_scope_for,
+)
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        "admin",
+        "jobs:read",
+        "jobs:write",
+        "jobs:write:diag.noop",
+        "jobs:write:diag.*",
+        "jobs:write:*",
+        "jobs:write:*.send",
+        "jobs:write:diag.s???p",
+        "jobs:write:diag.[ns]*",
+        "jobs:write:diag.[!n]*",
+        "jobs:write:mail-out.send_2",
+        "jobs:write:" + "a" * 200,
+    ],
+)
+def test_valid_scopes_are_returned_unchanged(scope: str) -> None:
+    assert validate_scope(scope) == scope
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        "",
+        "Admin",
+        "ADMIN",
+        " admin",
+        "admin ",
+        "jobs",
+        "jobs:",
+        "jobs:write:",
+        "jobs:write: x",
+        "jobs:write:Diag.*",
+        "jobs:write:diag.noop\n",
+        "jobs:write:diag/noop",
+        "jobs:read:diag.*",
+        "jobs:writer",
+        "jobs:write.diag.noop",
+        "admin:jobs",
+        "*",
+        "jobs:write:" + "a" * 201,
+    ],
+)
+def test_invalid_scopes_raise_a_value_error_naming_the_valid_ones(scope: str) -> None:
+    with pytest.raises(ValueError, match="unknown scope") as raised:
+        validate_scope(scope)
+
+    assert repr(scope) in str(raised.value)
+    assert SCOPE_HELP in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("scopes", "job_type", "allowed"),
+    [
+        (["admin"], "diag.noop", True),
+        (["jobs:write"], "mail.send", True),
+        (["jobs:write:diag.noop"], "diag.noop", True),
+        (["jobs:write:diag.noop"], "diag.noop2", False),
+        (["jobs:write:diag.*"], "diag.sleep", True),
+        (["jobs:write:diag.*"], "diagnostics.sleep", False),
+        (["jobs:write:diag.[ns]*"], "diag.fail", False),
+        (["jobs:write:Diag.*"], "diag.noop", False),
+        (["jobs:write:"], "diag.noop", False),
+        (["jobs:write:mail.*", "jobs:write:diag.noop"], "diag.noop", True),
+        (["jobs:read"], "diag.noop", False),
+        (["jobs:writer"], "diag.noop", False),
+        ([], "diag.noop", False),
+    ],
+)
+def test_may_write_matches_job_types(scopes: list[str], job_type: str, allowed: bool) -> None:
+    assert may_write(scopes, job_type) is allowed
+
+
+@pytest.mark.parametrize(
+    ("scopes", "read", "write_some", "admin"),
+    [
+        (["admin"], True, True, True),
+        (["jobs:read"], True, False, False),
+        (["jobs:write"], False, True, False),
+        (["jobs:write:diag.*"], False, True, False),
+        (["jobs:read:diag.*"], False, False, False),
+        ([], False, False, False),
+    ],
+)
+def test_what_each_scope_allows(
+    scopes: list[str], read: bool, write_some: bool, admin: bool
+) -> None:
+    assert may_read(scopes) is read
+    assert may_write_some(scopes) is write_some
+    assert is_admin(scopes) is admin
+
+
+def test_the_narrowest_write_scope_is_valid_and_allows_its_type() -> None:
+    scope = write_scope_for("diag.noop")
+
+    assert validate_scope(scope) == "jobs:write:diag.noop"
+    assert may_write([scope], "diag.noop")
+    assert not may_write([scope], "diag.sleep")
