@@ -1,0 +1,156 @@
+"""Results on disk: JSON lines as the run goes (timestamped file, copied to ``latest.jsonl``)
+and the Markdown table of the run (``latest.md``)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.model import Metric, Outcome, Workload
+from bench.stats import Spread
+
+
+class Recorder:
+    """Appends one JSON line per outcome, so a run stopped half-way keeps what it measured."""
+
+    def __init__(self, directory: Path, stamp: str, header: dict[str, Any]) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+        self.path = directory / f"{stamp}.jsonl"
+        self.outcomes: list[Outcome] = []
+        self._write({"kind": "run", **header})
+
+    def _write(self, line: dict[str, Any]) -> None:
+        with self.path.open("a") as out:
+            out.write(json.dumps(line, default=str) + "\n")
+
+    def add(self, outcome: Outcome) -> None:
+        """Record ``outcome``."""
+        self.outcomes.append(outcome)
+        line = asdict(outcome)
+        # Samples are milliseconds or MiB: three decimals keep the file small and lose nothing.
+        line["samples"] = {k: [round(v, 3) for v in vs] for k, vs in outcome.samples.items()}
+        self._write({"kind": "outcome", **line})
+
+    def close(self, footer: dict[str, Any]) -> None:
+        """Write the closing line and copy the file to ``latest.jsonl``."""
+        self._write({"kind": "end", **footer})
+        shutil.copyfile(self.path, self.directory / "latest.jsonl")
+
+
+def load(path: Path) -> tuple[dict[str, Any], list[Outcome], dict[str, Any]]:
+    """A recorded run: its header, outcomes and closing line (empty if it never closed)."""
+    header: dict[str, Any] = {}
+    outcomes: list[Outcome] = []
+    footer: dict[str, Any] = {}
+    for line in path.read_text().splitlines():
+        entry = json.loads(line)
+        kind = entry.pop("kind")
+        if kind == "run":
+            header = entry
+        elif kind == "outcome":
+            outcomes.append(Outcome(**entry))
+        else:
+            footer = entry
+    return header, outcomes, footer
+
+
+def spread(outcomes: Iterable[Outcome], workload: str, system: str, key: str) -> Spread | None:
+    """The median and range of ``key`` over ``system``'s repeats of ``workload``."""
+    values = [
+        o.metrics[key]
+        for o in outcomes
+        if o.workload == workload and o.system == system and key in o.metrics
+    ]
+    return Spread.of(values) if values else None
+
+
+def _number(value: float) -> str:
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
+
+
+def _cell(value: Spread | None) -> str:
+    if value is None:
+        return "—"
+    if value.count == 1:
+        return f"{_number(value.median)} (n=1)"
+    return f"{_number(value.median)} ({_number(value.low)}-{_number(value.high)})"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table."""
+
+    workload: str
+    metric: str
+    taskyard: str
+    bare: str
+    ratio: str
+    target: str
+    met: str
+
+
+def _row(workload: Workload, metric: Metric, outcomes: Sequence[Outcome]) -> Row:
+    ours = spread(outcomes, workload.name, "taskyard", metric.key)
+    theirs = spread(outcomes, workload.name, "bare", metric.bare)
+    ratio = "—"
+    if ours is not None and theirs is not None and theirs.median:
+        ratio = f"{ours.median / theirs.median:.2f}x"
+    met = "—"
+    if metric.target is not None and ours is not None:
+        ok = metric.target.met(ours.median, theirs.median if theirs else None)
+        met = "yes" if ok else "**no**"
+    target = metric.target.text if metric.target else ""
+    return Row(workload.title, metric.label, _cell(ours), _cell(theirs), ratio, target, met)
+
+
+def rows(workloads: Sequence[Workload], outcomes: Sequence[Outcome]) -> list[Row]:
+    """The table: every metric of every selected workload; pending workloads as one row."""
+    table = []
+    for workload in workloads:
+        if workload.run is None:
+            na = "not applicable yet"
+            table.append(Row(workload.title, workload.pending_reason, na, na, "—", "", "—"))
+            continue
+        table.extend(_row(workload, metric, outcomes) for metric in workload.metrics)
+    return table
+
+
+def markdown(
+    header: dict[str, Any],
+    workloads: Sequence[Workload],
+    outcomes: Sequence[Outcome],
+    notes: Sequence[str],
+    charts: Sequence[str],
+) -> str:
+    """``latest.md``: how the run was made, the table, the notes and the charts."""
+    lines = [
+        "# Taskyard against bare Celery: latest run",
+        "",
+        f"`{header['command']}`: started {header['started']}, "
+        f"took {header['elapsed_min']:.1f} min.",
+        "",
+        *(f"- {name}: {value}" for name, value in header["setting"].items()),
+        "",
+        "Cells: median (min-max) over the repeats; ratio = Taskyard ÷ bare Celery (medians).",
+        "",
+        "| workload | metric | Taskyard | bare Celery | ratio | target | met? |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    previous = None
+    for row in rows(workloads, outcomes):
+        name = row.workload if row.workload != previous else ""
+        previous = row.workload
+        cells = (name, row.metric, row.taskyard, row.bare, row.ratio, row.target, row.met)
+        lines.append("| " + " | ".join(cells) + " |")
+    methods = [f"Method, {w.title.split(' (')[0]}: {w.method}" for w in workloads if w.method]
+    lines += ["", "## Notes", "", *(f"- {note}" for note in [*notes, *methods]), ""]
+    if charts:
+        lines += ["## Charts", "", *(f"![{Path(c).stem}]({c})" for c in charts), ""]
+    return "\n".join(lines)

@@ -1,0 +1,15 @@
+"""The issue's workloads, in its order."""
+
+from __future__ import annotations
+
+from bench.model import Workload
+from bench.workloads import api, drain, latency, memory, pending, priority
+
+WORKLOADS: tuple[Workload, ...] = (
+    drain.WORKLOAD,
+    latency.WORKLOAD,
+    priority.WORKLOAD,
+    api.WORKLOAD,
+    memory.WORKLOAD,
+    *pending.WORKLOADS,
+)

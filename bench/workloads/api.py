@@ -1,0 +1,136 @@
+"""4. Producer API: enqueue rate and latency from 16 threads over loopback, one job per request
+and batches; then at a steady 500 requests/s. Bare Celery's counterpart, for scale, is
+``send_task`` from 16 threads in-process (no HTTP, no records)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from bench import bare_app
+from bench.load import Call, Load, closed_loop, paced
+from bench.model import Context, Metric, Outcome, Target, Workload
+from bench.producer_api import Api, Client, batch_body, job_body, running_api
+from bench.stats import percentile
+from bench.system import NOOP
+
+THREADS = 16
+SINGLE_CALLS = 1_500
+PACED_RATE = 500.0
+PACED_CALLS = 1_000
+BATCH_SIZE = 1_000
+BATCHES = 16
+
+
+def _summary(load: Load, prefix: str, per_call: int = 1) -> dict[str, float]:
+    millis = [s * 1000 for s in load.latencies]
+    return {
+        f"{prefix}_per_s": load.rate * per_call,
+        f"{prefix}_p50_ms": percentile(millis, 50),
+        f"{prefix}_p99_ms": percentile(millis, 99),
+    }
+
+
+def _poster(api: Api, path: str, body: bytes) -> Call:
+    client = Client(api)
+    return lambda: client.post(path, body)
+
+
+def _taskyard(ctx: Context, api: Api, sizes: dict[str, int]) -> Outcome:
+    ctx.taskyard.reset()
+    one, many = job_body(), batch_body(BATCH_SIZE)
+    single = closed_loop(lambda: _poster(api, "/v1/jobs", one), sizes["single"], THREADS)
+    steady = paced(lambda: _poster(api, "/v1/jobs", one), sizes["paced"], PACED_RATE, THREADS)
+    ctx.taskyard.reset()
+    batch = closed_loop(lambda: _poster(api, "/v1/jobs/batch", many), sizes["batches"], THREADS)
+    ctx.taskyard.reset()
+    due_ms = [s * 1000 for s in steady.from_due]
+    metrics = {
+        **_summary(single, "single"),
+        **_summary(batch, "batch", BATCH_SIZE),
+        "paced_per_s": steady.rate,
+        "paced_p50_ms": percentile(due_ms, 50),
+        "paced_p99_ms": percentile(due_ms, 99),
+    }
+    samples = {"single_ms": [s * 1000 for s in single.latencies], "paced_ms": due_ms}
+    return Outcome("api", "taskyard", 0, metrics, sizes, samples)
+
+
+def _bare(ctx: Context, sizes: dict[str, int]) -> Outcome:
+    bare = ctx.bare
+    bare.reset()
+
+    def send_one() -> Call:
+        def call() -> None:
+            bare.app.send_task(bare_app.NOOP, queue="default")
+
+        return call
+
+    def send_batch() -> Call:
+        return lambda: bare.publish(NOOP, BATCH_SIZE, "default")
+
+    single = closed_loop(send_one, sizes["single"], THREADS)
+    bare.reset()
+    batch = closed_loop(send_batch, sizes["batches"], THREADS)
+    bare.reset()
+    metrics = {**_summary(single, "single"), **_summary(batch, "batch", BATCH_SIZE)}
+    samples = {"single_ms": [s * 1000 for s in single.latencies]}
+    return Outcome("api", "bare", 0, metrics, sizes, samples)
+
+
+def run(ctx: Context) -> Iterator[Outcome]:
+    """One API process serves every repeat; 50 requests and two batches warm it up first."""
+    sizes = {
+        "single": ctx.plan.size(SINGLE_CALLS, SINGLE_CALLS, minimum=200),
+        "paced": ctx.plan.size(PACED_CALLS, PACED_CALLS, minimum=250),
+        "batches": ctx.plan.size(BATCHES, BATCHES, minimum=4),
+        "batch_size": BATCH_SIZE,
+        "threads": THREADS,
+    }
+    with running_api(ctx.taskyard) as api:
+        closed_loop(lambda: _poster(api, "/v1/jobs", job_body()), 50, 4)
+        closed_loop(lambda: _poster(api, "/v1/jobs/batch", batch_body(BATCH_SIZE)), 2, 2)
+        for repeat in range(1, ctx.plan.repeats + 1):
+            for system in ctx.in_turn(repeat):
+                outcome = (
+                    _taskyard(ctx, api, sizes) if system.name == "taskyard" else _bare(ctx, sizes)
+                )
+                outcome.repeat = repeat
+                yield outcome
+
+
+def _low(key: str, label: str, target: Target | None = None) -> Metric:
+    return Metric(key, label, target, higher_is_better=False)
+
+
+WORKLOAD = Workload(
+    name="api",
+    title="4. Producer API, 16 threads over loopback (bare: send_task from 16 threads)",
+    metrics=(
+        Metric("single_per_s", "single: requests/s (closed loop)"),
+        _low("single_p50_ms", "single: p50 ms"),
+        _low("single_p99_ms", "single: p99 ms"),
+        Metric(
+            "paced_per_s",
+            "single at 500/s: achieved requests/s",
+            Target("≥ 475/s", lambda t, b: t >= 475),
+        ),
+        _low("paced_p50_ms", "single at 500/s: p50 ms (from due time)"),
+        _low(
+            "paced_p99_ms",
+            "single at 500/s: p99 ms (from due time)",
+            Target("< 20 ms", lambda t, b: t < 20),
+        ),
+        Metric(
+            "batch_per_s",
+            f"batch of {BATCH_SIZE:,}: jobs/s",
+            Target("≥ 10,000/s", lambda t, b: t >= 10_000),
+        ),
+        _low("batch_p50_ms", "batch: p50 ms per request"),
+        _low("batch_p99_ms", "batch: p99 ms per request"),
+    ),
+    run=run,
+    method="one uvicorn process as in the Procfile; 16 client threads with keep-alive "
+    "connections; closed loop for the rates; the paced run makes one request due every 2 ms "
+    "and counts latency from the due time (no coordinated omission); batches are requests "
+    "of 1,000 jobs. Bare Celery: send_task from 16 threads (batches: 1,000 per producer).",
+)
