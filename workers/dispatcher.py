@@ -1,4 +1,5 @@
-"""The dispatcher: publishes jobs whose time has come and requeues jobs whose worker died.
+"""The dispatcher: publishes jobs whose time has come, requeues jobs whose worker died, and
+publishes again messages the Redis transport lost in transit.
 
 Run it with ``taskyard dispatcher``; run two for availability (claims are atomic, so no job
 is dispatched twice). It is the only path from the store's waiting room to the broker:
@@ -10,21 +11,29 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
+from datetime import timedelta
 
+import redis
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from workers.errors import BrokerUnavailable
+from workers.lost_messages import missing_messages
 from workers.observability import metrics
 from workers.publisher import Message, publish
+from workers.redis_client import shared_redis
 from workers.settings import get_settings
 from workers.store import dispatch
 from workers.store.outage import note_outage
+from workers.store.types import utcnow
 
 log = logging.getLogger(__name__)
 BATCH = 500
 #: Seconds before a batch that could not be published is tried again.
 PUBLISH_RETRY_S = 2.0
+#: The lost-message sweep runs this many times per ``TASKYARD_LOST_MESSAGE_AFTER_S``.
+SWEEPS_PER_THRESHOLD = 4
 
 
 @dataclass(frozen=True)
@@ -34,24 +43,21 @@ class TickReport:
     dispatched: int
     requeued: int
     dead: int
+    republished: int = 0
 
 
 class Dispatcher:
-    """Dispatches due jobs every tick, then reaps lost jobs (see :func:`dispatch.reap_lost`)."""
+    """Dispatches due jobs every tick, then reaps lost jobs (see :func:`dispatch.reap_lost`),
+    and now and then publishes again messages Redis lost in transit (see ``lost_messages``)."""
+
+    def __init__(self) -> None:
+        self._next_sweep = 0.0
 
     def tick(self) -> TickReport:
-        """One pass: dispatch everything due (in batches), then reap."""
+        """One pass: dispatch everything due (in batches), reap, and sweep when it is time."""
         dispatched = 0
         while batch := dispatch.claim_due(BATCH):
-            messages = [Message(str(j.id), j.type, j.payload, j.queue, j.priority,
-                                j.correlation_id) for j in batch]  # fmt: skip
-            ids = [j.id for j in batch]
-            try:
-                publish(messages)
-            except BrokerUnavailable:
-                dispatch.release(ids, PUBLISH_RETRY_S)
-                raise
-            dispatch.confirm_queued(ids)
+            self._publish(batch)
             metrics.DISPATCHED.inc(len(batch))
             dispatched += len(batch)
             if len(batch) < BATCH:
@@ -59,7 +65,39 @@ class Dispatcher:
         reaped = dispatch.reap_lost(get_settings().stale_after_s)
         metrics.REAPED.labels("requeued").inc(reaped.requeued)
         metrics.REAPED.labels("dead").inc(reaped.dead)
-        return TickReport(dispatched, reaped.requeued, reaped.dead)
+        return TickReport(dispatched, reaped.requeued, reaped.dead, self._sweep_when_due())
+
+    def _publish(self, batch: list[dispatch.DueJob]) -> None:
+        messages = [Message(str(j.id), j.type, j.payload, j.queue, j.priority,
+                            j.correlation_id) for j in batch]  # fmt: skip
+        ids = [j.id for j in batch]
+        try:
+            publish(messages)
+        except BrokerUnavailable:
+            dispatch.release(ids, PUBLISH_RETRY_S)
+            raise
+        dispatch.confirm_queued(ids)
+
+    def _sweep_when_due(self) -> int:
+        settings = get_settings()
+        now = time.monotonic()
+        if settings.broker_family != "redis" or now < self._next_sweep:
+            return 0
+        self._next_sweep = now + settings.lost_message_after_s / SWEEPS_PER_THRESHOLD
+        cutoff = utcnow() - timedelta(seconds=settings.lost_message_after_s)
+        candidates = dispatch.queued_since_before(cutoff, BATCH)
+        try:
+            missing = missing_messages(shared_redis(settings.broker_url), candidates)
+        except redis.RedisError as error:
+            raise BrokerUnavailable("the broker is unreachable") from error
+        batch = dispatch.claim_lost([job.id for job in missing])
+        if batch:
+            self._publish(batch)
+            metrics.REPUBLISHED.inc(len(batch))
+            log.warning("messages lost in transit were published again",
+                        extra={"action": "dispatcher.republished", "count": len(batch),
+                               "job_ids": [str(j.id) for j in batch[:20]]})  # fmt: skip
+        return len(batch)
 
     def run(self, stop: threading.Event) -> None:
         """Tick every ``TASKYARD_DISPATCHER_INTERVAL_S`` until ``stop`` is set."""
@@ -74,7 +112,7 @@ class Dispatcher:
             except BrokerUnavailable:
                 log.warning("broker unreachable", extra={"action": "dispatcher.broker_down"})
             else:
-                if report.dispatched or report.requeued or report.dead:
+                if any(vars(report).values()):
                     log.info("dispatcher tick", extra={"action": "dispatcher.tick",
                                                        **vars(report)})  # fmt: skip
             stop.wait(settings.dispatcher_interval_s)

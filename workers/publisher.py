@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -17,6 +18,9 @@ from workers.settings import get_settings
 
 #: Messages per pipelined round trip when publishing a batch.
 BATCH_SIZE = 500
+#: Header carrying the publish time (epoch seconds), which orders messages for the lost-message
+#: sweep (see ``workers.lost_messages``).
+PUBLISHED_AT_HEADER = "taskyard_published_at"
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,10 @@ def publish(messages: Sequence[Message]) -> None:
                     queue=message.queue,
                     routing_key=message.queue,
                     priority=to_broker(message.priority, family),
-                    headers={CORRELATION_HEADER: message.correlation_id},
+                    headers={
+                        CORRELATION_HEADER: message.correlation_id,
+                        PUBLISHED_AT_HEADER: time.time(),
+                    },
                     producer=producer,
                     # The store holds results; skipping the result backend spares a Redis
                     # SUBSCRIBE per job and a RuntimeError (not an outage error) when it is down.

@@ -13,6 +13,11 @@ from workers.settings import get_settings
 REDIS_SEP = ":"
 
 
+def redis_list_key(queue: str, step: int) -> str:
+    """The Redis list kombu keeps for ``queue`` at broker priority ``step``."""
+    return f"{queue}{REDIS_SEP}{step}" if step else queue
+
+
 @dataclass(frozen=True)
 class QueueDepth:
     """Messages ready in one queue; ``by_priority`` maps public priority to count (Redis only)."""
@@ -27,7 +32,7 @@ def _redis_depths(url: str) -> list[QueueDepth]:
     pipe = client.pipeline(transaction=False)
     for queue in QUEUE_ORDER:
         for step in REDIS_PRIORITY_STEPS:
-            pipe.llen(f"{queue.value}{REDIS_SEP}{step}" if step else queue.value)
+            pipe.llen(redis_list_key(queue.value, step))
     counts = iter(pipe.execute())
     depths = []
     for queue in QUEUE_ORDER:

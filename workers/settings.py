@@ -36,6 +36,11 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="A started job whose heartbeat is older is presumed lost."
     )
     dispatcher_interval_s: float = Field(default=0.5, gt=0)
+    lost_message_after_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Redis: a job queued this long is checked for a message lost in transit.",
+    )
     idempotency_window_s: int = Field(default=86_400, gt=0)
     metrics_port: int = Field(
         default=0, ge=0, le=65_535, description="Workers and the dispatcher export here; 0: off."

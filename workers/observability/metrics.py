@@ -38,6 +38,10 @@ QUEUE_WAIT = Histogram(
 DISPATCHED = Counter(
     "taskyard_dispatched_jobs", "Jobs the dispatcher published (delayed, retried, deferred)."
 )
+REPUBLISHED = Counter(
+    "taskyard_republished_jobs",
+    "Queued jobs whose message was lost in transit (Redis), published again by the dispatcher.",
+)
 REAPED = Counter(
     "taskyard_reaped_jobs", "Jobs whose worker went silent, by what the reaper did.", ["action"]
 )

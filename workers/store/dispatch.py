@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
@@ -37,6 +37,16 @@ class DueJob:
     correlation_id: str | None
 
 
+@dataclass(frozen=True)
+class QueuedJob:
+    """A job the store says is queued: its message should be in the broker."""
+
+    id: uuid.UUID
+    queue: str
+    priority: int
+    queued_at: datetime
+
+
 def _execute(statement: Any) -> Any:
     with get_writer_engine().connect() as connection:
         return connection.execute(statement)
@@ -61,13 +71,47 @@ def claim_due(limit: int) -> list[DueJob]:
 
 
 def confirm_queued(ids: Sequence[uuid.UUID]) -> None:
-    """Published: ``dispatching`` becomes ``queued`` (a job already started is left alone)."""
+    """Published: ``dispatching`` becomes ``queued`` (a job already started is left alone).
+
+    ``dispatched_at`` becomes the confirmation time, which is after the message was published:
+    the lost-message sweep compares it with the publish times of the messages in the broker."""
     if ids:
         _execute(
             update(Job)
             .where(Job.id.in_(ids), Job.status == JobStatus.DISPATCHING.value)
-            .values(status=JobStatus.QUEUED.value)
+            .values(status=JobStatus.QUEUED.value, dispatched_at=utcnow())
         )
+
+
+def queued_since_before(cutoff: datetime, limit: int) -> list[QueuedJob]:
+    """Up to ``limit`` jobs queued since before ``cutoff``, oldest first: their message should
+    long have been taken, unless a backlog holds it."""
+    # created_at <= dispatched_at, so the status/created index narrows the scan.
+    statement = (
+        select(Job.id, Job.queue, Job.priority, Job.dispatched_at)
+        .where(
+            Job.status == JobStatus.QUEUED.value,
+            Job.created_at < cutoff,
+            Job.dispatched_at < cutoff,
+        )
+        .order_by(Job.created_at)
+        .limit(limit)
+    )
+    return [QueuedJob(*row) for row in _execute(statement)]
+
+
+def claim_lost(ids: Sequence[uuid.UUID]) -> list[DueJob]:
+    """Claim jobs whose message was lost, to publish them again (only those still queued)."""
+    if not ids:
+        return []
+    statement = (
+        update(Job)
+        .where(Job.id.in_(ids), Job.status == JobStatus.QUEUED.value)
+        .values(status=JobStatus.DISPATCHING.value, dispatched_at=utcnow())
+        .returning(Job.id, Job.type, Job.payload, Job.queue, Job.priority, Job.correlation_id)
+        .execution_options(synchronize_session=False)
+    )
+    return [DueJob(*row) for row in _execute(statement)]
 
 
 def release(ids: Sequence[uuid.UUID], retry_in_s: float) -> None:

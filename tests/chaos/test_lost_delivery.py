@@ -1,0 +1,81 @@
+"""A message the broker handed to a worker that died before recording it is still not lost.
+
+kombu's Redis transport takes a message with BRPOP and only then copies it to its unacked
+hash. A worker killed between the two loses the message from Redis altogether: no visibility
+timeout brings it back. The job store still says ``queued``, and the dispatcher's sweep
+notices the message is gone and publishes it again.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tasks.jobs.producer import JobRequest, enqueue
+from tests.chaos.conftest import FAST_RECOVERY
+from tests.support.dispatcher import running_dispatcher
+from tests.support.jobs import wait_finished
+from tests.support.processes import celery_worker_command, running
+from tests.support.runtime import taskyard_runtime
+from tests.support.services import RedisServer
+from tests.support.waiting import wait_for
+from workers.queue_depth import queue_depths
+from workers.store import jobs
+from workers.store.models import Job, JobStatus
+
+
+@pytest.fixture(scope="module")
+def chaos_runtime(
+    redis_service: RedisServer, redis_db: int, preferred_database_url: str
+) -> Iterator[None]:
+    env = {
+        "TASKYARD_BROKER_URL": redis_service.url(redis_db),
+        "TASKYARD_DATABASE_URL": preferred_database_url,
+        "TASKYARD_LOG_FORMAT": "text",
+        **FAST_RECOVERY,
+    }
+    with taskyard_runtime(env):
+        yield
+
+
+def _default_depth() -> int:
+    return next(d.depth for d in queue_depths() if d.name == "default")
+
+
+def test_message_popped_by_a_dying_worker_is_published_again(
+    chaos_runtime: None, redis_service: RedisServer, redis_db: int, tmp_path: Path
+) -> None:
+    # Given an idle worker blocked in BRPOP, frozen so it cannot read what Redis sends it
+    command = celery_worker_command(["default"], "victim", concurrency=1)
+    with running(command, tmp_path / "victim.log") as victim:
+        warmup = enqueue(JobRequest("diag.noop", {}))
+        assert isinstance(warmup, Job)
+        wait_finished(warmup.id, timeout=60)
+        time.sleep(1.0)  # back in BRPOP
+        os.kill(victim.pid, signal.SIGSTOP)
+
+        # When a job is enqueued, Redis pops it into the frozen worker's socket, and it dies
+        job = enqueue(JobRequest("diag.noop", {}))
+        assert isinstance(job, Job)
+        wait_for(lambda: _default_depth() == 0, timeout=10, what="the message to be popped")
+        os.killpg(victim.pid, signal.SIGKILL)
+        victim.wait()
+
+    # Then the message is nowhere in Redis, and the store still says queued
+    client = redis_service.client(redis_db)
+    assert client.hlen("unacked") == 0
+    assert _default_depth() == 0
+    assert jobs.get_job(job.id).status == JobStatus.QUEUED.value
+
+    # And with the dispatcher running, a new worker still runs it
+    with running_dispatcher():
+        replacement = celery_worker_command(["default"], "replacement", concurrency=1)
+        with running(replacement, tmp_path / "replacement.log"):
+            record = wait_finished(job.id, timeout=60)
+    assert record.status == JobStatus.SUCCEEDED.value
+    assert record.attempts == 1

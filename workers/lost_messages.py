@@ -1,0 +1,109 @@
+"""Finding job messages the Redis transport lost in transit, so they can be published again.
+
+kombu's Redis transport takes a message off its list with BRPOP and only then copies it to the
+``unacked`` hash, from which a dead worker's messages come back after the visibility timeout.
+A worker killed between the two (or while Redis's reply still sits in its socket) takes the
+message with it: the store says ``queued`` and nothing in Redis will ever deliver it.
+
+A queued job's message is found missing when it is in no worker's ``unacked`` hash and its
+list has moved past it. Lists are first in, first out: kombu pushes on the left and pops on
+the right, and only restored (redelivered) messages are pushed back on the right. So once the
+next message to be consumed that is not a redelivery was published after the job, the job's
+message has left the list. A message wrongly judged missing is published twice, which costs
+nothing: the start guard lets only one copy run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from workers.priorities import to_broker
+from workers.publisher import PUBLISHED_AT_HEADER
+from workers.queue_depth import redis_list_key
+from workers.store.dispatch import QueuedJob
+
+#: Clock skew tolerated between producers: a list head must be this much younger than a job.
+CLOCK_MARGIN_S = 2.0
+#: Messages read from a list's consuming end to find one that is not a redelivery.
+HEAD_WINDOW = 50
+#: kombu's default name for the hash of delivered, unacknowledged messages.
+UNACKED_KEY = "unacked"
+
+
+@dataclass(frozen=True)
+class _ListHead:
+    """What the consuming end of one list shows."""
+
+    empty: bool
+    ids: frozenset[str]
+    published_at: float | None
+
+    def moved_past(self, job: QueuedJob) -> bool:
+        if str(job.id) in self.ids:
+            return False
+        if self.empty:
+            return True
+        if self.published_at is None:
+            return False  # only redeliveries or foreign messages in view: no proof either way
+        return self.published_at > job.queued_at.timestamp() + CLOCK_MARGIN_S
+
+
+def _decode(raw: bytes | str) -> dict[str, Any]:
+    try:
+        message = json.loads(raw)
+    except ValueError:
+        return {}
+    return message if isinstance(message, dict) else {}
+
+
+def _read_head(entries: Sequence[bytes], length: int) -> _ListHead:
+    ids: set[str] = set()
+    published_at = None
+    for raw in reversed(entries):  # LRANGE lists left to right; BRPOP takes from the right
+        message = _decode(raw)
+        headers = message.get("headers") or {}
+        if "id" in headers:
+            ids.add(str(headers["id"]))
+        stamp = headers.get(PUBLISHED_AT_HEADER)
+        if published_at is None and not headers.get("redelivered") and stamp is not None:
+            published_at = float(stamp)
+    return _ListHead(empty=length == 0, ids=frozenset(ids), published_at=published_at)
+
+
+def _held_ids(client: redis.Redis, unacked_key: str) -> set[str]:
+    """Ids of the messages delivered to workers and not yet acknowledged."""
+    held = set()
+    for _tag, value in client.hscan_iter(unacked_key, count=500):
+        entry = json.loads(value)
+        headers = (entry[0] if isinstance(entry, list) and entry else {}).get("headers") or {}
+        if "id" in headers:
+            held.add(str(headers["id"]))
+    return held
+
+
+def missing_messages(
+    client: redis.Redis, candidates: Iterable[QueuedJob], unacked_key: str = UNACKED_KEY
+) -> list[QueuedJob]:
+    """The candidates whose message is neither waiting in its list nor held by a worker."""
+    candidates = list(candidates)
+    if not candidates:
+        return []
+    keys = sorted({redis_list_key(job.queue, to_broker(job.priority, "redis"))
+                   for job in candidates})  # fmt: skip
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.llen(key)
+        pipe.lrange(key, -HEAD_WINDOW, -1)
+    replies = pipe.execute()
+    heads = {key: _read_head(replies[2 * i + 1], replies[2 * i]) for i, key in enumerate(keys)}
+    held = _held_ids(client, unacked_key)
+    return [
+        job for job in candidates
+        if str(job.id) not in held
+        and heads[redis_list_key(job.queue, to_broker(job.priority, "redis"))].moved_past(job)
+    ]  # fmt: skip
