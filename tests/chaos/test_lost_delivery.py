@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from tasks.jobs.producer import JobRequest, enqueue
 from tests.chaos.conftest import FAST_RECOVERY
@@ -47,6 +48,21 @@ def _default_depth() -> int:
     return next(d.depth for d in queue_depths() if d.name == "default")
 
 
+def _freeze_in_brpop(client: redis.Redis, pid: int, db: int) -> None:
+    """SIGSTOP the worker at a moment its BRPOP is pending in Redis (it re-issues it every
+    second, so a stop can fall between two)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        os.kill(pid, signal.SIGSTOP)
+        blocked = [c for c in client.client_list()
+                   if c["db"] == str(db) and c["cmd"] == "brpop" and "b" in c["flags"]]  # fmt: skip
+        if blocked:
+            return
+        os.kill(pid, signal.SIGCONT)
+        time.sleep(0.05)
+    raise AssertionError("the worker was never caught waiting in BRPOP")
+
+
 def test_message_popped_by_a_dying_worker_is_published_again(
     chaos_runtime: None, redis_service: RedisServer, redis_db: int, tmp_path: Path
 ) -> None:
@@ -56,8 +72,7 @@ def test_message_popped_by_a_dying_worker_is_published_again(
         warmup = enqueue(JobRequest("diag.noop", {}))
         assert isinstance(warmup, Job)
         wait_finished(warmup.id, timeout=60)
-        time.sleep(1.0)  # back in BRPOP
-        os.kill(victim.pid, signal.SIGSTOP)
+        _freeze_in_brpop(redis_service.client(redis_db), victim.pid, redis_db)
 
         # When a job is enqueued, Redis pops it into the frozen worker's socket, and it dies
         job = enqueue(JobRequest("diag.noop", {}))
