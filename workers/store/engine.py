@@ -36,12 +36,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def build_engine(url: str, *, writer: bool = False) -> Engine:
+def build_engine(url: str, *, writer: bool = False, durable: bool = True) -> Engine:
     """A new engine for ``url`` with the pool and pragmas Taskyard expects.
 
     A ``writer`` engine is for the hot path of single-statement writes (a worker's record
     writes, the dispatcher): autocommit, and no ping before each checkout, since every caller
-    retries a write on a dropped connection (:mod:`workers.store.resilience`)."""
+    retries a write on a dropped connection (:mod:`workers.store.resilience`). A writer that
+    is not ``durable`` commits without waiting for PostgreSQL's WAL flush
+    (``synchronous_commit=off``): see :func:`get_writer_engine`."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -59,7 +61,11 @@ def build_engine(url: str, *, writer: bool = False) -> Engine:
         pool_size=10,
         max_overflow=20,
         pool_recycle=1800,
-        connect_args={"connect_timeout": 5, "application_name": "taskyard"},
+        connect_args={
+            "connect_timeout": 5,
+            "application_name": "taskyard",
+            **({} if durable else {"options": "-c synchronous_commit=off"}),
+        },
         **({"isolation_level": "AUTOCOMMIT"} if writer else {}),
     )
 
@@ -73,12 +79,21 @@ def get_engine(url: str | None = None) -> Engine:
     return engine
 
 
-def get_writer_engine() -> Engine:
-    """This process's autocommit engine for single-statement writes on the hot path."""
+def get_writer_engine(*, durable: bool = True) -> Engine:
+    """This process's autocommit engine for single-statement writes on the hot path.
+
+    ``durable=False`` is for writes the state machine can afford to lose in a PostgreSQL crash
+    (an attempt's outcome, heartbeats, progress). Such a commit returns before its WAL record
+    reaches the disk, so a server crash can undo the last few hundred milliseconds of them.
+    The job then looks ``started`` by a silent worker, and the reaper runs it again: an
+    at-least-once outcome, never a lost job. Starts and everything a producer writes stay
+    durable. SQLite already commits without a full sync (WAL, ``synchronous=NORMAL``)."""
     url = get_settings().database_url
-    engine = _engines.get(f"writer:{url}")
+    durable = durable or url.startswith("sqlite")
+    key = f"{'writer' if durable else 'outcome-writer'}:{url}"
+    engine = _engines.get(key)
     if engine is None:
-        engine = _engines[f"writer:{url}"] = build_engine(url, writer=True)
+        engine = _engines[key] = build_engine(url, writer=True, durable=durable)
     return engine
 
 

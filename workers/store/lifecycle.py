@@ -153,7 +153,8 @@ def _fence(claim: Claim) -> dict[str, Any]:
 
 
 def _execute_with(statement: Any, params: dict[str, Any]) -> Any:
-    with get_writer_engine().connect() as connection:
+    # An outcome may be lost in a server crash: the reaper then runs the job again.
+    with get_writer_engine(durable=False).connect() as connection:
         return connection.execute(statement, params)
 
 
@@ -218,7 +219,7 @@ def heartbeat(attempts: Iterable[tuple[uuid.UUID, int]]) -> set[uuid.UUID]:
         .values(heartbeat_at=utcnow())
         .returning(Job.id, Job.cancel_requested_at)
     )
-    return {row[0] for row in _execute(statement) if row[1] is not None}
+    return {row[0] for row in _execute_with(statement, {}) if row[1] is not None}
 
 
 def current_claim(job_id: str) -> Claim | None:
