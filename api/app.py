@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI
@@ -14,6 +16,7 @@ from api.routes import dead_letters, health, jobs, metrics, queues, schedules
 from workers.observability.logging import configure_logging
 from workers.observability.sentry import init_sentry
 from workers.settings import get_settings
+from workers.store.confirmations import BackgroundConfirmations
 
 DESCRIPTION = """\
 Enqueue jobs of registered types and follow them to completion.
@@ -42,6 +45,15 @@ def _version() -> str:
         return "0.0.0"
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # What is still to be confirmed at shutdown is written before the process exits.
+    try:
+        yield
+    finally:
+        app.state.confirmations.close()
+
+
 def create_app() -> FastAPI:
     """Build the API from the settings (logging and Sentry included)."""
     settings = get_settings()
@@ -51,6 +63,7 @@ def create_app() -> FastAPI:
         title="Taskyard producer API",
         version=_version(),
         description=DESCRIPTION,
+        lifespan=_lifespan,
         openapi_tags=[
             {"name": "jobs", "description": "Enqueue jobs, read their records, cancel, retry."},
             {"name": "dead-letters", "description": "Jobs that used up their attempts; replay."},
@@ -59,6 +72,8 @@ def create_app() -> FastAPI:
             {"name": "health", "description": "Liveness and readiness probes (no key)."},
         ],
     )
+    # Published jobs are confirmed `queued` off the request path (one thread, started on use).
+    app.state.confirmations = BackgroundConfirmations()
     install_error_handlers(app)
     # Added last is outermost: the correlation id is on every response, a 413 included.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

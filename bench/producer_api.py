@@ -1,4 +1,4 @@
-"""The producer API as a subprocess (uvicorn, as in the Procfile) and a lean HTTP client."""
+"""The producer API as a subprocess (``taskyard api``, as in the Procfile) and an HTTP client."""
 
 from __future__ import annotations
 
@@ -39,11 +39,11 @@ def _healthy(process: subprocess.Popen[bytes], port: int) -> bool:
 
 @contextmanager
 def running_api(taskyard: TaskyardSystem) -> Iterator[Api]:
-    """``uvicorn api.app:create_app`` on a free loopback port, one process, access log off."""
+    """``taskyard api`` as in the Procfile (``TASKYARD_API_WORKERS`` processes, 2 by default)
+    on a free loopback port."""
     port = free_port()
     command = [
-        str(BIN / "uvicorn"), "api.app:create_app", "--factory",
-        "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+        str(BIN / "taskyard"), "api", "--host", "127.0.0.1", "--port", str(port),
     ]  # fmt: skip
     secret = create_key(f"bench-{uuid.uuid4().hex[:8]}", ["jobs:write"]).secret
     with spawn(command, taskyard.services.logs / "api.log", taskyard.env) as process:

@@ -9,7 +9,7 @@ from typing import Any
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from cli import db, dev, dispatcher, dlq, flower, jobs, keys, schedules
+from cli import api, db, dev, dispatcher, dlq, flower, jobs, keys, schedules
 from cli.failures import from_store_error, from_taskyard_error
 from cli.maintenance import maintenance
 from cli.output import PROG, CliError, error_line
@@ -85,6 +85,7 @@ def cli() -> None:
     """
 
 
+cli.add_command(api.api)
 cli.add_command(keys.keys)
 cli.add_command(jobs.jobs)
 cli.add_command(schedules.schedules)

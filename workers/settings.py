@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     flower_basic_auth: SecretStr | None = None
     max_body_bytes: int = Field(default=256 * 1024, gt=0)
+    api_workers: int = Field(
+        default=2, ge=1, le=64, description="Processes `taskyard api` runs (one per core)."
+    )
     worker_max_tasks_per_child: int = Field(default=10_000, gt=0)
     worker_max_memory_per_child_kib: int = Field(default=512_000, gt=0)
     # Maintenance (tasks/maintenance): retention of finished records, purge batches, backups.

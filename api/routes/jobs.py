@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header, Request, Response
 from kombu.exceptions import OperationalError
+from pydantic import BaseModel
 from redis.exceptions import RedisError
 
 from api.auth import CorrelationId, ReadKey, WriteKey, check_write, forbidden
@@ -65,41 +66,50 @@ def _idempotency_key(body: JobIn, header: str | None) -> str | None:
     return body.idempotency_key or header
 
 
+def _json(model: BaseModel, status_code: int, headers: dict[str, str] | None = None) -> Response:
+    """``model`` serialized once, as FastAPI would, without validating it again on the way out
+    (the enqueue endpoints are the hot path; their models are built from records)."""
+    return Response(model.model_dump_json(), status_code, headers, "application/json")
+
+
 @router.post(
     "",
     status_code=202,
     summary="Enqueue a job",
+    response_model=JobOut,
     responses={**_DEDUPLICATED, **error_responses(401, 403, 409, 413, 422, 503)},
 )
 def create_job(
     body: JobIn,
     key: WriteKey,
     cid: CorrelationId,
-    response: Response,
+    request: Request,
     idempotency_key: IdempotencyHeader = None,
-) -> JobOut:
+) -> Response:
     """Validate, record and publish one job (``scheduled`` instead when delayed): 202.
 
     When an idempotency key (per API key) or a unique key names a job already, that job is
     returned with 200 and `Taskyard-Deduplicated: true`; an idempotency key used before with
     a different request is a 409 `idempotency_conflict` naming the original job.
     """
-    request = body.to_request(_idempotency_key(body, idempotency_key))
+    job = body.to_request(_idempotency_key(body, idempotency_key))
     check_write(key, body.type)
-    submission = submit(request, api_key_id=key.id, correlation_id=cid)
+    confirm = request.app.state.confirmations.add
+    submission = submit(job, api_key_id=key.id, correlation_id=cid, confirm=confirm)
+    out = JobOut.from_record(submission.job)
     if not submission.created:
-        response.status_code = 200
-        response.headers[DEDUPLICATED_HEADER] = "true"
-    return JobOut.from_record(submission.job)
+        return _json(out, 200, {DEDUPLICATED_HEADER: "true"})
+    return _json(out, 202)
 
 
 @router.post(
     "/batch",
     status_code=202,
     summary="Enqueue up to 1000 jobs",
+    response_model=BatchOut,
     responses=error_responses(401, 403, 413, 422, 503),
 )
-def create_jobs(body: BatchIn, key: WriteKey, cid: CorrelationId) -> BatchOut:
+def create_jobs(body: BatchIn, key: WriteKey, cid: CorrelationId, request: Request) -> Response:
     """Enqueue every acceptable item; the others (unknown type, bad payload, scope, an
     idempotency conflict) report why. Keys go in each item (no `Idempotency-Key` header).
 
@@ -116,12 +126,19 @@ def create_jobs(body: BatchIn, key: WriteKey, cid: CorrelationId) -> BatchOut:
             error = ErrorDetail(code=problem.code, message=problem.message, details=problem.details)
             results[index] = BatchRejected(index=index, error=error)
     requests = [request for _, request in allowed]
-    outcomes = enqueue_many(requests, api_key_id=key.id, correlation_id=cid) if requests else []
+    confirm = request.app.state.confirmations.add
+    outcomes = (
+        enqueue_many(requests, api_key_id=key.id, correlation_id=cid, confirm=confirm)
+        if requests
+        else []
+    )
     for (index, _), outcome in zip(allowed, outcomes, strict=True):
         results[index] = _batch_result(index, outcome)
     ordered = [results[index] for index in range(len(body.jobs))]
     accepted = sum(isinstance(result, BatchAccepted) for result in ordered)
-    return BatchOut(accepted=accepted, rejected=len(ordered) - accepted, results=ordered)
+    return _json(
+        BatchOut(accepted=accepted, rejected=len(ordered) - accepted, results=ordered), 202
+    )
 
 
 def _batch_result(index: int, outcome: Job | Rejected) -> BatchResult:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +23,9 @@ from workers.store import dispatch, jobs
 from workers.store.models import Job, JobStatus
 from workers.store.types import utcnow
 
+#: Marks published jobs ``queued``: at once by default; the API hands it to a background
+#: thread (:class:`workers.store.confirmations.BackgroundConfirmations`).
+Confirm = Callable[[Sequence[uuid.UUID]], None]
 MAX_DELAY = timedelta(days=365)
 #: PostgreSQL cannot store a NUL in text or JSON, so no request may carry one.
 NUL = "\x00"
@@ -190,8 +193,8 @@ def _prepare(request: JobRequest, api_key_id: uuid.UUID | None, cid: str | None,
     return _Prepared(new, _dedupe(request, spec, new, scope))
 
 
-def _publish(records: Sequence[Job]) -> None:
-    """Publish the records inserted as ``dispatching``, then mark them ``queued``."""
+def _publish(records: Sequence[Job], confirm: Confirm) -> None:
+    """Publish the records inserted as ``dispatching``, then have them marked ``queued``."""
     ready = [r for r in records if r.status == JobStatus.DISPATCHING.value]
     if not ready:
         return
@@ -203,7 +206,7 @@ def _publish(records: Sequence[Job]) -> None:
     except TaskyardError:
         jobs.delete_jobs([r.id for r in ready])
         raise
-    dispatch.confirm_queued([r.id for r in ready])
+    confirm([r.id for r in ready])
     for record in ready:
         record.status = JobStatus.QUEUED.value
 
@@ -214,19 +217,20 @@ def submit(
     api_key_id: uuid.UUID | None = None,
     correlation_id: str | None = None,
     replay_of: uuid.UUID | None = None,
+    confirm: Confirm = dispatch.confirm_queued,
 ) -> Submission:
     """Validate, record and (unless delayed) publish one job, or resolve it to the existing
     job its idempotency or unique key names."""
-    return _submit_prepared(_prepare(request, api_key_id, correlation_id, replay_of))
+    return _submit_prepared(_prepare(request, api_key_id, correlation_id, replay_of), confirm)
 
 
-def _submit_prepared(prepared: _Prepared) -> Submission:
+def _submit_prepared(prepared: _Prepared, confirm: Confirm) -> Submission:
     if prepared.dedupe is None:
-        record, created = jobs.insert_jobs([prepared.new])[0], True
+        record, created = jobs.insert_job(prepared.new), True
     else:
         record, created = jobs.insert_deduplicated(prepared.new, prepared.dedupe)
     if created:
-        _publish([record])
+        _publish([record], confirm)
     return Submission(record, created)
 
 
@@ -245,6 +249,7 @@ def enqueue_many(
     *,
     api_key_id: uuid.UUID | None = None,
     correlation_id: str | None = None,
+    confirm: Confirm = dispatch.confirm_queued,
 ) -> list[Job | Rejected]:
     """Enqueue a batch: plain jobs in one insert and one producer; keyed ones one by one."""
     outcomes: list[Job | Rejected | _Prepared] = []
@@ -255,7 +260,7 @@ def enqueue_many(
             outcomes.append(Rejected(index, error))
     plain = [o.new for o in outcomes if isinstance(o, _Prepared) and o.dedupe is None]
     records = jobs.insert_jobs(plain) if plain else []
-    _publish(records)
+    _publish(records, confirm)
     by_id = {r.id: r for r in records}
     results: list[Job | Rejected] = []
     for index, outcome in enumerate(outcomes):
@@ -263,7 +268,7 @@ def enqueue_many(
             results.append(by_id[outcome.new.id])
         elif isinstance(outcome, _Prepared):
             try:
-                results.append(_submit_prepared(outcome).job)
+                results.append(_submit_prepared(outcome, confirm).job)
             except TaskyardError as error:
                 results.append(Rejected(index, error))
         else:

@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from api.app import create_app
 from tasks.jobs.producer import JobRequest, enqueue
 from tests.support.jobs import wait_finished
-from tests.support.processes import celery_worker_command, running
+from tests.support.processes import BIN, celery_worker_command, running
 from tests.support.waiting import wait_for
 from workers.store.keys import create_key
 
@@ -124,3 +124,31 @@ def test_exposition_passes_promtool(api: TestClient) -> None:
         [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_api_processes_share_one_metrics_directory(runtime: dict[str, str], tmp_path: Path) -> None:
+    # Given `taskyard api` with two processes behind one port
+    port = _free_port()
+    command = [str(BIN / "taskyard"), "api", "--port", str(port), "--workers", "2"]
+    with running(command, tmp_path / "api.log", unset=["PROMETHEUS_MULTIPROC_DIR"]):
+        base = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _answers(f"{base}/healthz"), timeout=60, what="the API to answer")
+
+        # When 40 requests go over separate connections (the kernel spreads them)
+        for _ in range(40):
+            assert httpx.get(f"{base}/healthz").status_code == 200
+        route = frozenset({("method", "GET"), ("route", "/healthz"), ("status", "200")})
+
+        # Then any process's /metrics counts them all
+        counted = [
+            _samples(httpx.get(f"{base}/metrics").text)[("taskyard_api_requests_total", route)]
+            for _ in range(6)
+        ]
+    assert min(counted) >= 40
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

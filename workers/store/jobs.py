@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, func, insert, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, Executable, Select, and_, delete, func, insert, or_, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from workers.errors import IdempotencyConflict, JobNotFound, StoreUnavailable
-from workers.store.engine import session_scope
+from workers.store.engine import get_writer_engine, session_scope
 from workers.store.models import (
     FINISHED_STATUSES,
     IdempotencyKey,
@@ -98,6 +98,33 @@ class JobFilter:
                 Job.replayed_by.is_not(None) if self.replayed else Job.replayed_by.is_(None)
             )
         return clauses
+
+
+#: Built once: values go in as parameters, so each insert skips building a statement.
+_INSERT = insert(Job)
+
+
+def insert_job(job: NewJob) -> Job:
+    """Insert one job in a single autocommitted statement (the API's hot path)."""
+    row = job.row(utcnow())
+    _write_once(_INSERT, row)
+    return Job(**row)
+
+
+def _write_once(statement: Executable, params: dict[str, Any]) -> None:
+    """Execute on the writer engine, which does not ping before use: a connection the server
+    dropped fails the first try, so one more try on a fresh one tells that from an outage."""
+    try:
+        try:
+            with get_writer_engine().connect() as connection:
+                connection.execute(statement, params)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            with get_writer_engine().connect() as connection:
+                connection.execute(statement, params)
+    except (OperationalError, InterfaceError) as error:
+        raise StoreUnavailable("the job store is unreachable; try again shortly") from error
 
 
 def insert_jobs(jobs: Sequence[NewJob]) -> list[Job]:

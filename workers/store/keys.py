@@ -69,16 +69,25 @@ def revoke_key(name: str) -> ApiKey:
     return record
 
 
+def remembered(secret: str) -> ApiKey | None:
+    """The live key for ``secret`` if this process checked it within ``CACHE_TTL_S``: no I/O,
+    so an event loop may call it (and fall back to :func:`authenticate` on ``None``)."""
+    cached = _live.get(hash_key(secret))
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    return None
+
+
 def authenticate(secret: str) -> ApiKey | None:
     """The live key for ``secret``, or ``None``; refreshes ``last_used_at`` coarsely.
 
     A key found live is remembered for ``CACHE_TTL_S`` in this process, so authentication
     costs no query per request; a key revoked elsewhere is refused within that time (at
     once in the process that revoked it). Unknown keys are never remembered."""
+    known = remembered(secret)
+    if known is not None:
+        return known
     digest = hash_key(secret)
-    cached = _live.get(digest)
-    if cached is not None and cached[0] > time.monotonic():
-        return cached[1]
     now = utcnow()
     with session_scope() as session:
         record = session.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
