@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.priorities import DEFAULT_PRIORITY, REDIS_PRIORITY_STEPS, to_broker
+from workers.priorities import DEFAULT_PRIORITY, REDIS_PRIORITY_STEPS, REDIS_SEP, to_broker
 from workers.queues import QueueName, declared_queues, route_task
 from workers.settings import Settings
 
@@ -30,7 +30,7 @@ def broker_transport_options(settings: Settings) -> dict[str, Any]:
     if settings.broker_family == "redis":
         return {
             "priority_steps": REDIS_PRIORITY_STEPS,
-            "sep": ":",
+            "sep": REDIS_SEP,
             "queue_order_strategy": "priority",
             # Short on purpose: a dead worker's messages come back within seconds; a running
             # job's redelivered copy is skipped by the start guard (see workers/store/lifecycle.py).

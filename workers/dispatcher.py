@@ -20,8 +20,9 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from workers.errors import BrokerUnavailable
 from workers.lost_messages import missing_messages
+from workers.messages import Message
 from workers.observability import metrics
-from workers.publisher import Message, publish
+from workers.publisher import publish
 from workers.redis_client import shared_redis
 from workers.settings import get_settings
 from workers.store import dispatch

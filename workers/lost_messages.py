@@ -22,9 +22,8 @@ from typing import Any
 
 import redis
 
-from workers.priorities import to_broker
-from workers.publisher import PUBLISHED_AT_HEADER
-from workers.queue_depth import redis_list_key
+from workers.messages import PUBLISHED_AT_HEADER
+from workers.priorities import redis_list_key, to_broker
 from workers.store.dispatch import QueuedJob
 
 #: Clock skew tolerated between producers: a list head must be this much younger than a job.

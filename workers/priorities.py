@@ -12,6 +12,8 @@ BROKER_MAX_PRIORITY = 9
 REDIS_PRIORITY_STEPS: list[int] = list(range(MIN_PRIORITY, MAX_PRIORITY + 1))
 
 BrokerFamily = Literal["redis", "amqp"]
+#: kombu's separator between a queue's name and its priority step (``sep`` transport option).
+REDIS_SEP = ":"
 
 
 def check_priority(priority: int) -> int:
@@ -30,3 +32,8 @@ def to_broker(priority: int, family: BrokerFamily) -> int:
 def from_broker(priority: int, family: BrokerFamily) -> int:
     """Translate a broker priority back to the public scale."""
     return MAX_PRIORITY - priority if family == "redis" else priority
+
+
+def redis_list_key(queue: str, step: int) -> str:
+    """The Redis list kombu keeps for ``queue`` at broker priority ``step``."""
+    return f"{queue}{REDIS_SEP}{step}" if step else queue

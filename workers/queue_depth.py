@@ -5,17 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from workers.app import app
-from workers.priorities import REDIS_PRIORITY_STEPS, from_broker
+from workers.priorities import REDIS_PRIORITY_STEPS, from_broker, redis_list_key
 from workers.queues import QUEUE_ORDER
 from workers.redis_client import shared_redis
 from workers.settings import get_settings
-
-REDIS_SEP = ":"
-
-
-def redis_list_key(queue: str, step: int) -> str:
-    """The Redis list kombu keeps for ``queue`` at broker priority ``step``."""
-    return f"{queue}{REDIS_SEP}{step}" if step else queue
 
 
 @dataclass(frozen=True)

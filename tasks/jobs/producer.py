@@ -15,8 +15,9 @@ from pydantic import ValidationError
 from tasks.jobs.catalog import CATALOG
 from workers.errors import InvalidJob, TaskyardError
 from workers.jobtypes import JobType
+from workers.messages import Message
 from workers.priorities import check_priority
-from workers.publisher import Message, publish
+from workers.publisher import publish
 from workers.queues import QueueName
 from workers.settings import get_settings
 from workers.store import dispatch, jobs

@@ -16,8 +16,7 @@ from sqlalchemy import update
 from tasks.jobs.producer import JobRequest, enqueue
 from workers.dispatcher import Dispatcher
 from workers.lost_messages import missing_messages
-from workers.priorities import DEFAULT_PRIORITY, to_broker
-from workers.queue_depth import redis_list_key
+from workers.priorities import DEFAULT_PRIORITY, redis_list_key, to_broker
 from workers.redis_client import shared_redis
 from workers.settings import get_settings
 from workers.store import dispatch, jobs

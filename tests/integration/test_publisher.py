@@ -1,0 +1,61 @@
+"""A batch pushed straight to Redis is the message ``send_task`` would have published."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+import redis
+
+from workers.messages import PUBLISHED_AT_HEADER, Message
+from workers.priorities import redis_list_key, to_broker
+from workers.publisher import publish
+from workers.redis_client import shared_redis
+from workers.settings import get_settings
+
+#: What differs between any two messages, however they were published.
+PER_MESSAGE = {("properties", "delivery_tag"), ("headers", PUBLISHED_AT_HEADER)}
+
+
+@pytest.fixture
+def broker(runtime: dict[str, str]) -> redis.Redis:
+    client = shared_redis(get_settings().broker_url)
+    client.flushdb()
+    return client
+
+
+def _comparable(raw: bytes) -> dict[str, Any]:
+    stored = json.loads(raw)
+    for section, key in PER_MESSAGE:
+        assert stored[section].pop(key)
+    return stored
+
+
+def test_a_batched_message_equals_the_one_send_task_publishes(broker: redis.Redis) -> None:
+    # Given one message published alone (send_task) and then in a batch (pipelined LPUSH)
+    message = Message(str(uuid.uuid4()), "diag.sleep", {"ms": 5}, "bulk", 7, "cid-42")
+    publish([message])
+    publish([message, message])
+
+    # Then the three stored messages are the same but for their tag and publish time
+    stored = broker.lrange(redis_list_key("bulk", to_broker(7, "redis")), 0, -1)
+    alone, *batched = [_comparable(raw) for raw in reversed(stored)]
+    assert len(batched) == 2
+    assert batched == [alone, alone]
+
+
+def test_a_batch_keeps_its_order_within_each_priority(broker: redis.Redis) -> None:
+    # Given a batch mixing two priorities of one queue
+    messages = [
+        Message(str(uuid.uuid4()), "diag.noop", {}, "default", priority, None)
+        for priority in (9, 1, 9, 1, 9)
+    ]
+    publish(messages)
+
+    # Then each priority's list gives its messages back first in, first out
+    for priority in (9, 1):
+        key = redis_list_key("default", to_broker(priority, "redis"))
+        taken = [json.loads(broker.rpop(key))["headers"]["id"] for _ in range(broker.llen(key))]
+        assert taken == [m.job_id for m in messages if m.priority == priority]
