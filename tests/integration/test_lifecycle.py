@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
+from sqlalchemy.exc import DBAPIError
 
 from tasks.jobs.producer import JobRequest, enqueue
 from workers.store import jobs, lifecycle
-from workers.store.engine import get_writer_engine, session_scope
+from workers.store.engine import get_writer_engine, session_scope, writer_connection
 from workers.store.models import Job, JobStatus
 from workers.store.types import utcnow
 
@@ -84,3 +87,41 @@ def test_starts_are_durable_and_outcomes_skip_the_wal_flush(runtime: dict[str, s
     with durable.connect() as first, outcome.connect() as second:
         assert first.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
         assert second.exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
+
+
+def test_a_thread_keeps_its_writer_connection_and_replaces_a_broken_one(
+    runtime: dict[str, str],
+) -> None:
+    with writer_connection() as first:
+        pass
+    with writer_connection() as again:
+        assert again is first
+    with pytest.raises(DBAPIError), writer_connection() as broken:
+        broken.exec_driver_sql("SELECT no_such_column FROM jobs")
+    with writer_connection() as fresh:
+        assert fresh is not first
+        assert fresh.exec_driver_sql("SELECT 1").scalar() == 1
+
+
+def test_a_forked_child_never_shares_the_parents_writer_connection(
+    runtime: dict[str, str],
+) -> None:
+    # Given a parent that keeps a writer connection
+    with writer_connection() as connection:
+        connection.exec_driver_sql("SELECT 1")
+
+    # When a forked child writes and exits (as pool processes do)
+    pid = os.fork()
+    if pid == 0:  # the child: exit without running the test runner's teardown
+        code = 1
+        try:
+            with writer_connection() as own:
+                code = 0 if own.exec_driver_sql("SELECT 1").scalar() == 1 else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+
+    # Then the child could write, and the parent's store still answers
+    assert os.waitstatus_to_exitcode(status) == 0
+    with writer_connection() as after:
+        assert after.exec_driver_sql("SELECT 1").scalar() == 1

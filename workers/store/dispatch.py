@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 
 from workers.jobtypes import LOST_WORKER_ALLOWANCE
-from workers.store.engine import get_writer_engine
+from workers.store.engine import writer_connection
 from workers.store.models import Job, JobStatus
 from workers.store.outage import recent_outage
 from workers.store.types import utcnow
@@ -48,7 +48,7 @@ class QueuedJob:
 
 
 def _execute(statement: Any) -> Any:
-    with get_writer_engine().connect() as connection:
+    with writer_connection() as connection:
         return connection.execute(statement)
 
 

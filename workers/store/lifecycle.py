@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Uuid, and_, bindparam, case, func, or_, select, update
 
 from workers.jobtypes import LOST_WORKER_ALLOWANCE
-from workers.store.engine import get_writer_engine
+from workers.store.engine import writer_connection
 from workers.store.models import Job, JobStatus
 from workers.store.types import JsonDocument, UtcDateTime, utcnow
 
@@ -57,7 +57,7 @@ class Failure:
 
 
 def _execute(statement: Any) -> Any:
-    with get_writer_engine().connect() as connection:
+    with writer_connection() as connection:
         return connection.execute(statement)
 
 
@@ -109,7 +109,7 @@ def claim_start(job_id: str, worker: str, stale_after_s: float, token: str) -> C
     key = uuid.UUID(job_id)
     params = {"job_id": key, "token": token, "worker_name": worker, "now": now,
               "stale_before": now - timedelta(seconds=stale_after_s)}  # fmt: skip
-    with get_writer_engine().connect() as connection:
+    with writer_connection() as connection:
         row = connection.execute(_CLAIM, params).first()
     if row is None:
         return None
@@ -154,7 +154,7 @@ def _fence(claim: Claim) -> dict[str, Any]:
 
 def _execute_with(statement: Any, params: dict[str, Any]) -> Any:
     # An outcome may be lost in a server crash: the reaper then runs the job again.
-    with get_writer_engine(durable=False).connect() as connection:
+    with writer_connection(durable=False) as connection:
         return connection.execute(statement, params)
 
 
