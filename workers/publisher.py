@@ -41,6 +41,10 @@ def publish(messages: Sequence[Message]) -> None:
                     # The store holds results; skipping the result backend spares a Redis
                     # SUBSCRIBE per job and a RuntimeError (not an outage error) when it is down.
                     ignore_result=True,
+                    # No limits in the message, whether or not this process registered the
+                    # job's task: the worker applies its task's own (as for a batch).
+                    time_limit=None,
+                    soft_time_limit=None,
                     retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
                 )
     except (OperationalError, OSError, RedisError) as error:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from importlib import import_module
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ PER_MESSAGE = {("properties", "delivery_tag"), ("headers", PUBLISHED_AT_HEADER)}
 
 @pytest.fixture
 def broker(runtime: dict[str, str]) -> redis.Redis:
+    import_module("tasks.jobs.diag")  # registered here, as in a worker: limits stay off messages
     client = shared_redis(get_settings().broker_url)
     client.flushdb()
     return client
@@ -44,6 +46,7 @@ def test_a_batched_message_equals_the_one_send_task_publishes(broker: redis.Redi
     alone, *batched = [_comparable(raw) for raw in reversed(stored)]
     assert len(batched) == 2
     assert batched == [alone, alone]
+    assert alone["headers"]["timelimit"] == [None, None]  # the worker applies diag.sleep's own
 
 
 def test_a_batch_keeps_its_order_within_each_priority(broker: redis.Redis) -> None:
