@@ -4,38 +4,18 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from tasks.jobs.producer import JobRequest, enqueue_many
-from tests.chaos.conftest import FAST_RECOVERY
 from tests.support.dispatcher import running_dispatcher
 from tests.support.jobs import wait_finished
 from tests.support.processes import celery_worker_command, running
-from tests.support.runtime import taskyard_runtime
-from tests.support.services import RedisServer
 from tests.support.waiting import wait_for
 from workers.store import jobs
 from workers.store.jobs import JobFilter
 from workers.store.models import Job, JobStatus
 
 JOBS = 200
-
-
-@pytest.fixture(scope="module")
-def chaos_runtime(
-    redis_service: RedisServer, redis_db: int, preferred_database_url: str
-) -> Iterator[None]:
-    env = {
-        "TASKYARD_BROKER_URL": redis_service.url(redis_db),
-        "TASKYARD_DATABASE_URL": preferred_database_url,
-        "TASKYARD_LOG_FORMAT": "text",
-        **FAST_RECOVERY,
-    }
-    with taskyard_runtime(env):
-        yield
 
 
 def _count(status: JobStatus) -> int:

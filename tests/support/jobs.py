@@ -17,4 +17,11 @@ def wait_finished(job_id: uuid.UUID | str, timeout: float = 30.0) -> Job:
         record = jobs.get_job(key)
         return record if record.status in FINISHED_STATUSES else None
 
-    return wait_for(finished, timeout=timeout, what=f"job {key} to finish")
+    try:
+        return wait_for(finished, timeout=timeout, what=f"job {key} to finish")
+    except AssertionError as error:
+        record = jobs.get_job(key)
+        raise AssertionError(
+            f"{error}; it is {record.status} after {record.attempts} attempt(s), "
+            f"worker {record.worker}, dispatched at {record.dispatched_at}"
+        ) from None
