@@ -10,44 +10,49 @@ from redis.exceptions import RedisError
 from workers.app import app
 from workers.errors import BrokerUnavailable
 from workers.messages import Message, taskyard_headers
-from workers.priorities import to_broker
-from workers.redis_batch import push_batch
+from workers.priorities import BrokerFamily, to_broker
 from workers.redis_client import shared_redis
+from workers.redis_publish import push_messages
 from workers.settings import get_settings
 
 
 def publish(messages: Sequence[Message]) -> None:
     """Send ``messages``; raises :class:`BrokerUnavailable` when the broker refuses them.
 
-    One message goes through Celery's ``send_task``. A batch on Redis is pushed in pipelined
-    ``LPUSH`` commands (see :mod:`workers.redis_batch`); on RabbitMQ it goes through one
+    On Redis the messages are pushed in one pipelined round trip (see
+    :mod:`workers.redis_publish`); on RabbitMQ they go through Celery's ``send_task`` on one
     producer."""
-    family = get_settings().broker_family
+    settings = get_settings()
     try:
-        if family == "redis" and len(messages) > 1:
-            push_batch(shared_redis(get_settings().broker_url), messages)
-            return
-        with app.producer_or_acquire() as producer:
-            for message in messages:
-                app.send_task(
-                    message.task_name,
-                    args=[message.payload],
-                    task_id=message.job_id,
-                    queue=message.queue,
-                    routing_key=message.queue,
-                    priority=to_broker(message.priority, family),
-                    headers=taskyard_headers(message),
-                    producer=producer,
-                    # The store holds results; skipping the result backend spares a Redis
-                    # SUBSCRIBE per job and a RuntimeError (not an outage error) when it is down.
-                    ignore_result=True,
-                    # No limits in the message, whether or not this process registered the
-                    # job's task: the worker applies its task's own (as for a batch).
-                    time_limit=None,
-                    soft_time_limit=None,
-                    retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
-                )
+        if settings.broker_family == "redis":
+            push_messages(shared_redis(settings.broker_url), messages)
+        else:
+            send_with_celery(messages, settings.broker_family)
     except (OperationalError, OSError, RedisError) as error:
         raise BrokerUnavailable(
             "the broker is unreachable; nothing was enqueued, try again"
         ) from error
+
+
+def send_with_celery(messages: Sequence[Message], family: BrokerFamily) -> None:
+    """Publish ``messages`` with ``send_task`` on one producer (kombu's errors propagate)."""
+    with app.producer_or_acquire() as producer:
+        for message in messages:
+            app.send_task(
+                message.task_name,
+                args=[message.payload],
+                task_id=message.job_id,
+                queue=message.queue,
+                routing_key=message.queue,
+                priority=to_broker(message.priority, family),
+                headers=taskyard_headers(message),
+                producer=producer,
+                # The store holds results; skipping the result backend spares a Redis
+                # SUBSCRIBE per job and a RuntimeError (not an outage error) when it is down.
+                ignore_result=True,
+                # No limits in the message, whether or not this process registered the
+                # job's task: the worker applies its task's own.
+                time_limit=None,
+                soft_time_limit=None,
+                retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
+            )

@@ -1,4 +1,4 @@
-"""A batch pushed straight to Redis is the message ``send_task`` would have published."""
+"""A message pushed straight to Redis is the one ``send_task`` would have published."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import redis
 
 from workers.messages import PUBLISHED_AT_HEADER, Message
 from workers.priorities import redis_list_key, to_broker
-from workers.publisher import publish
+from workers.publisher import publish, send_with_celery
 from workers.redis_client import shared_redis
 from workers.settings import get_settings
 
@@ -35,18 +35,19 @@ def _comparable(raw: bytes) -> dict[str, Any]:
     return stored
 
 
-def test_a_batched_message_equals_the_one_send_task_publishes(broker: redis.Redis) -> None:
-    # Given one message published alone (send_task) and then in a batch (pipelined LPUSH)
-    message = Message(str(uuid.uuid4()), "diag.sleep", {"ms": 5}, "bulk", 7, "cid-42")
+def test_a_pushed_message_equals_the_one_send_task_publishes(broker: redis.Redis) -> None:
+    # Given one message published by Celery's send_task, then alone and in a batch by Taskyard
+    message = Message(str(uuid.uuid4()), "diag.sleep", {"ms": 5, "note": "é"}, "bulk", 7, "cid")
+    send_with_celery([message], "redis")
     publish([message])
     publish([message, message])
 
-    # Then the three stored messages are the same but for their tag and publish time
+    # Then the four stored messages are the same but for their tag and publish time
     stored = broker.lrange(redis_list_key("bulk", to_broker(7, "redis")), 0, -1)
-    alone, *batched = [_comparable(raw) for raw in reversed(stored)]
-    assert len(batched) == 2
-    assert batched == [alone, alone]
-    assert alone["headers"]["timelimit"] == [None, None]  # the worker applies diag.sleep's own
+    by_celery, *pushed = [_comparable(raw) for raw in reversed(stored)]
+    assert len(pushed) == 3
+    assert pushed == [by_celery] * 3
+    assert by_celery["headers"]["timelimit"] == [None, None]  # the worker applies its own
 
 
 def test_a_batch_keeps_its_order_within_each_priority(broker: redis.Redis) -> None:
