@@ -23,7 +23,7 @@ from workers.store.outage import note_outage
 log = logging.getLogger(__name__)
 
 #: Longest wait before a confirmation is written.
-FLUSH_INTERVAL_S = 0.01
+FLUSH_INTERVAL_S = 0.05
 #: Most ids per ``UPDATE``.
 MAX_BATCH = 1000
 #: Pause after a failed write; the ids are kept and tried again.

@@ -111,7 +111,7 @@ def insert_job(job: NewJob) -> Job:
     return Job(**row)
 
 
-def _write_once(statement: Executable, params: dict[str, Any]) -> None:
+def _write_once(statement: Executable, params: dict[str, Any] | list[dict[str, Any]]) -> None:
     """Execute on the writer engine, which does not ping before use: a connection the server
     dropped fails the first try, so one more try on a fresh one tells that from an outage."""
     try:
@@ -128,11 +128,10 @@ def _write_once(statement: Executable, params: dict[str, Any]) -> None:
 
 
 def insert_jobs(jobs: Sequence[NewJob]) -> list[Job]:
-    """Insert ``jobs`` in one statement and return their records."""
+    """Insert ``jobs`` in one autocommitted statement and return their records."""
     now = utcnow()
     rows = [job.row(now) for job in jobs]
-    with session_scope() as session:
-        session.execute(insert(Job), rows)
+    _write_once(_INSERT, rows)
     return [Job(**row) for row in rows]
 
 
