@@ -134,7 +134,8 @@ def writer_connection(*, durable: bool = True) -> Iterator[Connection]:
     connection spares the pool's checkout and return, about a sixth of a no-op job's cost.
     A connection that raised is closed, and the next write opens a fresh one."""
     engine = get_writer_engine(durable=durable)
-    key = str(engine.url) + ("" if durable else "#outcome")
+    # A connection of an engine since replaced (the settings changed) is not reused: see below.
+    key = "durable" if durable else "outcome"
     connection = _held.connections.get(key)
     if connection is not None and (connection.closed or connection.engine is not engine):
         _held.connections.pop(key)

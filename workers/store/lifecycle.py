@@ -68,7 +68,8 @@ def _claim_statement() -> Any:
     now = bindparam("now", type_=UtcDateTime())
     startable = or_(
         mine,
-        Job.status.in_(_FRESH_STARTS),
+        # Not IN (...): an expanding parameter is rendered again on every execution.
+        *(Job.status == status for status in _FRESH_STARTS),
         and_(  # taking over from a silent worker, within the lost-worker allowance
             Job.status == JobStatus.STARTED.value,
             Job.heartbeat_at < bindparam("stale_before", type_=UtcDateTime()),
