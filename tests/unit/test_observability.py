@@ -49,3 +49,9 @@ def test_json_lines_carry_action_job_and_correlation_ids() -> None:
     assert entry["job_id"] == "j-1"
     assert entry["correlation_id"] == "c-1"
     assert entry["level"] == "info"
+
+
+def test_text_without_a_secret_marker_is_returned_as_it_is() -> None:
+    text = "job.started diag.noop on default, attempt 1"
+    assert scrub_text(text) is text
+    assert scrub_text("BEARER abc.def") == "BEARER ***"  # the screen ignores case, as the masks do

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from workers.observability import context
-from workers.observability.scrub import scrub_mapping, scrub_text
+from workers.observability.scrub import scrub_field, scrub_text
 
 QUIET_LOGGERS = ("celery.app.trace", "celery.worker.strategy")
 _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message"}
@@ -27,7 +27,7 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in vars(record).items():
             if key not in _RESERVED and not key.startswith("_"):
-                entry[key] = scrub_mapping({key: value})[key]
+                entry[key] = scrub_field(key, value)
         if (job := context.job_id.get()) and "job_id" not in entry:
             entry["job_id"] = job
         if cid := context.correlation_id.get():
