@@ -100,6 +100,9 @@ def _setting(svc: Services, plan: Plan, load: float, bare: BareSystem) -> dict[s
         "bare Celery takes from Taskyard's app": ", ".join(
             f"{key}={value}" for key, value in bare.mirrored.items()
         ),
+        "bare Celery's producer": "the harness imports Taskyard, so bare Celery's in-process "
+        "send_task (workload 4, filling the queues) runs on Taskyard's Redis transport, which "
+        "keeps one client per channel; bare Celery's workers run kombu's own",
         "sizes": f"{sizes}, scale {plan.scale:g}, {plan.repeats} repeats",
     }
 
