@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, Select, and_, delete, func, insert, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    Table,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+)
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from workers.errors import IdempotencyConflict, JobNotFound, StoreUnavailable
+from workers.store.copy_in import copy_rows
 from workers.store.engine import get_writer_engine, session_scope
 from workers.store.models import (
     FINISHED_STATUSES,
@@ -102,36 +114,44 @@ class JobFilter:
 
 #: Built once: values go in as parameters, so each insert skips building a statement.
 _INSERT = insert(Job)
+JOBS_TABLE: Table = Job.__table__  # type: ignore[assignment]
 
 
 def insert_job(job: NewJob) -> Job:
     """Insert one job in a single autocommitted statement (the API's hot path)."""
     row = job.row(utcnow())
-    _write_once(_INSERT, row)
+    _write_once(lambda connection: connection.execute(_INSERT, row))
     return Job(**row)
 
 
-def _write_once(statement: Executable, params: dict[str, Any] | list[dict[str, Any]]) -> None:
-    """Execute on the writer engine, which does not ping before use: a connection the server
-    dropped fails the first try, so one more try on a fresh one tells that from an outage."""
+def _write_once(write: Callable[[Connection], object]) -> None:
+    """Run ``write`` on the writer engine, which does not ping before use: a connection the
+    server dropped fails the first try, so one more try on a fresh one tells that from an
+    outage."""
     try:
         try:
             with get_writer_engine().connect() as connection:
-                connection.execute(statement, params)
+                write(connection)
         except DBAPIError as error:
             if not error.connection_invalidated:
                 raise
             with get_writer_engine().connect() as connection:
-                connection.execute(statement, params)
+                write(connection)
     except (OperationalError, InterfaceError) as error:
         raise StoreUnavailable("the job store is unreachable; try again shortly") from error
 
 
 def insert_jobs(jobs: Sequence[NewJob]) -> list[Job]:
-    """Insert ``jobs`` in one autocommitted statement and return their records."""
+    """Insert ``jobs``, all or none, and return their records: one autocommitted ``COPY`` on
+    PostgreSQL (see :mod:`workers.store.copy_in`), one transaction elsewhere (SQLite's driver
+    inserts row by row)."""
     now = utcnow()
     rows = [job.row(now) for job in jobs]
-    _write_once(_INSERT, rows)
+    if get_writer_engine().dialect.name == "postgresql":
+        _write_once(lambda connection: copy_rows(connection, JOBS_TABLE, rows))
+    else:
+        with session_scope() as session:
+            session.connection().execute(_INSERT, rows)
     return [Job(**row) for row in rows]
 
 

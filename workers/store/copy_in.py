@@ -1,0 +1,77 @@
+"""Rows into PostgreSQL through ``COPY ... FROM STDIN``, for batch enqueues.
+
+A 1,000-row ``INSERT`` costs the API about 70 µs of Python a row: SQLAlchemy processes every
+value and psycopg2 renders them into one long statement, which PostgreSQL then parses. ``COPY``
+takes the same rows as CSV for a fraction of that on both sides. It is one statement, so on
+the autocommit writer connection the rows land together or not at all.
+
+Values are rendered the way the columns' SQLAlchemy types would bind them: ``None`` as an
+unquoted empty field (NULL), text always quoted (so an empty string stays one), JSON columns
+as ``json.dumps`` text, datetimes in ISO 8601 with their offset (naive ones are refused, as
+``UtcDateTime`` refuses them).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.exc import DBAPIError
+
+
+def _field(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, dict | list):
+        text = json.dumps(value)
+    elif isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        text = value.isoformat()
+    else:
+        text = str(value)
+    return '"' + text.replace('"', '""') + '"'
+
+
+def csv_rows(rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> str:
+    """``rows`` as PostgreSQL CSV, the values of ``keys`` in that order."""
+    return "".join(",".join([_field(row[key]) for key in keys]) + "\n" for row in rows)
+
+
+def copy_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` (column name → value, the same columns in each) into ``table``.
+
+    Driver errors come out as SQLAlchemy's, flagged ``connection_invalidated`` when the server
+    had dropped the connection, as they would from ``Connection.execute``."""
+    if not rows:
+        return
+    keys = list(rows[0])
+    quote = connection.dialect.identifier_preparer.quote
+    statement = (
+        f"COPY {quote(table.name)} ({', '.join(quote(table.c[key].name) for key in keys)}) "
+        "FROM STDIN WITH (FORMAT csv)"
+    )
+    data = io.StringIO(csv_rows(rows, keys))
+    dbapi = connection.dialect.loaded_dbapi
+    pooled = connection.connection
+    cursor: Any = pooled.cursor()  # psycopg2's, whose copy_expert the DB-API types lack
+    try:
+        cursor.copy_expert(statement, data)
+    except dbapi.Error as error:
+        dropped = connection.dialect.is_disconnect(error, pooled.dbapi_connection, cursor)
+        if dropped:
+            connection.invalidate(error)
+        raise DBAPIError.instance(
+            statement, None, error, dbapi.Error, connection_invalidated=dropped
+        ) from error
+    finally:
+        if not cursor.closed:
+            cursor.close()
