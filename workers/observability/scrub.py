@@ -35,10 +35,8 @@ def scrub_field(key: str, value: Any) -> Any:
 def scrub_mapping(value: Any) -> Any:
     """A copy of ``value`` with secret-looking keys masked and strings scrubbed, recursively."""
     if isinstance(value, dict):
-        return {
-            k: "***" if isinstance(k, str) and SECRET_KEYS.search(k) else scrub_mapping(v)
-            for k, v in value.items()
-        }
+        return {k: scrub_field(k, v) if isinstance(k, str) else scrub_mapping(v)
+                for k, v in value.items()}  # fmt: skip
     if isinstance(value, list | tuple):
         return [scrub_mapping(v) for v in value]
     if isinstance(value, str):
