@@ -13,6 +13,7 @@ from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.metrics import RequestMetrics
 from api.routes import dead_letters, health, jobs, metrics, queues, schedules
+from api.submissions import CoalescedSubmissions
 from workers.observability.logging import configure_logging
 from workers.observability.sentry import init_sentry
 from workers.settings import get_settings
@@ -74,6 +75,8 @@ def create_app() -> FastAPI:
     )
     # Published jobs are confirmed `queued` off the request path (one thread, started on use).
     app.state.confirmations = BackgroundConfirmations()
+    # Single-job enqueues of concurrent requests share one insert and one publish.
+    app.state.submissions = CoalescedSubmissions(app.state.confirmations.add)
     install_error_handlers(app)
     # Added last is outermost: the correlation id is on every response, a 413 included.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -26,8 +26,9 @@ from api.schemas import (
     JobPage,
     error_responses,
 )
+from api.submissions import CoalescedSubmissions
 from tasks.jobs.control import cancel_job, replay_job
-from tasks.jobs.producer import JobRequest, Rejected, enqueue_many, submit
+from tasks.jobs.producer import JobRequest, Rejected, enqueue_many
 from workers.errors import BrokerUnavailable, JobNotFound
 from workers.queues import QueueName
 from workers.scopes import JOBS_WRITE, may_write, write_scope_for
@@ -79,7 +80,7 @@ def _json(model: BaseModel, status_code: int, headers: dict[str, str] | None = N
     response_model=JobOut,
     responses={**_DEDUPLICATED, **error_responses(401, 403, 409, 413, 422, 503)},
 )
-def create_job(
+async def create_job(
     body: JobIn,
     key: WriteKey,
     cid: CorrelationId,
@@ -94,8 +95,8 @@ def create_job(
     """
     job = body.to_request(_idempotency_key(body, idempotency_key))
     check_write(key, body.type)
-    confirm = request.app.state.confirmations.add
-    submission = submit(job, api_key_id=key.id, correlation_id=cid, confirm=confirm)
+    submissions: CoalescedSubmissions = request.app.state.submissions
+    submission = await submissions.submit(job, api_key_id=key.id, correlation_id=cid)
     out = JobOut.from_record(submission.job)
     if not submission.created:
         return _json(out, 200, {DEDUPLICATED_HEADER: "true"})

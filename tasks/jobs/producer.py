@@ -65,7 +65,9 @@ class Rejected:
 
 
 @dataclass(frozen=True)
-class _Prepared:
+class Prepared:
+    """A request that validated: the record to insert and, when keyed, how to deduplicate it."""
+
     new: jobs.NewJob
     dedupe: jobs.Dedupe | None
 
@@ -164,8 +166,14 @@ def _dedupe(request: JobRequest, spec: JobType, new: jobs.NewJob, scope: str) ->
     )
 
 
-def _prepare(request: JobRequest, api_key_id: uuid.UUID | None, cid: str | None,
-             replay_of: uuid.UUID | None = None) -> _Prepared:  # fmt: skip
+def prepare(
+    request: JobRequest,
+    *,
+    api_key_id: uuid.UUID | None = None,
+    correlation_id: str | None = None,
+    replay_of: uuid.UUID | None = None,
+) -> Prepared:
+    """Validate ``request`` and build its record (no I/O); :class:`InvalidJob` when it is bad."""
     _check_text(request)
     spec = CATALOG.get(request.type)
     payload = _payload(spec, request.payload)
@@ -183,7 +191,7 @@ def _prepare(request: JobRequest, api_key_id: uuid.UUID | None, cid: str | None,
         queue=_queue(spec, request.queue).value,
         priority=priority,
         payload=payload,
-        correlation_id=cid,
+        correlation_id=correlation_id,
         api_key_id=api_key_id,
         run_at=_run_at(request),
         max_attempts=spec.max_attempts,
@@ -191,7 +199,7 @@ def _prepare(request: JobRequest, api_key_id: uuid.UUID | None, cid: str | None,
         replay_of=replay_of,
     )
     scope = str(api_key_id) if api_key_id else "internal"
-    return _Prepared(new, _dedupe(request, spec, new, scope))
+    return Prepared(new, _dedupe(request, spec, new, scope))
 
 
 def _publish(records: Sequence[Job], confirm: Confirm) -> None:
@@ -222,17 +230,30 @@ def submit(
 ) -> Submission:
     """Validate, record and (unless delayed) publish one job, or resolve it to the existing
     job its idempotency or unique key names."""
-    return _submit_prepared(_prepare(request, api_key_id, correlation_id, replay_of), confirm)
+    prepared = prepare(
+        request, api_key_id=api_key_id, correlation_id=correlation_id, replay_of=replay_of
+    )
+    return submit_prepared(prepared, confirm)
 
 
-def _submit_prepared(prepared: _Prepared, confirm: Confirm) -> Submission:
+def submit_prepared(prepared: Prepared, confirm: Confirm = dispatch.confirm_queued) -> Submission:
+    """Record and publish a prepared job, or resolve it to the job its keys name."""
     if prepared.dedupe is None:
-        record, created = jobs.insert_job(prepared.new), True
-    else:
-        record, created = jobs.insert_deduplicated(prepared.new, prepared.dedupe)
+        return Submission(record_and_publish([prepared.new], confirm)[0], created=True)
+    record, created = jobs.insert_deduplicated(prepared.new, prepared.dedupe)
     if created:
         _publish([record], confirm)
     return Submission(record, created)
+
+
+def record_and_publish(
+    new: Sequence[jobs.NewJob], confirm: Confirm = dispatch.confirm_queued
+) -> list[Job]:
+    """Insert jobs that carry no keys, all or none, and publish those not delayed (deleting
+    them again if the broker refuses): the records, in order."""
+    records = jobs.insert_jobs(new)
+    _publish(records, confirm)
+    return records
 
 
 def enqueue(
@@ -253,23 +274,22 @@ def enqueue_many(
     confirm: Confirm = dispatch.confirm_queued,
 ) -> list[Job | Rejected]:
     """Enqueue a batch: plain jobs in one insert and one producer; keyed ones one by one."""
-    outcomes: list[Job | Rejected | _Prepared] = []
+    outcomes: list[Job | Rejected | Prepared] = []
     for index, request in enumerate(requests):
         try:
-            outcomes.append(_prepare(request, api_key_id, correlation_id))
+            outcomes.append(prepare(request, api_key_id=api_key_id, correlation_id=correlation_id))
         except TaskyardError as error:
             outcomes.append(Rejected(index, error))
-    plain = [o.new for o in outcomes if isinstance(o, _Prepared) and o.dedupe is None]
-    records = jobs.insert_jobs(plain) if plain else []
-    _publish(records, confirm)
+    plain = [o.new for o in outcomes if isinstance(o, Prepared) and o.dedupe is None]
+    records = record_and_publish(plain, confirm) if plain else []
     by_id = {r.id: r for r in records}
     results: list[Job | Rejected] = []
     for index, outcome in enumerate(outcomes):
-        if isinstance(outcome, _Prepared) and outcome.dedupe is None:
+        if isinstance(outcome, Prepared) and outcome.dedupe is None:
             results.append(by_id[outcome.new.id])
-        elif isinstance(outcome, _Prepared):
+        elif isinstance(outcome, Prepared):
             try:
-                results.append(_submit_prepared(outcome, confirm).job)
+                results.append(submit_prepared(outcome, confirm).job)
             except TaskyardError as error:
                 results.append(Rejected(index, error))
         else:

@@ -11,11 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from tests.support.runtime import _reset_celery_connections
-from workers.app import app as celery_app
-from workers.app import configure
-from workers.settings import get_settings
-from workers.store.engine import dispose_engines
+from tests.support.runtime import services_replaced
 from workers.store.keys import create_key
 
 UNREACHABLE_BROKER = "redis://127.0.0.1:1/0"
@@ -24,27 +20,11 @@ UNREACHABLE_STORE = "postgresql://taskyard@127.0.0.1:1/taskyard"
 PROBE_BUDGET_S = 4.0
 
 
-def _rebind() -> None:
-    """Point settings, engines and the Celery app at the current environment."""
-    get_settings.cache_clear()
-    dispose_engines()
-    configure(celery_app, get_settings())
-    _reset_celery_connections()
-
-
 @contextmanager
 def outage(**env: str) -> Iterator[TestClient]:
     """A fresh API whose settings name unreachable services; the module's are restored after."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in env.items():
-            patch.setenv(name, value)
-        _rebind()
-        try:
-            with TestClient(create_app()) as client:
-                yield client
-        finally:
-            dispose_engines()
-    _rebind()
+    with services_replaced(**env), TestClient(create_app()) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,29 @@ def _reset_celery_connections() -> None:
     app._local = threading.local()
 
 
+def rebind() -> None:
+    """Point settings, engines and the Celery app at the current environment."""
+    get_settings.cache_clear()
+    dispose_engines()
+    configure(app, get_settings())
+    _reset_celery_connections()
+
+
+@contextmanager
+def services_replaced(**env: str) -> Iterator[None]:
+    """Within, the settings name ``env``'s services (an unreachable broker, say); after, the
+    ones named before."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        rebind()
+        try:
+            yield
+        finally:
+            dispose_engines()
+    rebind()
+
+
 @contextmanager
 def taskyard_runtime(env: dict[str, str]) -> Iterator[dict[str, str]]:
     """Set ``TASKYARD_*`` variables, migrate the store, and rebind the app; undo afterwards."""
