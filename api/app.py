@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
+from anyio import CapacityLimiter
 from fastapi import FastAPI
 
 from api.correlation import CorrelationMiddleware
@@ -37,6 +38,8 @@ type per key.
 Every error is `{"error": {"code", "message", "details"}}`; send
 `X-Correlation-ID` to follow a request into the worker's logs.
 """
+#: Batch requests a process works on at once (the rest wait their turn).
+BATCH_THREADS = 1
 
 
 def _version() -> str:
@@ -77,6 +80,9 @@ def create_app() -> FastAPI:
     app.state.confirmations = BackgroundConfirmations()
     # Single-job enqueues of concurrent requests share one insert and one publish.
     app.state.submissions = CoalescedSubmissions(app.state.confirmations.add)
+    # Batches take turns, BATCH_THREADS at a time: their work is Python, and threads that
+    # contend for the GIL spend far more CPU on each job than one thread doing them in order.
+    app.state.batch_limiter = CapacityLimiter(BATCH_THREADS)
     install_error_handlers(app)
     # Added last is outermost: the correlation id is on every response, a 413 included.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Annotated, Any
 
+from anyio import to_thread
 from fastapi import APIRouter, Header, Request, Response
 from kombu.exceptions import OperationalError
 from pydantic import BaseModel
@@ -28,7 +30,7 @@ from api.schemas import (
 )
 from api.submissions import CoalescedSubmissions
 from tasks.jobs.control import cancel_job, replay_job
-from tasks.jobs.producer import JobRequest, Rejected, enqueue_many
+from tasks.jobs.producer import Confirm, JobRequest, Rejected, enqueue_many
 from workers.errors import BrokerUnavailable, JobNotFound
 from workers.queues import QueueName
 from workers.scopes import JOBS_WRITE, may_write, write_scope_for
@@ -110,13 +112,20 @@ async def create_job(
     response_model=BatchOut,
     responses=error_responses(401, 403, 413, 422, 503),
 )
-def create_jobs(body: BatchIn, key: WriteKey, cid: CorrelationId, request: Request) -> Response:
+async def create_jobs(
+    body: BatchIn, key: WriteKey, cid: CorrelationId, request: Request
+) -> Response:
     """Enqueue every acceptable item; the others (unknown type, bad payload, scope, an
     idempotency conflict) report why. Keys go in each item (no `Idempotency-Key` header).
 
     A malformed item (wrong field types, priority out of range, unknown queue) fails the
     whole request with 422, as for a single job.
     """
+    enqueue = partial(_enqueue_batch, body, key, cid, request.app.state.confirmations.add)
+    return await to_thread.run_sync(enqueue, limiter=request.app.state.batch_limiter)
+
+
+def _enqueue_batch(body: BatchIn, key: ApiKey, cid: str | None, confirm: Confirm) -> Response:
     results: dict[int, BatchResult] = {}
     allowed: list[tuple[int, JobRequest]] = []
     for index, item in enumerate(body.jobs):
@@ -127,7 +136,6 @@ def create_jobs(body: BatchIn, key: WriteKey, cid: CorrelationId, request: Reque
             error = ErrorDetail(code=problem.code, message=problem.message, details=problem.details)
             results[index] = BatchRejected(index=index, error=error)
     requests = [request for _, request in allowed]
-    confirm = request.app.state.confirmations.add
     outcomes = (
         enqueue_many(requests, api_key_id=key.id, correlation_id=cid, confirm=confirm)
         if requests
