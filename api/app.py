@@ -15,6 +15,7 @@ from api.limits import BodySizeLimit
 from api.metrics import RequestMetrics
 from api.routes import dead_letters, health, jobs, metrics, queues, schedules
 from api.submissions import CoalescedSubmissions
+from workers.collector import tune_collector
 from workers.observability.logging import configure_logging
 from workers.observability.sentry import init_sentry
 from workers.settings import get_settings
@@ -38,8 +39,9 @@ type per key.
 Every error is `{"error": {"code", "message", "details"}}`; send
 `X-Correlation-ID` to follow a request into the worker's logs.
 """
-#: Batch requests a process works on at once (the rest wait their turn).
-BATCH_THREADS = 1
+#: Batch requests a process works on at once (the rest wait their turn): two, so that one's
+#: Python runs while the other waits on the store or the broker.
+BATCH_THREADS = 2
 
 
 def _version() -> str:
@@ -61,6 +63,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app() -> FastAPI:
     """Build the API from the settings (logging and Sentry included)."""
     settings = get_settings()
+    tune_collector()
     configure_logging(settings.log_format, settings.log_level)
     init_sentry(settings, "api")
     app = FastAPI(
@@ -80,8 +83,8 @@ def create_app() -> FastAPI:
     app.state.confirmations = BackgroundConfirmations()
     # Single-job enqueues of concurrent requests share one insert and one publish.
     app.state.submissions = CoalescedSubmissions(app.state.confirmations.add)
-    # Batches take turns, BATCH_THREADS at a time: their work is Python, and threads that
-    # contend for the GIL spend far more CPU on each job than one thread doing them in order.
+    # Batches take turns, BATCH_THREADS at a time: their work is Python, and many threads
+    # contending for the GIL spend far more CPU on each job than a few doing them in turn.
     app.state.batch_limiter = CapacityLimiter(BATCH_THREADS)
     install_error_handlers(app)
     # Added last is outermost: the correlation id is on every response, a 413 included.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.correlation import accept_or_generate
 from api.routes import health
+from workers.collector import YOUNG_THRESHOLD
 from workers.settings import get_settings
 
 LIMIT = 1024
@@ -188,3 +190,15 @@ def test_a_failing_readiness_check_names_only_the_error_type() -> None:
     state = anyio.run(health.run_check, "store", refuse)
 
     assert state == "unreachable (ConnectionRefusedError)"
+
+
+def test_the_api_collects_its_youngest_objects_less_often(app: FastAPI) -> None:
+    # Given Python's default collector thresholds (put back afterwards)
+    before = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)
+    try:
+        # When the API is built, its process collects young objects far less often
+        create_app()
+        assert gc.get_threshold() == (YOUNG_THRESHOLD, 10, 10)
+    finally:
+        gc.set_threshold(*before)
