@@ -74,13 +74,21 @@ def confirm_queued(ids: Sequence[uuid.UUID]) -> None:
     """Published: ``dispatching`` becomes ``queued`` (a job already started is left alone).
 
     ``dispatched_at`` becomes the confirmation time, which is after the message was published:
-    the lost-message sweep compares it with the publish times of the messages in the broker."""
-    if ids:
-        _execute(
-            update(Job)
-            .where(Job.id.in_(ids), Job.status == JobStatus.DISPATCHING.value)
-            .values(status=JobStatus.QUEUED.value, dispatched_at=utcnow())
-        )
+    the lost-message sweep compares it with the publish times of the messages in the broker.
+
+    Not durable (see :func:`workers.store.engine.get_writer_engine`): a confirmation that a
+    PostgreSQL crash undoes leaves the job ``dispatching``, so the dispatcher publishes it
+    again after :data:`CLAIM_TIMEOUT` and the start guard skips whichever copy comes second.
+    Not waiting for the WAL flush spares the disk a sync for every confirmation."""
+    if not ids:
+        return
+    statement = (
+        update(Job)
+        .where(Job.id.in_(ids), Job.status == JobStatus.DISPATCHING.value)
+        .values(status=JobStatus.QUEUED.value, dispatched_at=utcnow())
+    )
+    with writer_connection(durable=False) as connection:
+        connection.execute(statement)
 
 
 def queued_since_before(cutoff: datetime, limit: int) -> list[QueuedJob]:
