@@ -23,7 +23,7 @@ from typing import Any, cast
 from bench.bare_side import BareSystem
 from bench.model import Context, Plan, Workload
 from bench.report import Recorder, load, markdown
-from bench.stack import REPO, CpuClock, Services, services
+from bench.stack import REPO, CpuClock, Services, commit_latency, services
 from bench.taskyard_side import TaskyardSystem
 from bench.workloads import WORKLOADS
 
@@ -95,6 +95,7 @@ def _setting(svc: Services, plan: Plan, load: float, bare: BareSystem) -> dict[s
         "broker": f"a private redis-server {redis_version} on a unix socket (no AOF); "
         "Taskyard on database 1, bare Celery on database 2",
         "store": svc.postgres,
+        "store commits": _commit_line(svc.database_url),
         "workers": "as in the Procfile: prefork, 2 processes each unless stated, INFO logs "
         "(Taskyard's in JSON)",
         "bare Celery takes from Taskyard's app": ", ".join(
@@ -105,6 +106,14 @@ def _setting(svc: Services, plan: Plan, load: float, bare: BareSystem) -> dict[s
         "keeps one client per channel; bare Celery's workers run kombu's own",
         "sizes": f"{sizes}, scale {plan.scale:g}, {plan.repeats} repeats",
     }
+
+
+def _commit_line(database_url: str) -> str:
+    took = commit_latency(database_url)
+    return (
+        f"a one-row commit took p50 {took['p50']:.2f} ms, p99 {took['p99']:.2f} ms, max "
+        f"{took['max']:.1f} ms (300 at the start): the disk's sync, which every enqueue waits for"
+    )
 
 
 def _run(ctx: Context, workloads: Sequence[Workload], recorder: Recorder) -> None:

@@ -89,6 +89,29 @@ def services(workdir: Path) -> Iterator[Services]:
         yield Services(redis=redis, database_url=url, postgres=where, workdir=workdir)
 
 
+def commit_latency(database_url: str, commits: int = 300) -> dict[str, float]:
+    """Milliseconds a one-row commit takes on the store (p50, p99 and max of ``commits``): the
+    disk's sync, which every enqueue and every job start waits for."""
+    engine = sa.create_engine(database_url, poolclass=NullPool)
+    took: list[float] = []
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("CREATE TABLE bench_commit_probe (n integer)"))
+            connection.execute(sa.text("INSERT INTO bench_commit_probe VALUES (0)"))
+            connection.commit()
+            for _ in range(commits):
+                began = time.perf_counter()
+                connection.execute(sa.text("UPDATE bench_commit_probe SET n = n + 1"))
+                connection.commit()
+                took.append((time.perf_counter() - began) * 1000)
+            connection.execute(sa.text("DROP TABLE bench_commit_probe"))
+            connection.commit()
+    finally:
+        engine.dispose()
+    took.sort()
+    return {"p50": took[len(took) // 2], "p99": took[int(len(took) * 0.99)], "max": took[-1]}
+
+
 def free_port() -> int:
     """A TCP port on the loopback interface nobody listens on right now."""
     with socket.socket() as probe:
