@@ -4,11 +4,16 @@ Celery's consumer buffers task events (``task-received``, ``task-started``,
 ``task-succeeded``...) and flushes the buffer on the next turn of its event loop. On a busy
 worker a turn rarely holds more than one event, so each event becomes a Redis ``PUBLISH`` of
 its own: three round trips per job in the worker's main process, about a third of that
-process's time when jobs are short (see docs/performance.md). This consumer flushes at most
-every :data:`EVENT_FLUSH_S` instead, or as soon as Celery's buffer limit (24 events) is
-reached, so one publish carries the events of several jobs. Every event keeps the time it
-was made at; Flower and other event receivers take batches (``task.multi``) as Celery sends
-them.
+process's time when jobs are short (see docs/performance.md). This consumer flushes
+:data:`EVENT_FLUSH_S` after the first buffered event instead, so one publish carries the
+events of several jobs. Every event keeps the time it was made at; Flower and other event
+receivers take batches (``task.multi``) as Celery sends them.
+
+Flushes stay on the event loop's thread. Celery's dispatcher also flushes at once, from
+whichever thread sends the event, when its buffer reaches a limit (24 events); a thread pool
+would then write to the broker connection while the loop reads from it, which py-amqp does
+not survive. The consumer raises that limit to :data:`EVENT_BUFFER_LIMIT`, more events than
+a worker makes in one interval.
 """
 
 from __future__ import annotations
@@ -16,10 +21,13 @@ from __future__ import annotations
 from typing import Any
 
 from celery.worker.consumer import Consumer as CeleryConsumer
+from kombu.asynchronous.timer import Entry
 from vine import promise
 
 #: The longest a task event waits in the worker before it is published (seconds).
 EVENT_FLUSH_S = 0.1
+#: Buffered events that make the dispatcher publish at once, from the sending thread.
+EVENT_BUFFER_LIMIT = 5000
 
 
 class Consumer(CeleryConsumer):  # type: ignore[misc]
@@ -27,23 +35,31 @@ class Consumer(CeleryConsumer):  # type: ignore[misc]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._event_flush_due = False
+        self._event_flush: Entry | None = None
         self._arm_event_flush = promise(self._schedule_event_flush)
 
     def on_send_event_buffered(self) -> None:
         """Called for each buffered event: make sure a flush is due within the interval."""
-        if self.hub is None or self._event_flush_due:
+        dispatcher = self.event_dispatcher  # a new one comes with each broker connection
+        if dispatcher is not None:
+            dispatcher.buffer_limit = EVENT_BUFFER_LIMIT
+        if self.hub is None or self._flush_pending():
             return
-        self._event_flush_due = True
-        # Events of a thread pool are buffered from its threads; the hub's ready set takes
-        # callbacks from any thread, its timer only from the loop's own.
+        # A thread pool buffers events from its threads: the hub's ready set takes callbacks
+        # from any thread (the same one once), its timer only from the loop's own.
         self.hub.call_soon(self._arm_event_flush)
 
+    def _flush_pending(self) -> bool:
+        # A reconnect may cancel the entry; the next event then schedules another.
+        entry = self._event_flush
+        return entry is not None and not entry.canceled
+
     def _schedule_event_flush(self) -> None:
-        self.hub.call_later(EVENT_FLUSH_S, self._flush_due_events)
+        if not self._flush_pending():
+            self._event_flush = self.hub.call_later(EVENT_FLUSH_S, self._flush_due_events)
 
     def _flush_due_events(self) -> None:
-        self._event_flush_due = False
+        self._event_flush = None
         self._flush_events()
 
     def shutdown(self) -> None:

@@ -1,4 +1,5 @@
-"""Restart Redis (AOF on) while jobs are enqueued and worked: every 202 ends `succeeded`."""
+"""Restart Redis (AOF on) while jobs are enqueued and worked: every 202 ends `succeeded`, and
+the worker's task events reach Flower again after it reconnects."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from tests.chaos.conftest import FAST_RECOVERY
 from tests.support.dispatcher import running_dispatcher
+from tests.support.events import SUCCESS_EVENTS, task_events
 from tests.support.jobs import wait_finished
 from tests.support.processes import celery_worker_command, running
 from tests.support.runtime import taskyard_runtime
@@ -86,6 +88,12 @@ def test_redis_restart_loses_no_accepted_job(
 
             # Then every job the API accepted ran to success
             records = [wait_finished(job_id, timeout=120) for job_id in enqueuer.accepted]
+
+            # And the reconnected worker's task events reach a subscriber again
+            with task_events() as events:
+                body = {"type": "diag.noop"}
+                after = client.post("/v1/jobs", json=body, headers=enqueuer.headers).json()["id"]
+                assert events.wait_for([after]) == {after: SUCCESS_EVENTS}
 
     assert [r.status for r in records] == [JobStatus.SUCCEEDED] * len(records)
     assert len(records) >= 50
