@@ -27,9 +27,9 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 import redis
-from celery.utils.saferepr import saferepr
 
 from workers.app import app
+from workers.argsrepr import args_repr
 from workers.messages import Message, taskyard_headers
 from workers.priorities import redis_list_key, to_broker
 
@@ -68,7 +68,7 @@ def envelope(message: Message, reply_to: str) -> tuple[str, str]:
             **celery.headers,
             "id": message.job_id,
             "root_id": message.job_id,
-            "argsrepr": saferepr(args, app.amqp.argsrepr_maxsize, maxlevels=celery.repr_levels),
+            "argsrepr": args_repr(args, app.amqp.argsrepr_maxsize, celery.repr_levels),
             **taskyard_headers(message),
         },
         "properties": {
