@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+import orjson
 import redis
 
 from workers.app import app
@@ -55,8 +56,12 @@ def _celery_parts(task_name: str, pid: int) -> _CeleryParts:
     return _CeleryParts(task.headers, task.body[2], app.conf.task_repr_maxlevels)
 
 
-def envelope(message: Message, reply_to: str) -> tuple[str, str]:
-    """The Redis list for ``message`` and the message as kombu's Redis channel stores it."""
+def envelope(message: Message, reply_to: str) -> tuple[str, bytes]:
+    """The Redis list for ``message`` and the message as kombu's Redis channel stores it.
+
+    The body is JSON from the standard library, as Celery writes it (it keeps a payload's
+    NaN and integers past 64 bits); the envelope around it holds only strings, finite numbers
+    and ``None``, and orjson writes it in a tenth of the time."""
     step = to_broker(message.priority, "redis")
     celery = _celery_parts(message.task_name, os.getpid())
     args = [message.payload]
@@ -81,13 +86,13 @@ def envelope(message: Message, reply_to: str) -> tuple[str, str]:
             "delivery_tag": str(uuid.uuid4()),
         },
     }
-    return redis_list_key(message.queue, step), json.dumps(stored)
+    return redis_list_key(message.queue, step), orjson.dumps(stored)
 
 
 def push_messages(client: redis.Redis, messages: Sequence[Message]) -> None:
     """Push ``messages`` in order, in one pipelined round trip."""
     reply_to = app.thread_oid
-    by_list: dict[str, list[str]] = {}
+    by_list: dict[str, list[bytes]] = {}
     for message in messages:
         key, stored = envelope(message, reply_to)
         by_list.setdefault(key, []).append(stored)

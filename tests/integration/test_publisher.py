@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from importlib import import_module
@@ -48,6 +49,24 @@ def test_a_pushed_message_equals_the_one_send_task_publishes(broker: redis.Redis
     assert len(pushed) == 3
     assert pushed == [by_celery] * 3
     assert by_celery["headers"]["timelimit"] == [None, None]  # the worker applies its own
+
+
+def test_values_beyond_strict_json_are_stored_as_send_task_stores_them(
+    broker: redis.Redis,
+) -> None:
+    # Given a payload Python's JSON takes but stricter encoders refuse or change
+    payload = {"nan": float("nan"), "big": 2**100, "quote": "it's", "deep": {"a": {"b": [1]}}}
+    message = Message(str(uuid.uuid4()), "diag.noop", payload, "default", 5, None)
+
+    # When Celery's send_task and Taskyard publish it
+    send_with_celery([message], "redis")
+    publish([message])
+
+    # Then both stored the same message, body bytes and argument repr included
+    stored = broker.lrange(redis_list_key("default", to_broker(5, "redis")), 0, -1)
+    by_celery, pushed = [_comparable(raw) for raw in reversed(stored)]
+    assert pushed == by_celery
+    assert "NaN" in base64.b64decode(pushed["body"]).decode()
 
 
 def test_a_batch_keeps_its_order_within_each_priority(broker: redis.Redis) -> None:
