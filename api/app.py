@@ -15,7 +15,7 @@ from api.limits import BodySizeLimit
 from api.metrics import RequestMetrics
 from api.routes import dead_letters, health, jobs, metrics, queues, schedules
 from api.submissions import CoalescedSubmissions
-from workers.collector import tune_collector
+from workers.collector import freeze_startup_objects, tune_collector
 from workers.observability.logging import configure_logging
 from workers.observability.sentry import init_sentry
 from workers.settings import get_settings
@@ -53,6 +53,7 @@ def _version() -> str:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    freeze_startup_objects()
     # What is still to be confirmed at shutdown is written before the process exits.
     try:
         yield

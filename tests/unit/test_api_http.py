@@ -202,3 +202,14 @@ def test_the_api_collects_its_youngest_objects_less_often(app: FastAPI) -> None:
         assert gc.get_threshold() == (YOUNG_THRESHOLD, 10, 10)
     finally:
         gc.set_threshold(*before)
+
+
+def test_the_started_api_leaves_its_startup_objects_out_of_full_collections() -> None:
+    gc.unfreeze()
+    try:
+        # When the API has started
+        with TestClient(create_app()):
+            # Then what it holds (modules, app, settings) is frozen out of the collector's walks
+            assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
