@@ -7,6 +7,12 @@ import uvicorn
 
 from workers.settings import get_settings
 
+#: How long uvicorn's parent waits for an API process to answer its health ping before it
+#: kills and replaces it. uvicorn's default (5 s) counts the spawned child's imports, which
+#: take longer than that on a loaded two-core machine: every replacement then starts just as
+#: slowly and is killed again, a restart loop in which no process ever serves.
+START_TIMEOUT_S = 60
+
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -30,4 +36,5 @@ def api(host: str, port: int, workers: int | None) -> None:
         port=port,
         workers=workers or get_settings().api_workers,
         access_log=False,
+        timeout_worker_healthcheck=START_TIMEOUT_S,
     )
