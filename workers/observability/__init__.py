@@ -1,1 +1,1 @@
-"""Logging, Sentry and (later) metrics, shared by every process."""
+"""Logging, Sentry and Prometheus metrics, shared by every process."""

@@ -1,4 +1,5 @@
-"""Tables of the store: ``jobs`` (the record of every job) and ``api_keys``."""
+"""Tables of the store: jobs with their idempotency and unique keys, API keys, schedules with
+their fires, and maintenance runs."""
 
 from __future__ import annotations
 
