@@ -227,6 +227,16 @@ INVALID_JOBS: list[tuple[str, Any, str, str]] = [
     ("unknown type", {"type": "diag.nope"}, "unknown_job_type", ""),
     ("bad payload", {"type": "diag.sleep", "payload": {"ms": "soon"}}, "invalid_job", "ms"),
     ("extra payload field", {"type": "diag.noop", "payload": {"x": 1}}, "invalid_job", "x"),
+    # Payloads are strict, like the request's own fields: nothing is coerced
+    ("payload int as text", {"type": "diag.sleep", "payload": {"ms": "100"}}, "invalid_job", "ms"),
+    ("payload int as bool", {"type": "diag.sleep", "payload": {"ms": True}}, "invalid_job", "ms"),
+    ("payload int as float", {"type": "diag.sleep", "payload": {"ms": 1.5}}, "invalid_job", "ms"),
+    (
+        "payload bool as text",
+        {"type": "diag.fail", "payload": {"message": "x", "transient": "yes"}},
+        "invalid_job",
+        "transient",
+    ),
     ("priority 10", {"type": "diag.noop", "priority": 10}, "validation_error", "body.priority"),
     ("priority -1", {"type": "diag.noop", "priority": -1}, "validation_error", "body.priority"),
     ("priority true", {"type": "diag.noop", "priority": True}, "validation_error", "body.priority"),
