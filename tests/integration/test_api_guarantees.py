@@ -156,6 +156,38 @@ def test_an_idempotency_key_reused_for_another_request_is_a_conflict(
     assert error["details"][0]["field"] == "header.Idempotency-Key"
 
 
+def test_an_idempotency_key_covers_the_delay_and_the_unique_key(
+    client: TestClient, keys: dict[str, Headers]
+) -> None:
+    # Given a delayed job enqueued with an idempotency key
+    key = f"order-{uuid.uuid4()}"
+    body = {"type": "diag.noop", "delay_s": 60, "idempotency_key": key}
+    original = post(client, "/v1/jobs", keys["admin"], body)
+
+    # When the same request comes again later, and then with another delay or unique key
+    again = client.post("/v1/jobs", json=body, headers=keys["admin"])
+    in_a_day = stamp(utcnow() + timedelta(days=1))
+    changes: list[dict[str, Any]] = [
+        {"delay_s": 120},
+        {"delay_s": None, "run_at": in_a_day},
+        {"unique_key": f"u-{uuid.uuid4()}", "unique_for_s": 60},
+        {"unique_for_s": 60},
+    ]
+    conflicts = [
+        client.post("/v1/jobs", json={**body, **change}, headers=keys["admin"])
+        for change in changes
+    ]
+
+    # Then the same delay returns the first job (due when it was), any other change is a 409
+    assert again.status_code == 200, again.text
+    assert again.json()["id"] == original["id"]
+    assert again.json()["run_at"] == original["run_at"]
+    for conflict in conflicts:
+        error = assert_error(conflict, 409, "idempotency_conflict")
+        assert error["details"] == {"job_id": original["id"]}
+    post(client, f"/v1/jobs/{original['id']}/cancel", keys["admin"])
+
+
 def test_a_unique_key_returns_the_open_job(client: TestClient, keys: dict[str, Headers]) -> None:
     body = {
         "type": "diag.sleep",
