@@ -178,7 +178,8 @@ class Client:
     def enqueue_batch(
         self, jobs: list[dict[str, Any]], *, correlation_id: str | None = None
     ) -> dict[str, Any]:
-        """Enqueue up to 1000 jobs (dicts shaped like :meth:`enqueue`'s arguments)."""
+        """Enqueue up to 1000 jobs (dicts shaped like :meth:`enqueue`'s arguments); an item's
+        ``idempotency_key`` deduplicates that item (a batch as a whole takes no key)."""
         headers = {CORRELATION_HEADER: correlation_id} if correlation_id else None
         result: dict[str, Any] = self._call(
             "POST", "/v1/jobs/batch", json={"jobs": jobs}, headers=headers

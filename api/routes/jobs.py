@@ -51,6 +51,11 @@ IdempotencyHeader = Annotated[
         description="The same as `idempotency_key` in the body (which must then agree).",
     ),
 ]
+#: A batch takes no ``Idempotency-Key`` header (it would name 1000 jobs at once): read only to
+#: refuse it, so the jobs are not created twice unnoticed. Keys go on each item.
+BatchIdempotencyHeader = Annotated[
+    str | None, Header(alias="Idempotency-Key", include_in_schema=False)
+]
 _DEDUPLICATED: dict[int | str, dict[str, Any]] = {
     200: {
         "model": JobOut,
@@ -113,14 +118,23 @@ async def create_job(
     responses=error_responses(401, 403, 413, 422, 503),
 )
 async def create_jobs(
-    body: BatchIn, key: WriteKey, cid: CorrelationId, request: Request
+    body: BatchIn,
+    key: WriteKey,
+    cid: CorrelationId,
+    request: Request,
+    idempotency_header: BatchIdempotencyHeader = None,
 ) -> Response:
     """Enqueue every acceptable item; the others (unknown type, bad payload, scope, an
-    idempotency conflict) report why. Keys go in each item (no `Idempotency-Key` header).
+    idempotency conflict) report why. Keys go in each item: an `Idempotency-Key` header is
+    a 422.
 
     A malformed item (wrong field types, priority out of range, unknown queue) fails the
     whole request with 422, as for a single job.
     """
+    if idempotency_header is not None:
+        message = "a batch takes no Idempotency-Key header; give each item its idempotency_key"
+        details = [{"field": "header.Idempotency-Key", "message": "not accepted on a batch"}]
+        raise ApiProblem(422, "validation_error", message, details)
     enqueue = partial(_enqueue_batch, body, key, cid, request.app.state.confirmations.add)
     return await to_thread.run_sync(enqueue, limiter=request.app.state.batch_limiter)
 

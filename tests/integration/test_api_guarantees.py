@@ -229,6 +229,27 @@ def test_batch_items_take_keys_and_delays_and_report_conflicts_per_item(
     post(client, f"/v1/jobs/{results[3]['job']['id']}/cancel", keys["admin"])
 
 
+def test_a_batch_refuses_an_idempotency_header_and_creates_nothing(
+    client: TestClient, keys: dict[str, Headers]
+) -> None:
+    # Given a batch sent with an Idempotency-Key header
+    key = f"batch-{uuid.uuid4()}"
+    item = {"type": "diag.noop", "delay_s": 60, "idempotency_key": key}
+    headers = {**keys["admin"], "Idempotency-Key": f"header-{uuid.uuid4()}"}
+
+    refused = client.post("/v1/jobs/batch", json={"jobs": [item]}, headers=headers)
+
+    # Then it is a 422 saying keys go on each item, and nothing was created
+    error = assert_error(refused, 422, "validation_error")
+    assert "each item" in error["message"]
+    assert error["details"][0]["field"] == "header.Idempotency-Key"
+    accepted = post(client, "/v1/jobs/batch", keys["admin"], {"jobs": [item]})
+    created = client.post("/v1/jobs", json=item, headers=keys["admin"])
+    assert created.status_code == 200, "the item's key names the job the second batch made"
+    assert created.json()["id"] == accepted["results"][0]["job"]["id"]
+    post(client, f"/v1/jobs/{created.json()['id']}/cancel", keys["admin"])
+
+
 INVALID = [
     ("negative delay", {"delay_s": -1}, "validation_error", "body.delay_s"),
     ("delay as text", {"delay_s": "soon"}, "validation_error", "body.delay_s"),
