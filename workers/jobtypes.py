@@ -81,7 +81,7 @@ class JobType:
     terminable: bool = False
 
     def __post_init__(self) -> None:
-        if not _NAME.match(self.name):
+        if not _NAME.fullmatch(self.name):
             raise ValueError(f"job type name {self.name!r} must look like 'family.action'")
         check_priority(self.priority)
         loosened = _loosened(self.payload_model)

@@ -116,6 +116,17 @@ def test_bad_input_is_one_line_and_exit_2(
     assert words in line
 
 
+@pytest.mark.parametrize("name", ["nightly\n", "nightly\nrun", "\nnightly", "night ly"])
+def test_a_name_must_match_in_full(runtime: dict[str, str], name: str) -> None:
+    line = one_line_failure(
+        run("schedules", "add", name, "--task", "diag.noop", "--every", "60"), 2
+    )
+
+    assert "NAME: " in line
+    assert "not a usable name" in line
+    assert run("schedules", "pause", name).exit_code == 1
+
+
 def test_a_taken_name_is_one_line(runtime: dict[str, str]) -> None:
     line = one_line_failure(run("schedules", "add", "maintenance.purge", "--task", "diag.noop",
                                 "--every", "5"), 1)  # fmt: skip
