@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from redis.exceptions import RedisError
 
 from api.auth import CorrelationId, ReadKey, WriteKey, check_write, forbidden
-from api.errors import ApiProblem
+from api.errors import ApiProblem, error_body
 from api.listing import Cursor, Limit, TypeFilter, job_page
 from api.schemas import (
     MAX_KEY,
@@ -147,7 +147,7 @@ def _enqueue_batch(body: BatchIn, key: ApiKey, cid: str | None, confirm: Confirm
             allowed.append((index, item.to_request()))
         else:
             problem = forbidden(write_scope_for(item.type), JOBS_WRITE)
-            error = ErrorDetail(code=problem.code, message=problem.message, details=problem.details)
+            error = _error_detail(problem.code, problem.message, problem.details)
             results[index] = BatchRejected(index=index, error=error)
     requests = [request for _, request in allowed]
     outcomes = (
@@ -164,11 +164,17 @@ def _enqueue_batch(body: BatchIn, key: ApiKey, cid: str | None, confirm: Confirm
     )
 
 
+def _error_detail(code: str, message: str, details: Any) -> ErrorDetail:
+    """A batch item's error, bounded like every error response."""
+    return ErrorDetail.model_validate(error_body(code, message, details)["error"])
+
+
 def _batch_result(index: int, outcome: Job | Rejected) -> BatchResult:
     if isinstance(outcome, Rejected):
         error = outcome.error
-        detail = ErrorDetail(code=error.code, message=error.message, details=error.details)
-        return BatchRejected(index=index, error=detail)
+        return BatchRejected(
+            index=index, error=_error_detail(error.code, error.message, error.details)
+        )
     return BatchAccepted(index=index, job=JobOut.from_record(outcome))
 
 
