@@ -243,6 +243,8 @@ class Client:
             if job["status"] in FINISHED:
                 return job
             if time.monotonic() >= deadline:
-                message = f"job {job_id} still {job['status']} after {timeout} s"
+                message = (
+                    f"job {job_id} has not finished after {timeout} s (status {job['status']})"
+                )
                 raise WaitTimeout(message, job)
             time.sleep(interval)

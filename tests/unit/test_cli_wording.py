@@ -12,6 +12,7 @@ import pytest
 from cli.main import cli
 from tests.support.cli import one_line_failure, run
 from workers.errors import ECHO_LIMIT, MESSAGE_LIMIT, TaskyardError, bounded, bounded_details
+from workers.store.models import JobStatus
 
 HUGE = "n" * 10_000
 #: reStructuredText that click would print verbatim: ``literals``, roles, directives.
@@ -93,3 +94,12 @@ def test_every_platform_error_is_bounded() -> None:
 
     assert len(error.message) < 2 * ECHO_LIMIT
     assert str(error) == error.message
+
+
+def test_every_status_reads_as_english() -> None:
+    # "job 42 is succeeded" was the CLI's and the API's wording
+    phrases = {status: status.in_words for status in JobStatus}
+
+    assert phrases[JobStatus.SUCCEEDED] == "has succeeded"
+    assert phrases[JobStatus.STARTED] == "has started"
+    assert all(phrase.split()[0] in {"is", "has", "was"} for phrase in phrases.values())
