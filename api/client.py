@@ -214,7 +214,7 @@ class Client:
 
     def retry(self, job_id: str) -> dict[str, Any]:
         """Enqueue a dead, failed or cancelled job again; the new job's record (``replay_of``
-        names the original)."""
+        names the original). Every call enqueues another job."""
         result: dict[str, Any] = self._call("POST", f"/v1/jobs/{job_id}/retry")
         return result
 

@@ -7,7 +7,7 @@ from functools import partial
 from typing import Annotated, Any
 
 from anyio import to_thread
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from kombu.exceptions import OperationalError
 from pydantic import BaseModel
 from redis.exceptions import RedisError
@@ -51,10 +51,32 @@ IdempotencyHeader = Annotated[
         description="The same as `idempotency_key` in the body (which must then agree).",
     ),
 ]
-#: A batch takes no ``Idempotency-Key`` header (it would name 1000 jobs at once): read only to
-#: refuse it, so the jobs are not created twice unnoticed. Keys go on each item.
-BatchIdempotencyHeader = Annotated[
-    str | None, Header(alias="Idempotency-Key", include_in_schema=False)
+
+
+def _refuse_idempotency_header(hint: str) -> Any:
+    """A parameter that answers 422 when the request carries an ``Idempotency-Key`` header the
+    endpoint would otherwise ignore, so a client never counts on a key nothing honours."""
+
+    def refuse(
+        header: Annotated[
+            str | None, Header(alias="Idempotency-Key", include_in_schema=False)
+        ] = None,
+    ) -> None:
+        if header is not None:
+            details = [{"field": "header.Idempotency-Key", "message": f"not accepted; {hint}"}]
+            message = f"this endpoint takes no Idempotency-Key header; {hint}"
+            raise ApiProblem(422, "validation_error", message, details)
+
+    return Depends(refuse)
+
+
+#: A batch would name 1000 jobs with one key; a retry enqueues a new job on every call.
+BatchKeyRefused = Annotated[None, _refuse_idempotency_header("give each item its idempotency_key")]
+RetryKeyRefused = Annotated[
+    None,
+    _refuse_idempotency_header(
+        "every retry enqueues a new job; the original's replayed_by names the last one"
+    ),
 ]
 _DEDUPLICATED: dict[int | str, dict[str, Any]] = {
     200: {
@@ -122,7 +144,7 @@ async def create_jobs(
     key: WriteKey,
     cid: CorrelationId,
     request: Request,
-    idempotency_header: BatchIdempotencyHeader = None,
+    _: BatchKeyRefused = None,
 ) -> Response:
     """Enqueue every acceptable item; the others (unknown type, bad payload, scope, an
     idempotency conflict) report why. Keys go in each item: an `Idempotency-Key` header is
@@ -131,10 +153,6 @@ async def create_jobs(
     A malformed item (wrong field types, priority out of range, unknown queue) fails the
     whole request with 422, as for a single job.
     """
-    if idempotency_header is not None:
-        message = "a batch takes no Idempotency-Key header; give each item its idempotency_key"
-        details = [{"field": "header.Idempotency-Key", "message": "not accepted on a batch"}]
-        raise ApiProblem(422, "validation_error", message, details)
     enqueue = partial(_enqueue_batch, body, key, cid, request.app.state.confirmations.add)
     return await to_thread.run_sync(enqueue, limiter=request.app.state.batch_limiter)
 
@@ -224,9 +242,10 @@ def cancel(job_id: str, key: WriteKey) -> CancelOut:
     summary="Retry a job",
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
-def retry(job_id: str, key: WriteKey) -> JobOut:
+def retry(job_id: str, key: WriteKey, _: RetryKeyRefused = None) -> JobOut:
     """Enqueue a dead, failed or cancelled job again as a new job (its `replay_of` names the
     original); 409 `job_state_conflict` for any other status. Needs the scope to enqueue its type.
+    Every call enqueues a new job: an `Idempotency-Key` header is a 422.
     """
     record = _writable_job(job_id, key)
     return JobOut.from_record(replay_job(record.id))

@@ -250,6 +250,32 @@ def test_a_batch_refuses_an_idempotency_header_and_creates_nothing(
     post(client, f"/v1/jobs/{created.json()['id']}/cancel", keys["admin"])
 
 
+def test_a_retry_refuses_an_idempotency_header_and_enqueues_nothing(
+    client: TestClient, keys: dict[str, Headers]
+) -> None:
+    # Given a cancelled job, and a retry of it sent with an Idempotency-Key header
+    job = post(client, "/v1/jobs", keys["admin"], {"type": "diag.noop", "delay_s": 60})
+    post(client, f"/v1/jobs/{job['id']}/cancel", keys["admin"])
+    headers = {**keys["admin"], "Idempotency-Key": f"retry-{uuid.uuid4()}"}
+
+    refused = client.post(f"/v1/jobs/{job['id']}/retry", headers=headers)
+
+    # Then it is a 422 (each retry is a new job, a key would not stop a second), and no retry
+    error = assert_error(refused, 422, "validation_error")
+    assert "every retry enqueues a new job" in error["message"]
+    assert get(client, f"/v1/jobs/{job['id']}", keys["admin"])["replayed_by"] is None
+
+
+def test_the_openapi_document_does_not_offer_the_header_where_it_is_refused(
+    client: TestClient,
+) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+
+    for path in ("/v1/jobs/batch", "/v1/jobs/{job_id}/retry"):
+        names = [p["name"] for p in paths[path]["post"].get("parameters", [])]
+        assert "Idempotency-Key" not in names
+
+
 INVALID = [
     ("negative delay", {"delay_s": -1}, "validation_error", "body.delay_s"),
     ("delay as text", {"delay_s": "soon"}, "validation_error", "body.delay_s"),
