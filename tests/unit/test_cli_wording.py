@@ -57,6 +57,7 @@ def test_the_walk_reaches_every_command() -> None:
         ["jobs", "enqueue", "diag.noop", "--run-at", HUGE],
         ["jobs", "enqueue", "diag.noop", "--payload", HUGE],
         ["keys", "create", "--name", "x", "--scope", HUGE],
+        ["keys", "create", "--name", HUGE, "--scope", "admin"],
         ["dlq", "list", "--since", HUGE],
         ["jobs", "list", f"--{HUGE}"],
     ],
