@@ -167,7 +167,7 @@ def request_hash(request: JobRequest, resolved: dict[str, Any]) -> str:
 def _resolved(request: JobRequest, new: jobs.NewJob, unique_for: int | None) -> dict[str, Any]:
     """The request's values as the producer settled them, for :func:`request_hash`."""
     run_at = request.run_at.astimezone(UTC).isoformat() if request.run_at is not None else None
-    delay_s = float(request.delay_s) if request.delay_s is not None else None
+    delay_s = float(request.delay_s) if request.delay_s else None  # 0 is no delay, as omitted
     return {
         "type": new.type, "payload": new.payload, "queue": new.queue, "priority": new.priority,
         "delay_s": delay_s, "run_at": run_at, "unique_for_s": unique_for,

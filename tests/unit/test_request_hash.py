@@ -96,6 +96,7 @@ def test_defaults_given_or_left_out_ask_for_the_same_job() -> None:
     explicit = replace(BASE, payload={"message": "x", "transient": False}, queue="default")
 
     assert request_hash(replace(explicit, priority=5)) == request_hash(BASE)
+    assert request_hash(replace(BASE, delay_s=0)) == request_hash(BASE)
 
 
 def test_the_key_itself_is_not_part_of_the_request() -> None:
