@@ -31,8 +31,11 @@ def _loosened(model: type[BaseModel]) -> str | None:
     """What makes ``model`` coerce or ignore input, if anything does."""
     if not issubclass(model, Payload):
         return f"{model.__name__} must derive from workers.jobtypes.Payload"
-    if model.model_config.get("strict") is not True or model.model_config.get("extra") != "forbid":
-        return f"{model.__name__} must keep Payload's strict=True and extra='forbid'"
+    config = model.model_config
+    if (config.get("strict"), config.get("extra"), config.get("allow_inf_nan")) != (
+        True, "forbid", False,
+    ):  # fmt: skip
+        return f"{model.__name__} must keep Payload's strict=True, extra='forbid', no NaN"
     for name, info in model.model_fields.items():
         if any(isinstance(item, Strict) and not item.strict for item in info.metadata):
             return f"{model.__name__}.{name} must not turn strict mode off"

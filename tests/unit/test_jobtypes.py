@@ -114,6 +114,11 @@ class Loosened(Payload):
     ms: int
 
 
+class WithNaN(Payload):
+    model_config = ConfigDict(allow_inf_nan=True)
+    ratio: float
+
+
 class LooseField(Payload):
     ms: int = Field(strict=False)
 
@@ -123,6 +128,7 @@ class LooseField(Payload):
     [
         (Lax, "must derive from workers.jobtypes.Payload"),
         (Loosened, "must keep Payload's strict=True"),
+        (WithNaN, "no NaN"),
         (LooseField, "must not turn strict mode off"),
     ],
 )

@@ -50,6 +50,7 @@ _IN_WORDS = {
     JobStatus.FAILED: "has failed", JobStatus.DEAD: "is dead",
     JobStatus.CANCELLED: "was cancelled",
 }  # fmt: skip
+
 FINISHED_STATUSES = frozenset(
     {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.DEAD, JobStatus.CANCELLED}
 )
