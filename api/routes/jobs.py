@@ -7,7 +7,7 @@ from functools import partial
 from typing import Annotated, Any
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from kombu.exceptions import OperationalError
 from pydantic import BaseModel
 from redis.exceptions import RedisError
@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 from api.auth import CorrelationId, ReadKey, WriteKey, check_write, forbidden
 from api.errors import ApiProblem, error_body
 from api.listing import Cursor, Limit, TypeFilter, job_page
+from api.refusals import refuse_idempotency_header
 from api.schemas import (
     MAX_KEY,
     BatchAccepted,
@@ -53,28 +54,11 @@ IdempotencyHeader = Annotated[
 ]
 
 
-def _refuse_idempotency_header(hint: str) -> Any:
-    """A parameter that answers 422 when the request carries an ``Idempotency-Key`` header the
-    endpoint would otherwise ignore, so a client never counts on a key nothing honours."""
-
-    def refuse(
-        header: Annotated[
-            str | None, Header(alias="Idempotency-Key", include_in_schema=False)
-        ] = None,
-    ) -> None:
-        if header is not None:
-            details = [{"field": "header.Idempotency-Key", "message": f"not accepted; {hint}"}]
-            message = f"this endpoint takes no Idempotency-Key header; {hint}"
-            raise ApiProblem(422, "validation_error", message, details)
-
-    return Depends(refuse)
-
-
 #: A batch would name 1000 jobs with one key; a retry enqueues a new job on every call.
-BatchKeyRefused = Annotated[None, _refuse_idempotency_header("give each item its idempotency_key")]
+BatchKeyRefused = Annotated[None, refuse_idempotency_header("give each item its idempotency_key")]
 RetryKeyRefused = Annotated[
     None,
-    _refuse_idempotency_header(
+    refuse_idempotency_header(
         "every retry enqueues a new job; the original's replayed_by names the last one"
     ),
 ]

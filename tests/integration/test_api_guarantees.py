@@ -276,6 +276,24 @@ def test_the_openapi_document_does_not_offer_the_header_where_it_is_refused(
         assert "Idempotency-Key" not in names
 
 
+def test_a_write_refuses_a_query_string_instead_of_ignoring_it(
+    client: TestClient, keys: dict[str, Headers], dead: dict[str, list[Job]]
+) -> None:
+    # Given filters sent as a query string to a replay whose body asks for every dead letter
+    response = client.post(
+        "/v1/dead-letters/replay?type=diag.nope&limit=1", json={}, headers=keys["admin"]
+    )
+
+    # Then nothing is replayed: a 422 names the parameters and says where they go
+    error = assert_error(response, 422, "validation_error")
+    assert [item["field"] for item in error["details"]] == ["query.limit", "query.type"]
+    assert "JSON body" in error["message"]
+    for job in dead["bulk"]:
+        assert get(client, f"/v1/jobs/{job['id']}", keys["admin"])["replayed_by"] is None
+    enqueue = client.post("/v1/jobs?priority=9", json={"type": "diag.noop"}, headers=keys["admin"])
+    assert_error(enqueue, 422, "validation_error")
+
+
 INVALID = [
     ("negative delay", {"delay_s": -1}, "validation_error", "body.delay_s"),
     ("delay as text", {"delay_s": "soon"}, "validation_error", "body.delay_s"),
