@@ -178,7 +178,8 @@ class Client:
     def enqueue_batch(
         self, jobs: list[dict[str, Any]], *, correlation_id: str | None = None
     ) -> dict[str, Any]:
-        """Enqueue up to 1000 jobs (dicts shaped like :meth:`enqueue`'s arguments)."""
+        """Enqueue up to 1000 jobs (dicts shaped like :meth:`enqueue`'s arguments); an item's
+        ``idempotency_key`` deduplicates that item (a batch as a whole takes no key)."""
         headers = {CORRELATION_HEADER: correlation_id} if correlation_id else None
         result: dict[str, Any] = self._call(
             "POST", "/v1/jobs/batch", json={"jobs": jobs}, headers=headers
@@ -213,7 +214,7 @@ class Client:
 
     def retry(self, job_id: str) -> dict[str, Any]:
         """Enqueue a dead, failed or cancelled job again; the new job's record (``replay_of``
-        names the original)."""
+        names the original). Every call enqueues another job."""
         result: dict[str, Any] = self._call("POST", f"/v1/jobs/{job_id}/retry")
         return result
 
@@ -242,6 +243,8 @@ class Client:
             if job["status"] in FINISHED:
                 return job
             if time.monotonic() >= deadline:
-                message = f"job {job_id} still {job['status']} after {timeout} s"
+                message = (
+                    f"job {job_id} has not finished after {timeout} s (status {job['status']})"
+                )
                 raise WaitTimeout(message, job)
             time.sleep(interval)

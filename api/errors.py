@@ -22,6 +22,8 @@ from workers.errors import (
     StoreUnavailable,
     TaskyardError,
     UnknownJobType,
+    bounded,
+    bounded_details,
 )
 
 log = logging.getLogger(__name__)
@@ -76,8 +78,11 @@ class ApiProblem(Exception):
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
-    """The JSON body of every error response."""
-    return {"error": {"code": code, "message": message, "details": details}}
+    """The JSON body of every error response, holding what it echoes of the request to
+    :data:`workers.errors.ECHO_LIMIT` (a caller's value, a path of payload keys)."""
+    return {
+        "error": {"code": code, "message": bounded(message), "details": bounded_details(details)}
+    }
 
 
 def error_response(

@@ -9,9 +9,10 @@ from api.errors import PayloadTooLarge, too_large_response
 
 
 def declared_length(scope: Scope) -> int | None:
-    """The request's ``Content-Length``, or ``None`` when absent or unreadable."""
+    """The request's ``Content-Length``, or ``None`` when absent or unreadable (headers are
+    Latin-1, where ``isdigit`` holds for ``²`` and ``int`` refuses it)."""
     value = Headers(scope=scope).get("content-length")
-    if value is None or not value.isdigit():
+    if value is None or not (value.isascii() and value.isdigit()):
         return None
     return int(value)
 

@@ -70,19 +70,13 @@ class JobIn(BaseModel):
     )
 
     def to_request(self, idempotency_key: str | None = None) -> JobRequest:
-        """The producer's request for this job (``idempotency_key`` when the header gave it)."""
-        queue = self.queue.value if self.queue is not None else None
-        return JobRequest(
-            self.type,
-            self.payload,
-            queue,
-            self.priority,
-            delay_s=self.delay_s,
-            run_at=self.run_at,
-            idempotency_key=self.idempotency_key or idempotency_key,
-            unique_key=self.unique_key,
-            unique_for_s=self.unique_for_s,
-        )
+        """The producer's request for this job (``idempotency_key`` when the header gave it).
+
+        Every field passes on by name, so one the producer does not know fails at once."""
+        values = dict(self)
+        values["queue"] = self.queue.value if self.queue is not None else None
+        values["idempotency_key"] = self.idempotency_key or idempotency_key
+        return JobRequest(**values)
 
 
 class BatchIn(BaseModel):

@@ -16,7 +16,9 @@ START_TIMEOUT_S = 60
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65_535))
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(1, 65_535), help="Port."
+)
 @click.option(
     "--workers",
     type=click.IntRange(1, 64),
@@ -24,10 +26,10 @@ START_TIMEOUT_S = 60
     help="API processes [default: TASKYARD_API_WORKERS, 2].",
 )
 def api(host: str, port: int, workers: int | None) -> None:
-    """Serve the producer API (``api.app:create_app``), access log off.
+    """Serve the producer API on HOST:PORT with uvicorn (no access log).
 
-    The processes share this command's Prometheus directory, so ``/metrics`` on any of them
-    reports all of them. Stops on Ctrl-C or SIGTERM after in-flight requests finish.
+    The processes share one Prometheus directory, so /metrics on any of them reports all
+    of them. Stops on Ctrl-C or SIGTERM after in-flight requests finish.
     """
     uvicorn.run(
         "api.app:create_app",

@@ -9,7 +9,7 @@ import click
 from cli.output import CliError, note
 from workers.errors import JobStateConflict
 from workers.store import jobs as job_store
-from workers.store.models import FINISHED_STATUSES, Job
+from workers.store.models import FINISHED_STATUSES, Job, JobStatus
 
 
 def _already_finished(job: Job) -> CliError:
@@ -25,7 +25,8 @@ def _not_retryable(job: Job) -> CliError:
     else:
         then = f"wait for it to finish, or cancel it with `taskyard jobs cancel {job.id}`"
     return CliError(
-        f"job {job.id} is {job.status}; only dead, failed or cancelled jobs can be retried, "
+        f"job {job.id} {JobStatus(job.status).in_words}; only dead, failed or cancelled jobs "
+        "can be retried, "
         f"so {then}"
     )
 

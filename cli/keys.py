@@ -23,7 +23,7 @@ def check_scope(scope: str) -> str:
 
 def check_name(name: str) -> str:
     """Return ``name`` when it is a usable key name, else raise a usage error."""
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise UsageProblem(
             f"invalid key name {name!r}; use 1-200 letters, digits, '_', '.', ':', '@' or '-'"
         )

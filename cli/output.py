@@ -12,6 +12,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from workers.errors import bounded
+
 PROG = "taskyard"
 #: Width used when stdout is not a terminal, so piped tables are not squeezed to 80 columns.
 PIPE_WIDTH = 200
@@ -38,8 +40,9 @@ def one_line(text: str) -> str:
 
 
 def error_line(message: str) -> None:
-    """Write ``taskyard: <message>`` as exactly one line on stderr."""
-    click.echo(f"{PROG}: {one_line(message)}", err=True)
+    """Write ``taskyard: <message>`` as exactly one line on stderr, holding what it echoes of
+    the command line to :data:`workers.errors.ECHO_LIMIT` (click quotes bad values in full)."""
+    click.echo(f"{PROG}: {bounded(one_line(message))}", err=True)
 
 
 def note(message: str) -> None:

@@ -92,7 +92,7 @@ def _check_steps(expression: str, fields: list[str]) -> None:
     for (name, span), value in zip(_FIELD_SPANS, fields, strict=True):
         for part in value.split(","):
             _, slash, step = part.partition("/")
-            if slash and step.isdigit() and int(step) >= span:
+            if slash and step.isascii() and step.isdigit() and int(step) >= span:
                 raise _invalid(
                     "cron",
                     f"{expression!r}: step /{step} is not shorter than the {name} field's range "

@@ -79,7 +79,7 @@ def invalid(field_name: str, message: str) -> InvalidSchedule:
 
 
 def _check_name(name: str) -> None:
-    if not NAME_PATTERN.match(name):
+    if not NAME_PATTERN.fullmatch(name):
         raise invalid("name", f"{name!r} is not a usable name; use 1-200 letters, digits, '_.:@-'")
 
 

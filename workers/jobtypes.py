@@ -8,7 +8,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
+from pydantic.types import Strict
 
 from workers.errors import UnknownJobType
 from workers.priorities import DEFAULT_PRIORITY, check_priority
@@ -17,6 +18,28 @@ from workers.queues import QueueName
 _NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 #: Extra starts a job gets when its worker dies under it (not its own failures).
 LOST_WORKER_ALLOWANCE = 3
+
+
+class Payload(BaseModel):
+    """Base of every job type's payload model: strict, like the request's own fields (``"100"``
+    and ``true`` are not 100; JSON has no NaN), and closed (an unknown field is an error)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
+def _loosened(model: type[BaseModel]) -> str | None:
+    """What makes ``model`` coerce or ignore input, if anything does."""
+    if not issubclass(model, Payload):
+        return f"{model.__name__} must derive from workers.jobtypes.Payload"
+    config = model.model_config
+    if (config.get("strict"), config.get("extra"), config.get("allow_inf_nan")) != (
+        True, "forbid", False,
+    ):  # fmt: skip
+        return f"{model.__name__} must keep Payload's strict=True, extra='forbid', no NaN"
+    for name, info in model.model_fields.items():
+        if any(isinstance(item, Strict) and not item.strict for item in info.metadata):
+            return f"{model.__name__}.{name} must not turn strict mode off"
+    return None
 
 
 @dataclass(frozen=True)
@@ -48,7 +71,7 @@ class JobType:
     """A registered job type; only these can be enqueued."""
 
     name: str
-    payload_model: type[BaseModel]
+    payload_model: type[Payload]
     description: str
     queue: QueueName = QueueName.DEFAULT
     priority: int = DEFAULT_PRIORITY
@@ -61,9 +84,12 @@ class JobType:
     terminable: bool = False
 
     def __post_init__(self) -> None:
-        if not _NAME.match(self.name):
+        if not _NAME.fullmatch(self.name):
             raise ValueError(f"job type name {self.name!r} must look like 'family.action'")
         check_priority(self.priority)
+        loosened = _loosened(self.payload_model)
+        if loosened is not None:
+            raise ValueError(f"{self.name}: {loosened}")
         soft = self.soft_time_limit_s
         if soft is not None and soft >= self.time_limit_s:
             raise ValueError(f"{self.name}: soft time limit must be below the hard limit")

@@ -13,8 +13,9 @@ from pydantic import BaseModel
 from redis.exceptions import RedisError
 
 from api.auth import CorrelationId, ReadKey, WriteKey, check_write, forbidden
-from api.errors import ApiProblem
+from api.errors import ApiProblem, error_body
 from api.listing import Cursor, Limit, TypeFilter, job_page
+from api.refusals import refuse_idempotency_header
 from api.schemas import (
     MAX_KEY,
     BatchAccepted,
@@ -49,6 +50,16 @@ IdempotencyHeader = Annotated[
         min_length=1,
         max_length=MAX_KEY,
         description="The same as `idempotency_key` in the body (which must then agree).",
+    ),
+]
+
+
+#: A batch would name 1000 jobs with one key; a retry enqueues a new job on every call.
+BatchKeyRefused = Annotated[None, refuse_idempotency_header("give each item its idempotency_key")]
+RetryKeyRefused = Annotated[
+    None,
+    refuse_idempotency_header(
+        "every retry enqueues a new job; the original's replayed_by names the last one"
     ),
 ]
 _DEDUPLICATED: dict[int | str, dict[str, Any]] = {
@@ -113,10 +124,15 @@ async def create_job(
     responses=error_responses(401, 403, 413, 422, 503),
 )
 async def create_jobs(
-    body: BatchIn, key: WriteKey, cid: CorrelationId, request: Request
+    body: BatchIn,
+    key: WriteKey,
+    cid: CorrelationId,
+    request: Request,
+    _: BatchKeyRefused = None,
 ) -> Response:
     """Enqueue every acceptable item; the others (unknown type, bad payload, scope, an
-    idempotency conflict) report why. Keys go in each item (no `Idempotency-Key` header).
+    idempotency conflict) report why. Keys go in each item: an `Idempotency-Key` header is
+    a 422.
 
     A malformed item (wrong field types, priority out of range, unknown queue) fails the
     whole request with 422, as for a single job.
@@ -133,7 +149,7 @@ def _enqueue_batch(body: BatchIn, key: ApiKey, cid: str | None, confirm: Confirm
             allowed.append((index, item.to_request()))
         else:
             problem = forbidden(write_scope_for(item.type), JOBS_WRITE)
-            error = ErrorDetail(code=problem.code, message=problem.message, details=problem.details)
+            error = _error_detail(problem.code, problem.message, problem.details)
             results[index] = BatchRejected(index=index, error=error)
     requests = [request for _, request in allowed]
     outcomes = (
@@ -150,11 +166,17 @@ def _enqueue_batch(body: BatchIn, key: ApiKey, cid: str | None, confirm: Confirm
     )
 
 
+def _error_detail(code: str, message: str, details: Any) -> ErrorDetail:
+    """A batch item's error, bounded like every error response."""
+    return ErrorDetail.model_validate(error_body(code, message, details)["error"])
+
+
 def _batch_result(index: int, outcome: Job | Rejected) -> BatchResult:
     if isinstance(outcome, Rejected):
         error = outcome.error
-        detail = ErrorDetail(code=error.code, message=error.message, details=error.details)
-        return BatchRejected(index=index, error=detail)
+        return BatchRejected(
+            index=index, error=_error_detail(error.code, error.message, error.details)
+        )
     return BatchAccepted(index=index, job=JobOut.from_record(outcome))
 
 
@@ -204,9 +226,10 @@ def cancel(job_id: str, key: WriteKey) -> CancelOut:
     summary="Retry a job",
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
-def retry(job_id: str, key: WriteKey) -> JobOut:
+def retry(job_id: str, key: WriteKey, _: RetryKeyRefused = None) -> JobOut:
     """Enqueue a dead, failed or cancelled job again as a new job (its `replay_of` names the
     original); 409 `job_state_conflict` for any other status. Needs the scope to enqueue its type.
+    Every call enqueues a new job: an `Idempotency-Key` header is a 422.
     """
     record = _writable_job(job_id, key)
     return JobOut.from_record(replay_job(record.id))

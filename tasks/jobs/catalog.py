@@ -2,60 +2,52 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from workers.jobtypes import ConcurrencyLimit, JobType, JobTypeRegistry, RetryPolicy
+from workers.jobtypes import ConcurrencyLimit, JobType, JobTypeRegistry, Payload, RetryPolicy
 
 
-class NoopPayload(BaseModel):
+class NoopPayload(Payload):
     """``diag.noop`` takes nothing."""
 
-    model_config = ConfigDict(extra="forbid")
 
-
-class SleepPayload(BaseModel):
+class SleepPayload(Payload):
     """``diag.sleep``: how long to sleep."""
 
-    model_config = ConfigDict(extra="forbid")
     ms: int = Field(ge=0, le=600_000, description="milliseconds to sleep")
 
 
-class FailPayload(BaseModel):
+class FailPayload(Payload):
     """``diag.fail``: the error to raise, and whether it is transient (retried)."""
 
-    model_config = ConfigDict(extra="forbid")
     message: str = Field(min_length=1, max_length=2_000)
     transient: bool = False
 
 
-class StepsPayload(BaseModel):
+class StepsPayload(Payload):
     """``diag.steps``: work in ``steps`` steps of ``step_ms``, reporting progress after each."""
 
-    model_config = ConfigDict(extra="forbid")
     steps: int = Field(ge=1, le=10_000)
     step_ms: int = Field(ge=0, le=60_000)
 
 
-class FlakyPayload(BaseModel):
+class FlakyPayload(Payload):
     """``diag.flaky``: ask to be retried after ``retry_after_s`` until ``fail_times`` attempts."""
 
-    model_config = ConfigDict(extra="forbid")
     fail_times: int = Field(ge=0, le=20)
     retry_after_s: float = Field(ge=0, le=3_600)
 
 
-class LimitedPayload(BaseModel):
+class LimitedPayload(Payload):
     """``diag.limited``: sleep ``ms`` under a cluster rate limit and a per-tenant cap."""
 
-    model_config = ConfigDict(extra="forbid")
     tenant: str = Field(min_length=1, max_length=100)
     ms: int = Field(default=0, ge=0, le=60_000)
 
 
-class SlowPayload(BaseModel):
+class SlowPayload(Payload):
     """``diag.slow``: sleep ``ms`` against a 1 s soft and 2 s hard limit."""
 
-    model_config = ConfigDict(extra="forbid")
     ms: int = Field(ge=0, le=60_000)
     ignore_soft_limit: bool = False
 

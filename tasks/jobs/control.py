@@ -34,8 +34,8 @@ def replay_job(job_id: uuid.UUID) -> Job:
     """Enqueue a dead, failed or cancelled job again as a new job linked to the original."""
     original = jobs.get_job(job_id)
     if original.status not in REPLAYABLE:
-        raise JobStateConflict(f"job {job_id} is {original.status}; only finished jobs that "
-                               "did not succeed can be retried")  # fmt: skip
+        raise JobStateConflict(f"job {job_id} {JobStatus(original.status).in_words}; only "
+                               "dead, failed or cancelled jobs can be retried")  # fmt: skip
     request = JobRequest(original.type, original.payload, original.queue, original.priority)
     replay = submit(request, api_key_id=original.api_key_id,
                     correlation_id=original.correlation_id, replay_of=original.id).job  # fmt: skip

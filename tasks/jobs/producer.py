@@ -6,8 +6,8 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -28,6 +28,8 @@ from workers.store.types import utcnow
 #: thread (:class:`workers.store.confirmations.BackgroundConfirmations`).
 Confirm = Callable[[Sequence[uuid.UUID]], None]
 MAX_DELAY = timedelta(days=365)
+#: The fields of a request that name it rather than ask for something: left out of its hash.
+NOT_HASHED = frozenset({"idempotency_key"})
 #: PostgreSQL cannot store a NUL in text or JSON, so no request may carry one.
 NUL = "\x00"
 _NO_NUL = "must not contain NUL (\\u0000)"
@@ -146,6 +148,32 @@ def _fingerprint(*parts: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def request_hash(request: JobRequest, resolved: dict[str, Any]) -> str:
+    """What an idempotency key compares: every field of ``request`` but :data:`NOT_HASHED`,
+    so a field added to :class:`JobRequest` is covered without a change here.
+
+    ``resolved`` replaces what the producer settled (the validated payload, the type's default
+    queue, priority and unique window), so leaving out a default asks for the same job as
+    giving it. ``delay_s`` counts as given, not as the time it resolves to: a repeat a minute
+    later asks for the same delay and gets the first job back, due when the first request made
+    it due. ``run_at`` counts as the instant (any offset)."""
+    asked = {f.name: getattr(request, f.name) for f in fields(request) if f.name not in NOT_HASHED}
+    unknown = set(resolved) - set(asked)
+    if unknown:
+        raise ValueError(f"not request fields: {sorted(unknown)}")
+    return _fingerprint({**asked, **resolved})
+
+
+def _resolved(request: JobRequest, new: jobs.NewJob, unique_for: int | None) -> dict[str, Any]:
+    """The request's values as the producer settled them, for :func:`request_hash`."""
+    run_at = request.run_at.astimezone(UTC).isoformat() if request.run_at is not None else None
+    delay_s = float(request.delay_s) if request.delay_s else None  # 0 is no delay, as omitted
+    return {
+        "type": new.type, "payload": new.payload, "queue": new.queue, "priority": new.priority,
+        "delay_s": delay_s, "run_at": run_at, "unique_for_s": unique_for,
+    }  # fmt: skip
+
+
 def _dedupe(request: JobRequest, spec: JobType, new: jobs.NewJob, scope: str) -> jobs.Dedupe | None:
     unique_for = request.unique_for_s or spec.unique_for_s
     if unique_for is not None and not 0 < unique_for <= MAX_DELAY.total_seconds():
@@ -158,7 +186,7 @@ def _dedupe(request: JobRequest, spec: JobType, new: jobs.NewJob, scope: str) ->
     window = get_settings().idempotency_window_s
     return jobs.Dedupe(
         scope=scope,
-        request_hash=_fingerprint(new.type, new.payload, new.queue, new.priority),
+        request_hash=request_hash(request, _resolved(request, new, unique_for)),
         idempotency_key=request.idempotency_key,
         idempotency_until=now + timedelta(seconds=window) if request.idempotency_key else None,
         unique_key=(request.unique_key or _fingerprint(new.payload)[:40]) if unique_for else None,

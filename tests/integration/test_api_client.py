@@ -83,6 +83,19 @@ def test_batch_list_and_queues(api: Client, worker: None) -> None:
     assert [q["name"] for q in api.queues()] == ["critical", "high", "default", "bulk"]
 
 
+def test_batch_items_carry_their_own_idempotency_keys(api: Client) -> None:
+    key = f"client-batch-{uuid.uuid4()}"
+    item = {"type": "diag.noop", "delay_s": 300, "idempotency_key": key}
+
+    first = api.enqueue_batch([item])["results"][0]["job"]
+    again = api.enqueue_batch([item])["results"][0]["job"]
+    single = api.submit("diag.noop", delay_s=300, idempotency_key=key)
+
+    assert again["id"] == first["id"]
+    assert (single.created, single.job["id"]) == (False, first["id"])
+    api.cancel(first["id"])
+
+
 def test_api_errors_raise_api_error_with_the_code(api: Client) -> None:
     with pytest.raises(ApiError) as unknown:
         api.get_job(str(uuid.uuid4()))

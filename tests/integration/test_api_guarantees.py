@@ -156,6 +156,38 @@ def test_an_idempotency_key_reused_for_another_request_is_a_conflict(
     assert error["details"][0]["field"] == "header.Idempotency-Key"
 
 
+def test_an_idempotency_key_covers_the_delay_and_the_unique_key(
+    client: TestClient, keys: dict[str, Headers]
+) -> None:
+    # Given a delayed job enqueued with an idempotency key
+    key = f"order-{uuid.uuid4()}"
+    body = {"type": "diag.noop", "delay_s": 60, "idempotency_key": key}
+    original = post(client, "/v1/jobs", keys["admin"], body)
+
+    # When the same request comes again later, and then with another delay or unique key
+    again = client.post("/v1/jobs", json=body, headers=keys["admin"])
+    in_a_day = stamp(utcnow() + timedelta(days=1))
+    changes: list[dict[str, Any]] = [
+        {"delay_s": 120},
+        {"delay_s": None, "run_at": in_a_day},
+        {"unique_key": f"u-{uuid.uuid4()}", "unique_for_s": 60},
+        {"unique_for_s": 60},
+    ]
+    conflicts = [
+        client.post("/v1/jobs", json={**body, **change}, headers=keys["admin"])
+        for change in changes
+    ]
+
+    # Then the same delay returns the first job (due when it was), any other change is a 409
+    assert again.status_code == 200, again.text
+    assert again.json()["id"] == original["id"]
+    assert again.json()["run_at"] == original["run_at"]
+    for conflict in conflicts:
+        error = assert_error(conflict, 409, "idempotency_conflict")
+        assert error["details"] == {"job_id": original["id"]}
+    post(client, f"/v1/jobs/{original['id']}/cancel", keys["admin"])
+
+
 def test_a_unique_key_returns_the_open_job(client: TestClient, keys: dict[str, Headers]) -> None:
     body = {
         "type": "diag.sleep",
@@ -195,6 +227,71 @@ def test_batch_items_take_keys_and_delays_and_report_conflicts_per_item(
     assert results[2]["error"]["details"] == {"job_id": results[0]["job"]["id"]}
     assert results[3]["job"]["status"] == "scheduled"
     post(client, f"/v1/jobs/{results[3]['job']['id']}/cancel", keys["admin"])
+
+
+def test_a_batch_refuses_an_idempotency_header_and_creates_nothing(
+    client: TestClient, keys: dict[str, Headers]
+) -> None:
+    # Given a batch sent with an Idempotency-Key header
+    key = f"batch-{uuid.uuid4()}"
+    item = {"type": "diag.noop", "delay_s": 60, "idempotency_key": key}
+    headers = {**keys["admin"], "Idempotency-Key": f"header-{uuid.uuid4()}"}
+
+    refused = client.post("/v1/jobs/batch", json={"jobs": [item]}, headers=headers)
+
+    # Then it is a 422 saying keys go on each item, and nothing was created
+    error = assert_error(refused, 422, "validation_error")
+    assert "each item" in error["message"]
+    assert error["details"][0]["field"] == "header.Idempotency-Key"
+    accepted = post(client, "/v1/jobs/batch", keys["admin"], {"jobs": [item]})
+    created = client.post("/v1/jobs", json=item, headers=keys["admin"])
+    assert created.status_code == 200, "the item's key names the job the second batch made"
+    assert created.json()["id"] == accepted["results"][0]["job"]["id"]
+    post(client, f"/v1/jobs/{created.json()['id']}/cancel", keys["admin"])
+
+
+def test_a_retry_refuses_an_idempotency_header_and_enqueues_nothing(
+    client: TestClient, keys: dict[str, Headers]
+) -> None:
+    # Given a cancelled job, and a retry of it sent with an Idempotency-Key header
+    job = post(client, "/v1/jobs", keys["admin"], {"type": "diag.noop", "delay_s": 60})
+    post(client, f"/v1/jobs/{job['id']}/cancel", keys["admin"])
+    headers = {**keys["admin"], "Idempotency-Key": f"retry-{uuid.uuid4()}"}
+
+    refused = client.post(f"/v1/jobs/{job['id']}/retry", headers=headers)
+
+    # Then it is a 422 (each retry is a new job, a key would not stop a second), and no retry
+    error = assert_error(refused, 422, "validation_error")
+    assert "every retry enqueues a new job" in error["message"]
+    assert get(client, f"/v1/jobs/{job['id']}", keys["admin"])["replayed_by"] is None
+
+
+def test_the_openapi_document_does_not_offer_the_header_where_it_is_refused(
+    client: TestClient,
+) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+
+    for path in ("/v1/jobs/batch", "/v1/jobs/{job_id}/retry"):
+        names = [p["name"] for p in paths[path]["post"].get("parameters", [])]
+        assert "Idempotency-Key" not in names
+
+
+def test_a_write_refuses_a_query_string_instead_of_ignoring_it(
+    client: TestClient, keys: dict[str, Headers], dead: dict[str, list[Job]]
+) -> None:
+    # Given filters sent as a query string to a replay whose body asks for every dead letter
+    response = client.post(
+        "/v1/dead-letters/replay?type=diag.nope&limit=1", json={}, headers=keys["admin"]
+    )
+
+    # Then nothing is replayed: a 422 names the parameters and says where they go
+    error = assert_error(response, 422, "validation_error")
+    assert [item["field"] for item in error["details"]] == ["query.limit", "query.type"]
+    assert "JSON body" in error["message"]
+    for job in dead["bulk"]:
+        assert get(client, f"/v1/jobs/{job['id']}", keys["admin"])["replayed_by"] is None
+    enqueue = client.post("/v1/jobs?priority=9", json={"type": "diag.noop"}, headers=keys["admin"])
+    assert_error(enqueue, 422, "validation_error")
 
 
 INVALID = [
@@ -343,7 +440,8 @@ def test_retrying_a_job_that_did_not_fail_is_a_conflict(
 
     response = client.post(f"/v1/jobs/{job['id']}/retry", headers=keys["admin"])
 
-    assert "succeeded" in assert_error(response, 409, "job_state_conflict")["message"]
+    message = assert_error(response, 409, "job_state_conflict")["message"]
+    assert message.startswith(f"job {job['id']} has succeeded; only dead, failed or cancelled")
 
 
 def test_dead_letters_are_listed_by_type_and_time_of_death_a_page_at_a_time(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from tests.support.waiting import wait_for
 from tests.support.worker import embedded_worker
+from workers.errors import DETAILS_LIMIT, ECHO_LIMIT, MESSAGE_LIMIT
 from workers.store.keys import create_key, revoke_key
 
 #: The worker leaves ``bulk`` alone, so what is enqueued there stays to be counted.
@@ -203,6 +205,42 @@ def test_an_unknown_job_is_not_found(
     assert job_id in error["message"]
 
 
+def _longest_run(text: str) -> int:
+    """The longest run of non-space characters in ``text``."""
+    return max((len(word) for word in text.split()), default=0)
+
+
+def test_an_error_echoes_a_huge_value_only_in_part(
+    client: TestClient, keys: dict[str, Headers]
+) -> None:
+    # Given requests carrying a 10,000-character value where an error would quote it
+    huge = "n" * 10_000
+    many = {f"field_{index}": 1 for index in range(200)}
+    responses = [
+        client.get(f"/v1/jobs/{huge}", headers=keys["reader"]),
+        client.post(
+            "/v1/jobs", json={"type": "diag.noop", "payload": {huge: 1}}, headers=keys["admin"]
+        ),
+        client.post("/v1/jobs", json={"type": "diag.noop", huge: 1}, headers=keys["admin"]),
+        client.post("/v1/jobs", json={"type": "diag.noop", "payload": many}, headers=keys["admin"]),
+        client.post(f"/v1/{huge}", headers=keys["admin"]),
+    ]
+    batch = client.post(
+        "/v1/jobs/batch",
+        json={"jobs": [{"type": "diag.noop", "payload": {huge: 1}}]},
+        headers=keys["admin"],
+    )
+
+    # Then every error says what is wrong, quoting at most ECHO_LIMIT characters of the value
+    errors = [response.json()["error"] for response in responses]
+    errors.append(batch.json()["results"][0]["error"])
+    assert [response.status_code for response in responses] == [404, 422, 422, 422, 404]
+    for error in errors:
+        assert _longest_run(json.dumps(error)) < ECHO_LIMIT + 10, error["code"]
+        assert len(error["message"]) <= MESSAGE_LIMIT + 1
+    assert len(errors[3]["details"]) == DETAILS_LIMIT
+
+
 def test_an_oversized_body_is_refused_before_anything_else(
     client: TestClient, keys: dict[str, Headers]
 ) -> None:
@@ -227,6 +265,16 @@ INVALID_JOBS: list[tuple[str, Any, str, str]] = [
     ("unknown type", {"type": "diag.nope"}, "unknown_job_type", ""),
     ("bad payload", {"type": "diag.sleep", "payload": {"ms": "soon"}}, "invalid_job", "ms"),
     ("extra payload field", {"type": "diag.noop", "payload": {"x": 1}}, "invalid_job", "x"),
+    # Payloads are strict, like the request's own fields: nothing is coerced
+    ("payload int as text", {"type": "diag.sleep", "payload": {"ms": "100"}}, "invalid_job", "ms"),
+    ("payload int as bool", {"type": "diag.sleep", "payload": {"ms": True}}, "invalid_job", "ms"),
+    ("payload int as float", {"type": "diag.sleep", "payload": {"ms": 1.5}}, "invalid_job", "ms"),
+    (
+        "payload bool as text",
+        {"type": "diag.fail", "payload": {"message": "x", "transient": "yes"}},
+        "invalid_job",
+        "transient",
+    ),
     ("priority 10", {"type": "diag.noop", "priority": 10}, "validation_error", "body.priority"),
     ("priority -1", {"type": "diag.noop", "priority": -1}, "validation_error", "body.priority"),
     ("priority true", {"type": "diag.noop", "priority": True}, "validation_error", "body.priority"),

@@ -285,7 +285,7 @@ def test_only_dead_failed_or_cancelled_jobs_can_be_retried(worker: None) -> None
     line = one_line_failure(run("jobs", "retry", job_id), 1)
 
     assert "only dead, failed or cancelled jobs can be retried" in line
-    assert "is succeeded" in line
+    assert f"job {job_id} has succeeded;" in line
 
 
 @pytest.mark.parametrize(

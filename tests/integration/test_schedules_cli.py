@@ -10,6 +10,7 @@ from click.testing import CliRunner, Result
 from cli.main import cli
 from schedules import store
 from schedules.catalogue import STATIC_ENTRIES
+from workers.errors import ECHO_LIMIT
 
 
 def run(*args: str) -> Result:
@@ -114,6 +115,30 @@ def test_bad_input_is_one_line_and_exit_2(
     line = one_line_failure(run("schedules", "add", "rejected", *args), 2)
 
     assert words in line
+
+
+@pytest.mark.parametrize("name", ["nightly\n", "nightly\nrun", "\nnightly", "night ly"])
+def test_a_name_must_match_in_full(runtime: dict[str, str], name: str) -> None:
+    line = one_line_failure(
+        run("schedules", "add", name, "--task", "diag.noop", "--every", "60"), 2
+    )
+
+    assert "NAME: " in line
+    assert "not a usable name" in line
+    assert run("schedules", "pause", name).exit_code == 1
+
+
+def test_a_huge_name_is_quoted_only_in_part(runtime: dict[str, str]) -> None:
+    huge = "n" * 10_000
+
+    added = one_line_failure(
+        run("schedules", "add", huge, "--task", "diag.noop", "--every", "60"), 2
+    )
+    paused = one_line_failure(run("schedules", "pause", huge), 1)
+
+    for line in (added, paused):
+        assert max(len(word) for word in line.split()) <= ECHO_LIMIT + 1, line[:300]
+    assert "not a usable name" in added
 
 
 def test_a_taken_name_is_one_line(runtime: dict[str, str]) -> None:

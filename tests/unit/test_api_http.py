@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.correlation import accept_or_generate
+from api.limits import declared_length
 from api.routes import health
 from workers.collector import YOUNG_THRESHOLD
 from workers.settings import get_settings
@@ -93,6 +94,12 @@ def test_a_declared_oversized_body_is_refused_with_413(client: TestClient) -> No
     error = error_of(response, 413, "payload_too_large")
     assert error["details"] == {"limit_bytes": LIMIT}
     assert response.headers["X-Correlation-ID"] == "big"
+
+
+@pytest.mark.parametrize(("raw", "length"), [(b"12", 12), (b"\xb2", None), (b"1\xb9", None)])
+def test_only_ascii_digits_declare_a_length(raw: bytes, length: int | None) -> None:
+    # Latin-1 "²" and "¹" pass str.isdigit, and int() refuses them
+    assert declared_length({"type": "http", "headers": [(b"content-length", raw)]}) == length
 
 
 def test_a_streamed_body_is_counted_and_refused_past_the_limit(client: TestClient) -> None:

@@ -105,7 +105,7 @@ def test_wait_gives_up_after_its_timeout_with_the_last_record() -> None:
         api.wait("j1", timeout=0.05, interval=0.01)
 
     assert caught.value.job["status"] == "started"
-    assert "still started" in caught.value.message
+    assert caught.value.message == "job j1 has not finished after 0.05 s (status started)"
 
 
 def test_list_jobs_sends_only_given_filters_and_iter_jobs_follows_cursors() -> None:

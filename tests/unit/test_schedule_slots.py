@@ -174,6 +174,9 @@ def test_catch_up_still_fires_the_on_time_slots_after_the_missed_run() -> None:
         (Timing(cron="* * * * * *"), "cron", "five fields"),
         (Timing(cron="0 0 31 2 *"), "cron", "never fires"),
         (Timing(cron="*/90 * * * *"), "cron", "use an interval"),
+        # str.isdigit holds for these, int() refuses the first: digits are ASCII digits
+        (Timing(cron="*/² * * * *"), "cron", "not a valid cron"),
+        (Timing(cron="*/٣ * * * *"), "cron", "not a valid cron"),
         (Timing(cron="0 3 * * *", timezone="Mars/Olympus"), "timezone", "unknown time zone"),
         (Timing(cron="0 3 * * *", timezone="../etc/passwd"), "timezone", "unknown time zone"),
         (Timing(interval_s=0), "interval_s", "between 1 and"),

@@ -38,6 +38,19 @@ class JobStatus(StrEnum):
     DEAD = "dead"
     CANCELLED = "cancelled"
 
+    @property
+    def in_words(self) -> str:
+        """The status as a sentence about a job says it: ``job 42 has succeeded``."""
+        return _IN_WORDS[self]
+
+
+_IN_WORDS = {
+    JobStatus.SCHEDULED: "is scheduled", JobStatus.DISPATCHING: "is being dispatched",
+    JobStatus.QUEUED: "is queued", JobStatus.STARTED: "has started",
+    JobStatus.RETRYING: "is waiting to be retried", JobStatus.SUCCEEDED: "has succeeded",
+    JobStatus.FAILED: "has failed", JobStatus.DEAD: "is dead",
+    JobStatus.CANCELLED: "was cancelled",
+}  # fmt: skip
 
 FINISHED_STATUSES = frozenset(
     {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.DEAD, JobStatus.CANCELLED}
