@@ -11,7 +11,7 @@ from typing import Any
 
 from tasks.maintenance.runs import RunResult, maintenance_task, run_maintenance
 from workers.settings import get_settings
-from workers.store.dispatch import reap_lost
+from workers.store.transitions import reap_lost
 
 NAME = "reaper"
 LOCK_TTL_S = 60

@@ -14,7 +14,7 @@ from workers.dispatcher import Dispatcher
 from workers.queue_depth import queue_depths
 from workers.redis_client import shared_redis
 from workers.settings import get_settings
-from workers.store import dispatch, jobs, outage
+from workers.store import jobs, outage, transitions
 from workers.store.engine import session_scope
 from workers.store.jobs import JobFilter, NewJob
 from workers.store.models import Job, JobStatus
@@ -57,14 +57,14 @@ def test_reaper_requeues_a_job_whose_worker_went_silent(runtime: dict[str, str])
         )  # fmt: skip
 
     # When the reaper runs
-    reaped = dispatch.reap_lost(stale_after_s=10)
+    reaped = transitions.reap_lost(stale_after_s=10)
 
     # Then the job waits to be dispatched again, with the reason recorded
     record = jobs.get_job(job.id)
     assert reaped.requeued == 1
     assert record.status == JobStatus.RETRYING
     assert record.error_type == "WorkerLost"
-    assert dispatch.reap_lost(stale_after_s=10).requeued == 0
+    assert transitions.reap_lost(stale_after_s=10).requeued == 0
 
 
 def test_a_job_that_keeps_losing_its_worker_ends_dead(runtime: dict[str, str]) -> None:
@@ -77,7 +77,7 @@ def test_a_job_that_keeps_losing_its_worker_ends_dead(runtime: dict[str, str]) -
                     heartbeat_at=utcnow() - timedelta(minutes=1))
         )  # fmt: skip
 
-    assert dispatch.reap_lost(stale_after_s=10).dead == 1
+    assert transitions.reap_lost(stale_after_s=10).dead == 1
     assert jobs.get_job(job.id).status == JobStatus.DEAD
 
 
@@ -94,9 +94,9 @@ def test_no_reaping_right_after_a_store_outage(runtime: dict[str, str]) -> None:
     outage.note_outage()
 
     # Then the reaper holds off while the outage is recent, and acts once it has passed
-    assert dispatch.reap_lost(stale_after_s=10).requeued == 0
+    assert transitions.reap_lost(stale_after_s=10).requeued == 0
     shared_redis(get_settings().locks_url).delete(outage.KEY)
-    assert dispatch.reap_lost(stale_after_s=10).requeued == 1
+    assert transitions.reap_lost(stale_after_s=10).requeued == 1
 
 
 def test_a_job_whose_producer_died_before_publishing_is_published(
