@@ -14,8 +14,8 @@ from tests.support.jobs import wait_finished
 from tests.support.processes import celery_worker_command, running
 from tests.support.waiting import wait_for
 from workers.store import jobs
-from workers.store.transitions import CANCELLED
 from workers.store.models import JobStatus
+from workers.store.transitions import CANCELLED
 
 pytestmark = pytest.mark.e2e
 
