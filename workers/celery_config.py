@@ -14,7 +14,6 @@ TASK_MODULES = [
     "tasks.maintenance.backup",
     "tasks.maintenance.canary",
     "tasks.maintenance.purge",
-    "tasks.maintenance.reaper",
     "tasks.maintenance.redis_hygiene",
     "tasks.maintenance.vacuum",
 ]

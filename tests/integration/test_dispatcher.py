@@ -67,6 +67,31 @@ def test_reaper_requeues_a_job_whose_worker_went_silent(runtime: dict[str, str])
     assert transitions.reap_lost(stale_after_s=10).requeued == 0
 
 
+def test_each_dispatcher_tick_reaps_and_publishes_the_reaped_job(
+    runtime: dict[str, str],
+) -> None:
+    # Given a job started by a worker whose heartbeat stopped a minute ago
+    job = enqueue(JobRequest("diag.noop", queue="bulk"))
+    with session_scope() as session:
+        session.execute(
+            update(Job)
+            .where(Job.id == job.id)
+            .values(status=JobStatus.STARTED.value, attempts=1, worker="gone@host",
+                    heartbeat_at=utcnow() - timedelta(minutes=1))
+        )  # fmt: skip
+    before = _depth("bulk")
+
+    # When the dispatcher (the only reaper) ticks twice
+    first = Dispatcher().tick()
+    assert jobs.get_job(job.id).status == JobStatus.RETRYING
+    Dispatcher().tick()
+
+    # Then the first tick reaped the job and the next one published it again
+    assert first.requeued >= 1
+    assert jobs.get_job(job.id).status == JobStatus.QUEUED
+    assert _depth("bulk") == before + 1
+
+
 def test_a_job_that_keeps_losing_its_worker_ends_dead(runtime: dict[str, str]) -> None:
     job = enqueue(JobRequest("diag.noop", queue="high"))
     with session_scope() as session:
