@@ -134,10 +134,10 @@ def record_error(
     persistently(transitions.settle, claim, decision, trace)
     action = _ACTIONS.get(decision.status, f"job.{decision.status.value}")
     fields: dict[str, Any] = {"attempt": claim.attempt}
-    if decision.status in (JobStatus.RETRYING, JobStatus.SCHEDULED):
-        fields["delay_s"] = round(decision.delay_s, 3)
-    if decision.status is JobStatus.SCHEDULED:
-        fields["reason"] = decision.message
+    if decision.status is JobStatus.RETRYING:
+        fields["delay_s"] = decision.delay_s
+    elif decision.status is JobStatus.SCHEDULED:  # the attempt was given back
+        fields = {"reason": decision.message, "wait_s": round(decision.delay_s, 3)}
     _log(action, str(claim.job_id), spec, claim.queue, **fields)
     return decision.status
 
