@@ -44,6 +44,7 @@ _LEVELS = {"job.started": logging.DEBUG, "job.failed": logging.WARNING, "job.dea
 _ACTIONS = {JobStatus.SCHEDULED: "job.deferred"}
 #: Outcomes Celery need not hear of: the job runs again later, or was cancelled.
 _HANDLED = frozenset({JobStatus.RETRYING, JobStatus.SCHEDULED, JobStatus.CANCELLED})
+_UNTRACED = frozenset({JobStatus.SCHEDULED, JobStatus.CANCELLED})
 
 
 def run_attempt(spec: JobType, fn: JobFunction, takes_context: bool, job_id: str,
@@ -130,7 +131,8 @@ def record_error(
     status the job moved to."""
     attempt = Attempt(claim.attempt, claim.max_attempts, cancelled or claim.cancel_requested)
     decision = decide(spec, attempt, exc)
-    trace = None if decision.status is JobStatus.SCHEDULED else _traceback(exc)
+    # A deferral is no error, and a cancel is the operator's, not the job's: no traceback.
+    trace = None if decision.status in _UNTRACED else _traceback(exc)
     persistently(transitions.settle, claim, decision, trace)
     action = _ACTIONS.get(decision.status, f"job.{decision.status.value}")
     fields: dict[str, Any] = {"attempt": claim.attempt}

@@ -78,6 +78,7 @@ def test_cancel_stops_a_running_terminable_job(prefork_worker: Path) -> None:
     assert record.status == JobStatus.CANCELLED, prefork_worker.read_text()[-3000:]
     assert (record.error_type, record.timed_out) == (CANCELLED, False)
     assert record.error_message == "cancelled while running; stopped by its worker"
+    assert record.error_traceback is None
 
 
 def test_a_job_that_checks_for_a_cancel_stops_at_its_next_check(prefork_worker: Path) -> None:
