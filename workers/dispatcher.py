@@ -48,8 +48,9 @@ class TickReport:
 
 
 class Dispatcher:
-    """Dispatches due jobs every tick, then reaps lost jobs (see :func:`transitions.reap_lost`),
-    and now and then publishes again messages Redis lost in transit (see ``lost_messages``)."""
+    """Dispatches due jobs every tick, then reaps lost jobs (the only reaper: see
+    :func:`transitions.reap_lost`), and now and then publishes again messages Redis lost in
+    transit (see ``lost_messages``)."""
 
     def __init__(self) -> None:
         self._next_sweep = 0.0
