@@ -6,11 +6,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from sqlalchemy import Table
+
 from workers.store.models import (
     FINISHED_STATUSES,
     REPLAYABLE_STATUSES,
     TRANSITIONS,
     Actor,
+    Job,
     JobEvent,
     JobStatus,
 )
@@ -91,3 +94,16 @@ def test_who_may_make_a_move() -> None:
     assert not JobStatus.STARTED.may_become(JobStatus.CANCELLED, Actor.OPERATOR)
     assert not JobStatus.QUEUED.may_become(JobStatus.SUCCEEDED, Actor.WORKER)
     assert not JobStatus.DEAD.may_become(JobStatus.RETRYING, Actor.OPERATOR)
+
+
+def test_the_partial_indexes_cover_the_statuses_their_queries_leave() -> None:
+    # The dispatcher's and the reaper's scans use these indexes only if the conditions agree.
+    table: Table = Job.__table__  # type: ignore[assignment]
+    where = {
+        index.name: set(re.findall(r"'(\w+)'", str(index.dialect_options["postgresql"]["where"])))
+        for index in table.indexes
+    }
+
+    assert where["ix_jobs_due"] == JobStatus.sources(JobEvent.CLAIM)
+    assert where["ix_jobs_dispatching"] == JobStatus.sources(JobEvent.RECLAIM)
+    assert where["ix_jobs_heartbeat"] == JobStatus.sources(JobEvent.REAP)
