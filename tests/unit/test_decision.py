@@ -11,7 +11,6 @@ from billiard.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from pydantic import BaseModel
 
 from workers.decision import (
-    CANCELLED,
     RETRY_AFTER_MAX_ATTEMPTS,
     Attempt,
     Decision,
@@ -21,6 +20,7 @@ from workers.decision import (
 from workers.jobcontext import JobCancelled, RetryAfter
 from workers.jobtypes import JobType, RetryPolicy
 from workers.store.models import JobStatus as S
+from workers.store.transitions import CANCELLED
 
 
 class Empty(BaseModel):

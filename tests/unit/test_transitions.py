@@ -100,7 +100,9 @@ def test_the_partial_indexes_cover_the_statuses_their_queries_leave() -> None:
     # The dispatcher's and the reaper's scans use these indexes only if the conditions agree.
     table: Table = Job.__table__  # type: ignore[assignment]
     where = {
-        index.name: set(re.findall(r"'(\w+)'", str(index.dialect_options["postgresql"]["where"])))
+        str(index.name): set(
+            re.findall(r"'(\w+)'", str(index.dialect_options["postgresql"]["where"]))
+        )
         for index in table.indexes
     }
 
