@@ -9,7 +9,7 @@ import click
 from cli.output import CliError, note
 from workers.errors import JobStateConflict
 from workers.store import jobs as job_store
-from workers.store.models import FINISHED_STATUSES, Job, JobStatus
+from workers.store.models import FINISHED_STATUSES, REPLAYABLE_STATUSES, Job, JobStatus
 
 
 def _already_finished(job: Job) -> CliError:
@@ -66,10 +66,10 @@ def retry(job_id: uuid.UUID) -> None:
     Only dead, failed or cancelled jobs can be retried; the new job links to the original
     (replay_of). Prints the new job's id as the last line of stdout.
     """
-    from tasks.jobs.control import REPLAYABLE, replay_job
+    from tasks.jobs.control import replay_job
 
     original = job_store.get_job(job_id)
-    if original.status not in REPLAYABLE:
+    if original.status not in REPLAYABLE_STATUSES:
         raise _not_retryable(original)
     try:
         replay = replay_job(job_id)

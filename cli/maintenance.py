@@ -74,7 +74,7 @@ def maintenance() -> None:
 def run(name: str, as_json: bool) -> None:
     """Run maintenance task NAME in this process and show its outcome and figures.
 
-    NAME is one of: purge, vacuum, backup, redis_hygiene, reaper, canary.
+    NAME is one of: purge, vacuum, backup, redis_hygiene, canary.
 
     Exit status: 0 succeeded, 1 failed (stderr says what to do), 75 skipped because another
     run holds the task's lock.

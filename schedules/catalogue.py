@@ -53,15 +53,6 @@ STATIC_ENTRIES: tuple[ScheduleSpec, ...] = (
         description="Remove orphaned lock, semaphore and rate-limit keys; report Redis memory.",
     ),
     ScheduleSpec(
-        name="maintenance.reaper",
-        task="maintenance.reaper",
-        timing=Timing(interval_s=30),
-        queue=DEFAULT,
-        priority=8,
-        expires_s=30,
-        description="Find stuck jobs (started, worker gone) and requeue or fail them.",
-    ),
-    ScheduleSpec(
         name="maintenance.canary",
         task="maintenance.canary",
         timing=Timing(cron="* * * * *", timezone="UTC"),

@@ -24,7 +24,6 @@ INTERNAL_TASKS = frozenset(
         "maintenance.vacuum",
         "maintenance.backup",
         "maintenance.redis_hygiene",
-        "maintenance.reaper",
         "maintenance.canary",
     }
 )

@@ -14,7 +14,6 @@ TASK_MODULES = [
     "tasks.maintenance.backup",
     "tasks.maintenance.canary",
     "tasks.maintenance.purge",
-    "tasks.maintenance.reaper",
     "tasks.maintenance.redis_hygiene",
     "tasks.maintenance.vacuum",
 ]
@@ -35,7 +34,7 @@ def broker_transport_options(settings: Settings) -> dict[str, Any]:
             "sep": REDIS_SEP,
             "queue_order_strategy": "priority",
             # Short on purpose: a dead worker's messages come back within seconds; a running
-            # job's redelivered copy is skipped by the start guard (see workers/store/lifecycle.py).
+            # job's redelivered copy is skipped by the start guard (see store/transitions.py).
             "visibility_timeout": settings.visibility_timeout_s,
             "unacked_restore_interval": 2,
             "unacked_restore_throttle": 1,

@@ -25,7 +25,7 @@ from workers.observability import metrics
 from workers.publisher import publish
 from workers.redis_client import shared_redis
 from workers.settings import get_settings
-from workers.store import dispatch
+from workers.store import dispatch, transitions
 from workers.store.outage import note_outage
 from workers.store.types import utcnow
 
@@ -48,8 +48,9 @@ class TickReport:
 
 
 class Dispatcher:
-    """Dispatches due jobs every tick, then reaps lost jobs (see :func:`dispatch.reap_lost`),
-    and now and then publishes again messages Redis lost in transit (see ``lost_messages``)."""
+    """Dispatches due jobs every tick, then reaps lost jobs (the only reaper: see
+    :func:`transitions.reap_lost`), and now and then publishes again messages Redis lost in
+    transit (see ``lost_messages``)."""
 
     def __init__(self) -> None:
         self._next_sweep = 0.0
@@ -57,27 +58,27 @@ class Dispatcher:
     def tick(self) -> TickReport:
         """One pass: dispatch everything due (in batches), reap, and sweep when it is time."""
         dispatched = 0
-        while batch := dispatch.claim_due(BATCH):
+        while batch := transitions.claim_due(BATCH):
             self._publish(batch)
             metrics.DISPATCHED.inc(len(batch))
             dispatched += len(batch)
             if len(batch) < BATCH:
                 break
-        reaped = dispatch.reap_lost(get_settings().stale_after_s)
+        reaped = transitions.reap_lost(get_settings().stale_after_s)
         metrics.REAPED.labels("requeued").inc(reaped.requeued)
         metrics.REAPED.labels("dead").inc(reaped.dead)
         return TickReport(dispatched, reaped.requeued, reaped.dead, self._sweep_when_due())
 
-    def _publish(self, batch: list[dispatch.DueJob]) -> None:
+    def _publish(self, batch: list[transitions.DueJob]) -> None:
         messages = [Message(str(j.id), j.type, j.payload, j.queue, j.priority,
                             j.correlation_id) for j in batch]  # fmt: skip
         ids = [j.id for j in batch]
         try:
             publish(messages)
         except BrokerUnavailable:
-            dispatch.release(ids, PUBLISH_RETRY_S)
+            transitions.release(ids, PUBLISH_RETRY_S)
             raise
-        dispatch.confirm_queued(ids)
+        transitions.confirm_queued(ids)
 
     def _sweep_when_due(self) -> int:
         settings = get_settings()
@@ -91,7 +92,7 @@ class Dispatcher:
             missing = missing_messages(shared_redis(settings.broker_url), candidates)
         except redis.RedisError as error:
             raise BrokerUnavailable("the broker is unreachable") from error
-        batch = dispatch.claim_lost([job.id for job in missing])
+        batch = transitions.claim_lost([job.id for job in missing])
         if batch:
             self._publish(batch)
             metrics.REPUBLISHED.inc(len(batch))

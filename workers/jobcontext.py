@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from workers.errors import TaskyardError
 from workers.store import lifecycle
-from workers.store.lifecycle import Claim
 from workers.store.resilience import persistently
+from workers.store.transitions import Claim
 
 #: Progress writes closer together than this are dropped (except 0 and 100).
 PROGRESS_MIN_INTERVAL_S = 0.5

@@ -10,20 +10,19 @@ from tasks.jobs.catalog import CATALOG
 from tasks.jobs.producer import JobRequest, submit
 from workers.app import app
 from workers.errors import BrokerUnavailable, JobStateConflict, StoreUnavailable, TaskyardError
-from workers.store import control, jobs
-from workers.store.control import CancelOutcome
+from workers.store import control, jobs, transitions
 from workers.store.jobs import JobFilter
-from workers.store.models import Job, JobStatus
+from workers.store.models import REPLAYABLE_STATUSES, Job, JobStatus
+from workers.store.transitions import CancelOutcome
 
 #: Signal that raises ``SoftTimeLimitExceeded`` inside a prefork child: the job can clean up.
 STOP_SIGNAL = "SIGUSR1"
-REPLAYABLE = frozenset({JobStatus.DEAD.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value})
 REPLAY_BATCH = 200
 
 
 def cancel_job(job_id: uuid.UUID) -> CancelOutcome:
     """Cancel a job; a running job of a terminable type is also stopped through its worker."""
-    outcome = control.cancel(job_id)
+    outcome = transitions.cancel(job_id)
     job = outcome.job
     if not outcome.final and job.type in CATALOG and CATALOG.get(job.type).terminable:
         app.control.revoke(str(job.id), terminate=True, signal=STOP_SIGNAL)
@@ -33,7 +32,7 @@ def cancel_job(job_id: uuid.UUID) -> CancelOutcome:
 def replay_job(job_id: uuid.UUID) -> Job:
     """Enqueue a dead, failed or cancelled job again as a new job linked to the original."""
     original = jobs.get_job(job_id)
-    if original.status not in REPLAYABLE:
+    if original.status not in REPLAYABLE_STATUSES:
         raise JobStateConflict(f"job {job_id} {JobStatus(original.status).in_words}; only "
                                "dead, failed or cancelled jobs can be retried")  # fmt: skip
     request = JobRequest(original.type, original.payload, original.queue, original.priority)

@@ -20,7 +20,7 @@ from workers.priorities import check_priority
 from workers.publisher import publish
 from workers.queues import QueueName
 from workers.settings import get_settings
-from workers.store import dispatch, jobs
+from workers.store import jobs, transitions
 from workers.store.models import Job, JobStatus
 from workers.store.types import utcnow
 
@@ -249,8 +249,7 @@ def _publish(new: Sequence[jobs.NewJob], records: Sequence[Job], confirm: Confir
         jobs.delete_jobs(ids)
         raise
     confirm(ids)
-    for _, record in ready:
-        record.status = JobStatus.QUEUED.value
+    transitions.show_confirmed(record for _, record in ready)
 
 
 def submit(
@@ -259,7 +258,7 @@ def submit(
     api_key_id: uuid.UUID | None = None,
     correlation_id: str | None = None,
     replay_of: uuid.UUID | None = None,
-    confirm: Confirm = dispatch.confirm_queued,
+    confirm: Confirm = transitions.confirm_queued,
 ) -> Submission:
     """Validate, record and (unless delayed) publish one job, or resolve it to the existing
     job its idempotency or unique key names."""
@@ -269,7 +268,9 @@ def submit(
     return submit_prepared(prepared, confirm)
 
 
-def submit_prepared(prepared: Prepared, confirm: Confirm = dispatch.confirm_queued) -> Submission:
+def submit_prepared(
+    prepared: Prepared, confirm: Confirm = transitions.confirm_queued
+) -> Submission:
     """Record and publish a prepared job, or resolve it to the job its keys name."""
     if prepared.dedupe is None:
         return Submission(record_and_publish([prepared.new], confirm)[0], created=True)
@@ -280,7 +281,7 @@ def submit_prepared(prepared: Prepared, confirm: Confirm = dispatch.confirm_queu
 
 
 def record_and_publish(
-    new: Sequence[jobs.NewJob], confirm: Confirm = dispatch.confirm_queued
+    new: Sequence[jobs.NewJob], confirm: Confirm = transitions.confirm_queued
 ) -> list[Job]:
     """Insert jobs that carry no keys, all or none, and publish those not delayed (deleting
     them again if the broker refuses): the records, in order."""
@@ -304,7 +305,7 @@ def enqueue_many(
     *,
     api_key_id: uuid.UUID | None = None,
     correlation_id: str | None = None,
-    confirm: Confirm = dispatch.confirm_queued,
+    confirm: Confirm = transitions.confirm_queued,
 ) -> list[Job | Rejected]:
     """Enqueue a batch: plain jobs in one insert and one producer; keyed ones one by one."""
     outcomes: list[Job | Rejected | Prepared] = []

@@ -8,7 +8,6 @@ from tasks.maintenance import NAMES
 from tasks.maintenance.backup import backup
 from tasks.maintenance.canary import canary
 from tasks.maintenance.purge import purge
-from tasks.maintenance.reaper import reaper
 from tasks.maintenance.redis_hygiene import redis_hygiene
 from tasks.maintenance.runs import RunResult
 from tasks.maintenance.vacuum import vacuum
@@ -18,7 +17,6 @@ RUNNERS: dict[str, Callable[[], RunResult]] = {
     "vacuum": vacuum,
     "backup": backup,
     "redis_hygiene": redis_hygiene,
-    "reaper": reaper,
     "canary": canary,
 }
 assert tuple(RUNNERS) == NAMES, "tasks.maintenance.NAMES and RUNNERS must list the same tasks"

@@ -15,6 +15,7 @@ from tests.support.processes import celery_worker_command, running
 from tests.support.waiting import wait_for
 from workers.store import jobs
 from workers.store.models import JobStatus
+from workers.store.transitions import CANCELLED
 
 pytestmark = pytest.mark.e2e
 
@@ -73,4 +74,19 @@ def test_cancel_stops_a_running_terminable_job(prefork_worker: Path) -> None:
     cancel_job(job.id)
     record = wait_finished(job.id, timeout=20)
 
+    # Then it reads as a cancel, not as the soft-limit signal that stopped it
     assert record.status == JobStatus.CANCELLED, prefork_worker.read_text()[-3000:]
+    assert (record.error_type, record.timed_out) == (CANCELLED, False)
+    assert record.error_message == "cancelled while running; stopped by its worker"
+    assert record.error_traceback is None
+
+
+def test_a_job_that_checks_for_a_cancel_stops_at_its_next_check(prefork_worker: Path) -> None:
+    job = enqueue(JobRequest("diag.steps", {"steps": 600, "step_ms": 100}))
+    wait_for(lambda: jobs.get_job(job.id).status == JobStatus.STARTED, timeout=20)
+
+    cancel_job(job.id)
+    record = wait_finished(job.id, timeout=20)
+
+    assert record.status == JobStatus.CANCELLED, prefork_worker.read_text()[-3000:]
+    assert (record.error_type, record.error_message) == (CANCELLED, "cancelled while running")

@@ -122,7 +122,7 @@ def test_a_maintenance_task_is_sent_to_its_queue_with_expires(beats: Beats) -> N
     # Given an internal task scheduled every 30 s, due now
     timing = Timing(interval_s=30)
     _clear_of_the_next_slot(30)
-    record = store.create_schedule(ScheduleSpec("reaper-copy", "maintenance.reaper", timing))
+    record = store.create_schedule(ScheduleSpec("canary-copy", "maintenance.canary", timing))
     store.advance(record, slot_before(timing, utcnow()), None)
 
     # When the leader ticks
@@ -133,10 +133,10 @@ def test_a_maintenance_task_is_sent_to_its_queue_with_expires(beats: Beats) -> N
     broker = redis_from_url(get_settings().broker_url)
     lists = ["default", *(f"default:{step}" for step in range(1, 10))]  # one per priority step
     messages = [json.loads(raw) for name in lists for raw in broker.lrange(name, 0, -1)]
-    sent = [m["headers"] for m in messages if m["headers"]["task"] == "maintenance.reaper"]
+    sent = [m["headers"] for m in messages if m["headers"]["task"] == "maintenance.canary"]
     assert [h["id"] for h in sent] == [fire.job_id]
     assert sent[0]["expires"] is not None
-    assert sent[0]["taskyard_schedule"] == "reaper-copy"
+    assert sent[0]["taskyard_schedule"] == "canary-copy"
     store.delete_schedule(record.id)
 
 
@@ -223,5 +223,5 @@ def test_the_first_leader_tick_syncs_the_static_catalogue(beats: Beats) -> None:
     beat.tick()
 
     static = [record for record in store.list_schedules() if record.static]
-    assert {record.name for record in static} >= {"maintenance.purge", "maintenance.reaper"}
+    assert {record.name for record in static} >= {"maintenance.purge", "maintenance.canary"}
     assert all(record.next_run_at is not None for record in static)

@@ -10,7 +10,7 @@ from sqlalchemy.exc import OperationalError
 
 from tasks.jobs.producer import JobRequest, enqueue_many
 from tests.support.waiting import wait_for
-from workers.store import dispatch, jobs
+from workers.store import jobs, transitions
 from workers.store.confirmations import BackgroundConfirmations
 from workers.store.models import Job, JobStatus
 
@@ -44,7 +44,7 @@ def test_a_refused_write_keeps_the_ids_for_the_next_try(
     runtime: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a store that refuses the first confirmation
-    real = dispatch.confirm_queued
+    real = transitions.confirm_queued
     refusals = []
 
     def refuse_once(ids: Sequence[uuid.UUID]) -> None:
@@ -53,7 +53,7 @@ def test_a_refused_write_keeps_the_ids_for_the_next_try(
             raise OperationalError("UPDATE", {}, Exception("server closed the connection"))
         real(ids)
 
-    monkeypatch.setattr(dispatch, "confirm_queued", refuse_once)
+    monkeypatch.setattr(transitions, "confirm_queued", refuse_once)
     confirmations = BackgroundConfirmations()
 
     # When jobs are published

@@ -11,10 +11,11 @@ from tasks.jobs.producer import JobRequest, enqueue, enqueue_many
 from tests.support.dispatcher import running_dispatcher
 from tests.support.waiting import wait_for
 from workers.dispatcher import Dispatcher
+from workers.jobtypes import LOST_WORKER_ALLOWANCE
 from workers.queue_depth import queue_depths
 from workers.redis_client import shared_redis
 from workers.settings import get_settings
-from workers.store import dispatch, jobs, outage
+from workers.store import jobs, outage, transitions
 from workers.store.engine import session_scope
 from workers.store.jobs import JobFilter, NewJob
 from workers.store.models import Job, JobStatus
@@ -45,58 +46,69 @@ def test_two_dispatchers_publish_each_due_job_once(runtime: dict[str, str]) -> N
     assert jobs.count_jobs(JobFilter(status=JobStatus.SCHEDULED.value)) == 0
 
 
-def test_reaper_requeues_a_job_whose_worker_went_silent(runtime: dict[str, str]) -> None:
-    # Given a job started by a worker whose heartbeat stopped a minute ago
-    job = enqueue(JobRequest("diag.noop", queue="high"))
+def _started_by_a_silent_worker(queue: str, attempts: int = 1) -> Job:
+    """A job whose worker started it and stopped sending heartbeats a minute ago."""
+    job = enqueue(JobRequest("diag.noop", queue=queue))
+    stale = utcnow() - timedelta(minutes=1)
     with session_scope() as session:
         session.execute(
             update(Job)
             .where(Job.id == job.id)
-            .values(status=JobStatus.STARTED.value, attempts=1, worker="gone@host",
-                    heartbeat_at=utcnow() - timedelta(minutes=1))
+            .values(status=JobStatus.STARTED.value, attempts=attempts, worker="gone@host",
+                    heartbeat_at=stale)
         )  # fmt: skip
+    return job
+
+
+def test_reaper_requeues_a_job_whose_worker_went_silent(runtime: dict[str, str]) -> None:
+    # Given a job started by a worker whose heartbeat stopped a minute ago
+    job = _started_by_a_silent_worker("high")
 
     # When the reaper runs
-    reaped = dispatch.reap_lost(stale_after_s=10)
+    reaped = transitions.reap_lost(stale_after_s=10)
 
     # Then the job waits to be dispatched again, with the reason recorded
     record = jobs.get_job(job.id)
     assert reaped.requeued == 1
     assert record.status == JobStatus.RETRYING
     assert record.error_type == "WorkerLost"
-    assert dispatch.reap_lost(stale_after_s=10).requeued == 0
+    assert transitions.reap_lost(stale_after_s=10).requeued == 0
+
+
+def test_each_dispatcher_tick_reaps_and_publishes_the_reaped_job(
+    runtime: dict[str, str],
+) -> None:
+    # Given a job started by a worker whose heartbeat stopped a minute ago
+    job = _started_by_a_silent_worker("bulk")
+    before = _depth("bulk")
+
+    # When the dispatcher (the only reaper) ticks twice
+    first = Dispatcher().tick()
+    assert jobs.get_job(job.id).status == JobStatus.RETRYING
+    Dispatcher().tick()
+
+    # Then the first tick reaped the job and the next one published it again
+    assert first.requeued >= 1
+    assert jobs.get_job(job.id).status == JobStatus.QUEUED
+    assert _depth("bulk") == before + 1
 
 
 def test_a_job_that_keeps_losing_its_worker_ends_dead(runtime: dict[str, str]) -> None:
-    job = enqueue(JobRequest("diag.noop", queue="high"))
-    with session_scope() as session:
-        session.execute(
-            update(Job)
-            .where(Job.id == job.id)
-            .values(status=JobStatus.STARTED.value, attempts=job.max_attempts + 3,
-                    heartbeat_at=utcnow() - timedelta(minutes=1))
-        )  # fmt: skip
+    job = _started_by_a_silent_worker("high", attempts=1 + LOST_WORKER_ALLOWANCE)  # diag.noop: 1
 
-    assert dispatch.reap_lost(stale_after_s=10).dead == 1
+    assert transitions.reap_lost(stale_after_s=10).dead == 1
     assert jobs.get_job(job.id).status == JobStatus.DEAD
 
 
 def test_no_reaping_right_after_a_store_outage(runtime: dict[str, str]) -> None:
     # Given a job whose heartbeat is stale because the store was down, not its worker
-    job = enqueue(JobRequest("diag.noop", queue="high"))
-    with session_scope() as session:
-        session.execute(
-            update(Job)
-            .where(Job.id == job.id)
-            .values(status=JobStatus.STARTED.value, attempts=1,
-                    heartbeat_at=utcnow() - timedelta(minutes=1))
-        )  # fmt: skip
+    _started_by_a_silent_worker("high")
     outage.note_outage()
 
     # Then the reaper holds off while the outage is recent, and acts once it has passed
-    assert dispatch.reap_lost(stale_after_s=10).requeued == 0
+    assert transitions.reap_lost(stale_after_s=10).requeued == 0
     shared_redis(get_settings().locks_url).delete(outage.KEY)
-    assert dispatch.reap_lost(stale_after_s=10).requeued == 1
+    assert transitions.reap_lost(stale_after_s=10).requeued == 1
 
 
 def test_a_job_whose_producer_died_before_publishing_is_published(

@@ -10,7 +10,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError
 
 from tasks.jobs.producer import JobRequest, enqueue
-from workers.store import jobs, lifecycle
+from workers.store import jobs, transitions
 from workers.store.engine import get_writer_engine, session_scope, writer_connection
 from workers.store.models import Job, JobStatus
 from workers.store.types import utcnow
@@ -32,9 +32,9 @@ def test_a_start_retried_with_its_token_finds_its_own_claim(runtime: dict[str, s
     with session_scope() as session:
         session.execute(update(Job).where(Job.id == job.id).values(status="queued"))
 
-    first = lifecycle.claim_start(str(job.id), "w1@host", STALE_S, "token-a")
-    again = lifecycle.claim_start(str(job.id), "w1@host", STALE_S, "token-a")
-    other = lifecycle.claim_start(str(job.id), "w2@host", STALE_S, "token-b")
+    first = transitions.claim_start(str(job.id), "w1@host", STALE_S, "token-a")
+    again = transitions.claim_start(str(job.id), "w1@host", STALE_S, "token-a")
+    other = transitions.claim_start(str(job.id), "w2@host", STALE_S, "token-b")
 
     assert first is not None
     assert again is not None
@@ -49,18 +49,18 @@ def test_a_presumed_dead_holder_cannot_overwrite_the_newer_attempt(
     job = enqueue(JobRequest("diag.noop", delay_s=600))
     with session_scope() as session:
         session.execute(update(Job).where(Job.id == job.id).values(status="queued"))
-    old = lifecycle.claim_start(str(job.id), "slow@host", STALE_S, "old")
+    old = transitions.claim_start(str(job.id), "slow@host", STALE_S, "old")
     assert old is not None
 
     # When its heartbeat goes stale and another worker takes the job over
     _age_heartbeat(job.id, STALE_S + 5)
-    new = lifecycle.claim_start(str(job.id), "fast@host", STALE_S, "new")
+    new = transitions.claim_start(str(job.id), "fast@host", STALE_S, "new")
     assert new is not None
     assert new.attempt == 2
-    assert lifecycle.succeed(new, {"by": "fast"})
+    assert transitions.succeed(new, {"by": "fast"})
 
     # Then the old holder's late result is refused and the record keeps the newer one
-    assert not lifecycle.succeed(old, {"by": "slow"})
+    assert not transitions.succeed(old, {"by": "slow"})
     record = jobs.get_job(job.id)
     assert record.status == JobStatus.SUCCEEDED
     assert record.result == {"by": "fast"}
@@ -73,7 +73,7 @@ def test_finished_and_cancelled_jobs_never_start(runtime: dict[str, str]) -> Non
         with session_scope() as session:
             session.execute(update(Job).where(Job.id == job.id).values(status=status.value))
 
-        assert lifecycle.claim_start(str(job.id), "w@host", STALE_S, "t") is None
+        assert transitions.claim_start(str(job.id), "w@host", STALE_S, "t") is None
         assert jobs.get_job(job.id).status == status
 
 

@@ -19,7 +19,6 @@ from tasks.maintenance.backup import backup_task
 from tasks.maintenance.canary import canary, correlation_id
 from tasks.maintenance.lease import Lease, holder_of, lease, lock_key
 from tasks.maintenance.purge import purge
-from tasks.maintenance.reaper import reaper
 from tasks.maintenance.redis_hygiene import redis_hygiene
 from tasks.maintenance.runs import ABANDONED, MaintenanceFailed, Outcome, recent_runs
 from tasks.maintenance.vacuum import vacuum
@@ -34,7 +33,6 @@ from workers.store.engine import session_scope
 from workers.store.models import (
     IdempotencyKey,
     Job,
-    JobStatus,
     MaintenanceRun,
     Schedule,
     ScheduleFire,
@@ -93,7 +91,7 @@ def test_purge_deletes_exactly_what_is_past_retention_in_batches(
     # and open jobs created long ago, which no retention touches
     kept += [job(s, created=now - 400 * DAY) for s in ("queued", "started", "retrying")]
     add(*expired, *kept)
-    schedule = Schedule(name=f"s-{uuid.uuid4().hex[:6]}", task="maintenance.reaper",
+    schedule = Schedule(name=f"s-{uuid.uuid4().hex[:6]}", task="maintenance.canary",
                         kind="interval", interval_s=30)  # fmt: skip
     add(schedule)
     fires = [ScheduleFire(schedule_id=schedule.id, planned_at=t, fired_at=t)
@@ -232,21 +230,6 @@ def test_redis_hygiene_removes_orphans_and_leaves_live_keys(
     assert figures["keys"] == len(remaining) + 1  # and its own lock, held while it counts
 
 
-def test_reaper_requeues_a_started_job_whose_heartbeat_went_stale(runtime: dict[str, str]) -> None:
-    lost = job("started", created=utcnow() - DAY, started_at=utcnow() - DAY,
-               heartbeat_at=utcnow() - timedelta(hours=1))  # fmt: skip
-    add(lost)
-
-    result = reaper()
-
-    assert result.outcome is Outcome.SUCCEEDED, result.error
-    assert result.figures["requeued"] >= 1
-    with session_scope() as session:
-        record = session.get(Job, lost.id)
-    assert record is not None
-    assert record.status == JobStatus.RETRYING
-
-
 def _canaries(run: dict[str, Any]) -> list[uuid.UUID]:
     return [uuid.UUID(run[f"{q.value}_job"]) for q in QUEUE_ORDER]
 
@@ -284,13 +267,13 @@ def test_canary_sends_one_job_per_queue_and_the_next_run_measures_them(
 def test_celery_runs_the_task_by_name_on_a_worker(runtime: dict[str, str]) -> None:
     before = utcnow()
     with embedded_worker(queues=("default",)):
-        app.send_task("maintenance.reaper", kwargs={})
+        app.send_task("maintenance.redis_hygiene", kwargs={})
 
         def recorded() -> bool:
             return any(r.started_at >= before and r.outcome == "succeeded"
-                       for r in recent_runs("reaper", 5))  # fmt: skip
+                       for r in recent_runs("redis_hygiene", 5))  # fmt: skip
 
-        wait_for(recorded, timeout=20, what="a reaper run recorded by the worker")
+        wait_for(recorded, timeout=20, what="a redis_hygiene run recorded by the worker")
 
 
 def test_a_failed_run_is_recorded_and_the_task_raises(
@@ -329,7 +312,7 @@ def test_cli_failures_are_one_line_with_what_to_do(
 ) -> None:
     unknown = run_cli("maintenance", "run", "defrag")
     assert unknown.exit_code == 2
-    assert "'purge', 'vacuum', 'backup', 'redis_hygiene', 'reaper', 'canary'" in unknown.stderr
+    assert "'purge', 'vacuum', 'backup', 'redis_hygiene', 'canary'" in unknown.stderr
 
     with lease(get_settings().locks_url, lock_key("vacuum"), 30):
         skipped = run_cli("maintenance", "run", "vacuum")

@@ -57,8 +57,8 @@ def test_listing_shows_runs_and_a_human_description(
     assert purge["static"] is True
     assert purge["next_run_at"].endswith("03:15:00Z")
     assert purge["last_run_at"] is None
-    assert by_name(client, keys["reader"], "maintenance.reaper")["human_description"] == (
-        "Every 30 seconds"
+    assert by_name(client, keys["reader"], "maintenance.canary")["human_description"] == (
+        "Every minute"
     )
 
 

@@ -39,9 +39,9 @@ def test_list_shows_every_entry_with_when_and_runs(runtime: dict[str, str]) -> N
     purge = next(line for line in result.stdout.splitlines() if "maintenance.purge " in line)
     for cell in ("15 3 * * * (UTC)", "At 03:15 AM", "static", " no "):
         assert cell in purge
-    reaper = next(line for line in result.stdout.splitlines() if "maintenance.reaper" in line)
-    assert "every 30 s" in reaper
-    assert "Every 30 seconds" in reaper
+    canary = next(line for line in result.stdout.splitlines() if "maintenance.canary" in line)
+    assert "* * * * * (UTC)" in canary
+    assert "Every minute" in canary
 
 
 def test_add_creates_a_dynamic_entry_and_prints_its_id(runtime: dict[str, str]) -> None:

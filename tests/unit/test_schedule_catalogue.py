@@ -63,7 +63,6 @@ def test_the_maintenance_defaults_are_scheduled() -> None:
     assert ENTRIES["maintenance.vacuum"].timing == Timing(cron="45 3 * * *", timezone="UTC")
     assert ENTRIES["maintenance.backup"].timing == Timing(cron="30 2 * * *", timezone="UTC")
     assert ENTRIES["maintenance.redis_hygiene"].timing == Timing(cron="*/10 * * * *")
-    assert ENTRIES["maintenance.reaper"].timing == Timing(interval_s=30)
     assert ENTRIES["maintenance.canary"].timing == Timing(cron="* * * * *")
     assert len(ENTRIES) == len(STATIC_ENTRIES), "two static entries share a name"
 

@@ -2,7 +2,7 @@
 
 A job is inserted ``dispatching``, published, then confirmed ``queued``. The confirmation only
 matters for a job still waiting a minute later: an unconfirmed ``dispatching`` job is published
-again by the dispatcher after ``dispatch.CLAIM_TIMEOUT``, and the start guard skips the spare
+again by the dispatcher after ``transitions.CLAIM_TIMEOUT``, and the start guard skips the spare
 copy. So the API need not wait for it: one thread confirms what every request published, in one
 ``UPDATE`` every few milliseconds. A worker may start a job before its confirmation; the
 confirmation then leaves it alone.
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from workers.store import dispatch
+from workers.store import transitions
 from workers.store.outage import note_outage
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class BackgroundConfirmations:
             if not batch:
                 return True
             try:
-                dispatch.confirm_queued(batch)
+                transitions.confirm_queued(batch)
             except (OperationalError, InterfaceError) as error:
                 note_outage()
                 with self._lock:

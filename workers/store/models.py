@@ -4,6 +4,7 @@ their fires, and maintenance runs."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -26,7 +27,7 @@ from workers.store.types import JsonDocument, UtcDateTime, utcnow
 
 
 class JobStatus(StrEnum):
-    """Where a job is in its life."""
+    """Where a job is in its life; the moves between statuses are :data:`TRANSITIONS`."""
 
     SCHEDULED = "scheduled"
     DISPATCHING = "dispatching"
@@ -43,6 +44,100 @@ class JobStatus(StrEnum):
         """The status as a sentence about a job says it: ``job 42 has succeeded``."""
         return _IN_WORDS[self]
 
+    @classmethod
+    def sources(cls, event: JobEvent, actor: Actor | None = None) -> frozenset[JobStatus]:
+        """The statuses ``event`` (made by ``actor``, or by anyone) moves a job out of."""
+        return frozenset(
+            t.source
+            for t in TRANSITIONS
+            if t.event is event and t.source is not None and actor in (None, t.actor)
+        )
+
+    def may_become(self, target: JobStatus, actor: Actor) -> bool:
+        """Whether ``actor`` may move a job from this status to ``target``."""
+        return (self, target, actor) in _MOVES
+
+
+class Actor(StrEnum):
+    """Who moves a job: each process (or person) makes only its own transitions."""
+
+    PRODUCER = "producer"
+    DISPATCHER = "dispatcher"
+    WORKER = "worker"
+    REAPER = "reaper"
+    OPERATOR = "operator"
+
+
+class JobEvent(StrEnum):
+    """What happens to a job; the label of its arrow in the state diagram."""
+
+    ENQUEUE = "enqueue"
+    CONFIRM = "confirm"
+    CLAIM = "claim"
+    RECLAIM = "reclaim"
+    REPUBLISH = "republish"
+    RELEASE = "release"
+    START = "start"
+    TAKE_OVER = "take_over"
+    SUCCEED = "succeed"
+    RETRY = "retry"
+    DEFER = "defer"
+    FAIL = "fail"
+    EXHAUST = "exhaust"
+    CANCEL = "cancel"
+    REAP = "reap"
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One allowed move: ``event``, made by ``actor``, takes a job from ``source`` (``None``:
+    the record is created) to ``target``."""
+
+    source: JobStatus | None
+    target: JobStatus
+    event: JobEvent
+    actor: Actor
+
+
+def _table(*rows: tuple[JobStatus | None, JobStatus, JobEvent, Actor]) -> tuple[Transition, ...]:
+    return tuple(Transition(*row) for row in rows)
+
+
+_S, _E, _A = JobStatus, JobEvent, Actor
+#: Every move a job may make, and who makes it. ``workers.store.transitions`` makes them all
+#: (the producer's insert aside) and derives its guards from here; ``docs/architecture.md``
+#: draws the same table, which ``tests/unit/test_transitions.py`` holds equal to this one.
+TRANSITIONS = _table(
+    (None, _S.DISPATCHING, _E.ENQUEUE, _A.PRODUCER),
+    (None, _S.SCHEDULED, _E.ENQUEUE, _A.PRODUCER),
+    (_S.DISPATCHING, _S.QUEUED, _E.CONFIRM, _A.PRODUCER),
+    (_S.DISPATCHING, _S.QUEUED, _E.CONFIRM, _A.DISPATCHER),
+    (_S.SCHEDULED, _S.DISPATCHING, _E.CLAIM, _A.DISPATCHER),
+    (_S.RETRYING, _S.DISPATCHING, _E.CLAIM, _A.DISPATCHER),
+    (_S.DISPATCHING, _S.DISPATCHING, _E.RECLAIM, _A.DISPATCHER),
+    (_S.QUEUED, _S.DISPATCHING, _E.REPUBLISH, _A.DISPATCHER),
+    (_S.DISPATCHING, _S.SCHEDULED, _E.RELEASE, _A.DISPATCHER),
+    (_S.QUEUED, _S.STARTED, _E.START, _A.WORKER),
+    (_S.DISPATCHING, _S.STARTED, _E.START, _A.WORKER),
+    (_S.STARTED, _S.STARTED, _E.TAKE_OVER, _A.WORKER),
+    (_S.STARTED, _S.SUCCEEDED, _E.SUCCEED, _A.WORKER),
+    (_S.STARTED, _S.RETRYING, _E.RETRY, _A.WORKER),
+    (_S.STARTED, _S.SCHEDULED, _E.DEFER, _A.WORKER),
+    (_S.STARTED, _S.FAILED, _E.FAIL, _A.WORKER),
+    (_S.STARTED, _S.DEAD, _E.EXHAUST, _A.WORKER),
+    (_S.STARTED, _S.CANCELLED, _E.CANCEL, _A.WORKER),
+    (_S.STARTED, _S.RETRYING, _E.REAP, _A.REAPER),
+    (_S.STARTED, _S.DEAD, _E.REAP, _A.REAPER),
+    (_S.SCHEDULED, _S.CANCELLED, _E.CANCEL, _A.OPERATOR),
+    (_S.DISPATCHING, _S.CANCELLED, _E.CANCEL, _A.OPERATOR),
+    (_S.QUEUED, _S.CANCELLED, _E.CANCEL, _A.OPERATOR),
+    (_S.RETRYING, _S.CANCELLED, _E.CANCEL, _A.OPERATOR),
+)
+_MOVES = frozenset((t.source, t.target, t.actor) for t in TRANSITIONS)
+#: Final: no transition leaves them.
+FINISHED_STATUSES = frozenset(set(JobStatus) - {t.source for t in TRANSITIONS})
+#: What an operator may replay as a new job: finished, but not successfully.
+REPLAYABLE_STATUSES = FINISHED_STATUSES - {JobStatus.SUCCEEDED}
 
 _IN_WORDS = {
     JobStatus.SCHEDULED: "is scheduled", JobStatus.DISPATCHING: "is being dispatched",
@@ -51,12 +146,6 @@ _IN_WORDS = {
     JobStatus.FAILED: "has failed", JobStatus.DEAD: "is dead",
     JobStatus.CANCELLED: "was cancelled",
 }  # fmt: skip
-
-FINISHED_STATUSES = frozenset(
-    {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.DEAD, JobStatus.CANCELLED}
-)
-#: Waiting in the store for the dispatcher (delayed, or backing off before a retry).
-WAITING_STATUSES = frozenset({JobStatus.SCHEDULED, JobStatus.RETRYING})
 
 
 def _where(condition: str) -> dict[str, Any]:
