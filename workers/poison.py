@@ -42,8 +42,8 @@ REASON_LIMIT = 300
 LOG_PREVIEW = 1024
 #: Metric label for a queue name that is none of Taskyard's (bounded label values).
 OTHER_QUEUE = "other"
-#: Readers that set entries aside besides the worker's queues (fanout event streams).
-EXTRA_QUEUES = ("celeryev", "celery.pidbox", "reply.celery.pidbox")
+#: Where entries are set aside from besides the four queues: fanout streams, kombu's unacked.
+EXTRA_QUEUES = ("celeryev", "celery.pidbox", "reply.celery.pidbox", "unacked")
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ def _client() -> redis.Redis:
     return shared_redis(get_settings().locks_url)
 
 
-def set_aside(queue: str, raw: bytes | str, reason: str) -> bool:
+def set_aside(queue: str, raw: bytes | str, reason: str, reader: str = "worker") -> bool:
     """Keep ``raw`` (from ``queue``) aside, count it and log it once; ``False`` when Redis
     refused to keep it (the log line then carries a preview of the bytes instead)."""
     data, reason = as_bytes(raw), reason[:REASON_LIMIT]
@@ -111,7 +111,7 @@ def set_aside(queue: str, raw: bytes | str, reason: str) -> bool:
     entry = PoisonEntry(datetime.now(UTC), queue, reason, len(data), data[:RAW_LIMIT])
     metrics.POISON_MESSAGES.labels(label).inc()
     extra: dict[str, Any] = {"action": "worker.poison_message", "queue": queue,
-                             "reason": reason, "size": entry.size}  # fmt: skip
+                             "reason": reason, "size": entry.size, "reader": reader}  # fmt: skip
     try:
         pipe = _client().pipeline(transaction=True)
         pipe.lpush(key, entry.to_json())

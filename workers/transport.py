@@ -87,8 +87,29 @@ def decoded_entry(raw: bytes | str) -> tuple[dict[str, Any] | None, str | None]:
     return (None, problem) if problem else (entry, None)
 
 
+class QoS(kombu_redis.QoS):
+    """kombu's Redis acknowledgement emulation, surviving an ``unacked`` entry it cannot read."""
+
+    def restore_by_tag(self, tag: Any, client: Any = None, leftmost: bool = False) -> None:
+        """Put a delivered message back on its queue; set aside an entry that is not one (kombu
+        raised on it, so a worker stopped at start and again at every restart)."""
+        try:
+            super().restore_by_tag(tag, client=client, leftmost=leftmost)  # type: ignore[no-untyped-call]
+        except (ValueError, TypeError) as error:  # the entry did not decode as kombu's triple
+            reason = f"unacked entry is not a kombu message ({type(error).__name__})"
+            with self.channel.conn_or_acquire(client) as conn:
+                raw = conn.hget(self.unacked_key, tag)
+                if raw is not None:
+                    poison.set_aside("unacked", raw, reason)
+                conn.pipeline().zrem(self.unacked_index_key, tag).hdel(
+                    self.unacked_key, tag
+                ).execute()
+
+
 class Channel(kombu_redis.Channel):
     """A Redis channel that sets aside, rather than chokes on, an entry that is not a message."""
+
+    QoS = QoS
 
     def _brpop_read(self, **options: Any) -> bool:
         # kombu's _brpop_read, with the entry decoded by decoded_entry: a poison entry is set
