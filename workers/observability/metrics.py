@@ -47,6 +47,11 @@ POISON_MESSAGES = Counter(
     "Broker entries no Taskyard process could run, set aside (see workers/poison.py).",
     ["queue"],
 )
+BAD_RECORDS = Counter(
+    "taskyard_bad_records",
+    "Store rows a reader could not use and skipped or failed (dispatcher: jobs; beat: schedules).",
+    ["reader"],
+)
 REAPED = Counter(
     "taskyard_reaped_jobs", "Jobs whose worker went silent, by what the reaper did.", ["action"]
 )

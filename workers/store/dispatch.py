@@ -23,6 +23,9 @@ from workers.store.types import utcnow
 #: A claim not confirmed within this long (the dispatcher died mid-publish) is claimed again.
 CLAIM_TIMEOUT = timedelta(seconds=60)
 _WAITING = (JobStatus.SCHEDULED.value, JobStatus.RETRYING.value)
+#: ``error_type`` of a job whose stored record cannot be published (a queue or priority that
+#: no producer writes: edited by hand, or by another version).
+UNPUBLISHABLE = "UnpublishableJob"
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,23 @@ def release(ids: Sequence[uuid.UUID], retry_in_s: float) -> None:
             .where(Job.id.in_(ids), Job.status == JobStatus.DISPATCHING.value)
             .values(
                 status=JobStatus.SCHEDULED.value, run_at=utcnow() + timedelta(seconds=retry_in_s)
+            )
+        )
+
+
+def fail_unpublishable(reasons: dict[uuid.UUID, str]) -> None:
+    """Claimed jobs whose record cannot make a message (see ``workers.dispatcher``): failed,
+    with the reason, so that no dispatcher claims them again."""
+    now = utcnow()
+    for job_id, reason in reasons.items():
+        _execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == JobStatus.DISPATCHING.value)
+            .values(
+                status=JobStatus.FAILED.value,
+                finished_at=now,
+                error_type=UNPUBLISHABLE,
+                error_message=reason,
             )
         )
 
