@@ -2,11 +2,12 @@
 
 A message can decode and still not be Taskyard's: no ``task`` header (Celery's protocol 1, or
 not a Celery message at all), a task name no worker registers, a task id that is not a UUID,
-or a content type the worker refuses (pickle). Celery drops most of these after an error line
-(``on_unknown_message``, ``on_unknown_task``, ``on_invalid_task`` reject them unrequeued;
-``on_decode_error`` acknowledges them), leaves a refused content type to fail in the pool, and
-stops consuming on a ``task`` header that is not a string. This consumer screens each message
-first, on any broker, and sends the ones it refuses, and the ones Celery itself refuses, to
+a content type the worker refuses (pickle), or a body that is not Celery's JSON. Celery drops
+most of these after an error line (``on_unknown_message``, ``on_unknown_task`` and
+``on_invalid_task`` reject them unrequeued; ``on_decode_error`` acknowledges them), leaves a
+refused content type or a bad body to fail in the pool, and stops consuming on a ``task``
+header that is not a string. This consumer screens each message first, on any broker, and
+sends the ones it refuses, and the ones Celery itself refuses, to
 :func:`workers.poison.set_aside` before acknowledging them: kept, counted, logged, never run.
 
 It is a correctness guard: ``worker_consumer`` names it, and a faster consumer subclasses it.
@@ -52,6 +53,20 @@ def foreign_problem(
     return None
 
 
+def body_problem(body: bytes | str | None) -> str | None:
+    """Why a JSON task body is not Celery's ``[args, kwargs, embed]``; ``None`` if it is. Checked
+    here because the pool decodes it only when the task starts, and a body that failed there
+    was acknowledged and lost after an error line."""
+    try:
+        decoded = json.loads(body or b"")
+    except ValueError:  # includes bytes that are not UTF-8
+        return "the body is not JSON"
+    if not (isinstance(decoded, list) and len(decoded) == 3 and isinstance(decoded[0], list)
+            and isinstance(decoded[1], dict) and isinstance(decoded[2], dict | None)):  # fmt: skip
+        return "the body is not Celery's [args, kwargs, embed]"
+    return None
+
+
 def message_bytes(message: Message) -> bytes:
     """What a kombu message carried, as JSON bytes to keep aside (any broker)."""
     body = message.body if message.body is not None else b""
@@ -82,7 +97,9 @@ class Consumer(CeleryConsumer):  # type: ignore[misc]
         recoverable = tuple(self.connection_errors) + tuple(self.channel_errors)
 
         def on_task_received(message: Message) -> Any:
-            problem = foreign_problem(message.content_type, message.headers, self.strategies)
+            problem = foreign_problem(
+                message.content_type, message.headers, self.strategies
+            ) or body_problem(message.body)
             if problem is not None:
                 return self.set_aside(message, problem)
             try:

@@ -13,7 +13,7 @@ from kombu.transport import redis as kombu_redis
 from kombu.transport.virtual import Message
 
 from workers.poison import OTHER_QUEUE, PoisonEntry, metric_queue
-from workers.screening import foreign_problem
+from workers.screening import body_problem, foreign_problem
 from workers.transport import decoded_entry, envelope_problem
 
 ENVELOPE = {
@@ -145,3 +145,25 @@ def test_kombus_brpop_read_is_still_the_one_the_guarded_channel_mirrors() -> Non
                  "self.connection._deliver(loads(bytes_to_str(item)), dest)",
                  "self._in_poll = None", "self._flush_brpop_reauth()"):  # fmt: skip
         assert step in source, step
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"[[{}], {", "not JSON"),
+        (b"\xff", "not JSON"),
+        (None, "not JSON"),
+        (b'{"args": []}', "not Celery's"),
+        (b"[[], {}]", "not Celery's"),
+        (b"[{}, {}, {}]", "not Celery's"),
+    ],
+)
+def test_a_body_that_is_not_celerys_says_why(body: bytes | None, reason: str) -> None:
+    problem = body_problem(body)
+    assert problem is not None
+    assert reason in problem
+
+
+def test_celerys_own_body_passes() -> None:
+    assert body_problem(b'[[{"ms": 1}], {}, {"callbacks": null}]') is None
+    assert body_problem("[[], {}, null]") is None
