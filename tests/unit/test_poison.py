@@ -9,9 +9,13 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from kombu import Connection
 from kombu.transport import redis as kombu_redis
 from kombu.transport.virtual import Message
+from kombu.utils.imports import symbol_by_name
 
+from workers import screening, transport
+from workers.app import app
 from workers.poison import OTHER_QUEUE, PoisonEntry, metric_queue
 from workers.screening import body_problem, foreign_problem
 from workers.transport import decoded_entry, envelope_problem
@@ -167,3 +171,10 @@ def test_a_body_that_is_not_celerys_says_why(body: bytes | None, reason: str) ->
 def test_celerys_own_body_passes() -> None:
     assert body_problem(b'[[{"ms": 1}], {}, {"callbacks": null}]') is None
     assert body_problem("[[], {}, null]") is None
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:6399/3", "redis+socket:///tmp/r.sock"])
+def test_the_guard_is_in_the_transport_and_consumer_the_app_uses(url: str) -> None:
+    # Whatever channel and consumer are installed (a faster one included), they keep the guard
+    assert issubclass(Connection(url).get_transport_cls().Channel, transport.Channel)
+    assert issubclass(symbol_by_name(app.conf.worker_consumer), screening.Consumer)
