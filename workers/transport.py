@@ -22,12 +22,12 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
+from queue import Empty
 from typing import Any
 
 from kombu import transport as kombu_transports
 from kombu.exceptions import KombuError
 from kombu.transport import redis as kombu_redis
-from kombu.transport.virtual import Empty
 from kombu.utils import encoding, json
 
 from workers import poison
