@@ -87,6 +87,15 @@ def decoded_entry(raw: bytes | str) -> tuple[dict[str, Any] | None, str | None]:
     return (None, problem) if problem else (entry, None)
 
 
+def fanout_exchange(channel: bytes | str) -> str:
+    """The exchange a pub/sub channel name belongs to (``/0.celeryev/task.multi``: ``celeryev``),
+    read as kombu reads it."""
+    name = bytes_to_str(channel)
+    if name.startswith("/"):
+        name = name.partition(".")[2]
+    return name.split("/", 1)[0]
+
+
 class QoS(kombu_redis.QoS):
     """kombu's Redis acknowledgement emulation, surviving an ``unacked`` entry it cannot read."""
 
@@ -134,6 +143,21 @@ class Channel(kombu_redis.Channel):
         finally:
             self._in_poll = None  # type: ignore[assignment]
             self._flush_brpop_reauth()  # type: ignore[no-untyped-call]
+
+    def _handle_message(self, client: Any, response: Any) -> dict[str, Any]:
+        """A pub/sub reply as kombu reads it; an entry that is not JSON is set aside and its
+        data emptied, so kombu skips it (kombu alone skips it with a warning, uncounted)."""
+        payload: dict[str, Any] = super()._handle_message(client, response)  # type: ignore[no-untyped-call]
+        data = payload["data"]
+        if not (data and bytes_to_str(payload["type"]).endswith("message")):
+            return payload
+        try:
+            loads(bytes_to_str(data))
+        except (ValueError, TypeError, KombuError) as error:
+            poison.set_aside(fanout_exchange(payload["channel"]), data,
+                             f"not JSON ({type(error).__name__})")  # fmt: skip
+            payload["data"] = None
+        return payload
 
     def _deliver_fanout_message(self, message: Any, exchange: str) -> bool:
         """Deliver a decoded fanout entry, or set it aside when it is not a kombu envelope."""

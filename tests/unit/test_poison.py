@@ -18,7 +18,7 @@ from workers import screening, transport
 from workers.app import app
 from workers.poison import OTHER_QUEUE, PoisonEntry, metric_queue
 from workers.screening import body_problem, foreign_problem
-from workers.transport import decoded_entry, envelope_problem
+from workers.transport import decoded_entry, envelope_problem, fanout_exchange
 
 ENVELOPE = {
     "body": "W1t7fV0sIHt9LCB7fV0=",
@@ -178,3 +178,9 @@ def test_the_guard_is_in_the_transport_and_consumer_the_app_uses(url: str) -> No
     # Whatever channel and consumer are installed (a faster one included), they keep the guard
     assert issubclass(Connection(url).get_transport_cls().Channel, transport.Channel)
     assert issubclass(symbol_by_name(app.conf.worker_consumer), screening.Consumer)
+
+
+def test_a_fanout_channel_names_its_exchange_as_kombu_reads_it() -> None:
+    assert fanout_exchange(b"/0.celeryev/task.multi") == "celeryev"
+    assert fanout_exchange("/12.celery.pidbox/") == "celery.pidbox"
+    assert fanout_exchange("celeryev") == "celeryev"
