@@ -25,6 +25,8 @@ def _foreign_messages(job_id: str) -> list[tuple[str, dict[str, object]]]:
         ("unknown task", {"body": body, "headers": {**task, "task": "os.system"}}),
         ("not a Taskyard id", {"body": body, "headers": {**task, "id": "not-a-uuid"}}),
         ("refused", {"body": body, "headers": task, "serializer": "pickle"}),
+        ("refused", {"body": b"this is not json", "headers": {},
+                     "content_type": "application/octet-stream", "content_encoding": "binary"}),
         ("body is not JSON", {"body": b"[[{}], {", "headers": task,
                               "content_type": "application/json", "content_encoding": "utf-8"}),
         ("not Celery's", {"body": b'{"args": []}', "headers": task,
