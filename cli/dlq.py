@@ -80,7 +80,10 @@ def count_dead(filters: JobFilter, *, replayed: bool | None = None) -> int:
 
 @click.group()
 def dlq() -> None:
-    """The dead-letter set: jobs that died after their last attempt. List, replay or purge them."""
+    """The dead-letter set: jobs that died after their last attempt. List, replay or purge them.
+
+    `taskyard dlq poison` holds what no worker could run: queue entries set aside unrun.
+    """
 
 
 dlq.add_command(poison)

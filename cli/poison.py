@@ -20,7 +20,9 @@ REASON_WIDTH = 60
 COLUMNS = ("set aside at", "queue", "reason", "size", "raw (start)")
 
 _QUEUE_OPTION = click.option(
-    "--queue", metavar="QUEUE", help="Only this queue (critical, high, default, bulk, or other)."
+    "--queue",
+    metavar="QUEUE",
+    help="Only this queue: critical, high, default, bulk, celeryev, unacked or other.",
 )
 
 
@@ -68,9 +70,9 @@ def poison() -> None:
 @poison.command(name="list")
 @_QUEUE_OPTION
 @click.option("--limit", type=click.IntRange(1, 1000), default=DEFAULT_LIMIT, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print the entries, raw bytes in full.")
+@click.option("--json", "as_json", is_flag=True, help="Print them as JSON, raw bytes in full.")
 def list_(queue: str | None, limit: int, as_json: bool) -> None:
-    """List poison entries, newest first."""
+    """List poison messages, newest first."""
     with redis_reached():
         entries = store.list_poison(queue, limit)
         total = store.count_poison(queue)
@@ -96,7 +98,7 @@ def list_(queue: str | None, limit: int, as_json: bool) -> None:
 @_QUEUE_OPTION
 @click.option("--yes", "-y", is_flag=True, help="Go ahead without asking.")
 def purge(queue: str | None, yes: bool) -> None:
-    """Delete poison entries for good. Counts them and asks first, unless --yes."""
+    """Delete poison messages for good. Counts them and asks first, unless --yes."""
     where = f" on {queue}" if queue else ""
     with redis_reached():
         total = store.count_poison(queue)
