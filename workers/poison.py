@@ -38,6 +38,8 @@ RAW_LIMIT = 64 * 1024
 KEEP_PER_QUEUE = 1000
 #: Characters of the reason kept (it may quote the message).
 REASON_LIMIT = 300
+#: Characters of the queue name kept (a foreign message names its own routing key).
+QUEUE_LIMIT = 200
 #: Raw bytes shown in the log line when an entry could not be kept.
 LOG_PREVIEW = 1024
 #: Metric label for a queue name that is none of Taskyard's (bounded label values).
@@ -105,7 +107,7 @@ def _client() -> redis.Redis:
 def set_aside(queue: str, raw: bytes | str, reason: str, reader: str = "worker") -> bool:
     """Keep ``raw`` (from ``queue``) aside, count it and log it once; ``False`` when Redis
     refused to keep it (the log line then carries a preview of the bytes instead)."""
-    data, reason = as_bytes(raw), reason[:REASON_LIMIT]
+    data, reason, queue = as_bytes(raw), reason[:REASON_LIMIT], queue[:QUEUE_LIMIT]
     label = metric_queue(queue)
     key = poison_key(label)
     entry = PoisonEntry(datetime.now(UTC), queue, reason, len(data), data[:RAW_LIMIT])
