@@ -85,7 +85,7 @@ class Dispatcher:
         return TickReport(dispatched, reaped.requeued, reaped.dead, self._sweep_when_due())
 
     def _publish(self, batch: list[dispatch.DueJob]) -> None:
-        batch = self._set_aside_unpublishable(batch)
+        batch = self._fail_unpublishable(batch)
         messages = [Message(str(j.id), j.type, j.payload, j.queue, j.priority,
                             j.correlation_id) for j in batch]  # fmt: skip
         ids = [j.id for j in batch]
@@ -96,7 +96,7 @@ class Dispatcher:
             raise
         dispatch.confirm_queued(ids)
 
-    def _set_aside_unpublishable(self, batch: list[dispatch.DueJob]) -> list[dispatch.DueJob]:
+    def _fail_unpublishable(self, batch: list[dispatch.DueJob]) -> list[dispatch.DueJob]:
         """The jobs of ``batch`` that make a message; the others are failed, counted and logged
         (one bad record must not hold back, or stop, the rest)."""
         reasons = {j.id: problem for j in batch if (problem := unpublishable(j)) is not None}

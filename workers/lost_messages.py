@@ -108,7 +108,7 @@ def _held_ids(client: redis.Redis, unacked_key: str) -> set[str]:
         poison.set_aside(UNACKED_KEY, value, "unacked entry is not a kombu message",
                          reader="dispatcher")  # fmt: skip
         pipe = client.pipeline(transaction=True)
-        pipe.hdel(unacked_key, tag.decode())
+        pipe.hdel(unacked_key, tag)  # type: ignore[arg-type]  # redis-py takes bytes
         pipe.zrem(UNACKED_INDEX_KEY, tag)
         pipe.execute()
     return held
