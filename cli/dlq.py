@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from cli.output import EMPTY, CliError, UsageProblem, console, note, plural, table, truncated, when
+from cli.poison import poison
 from cli.progress import confirmed, progress_bar
 from cli.records import attempts, cell, record_fields
 from cli.timestamps import RFC3339
@@ -79,7 +80,13 @@ def count_dead(filters: JobFilter, *, replayed: bool | None = None) -> int:
 
 @click.group()
 def dlq() -> None:
-    """The dead-letter set: jobs that died after their last attempt. List, replay or purge them."""
+    """The dead-letter set: jobs that died after their last attempt. List, replay or purge them.
+
+    `taskyard dlq poison` holds what no worker could run: queue entries set aside unrun.
+    """
+
+
+dlq.add_command(poison)
 
 
 @dlq.command(name="list")

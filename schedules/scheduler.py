@@ -26,6 +26,7 @@ from schedules.firing import Outcome, fire
 from schedules.leader import LeaderLock, beat_identity
 from workers.celery_config import BEAT_TICK_S
 from workers.errors import TaskyardError
+from workers.observability import metrics
 from workers.redis_client import shared_redis
 from workers.settings import get_settings
 from workers.store.models import MissedRunPolicy, Schedule
@@ -128,7 +129,8 @@ class TaskyardScheduler(Scheduler):  # type: ignore[misc]
     def _run_guarded(self, entry: Schedule) -> datetime | None:
         try:
             return self._run_entry(entry)
-        except (ValueError, KeyError) as error:  # a stored definition the maths refuses
+        except (ValueError, KeyError, TypeError) as error:  # a stored row beat cannot use
+            metrics.BAD_RECORDS.labels("beat").inc()
             log.error(
                 "schedule %s cannot be planned: %r",
                 entry.name,
@@ -139,6 +141,7 @@ class TaskyardScheduler(Scheduler):  # type: ignore[misc]
 
     def _run_entry(self, entry: Schedule) -> datetime | None:
         """Fire ``entry``'s due slots; its next slot, or ``None`` while a slot awaits a retry."""
+        store.spec_of(entry)  # a stored row that is no valid entry raises here, before any fire
         now = utcnow()
         policy = MissedRunPolicy(entry.missed)
         plan = plan_fires(store.timing_of(entry), policy, entry.next_run_at, now, self.grace)

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery.worker.consumer import Consumer as CeleryConsumer
 from kombu.asynchronous.timer import Entry
 from vine import promise
+
+from workers import screening
 
 #: The longest a task event waits in the worker before it is published (seconds).
 EVENT_FLUSH_S = 0.1
@@ -30,7 +31,7 @@ EVENT_FLUSH_S = 0.1
 EVENT_BUFFER_LIMIT = 5000
 
 
-class Consumer(CeleryConsumer):  # type: ignore[misc]
+class Consumer(screening.Consumer):
     """Celery's consumer, with task events flushed on a short timer rather than every turn."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -22,7 +22,9 @@ from workers.errors import BrokerUnavailable
 from workers.lost_messages import missing_messages
 from workers.messages import Message
 from workers.observability import metrics
+from workers.priorities import check_priority
 from workers.publisher import publish
+from workers.queues import QUEUE_ORDER
 from workers.redis_client import shared_redis
 from workers.settings import get_settings
 from workers.store import dispatch, transitions
@@ -35,6 +37,20 @@ BATCH = 500
 PUBLISH_RETRY_S = 2.0
 #: The lost-message sweep runs this many times per ``TASKYARD_LOST_MESSAGE_AFTER_S``.
 SWEEPS_PER_THRESHOLD = 4
+QUEUE_NAMES = tuple(q.value for q in QUEUE_ORDER)
+
+
+def unpublishable(job: transitions.DueJob) -> str | None:
+    """Why a claimed job's record cannot make a message; ``None`` when it can."""
+    if job.queue not in QUEUE_NAMES:
+        return f"queue {job.queue[:60]!r} is not one of {', '.join(QUEUE_NAMES)}"
+    try:
+        check_priority(job.priority)
+    except (ValueError, TypeError) as error:
+        return f"priority {job.priority!r}: {error}"
+    if not isinstance(job.payload, dict):
+        return "the payload is not a JSON object"
+    return None
 
 
 @dataclass(frozen=True)
@@ -70,6 +86,7 @@ class Dispatcher:
         return TickReport(dispatched, reaped.requeued, reaped.dead, self._sweep_when_due())
 
     def _publish(self, batch: list[transitions.DueJob]) -> None:
+        batch = self._fail_unpublishable(batch)
         messages = [Message(str(j.id), j.type, j.payload, j.queue, j.priority,
                             j.correlation_id) for j in batch]  # fmt: skip
         ids = [j.id for j in batch]
@@ -79,6 +96,19 @@ class Dispatcher:
             transitions.release(ids, PUBLISH_RETRY_S)
             raise
         transitions.confirm_queued(ids)
+
+    def _fail_unpublishable(self, batch: list[transitions.DueJob]) -> list[transitions.DueJob]:
+        """The jobs of ``batch`` that make a message; the others are failed, counted and logged
+        (one bad record must not hold back, or stop, the rest)."""
+        reasons = {j.id: problem for j in batch if (problem := unpublishable(j)) is not None}
+        if not reasons:
+            return batch
+        transitions.fail_unpublishable(reasons)
+        metrics.BAD_RECORDS.labels("dispatcher").inc(len(reasons))
+        log.error("jobs whose record cannot be published were failed: %s", reasons,
+                  extra={"action": "dispatcher.unpublishable", "count": len(reasons),
+                         "job_ids": [str(i) for i in list(reasons)[:20]]})  # fmt: skip
+        return [j for j in batch if j.id not in reasons]
 
     def _sweep_when_due(self) -> int:
         settings = get_settings()
@@ -113,6 +143,8 @@ class Dispatcher:
                 log.warning("store unreachable", extra={"action": "dispatcher.store_down"})
             except BrokerUnavailable:
                 log.warning("broker unreachable", extra={"action": "dispatcher.broker_down"})
+            except Exception:  # nothing read from the store or Redis may stop the dispatcher
+                log.exception("dispatcher tick failed", extra={"action": "dispatcher.tick_failed"})
             else:
                 if any(vars(report).values()):
                     log.info("dispatcher tick", extra={"action": "dispatcher.tick",

@@ -16,12 +16,14 @@ nothing: the start guard lets only one copy run.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 
+from workers import poison
 from workers.messages import PUBLISHED_AT_HEADER
 from workers.priorities import redis_list_key, to_broker
 from workers.store.dispatch import QueuedJob
@@ -32,6 +34,8 @@ CLOCK_MARGIN_S = 2.0
 HEAD_WINDOW = 50
 #: kombu's default name for the hash of delivered, unacknowledged messages.
 UNACKED_KEY = "unacked"
+#: kombu's default name for the sorted set of delivery times of the ``unacked`` entries.
+UNACKED_INDEX_KEY = "unacked_index"
 
 
 @dataclass(frozen=True)
@@ -52,36 +56,61 @@ class _ListHead:
         return self.published_at > job.queued_at.timestamp() + CLOCK_MARGIN_S
 
 
-def _decode(raw: bytes | str) -> dict[str, Any]:
+def _decode(raw: bytes | str) -> Any:
     try:
-        message = json.loads(raw)
-    except ValueError:
-        return {}
-    return message if isinstance(message, dict) else {}
+        return json.loads(raw)
+    except ValueError:  # includes bytes that are not UTF-8
+        return None
+
+
+def _headers(message: Any) -> dict[str, Any]:
+    """A message's headers; none for an entry that is not a kombu message (the worker that pops
+    it sets it aside, see workers/transport.py)."""
+    headers = message.get("headers") if isinstance(message, dict) else None
+    return headers if isinstance(headers, dict) else {}
+
+
+def _stamp(value: Any) -> float | None:
+    try:
+        stamp = float(value)
+    except (TypeError, ValueError):
+        return None
+    return stamp if math.isfinite(stamp) else None
 
 
 def _read_head(entries: Sequence[bytes], length: int) -> _ListHead:
     ids: set[str] = set()
     published_at = None
     for raw in reversed(entries):  # LRANGE lists left to right; BRPOP takes from the right
-        message = _decode(raw)
-        headers = message.get("headers") or {}
+        headers = _headers(_decode(raw))
         if "id" in headers:
             ids.add(str(headers["id"]))
-        stamp = headers.get(PUBLISHED_AT_HEADER)
+        stamp = _stamp(headers.get(PUBLISHED_AT_HEADER))
         if published_at is None and not headers.get("redelivered") and stamp is not None:
-            published_at = float(stamp)
+            published_at = stamp
     return _ListHead(empty=length == 0, ids=frozenset(ids), published_at=published_at)
 
 
 def _held_ids(client: redis.Redis, unacked_key: str) -> set[str]:
-    """Ids of the messages delivered to workers and not yet acknowledged."""
+    """Ids of the messages delivered to workers and not yet acknowledged. An entry that is not
+    kombu's ``[message, exchange, routing key]`` is set aside: kombu could never restore it."""
     held = set()
-    for _tag, value in client.hscan_iter(unacked_key, count=500):
-        entry = json.loads(value)
-        headers = (entry[0] if isinstance(entry, list) and entry else {}).get("headers") or {}
+    foreign: dict[bytes, bytes] = {}
+    for tag, value in client.hscan_iter(unacked_key, count=500):
+        entry = _decode(value)
+        if not (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], dict)):
+            foreign[tag] = value
+            continue
+        headers = _headers(entry[0])
         if "id" in headers:
             held.add(str(headers["id"]))
+    for tag, value in foreign.items():
+        poison.set_aside(UNACKED_KEY, value, "unacked entry is not a kombu message",
+                         reader="dispatcher")  # fmt: skip
+        pipe = client.pipeline(transaction=True)
+        pipe.hdel(unacked_key, tag)  # type: ignore[arg-type]  # redis-py takes bytes
+        pipe.zrem(UNACKED_INDEX_KEY, tag)
+        pipe.execute()
     return held
 
 

@@ -20,13 +20,14 @@ from contextlib import contextmanager
 
 import redis
 from kombu import transport as kombu_transports
-from kombu.transport import redis as kombu_redis
+
+from workers import transport as guarded
 
 #: The transport names whose URLs this transport serves.
 ALIASES = ("redis", "rediss")
 
 
-class Channel(kombu_redis.Channel):
+class Channel(guarded.Channel):
     """A Redis channel that keeps the client its short commands run on."""
 
     _kept_client: redis.Redis | None = None
@@ -44,8 +45,8 @@ class Channel(kombu_redis.Channel):
         yield kept
 
 
-class Transport(kombu_redis.Transport):
-    """kombu's Redis transport with :class:`Channel`."""
+class Transport(guarded.Transport):
+    """Taskyard's guarded Redis transport with :class:`Channel`."""
 
     Channel = Channel
 

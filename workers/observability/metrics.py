@@ -42,6 +42,16 @@ REPUBLISHED = Counter(
     "taskyard_republished_jobs",
     "Queued jobs whose message was lost in transit (Redis), published again by the dispatcher.",
 )
+POISON_MESSAGES = Counter(
+    "taskyard_poison_messages",
+    "Broker entries no Taskyard process could run, set aside (see workers/poison.py).",
+    ["queue"],
+)
+BAD_RECORDS = Counter(
+    "taskyard_bad_records",
+    "Store rows a reader could not use and skipped or failed (dispatcher: jobs; beat: schedules).",
+    ["reader"],
+)
 REAPED = Counter(
     "taskyard_reaped_jobs", "Jobs whose worker went silent, by what the reaper did.", ["action"]
 )

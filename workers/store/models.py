@@ -77,6 +77,7 @@ class JobEvent(StrEnum):
     RECLAIM = "reclaim"
     REPUBLISH = "republish"
     RELEASE = "release"
+    REFUSE = "refuse"
     START = "start"
     TAKE_OVER = "take_over"
     SUCCEED = "succeed"
@@ -117,6 +118,7 @@ TRANSITIONS = _table(
     (_S.DISPATCHING, _S.DISPATCHING, _E.RECLAIM, _A.DISPATCHER),
     (_S.QUEUED, _S.DISPATCHING, _E.REPUBLISH, _A.DISPATCHER),
     (_S.DISPATCHING, _S.SCHEDULED, _E.RELEASE, _A.DISPATCHER),
+    (_S.DISPATCHING, _S.FAILED, _E.REFUSE, _A.DISPATCHER),
     (_S.QUEUED, _S.STARTED, _E.START, _A.WORKER),
     (_S.DISPATCHING, _S.STARTED, _E.START, _A.WORKER),
     (_S.STARTED, _S.STARTED, _E.TAKE_OVER, _A.WORKER),

@@ -4,7 +4,8 @@ The moves and who makes them are :data:`workers.store.models.TRANSITIONS`; each 
 is derived from that table, so a move it does not list cannot happen here. By actor:
 
 - producer and dispatcher: :func:`confirm_queued` (the producer's insert is in ``jobs``);
-- dispatcher: :func:`claim_due`, :func:`claim_lost`, :func:`release`;
+- dispatcher: :func:`claim_due`, :func:`claim_lost`, :func:`release`,
+  :func:`fail_unpublishable`;
 - worker: :func:`claim_start`, :func:`succeed`, :func:`settle` (what ``workers.decision``
   chose after an error). Every write after the start names the attempt the start returned,
   so a worker that lost the job (it was presumed dead and the job ran elsewhere) cannot
@@ -39,6 +40,9 @@ CLAIM_TIMEOUT = timedelta(seconds=60)
 WORKER_LOST = "WorkerLost"
 #: The ``error_type`` of every cancelled job, whether it had started or not.
 CANCELLED = "Cancelled"
+#: The ``error_type`` of a job whose stored record cannot be published (a queue or priority
+#: that no producer writes: edited by hand, or by another version).
+UNPUBLISHABLE = "UnpublishableJob"
 
 
 def _leaving(event: JobEvent, actor: Actor | None = None) -> ColumnElement[bool]:
@@ -142,6 +146,23 @@ def release(ids: Sequence[uuid.UUID], retry_in_s: float) -> None:
             update(Job)
             .where(Job.id.in_(ids), _leaving(JobEvent.RELEASE))
             .values(status=JobStatus.SCHEDULED.value, run_at=run_at)
+        )
+
+
+def fail_unpublishable(reasons: dict[uuid.UUID, str]) -> None:
+    """Claimed jobs whose record cannot make a message (see ``workers.dispatcher``): failed,
+    with the reason, so that no dispatcher claims them again."""
+    now = utcnow()
+    for job_id, reason in reasons.items():
+        _execute(
+            update(Job)
+            .where(Job.id == job_id, _leaving(JobEvent.REFUSE))
+            .values(
+                status=JobStatus.FAILED.value,
+                finished_at=now,
+                error_type=UNPUBLISHABLE,
+                error_message=reason,
+            )
         )
 
 
