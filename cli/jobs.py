@@ -14,12 +14,13 @@ from cli.failures import from_taskyard_error
 from cli.jobcontrol import cancel, retry
 from cli.output import CliError, UsageProblem, console, note, table, when
 from cli.records import record_fields, record_rows
-from cli.timestamps import EXAMPLE, RFC3339
+from cli.timestamps import RFC3339
 from workers.errors import InvalidJob
 from workers.priorities import MAX_PRIORITY, MIN_PRIORITY
 from workers.queues import QUEUE_ORDER
 from workers.store import jobs as job_store
 from workers.store.models import JobStatus
+from workers.timestamps import EXAMPLE
 
 if TYPE_CHECKING:
     from tasks.jobs.producer import JobRequest, Submission
