@@ -14,6 +14,7 @@ from cli.failures import from_taskyard_error
 from cli.jobcontrol import cancel, retry
 from cli.output import CliError, UsageProblem, console, note, table, when
 from cli.records import record_fields, record_rows
+from cli.text import JOB_TYPE
 from cli.timestamps import RFC3339
 from workers.errors import InvalidJob
 from workers.priorities import MAX_PRIORITY, MIN_PRIORITY
@@ -201,7 +202,7 @@ def show(job_id: uuid.UUID, as_json: bool) -> None:
 
 @jobs.command(name="list")
 @click.option("--status", type=click.Choice([s.value for s in JobStatus]), help="Only this status.")
-@click.option("--type", "job_type", help="Only this job type.")
+@click.option("--type", "job_type", type=JOB_TYPE, metavar="TYPE", help="Only this job type.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 def list_(status: str | None, job_type: str | None, limit: int) -> None:
     """List the most recent jobs, newest first."""

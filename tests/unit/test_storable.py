@@ -9,17 +9,9 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
+from tests.support.hostile import DOCUMENTS, nested
 from workers.storable import MAX_DEPTH, MAX_INT, MIN_INT, Unstorable, check_document, check_text
-
-
-def nested(depth: int) -> dict[str, Any]:
-    """``{"a": {"a": ... 1}}`` with ``depth`` objects."""
-    document: Any = 1
-    for _ in range(depth):
-        document = {"a": document}
-    return dict(document)
 
 
 @pytest.mark.parametrize(
@@ -68,24 +60,6 @@ def test_text_within_the_limit_passes() -> None:
     check_text("name", None, 200)
 
 
-HOSTILE_LEAVES = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(),
-    st.integers(min_value=2**62, max_value=2**70),
-    st.floats(),
-    st.text(),
-    st.sampled_from(["\x00", "a\x00", "\u2028", "\ud800"]),
-)
-HOSTILE_DOCUMENTS = st.recursive(
-    HOSTILE_LEAVES,
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=3), children, max_size=3)
-    ),
-    max_leaves=60,
-)
-
-
 def _depth(value: Any) -> int:
     if isinstance(value, dict):
         return 1 + max(map(_depth, value.values()), default=0)
@@ -95,7 +69,7 @@ def _depth(value: Any) -> int:
 
 
 @settings(max_examples=300, deadline=None)
-@given(HOSTILE_DOCUMENTS)
+@given(DOCUMENTS)
 def test_a_document_that_passes_is_strict_json_without_nul_in_range(document: Any) -> None:
     try:
         check_document(document)
