@@ -19,6 +19,7 @@ from cli.timestamps import RFC3339
 from workers.errors import InvalidJob
 from workers.priorities import MAX_PRIORITY, MIN_PRIORITY
 from workers.queues import QUEUE_ORDER
+from workers.storable import MAX_DEPTH
 from workers.store import jobs as job_store
 from workers.store.models import JobStatus
 from workers.timestamps import EXAMPLE
@@ -44,6 +45,12 @@ def parse_payload(text: str) -> dict[str, Any]:
         raise UsageProblem(
             f"--payload is not valid JSON ({error.msg} at line {error.lineno} column "
             f"{error.colno}); pass an object such as '{{\"ms\": 100}}'"
+        ) from None
+    except ValueError as error:  # an integer of more than 4300 digits
+        raise UsageProblem(f"--payload cannot be read: {error}") from None
+    except RecursionError:
+        raise UsageProblem(
+            f"--payload nests too deeply; a payload holds at most {MAX_DEPTH} levels"
         ) from None
     if not isinstance(value, dict):
         raise UsageProblem(f"--payload must be a JSON object, not {type(value).__name__}")

@@ -95,6 +95,21 @@ def test_a_run_at_the_store_cannot_hold_is_refused(client: TestClient, admin: He
     assert_refused(send(client, admin, "POST", "/v1/jobs", body=body), "body.run_at")
 
 
+@pytest.mark.parametrize("text", ["9" * 5000, "[" * 50_000 + "]" * 50_000], ids=["digits", "deep"])
+@pytest.mark.parametrize("path", ["/v1/jobs", "/v1/schedules"])
+def test_json_no_parser_reads_is_a_422(
+    client: TestClient, admin: Headers, path: str, text: str
+) -> None:
+    content = (
+        f'{{"type": "diag.noop", "name": "x", "task": "diag.noop", "payload": {{"a": {text}}}}}'
+    )
+
+    response = client.post(path, content=content, headers=admin)
+
+    assert_refused(response)
+    assert response.status_code == 422, response.text
+
+
 SCHEDULE = {"name": "hostile", "task": "maintenance.purge", "interval_s": 60}
 BAD_SCHEDULES = [
     ("NUL in description", {"description": "a\x00b"}, "description"),
@@ -179,7 +194,13 @@ def test_cli_schedules_the_store_cannot_hold_are_one_line_and_exit_2(
 
 @pytest.mark.parametrize(
     ("payload", "words"),
-    [('{"tenant": "a", "ms": NaN}', "ms"), ('{"tenant": "\\ud800"}', "surrogate")],
+    [
+        ('{"tenant": "a", "ms": NaN}', "ms"),
+        ('{"tenant": "\\ud800"}', "surrogate"),
+        ('{"tenant": "a", "ms": ' + "9" * 5000 + "}", "4300 digits"),
+        ("[" * 100_000 + "]" * 100_000, "nests too deeply"),
+    ],
+    ids=["NaN", "surrogate", "5000 digits", "deep"],
 )
 def test_cli_enqueue_refuses_what_the_store_cannot_hold(
     runtime: dict[str, str], payload: str, words: str
@@ -278,7 +299,8 @@ def test_no_hostile_request_gets_a_server_error_or_stores_what_cannot_be_read(
 
 CLI_TEXT = BAD_TEXT.filter(lambda text: not text.startswith("-"))
 CLI_NUMBERS = HUGE_NUMBERS.map(str)
-CLI_PAYLOADS = DOCUMENTS.map(json.dumps)
+UNREADABLE_JSON = ('{"a": ' + "9" * 5000 + "}", "[" * 50_000 + "]" * 50_000)
+CLI_PAYLOADS = st.one_of(DOCUMENTS.map(json.dumps), st.sampled_from(UNREADABLE_JSON))
 
 
 def _flags(**options: st.SearchStrategy[str]) -> st.SearchStrategy[list[str]]:
