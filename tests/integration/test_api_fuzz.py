@@ -1,7 +1,7 @@
 """The API fuzzed from its own OpenAPI document, with data that fits it and data that does
 not: no generated input gets a 5xx, and every error has the one JSON shape. Every date-time
 the document declares is generated from extreme timestamps too (``tests/support/hostile.py``);
-``test_hostile_input.py`` goes further for NUL, huge numbers and deep nesting."""
+``test_hostile_api.py`` goes further for NUL, huge numbers and deep nesting."""
 
 from __future__ import annotations
 

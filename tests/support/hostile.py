@@ -62,6 +62,11 @@ HUGE_NUMBERS = st.one_of(
 )
 
 
+def some_of(**fields: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
+    """Dictionaries holding any subset of ``fields``, each drawn from its strategy."""
+    return st.fixed_dictionaries({}, optional=fields)
+
+
 def nested(depth: int, leaf: Any = 1) -> Any:
     """``{"a": {"a": ... leaf}}`` with ``depth`` objects."""
     document = leaf
