@@ -115,9 +115,9 @@ def _check_args(task: str, args: Any) -> dict[str, Any]:
     if not isinstance(args, dict):
         raise invalid("payload", f"must be a JSON object, not {type(args).__name__}")
     try:
-        check_document(args)
+        check_document(args, "payload")
     except Unstorable as error:
-        raise invalid(".".join(filter(None, ("payload", error.where))), error.message) from None
+        raise invalid(error.where, error.message) from None
     if len(json.dumps(args).encode()) > MAX_ARGS_BYTES:
         raise invalid("payload", f"must be at most {MAX_ARGS_BYTES} bytes as JSON")
     if task not in CATALOG:

@@ -25,6 +25,7 @@ from workers.limits import acquire_slot as take_concurrency_slot
 from workers.limits import release_slot, semaphore_key, take_rate_slot
 from workers.observability import metrics
 from workers.settings import get_settings
+from workers.storable import check_document
 from workers.store import lifecycle
 from workers.store.lifecycle import Claim, Failure
 from workers.store.models import JobStatus
@@ -108,6 +109,7 @@ def _execute(spec: JobType, fn: JobFunction, takes_context: bool, context: JobCo
             raise JobCancelled("cancelled before it started")
         model = spec.payload_model.model_validate(payload)
         result = fn(model, context) if takes_context else fn(model)
+        check_document(result, "result")  # one neither store holds fails the attempt, clearly
     except JobCancelled as exc:
         persistently(lifecycle.finish_with_error, claim, JobStatus.CANCELLED, _failure(exc))
         _log("job.cancelled", context.job_id, spec, claim.queue, attempt=claim.attempt)

@@ -74,12 +74,20 @@ def _check_leaf(value: object, path: str) -> None:
         raise Unstorable(path, f"a {type(value).__name__} is not a JSON value")
 
 
-def check_document(document: Any) -> None:
+def storable_text(text: str) -> str:
+    """``text`` with each character neither store takes (NUL, a lone surrogate) replaced by
+    U+FFFD: for text a job produces (an error message, a progress note), which is recorded,
+    not refused."""
+    return _BAD_CHARACTER.sub("\ufffd", text)
+
+
+def check_document(document: Any, root: str = "") -> None:
     """Refuse a JSON document the store cannot hold: a NUL or a lone surrogate in a string or
     key, an integer
     beyond 64 bits, NaN or Infinity, a key that is not a string, or nesting deeper than
-    :data:`MAX_DEPTH`. A key counts as its object's. Iterative, so no depth exhausts the stack."""
-    pending: list[tuple[Any, str, int]] = [(document, "", 0)]
+    :data:`MAX_DEPTH`. A key counts as its object's; paths start at ``root``. Iterative, so no
+    depth exhausts the stack."""
+    pending: list[tuple[Any, str, int]] = [(document, root, 0)]
     while pending:
         value, path, depth = pending.pop()
         if isinstance(value, dict | list | tuple):

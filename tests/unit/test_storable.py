@@ -11,7 +11,15 @@ import pytest
 from hypothesis import given, settings
 
 from tests.support.hostile import DOCUMENTS, nested
-from workers.storable import MAX_DEPTH, MAX_INT, MIN_INT, Unstorable, check_document, check_text
+from workers.storable import (
+    MAX_DEPTH,
+    MAX_INT,
+    MIN_INT,
+    Unstorable,
+    check_document,
+    check_text,
+    storable_text,
+)
 
 
 @pytest.mark.parametrize(
@@ -80,3 +88,7 @@ def test_a_document_that_passes_is_strict_json_without_nul_in_range(document: An
     json.dumps(document, ensure_ascii=False).encode()  # UTF-8 takes every string
     assert _depth(document) <= MAX_DEPTH
     assert json.loads(text) == document
+
+
+def test_text_a_job_produces_keeps_all_but_what_no_store_takes() -> None:
+    assert storable_text("a\x00b\ud800c\U0001f600\n") == "a\ufffdb\ufffdc\U0001f600\n"

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Uuid, and_, bindparam, case, func, or_, select, update
 
 from workers.jobtypes import LOST_WORKER_ALLOWANCE
+from workers.storable import storable_text
 from workers.store.engine import writer_connection
 from workers.store.models import Job, JobStatus
 from workers.store.types import JsonDocument, UtcDateTime, utcnow
@@ -48,10 +49,12 @@ class Failure:
 
     def columns(self) -> dict[str, Any]:
         """The job columns this failure is recorded in."""
+        # A job's own text may hold what neither store takes (a NUL read from a file): it is
+        # recorded with a replacement character, never lost to a refused write.
         return {
-            "error_type": self.error_type[:255],
-            "error_message": self.message,
-            "error_traceback": self.traceback,
+            "error_type": storable_text(self.error_type[:255]),
+            "error_message": storable_text(self.message),
+            "error_traceback": None if self.traceback is None else storable_text(self.traceback),
             "timed_out": self.timed_out,
         }
 
@@ -205,7 +208,8 @@ def defer(claim: Claim, run_at: datetime, reason: str) -> bool:
 
 def report_progress(claim: Claim, percent: int, message: str | None) -> bool:
     """Store the job's own progress report."""
-    return _fenced(claim, progress=percent, progress_message=(message or "")[:200] or None)
+    note = storable_text((message or "")[:200]) or None
+    return _fenced(claim, progress=percent, progress_message=note)
 
 
 def heartbeat(attempts: Iterable[tuple[uuid.UUID, int]]) -> set[uuid.UUID]:
