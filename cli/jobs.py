@@ -46,8 +46,10 @@ def parse_payload(text: str) -> dict[str, Any]:
             f"--payload is not valid JSON ({error.msg} at line {error.lineno} column "
             f"{error.colno}); pass an object such as '{{\"ms\": 100}}'"
         ) from None
-    except ValueError as error:  # an integer of more than 4300 digits
-        raise UsageProblem(f"--payload cannot be read: {error}") from None
+    except ValueError:  # Python reads no integer of more than 4300 digits
+        raise UsageProblem(
+            "--payload holds a number too long to read; integers in a payload fit in 64 bits"
+        ) from None
     except RecursionError:
         raise UsageProblem(
             f"--payload nests too deeply; a payload holds at most {MAX_DEPTH} levels"
