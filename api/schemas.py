@@ -8,11 +8,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.timestamps import Rfc3339
 from tasks.jobs.producer import MAX_DELAY, JobRequest
 from workers.priorities import MAX_PRIORITY, MIN_PRIORITY
 from workers.queues import QueueName
 from workers.store.models import Job, JobStatus
+from workers.timestamps import Rfc3339
 
 MAX_BATCH = 1000
 MAX_KEY = 200

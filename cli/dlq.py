@@ -14,6 +14,7 @@ from cli.output import EMPTY, CliError, UsageProblem, console, note, plural, tab
 from cli.poison import poison
 from cli.progress import confirmed, progress_bar
 from cli.records import attempts, cell, record_fields
+from cli.text import JOB_TYPE
 from cli.timestamps import RFC3339
 from workers.queues import QUEUE_ORDER
 from workers.store import control
@@ -28,7 +29,9 @@ ERROR_WIDTH = 60
 COLUMNS = ("id", "type", "queue", "died at", "attempts", "error type", "error", "replayed by")
 
 _FILTER_OPTIONS = (
-    click.option("--type", "job_type", metavar="TYPE", help="Only dead jobs of this type."),
+    click.option(
+        "--type", "job_type", type=JOB_TYPE, metavar="TYPE", help="Only dead jobs of this type."
+    ),
     click.option(
         "--queue", type=click.Choice([q.value for q in QUEUE_ORDER]), help="Only this queue."
     ),

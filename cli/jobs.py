@@ -14,12 +14,15 @@ from cli.failures import from_taskyard_error
 from cli.jobcontrol import cancel, retry
 from cli.output import CliError, UsageProblem, console, note, table, when
 from cli.records import record_fields, record_rows
-from cli.timestamps import EXAMPLE, RFC3339
+from cli.text import JOB_TYPE
+from cli.timestamps import RFC3339
 from workers.errors import InvalidJob
 from workers.priorities import MAX_PRIORITY, MIN_PRIORITY
 from workers.queues import QUEUE_ORDER
+from workers.storable import MAX_DEPTH
 from workers.store import jobs as job_store
 from workers.store.models import JobStatus
+from workers.timestamps import EXAMPLE
 
 if TYPE_CHECKING:
     from tasks.jobs.producer import JobRequest, Submission
@@ -42,6 +45,14 @@ def parse_payload(text: str) -> dict[str, Any]:
         raise UsageProblem(
             f"--payload is not valid JSON ({error.msg} at line {error.lineno} column "
             f"{error.colno}); pass an object such as '{{\"ms\": 100}}'"
+        ) from None
+    except ValueError:  # Python reads no integer of more than 4300 digits
+        raise UsageProblem(
+            "--payload holds a number too long to read; integers in a payload fit in 64 bits"
+        ) from None
+    except RecursionError:
+        raise UsageProblem(
+            f"--payload nests too deeply; a payload holds at most {MAX_DEPTH} levels"
         ) from None
     if not isinstance(value, dict):
         raise UsageProblem(f"--payload must be a JSON object, not {type(value).__name__}")
@@ -200,7 +211,7 @@ def show(job_id: uuid.UUID, as_json: bool) -> None:
 
 @jobs.command(name="list")
 @click.option("--status", type=click.Choice([s.value for s in JobStatus]), help="Only this status.")
-@click.option("--type", "job_type", help="Only this job type.")
+@click.option("--type", "job_type", type=JOB_TYPE, metavar="TYPE", help="Only this job type.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 def list_(status: str | None, job_type: str | None, limit: int) -> None:
     """List the most recent jobs, newest first."""

@@ -15,6 +15,7 @@ from schedules.errors import InvalidSchedule
 from tasks.jobs.catalog import CATALOG
 from workers.priorities import check_priority
 from workers.queues import QueueName
+from workers.storable import Unstorable, check_document, check_text
 from workers.store.models import MissedRunPolicy
 
 #: Internal (non job-type) tasks a schedule may name; implemented in ``tasks/maintenance``.
@@ -31,6 +32,15 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}$")
 MAX_EXPIRES_S = 7 * 24 * 3600
 MAX_ARGS_BYTES = 64 * 1024
 MAX_DESCRIPTION = 500
+#: The most characters each text field holds (the store's column sizes; a description is
+#: bounded here only, since SQLite does not enforce a column's length).
+TEXT_LIMITS = {
+    "name": 200,
+    "task": 200,
+    "cron": 120,
+    "timezone": 64,
+    "description": MAX_DESCRIPTION,
+}
 
 
 @dataclass(frozen=True)
@@ -89,14 +99,26 @@ def _check_task(task: str) -> None:
     raise invalid("task", f"unknown task {task!r}; schedule a job type or one of: {known}")
 
 
+def _check_text(spec: ScheduleSpec) -> None:
+    """Refuse a NUL or an overlong value in any text the entry stores."""
+    texts = {"name": spec.name, "task": spec.task, "cron": spec.timing.cron,
+             "timezone": spec.timing.timezone, "description": spec.description}  # fmt: skip
+    try:
+        for name, value in texts.items():
+            check_text(name, value, TEXT_LIMITS[name])
+    except Unstorable as error:
+        raise invalid(error.where, error.message) from None
+
+
 def _check_args(task: str, args: Any) -> dict[str, Any]:
     if not isinstance(args, dict):
         raise invalid("payload", f"must be a JSON object, not {type(args).__name__}")
-    text = json.dumps(args)
-    if len(text.encode()) > MAX_ARGS_BYTES:
+    try:
+        check_document(args, "payload")
+    except Unstorable as error:
+        raise invalid(error.where, error.message) from None
+    if len(json.dumps(args).encode()) > MAX_ARGS_BYTES:
         raise invalid("payload", f"must be at most {MAX_ARGS_BYTES} bytes as JSON")
-    if "\\u0000" in text:
-        raise invalid("payload", "strings and keys must not contain NUL (\\u0000)")
     if task not in CATALOG:
         return args
     try:
@@ -126,14 +148,13 @@ def _check_routing(spec: ScheduleSpec) -> None:
 def check_spec(spec: ScheduleSpec) -> ScheduleSpec:
     """``spec`` validated and normalised (cron spacing, payload through the job type's model),
     else :class:`InvalidSchedule` naming the field."""
+    _check_text(spec)
     _check_name(spec.name)
     _check_task(spec.task)
     timing = check_timing(spec.timing)
     _check_routing(spec)
     if spec.expires_s is not None and not 1 <= spec.expires_s <= MAX_EXPIRES_S:
         raise invalid("expires_s", f"must be between 1 and {MAX_EXPIRES_S} seconds")
-    if spec.description is not None and len(spec.description) > MAX_DESCRIPTION:
-        raise invalid("description", f"must be at most {MAX_DESCRIPTION} characters")
     try:
         missed = MissedRunPolicy(spec.missed)
     except ValueError:

@@ -26,6 +26,7 @@ from workers.limits import acquire_slot as take_concurrency_slot
 from workers.limits import release_slot, semaphore_key, take_rate_slot
 from workers.observability import metrics
 from workers.settings import get_settings
+from workers.storable import check_document
 from workers.store import lifecycle, transitions
 from workers.store.models import JobStatus
 from workers.store.resilience import persistently
@@ -109,6 +110,7 @@ def _execute(spec: JobType, fn: JobFunction, takes_context: bool, context: JobCo
             raise JobCancelled("cancelled before it started")
         model = spec.payload_model.model_validate(payload)
         result = fn(model, context) if takes_context else fn(model)
+        check_document(result, "result")  # one neither store holds fails the attempt, clearly
     except Exception as exc:
         # A terminable job is stopped through the soft-limit signal, sent right after the
         # cancel is recorded: the heartbeat may not have relayed it yet.

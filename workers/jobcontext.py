@@ -13,6 +13,8 @@ from workers.store.transitions import Claim
 
 #: Progress writes closer together than this are dropped (except 0 and 100).
 PROGRESS_MIN_INTERVAL_S = 0.5
+#: The longest a job may ask to wait before its next attempt: a year, like a delayed enqueue.
+MAX_RETRY_AFTER_S = 365 * 24 * 3600
 
 
 class JobCancelled(TaskyardError):
@@ -25,6 +27,10 @@ class RetryAfter(Exception):
     """Raised by job code to be run again after ``delay_s`` seconds (counts as an attempt)."""
 
     def __init__(self, delay_s: float, reason: str = "retry requested by the job") -> None:
+        # Checked here, where the job's code asks: an infinite or far delay would overflow
+        # the retry time, and fail the worker's handling instead of the job.
+        if not 0 <= delay_s <= MAX_RETRY_AFTER_S:
+            raise ValueError(f"RetryAfter takes 0 to {MAX_RETRY_AFTER_S} seconds, not {delay_s}")
         super().__init__(reason)
         self.delay_s = delay_s
         self.reason = reason

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Query
 from api.auth import AdminKey, ReadKey
 from api.listing import Cursor, Limit, TypeFilter, job_page
 from api.schemas import JobPage, ReplayFailure, ReplayIn, ReplayOut, error_responses
-from api.timestamps import Rfc3339
 from tasks.jobs.control import replay_dead_letters
 from workers.queues import QueueName
 from workers.store.jobs import JobFilter
 from workers.store.models import JobStatus
+from workers.timestamps import Rfc3339
 
 router = APIRouter(prefix="/v1/dead-letters", tags=["dead-letters"])
 

@@ -20,9 +20,11 @@ from workers.priorities import check_priority
 from workers.publisher import publish
 from workers.queues import QueueName
 from workers.settings import get_settings
+from workers.storable import Unstorable, check_document, check_text
 from workers.store import jobs, transitions
 from workers.store.models import Job, JobStatus
 from workers.store.types import utcnow
+from workers.timestamps import in_store_range
 
 #: Marks published jobs ``queued``: at once by default; the API hands it to a background
 #: thread (:class:`workers.store.confirmations.BackgroundConfirmations`).
@@ -30,9 +32,9 @@ Confirm = Callable[[Sequence[uuid.UUID]], None]
 MAX_DELAY = timedelta(days=365)
 #: The fields of a request that name it rather than ask for something: left out of its hash.
 NOT_HASHED = frozenset({"idempotency_key"})
-#: PostgreSQL cannot store a NUL in text or JSON, so no request may carry one.
-NUL = "\x00"
-_NO_NUL = "must not contain NUL (\\u0000)"
+#: Text a request hands the store, and the most characters each column holds.
+TEXT_LIMITS = {"type": 200, "idempotency_key": 200, "unique_key": 200}
+MAX_CORRELATION_ID = 64
 
 
 @dataclass(frozen=True)
@@ -74,37 +76,23 @@ class Prepared:
     dedupe: jobs.Dedupe | None
 
 
-def _join(path: str, key: object) -> str:
-    return f"{path}.{key}" if path else str(key)
-
-
-def _nul_in(document: Any) -> str | None:
-    """Where the first NUL in a JSON document sits (a key counts as its object's), else ``None``.
-
-    Iterative, so a deeply nested payload cannot exhaust the stack."""
-    pending: list[tuple[Any, str]] = [(document, "")]
-    while pending:
-        value, path = pending.pop()
-        if isinstance(value, str) and NUL in value:
-            return path
-        if isinstance(value, dict):
-            if any(NUL in str(key) for key in value):
-                return path
-            pending.extend((item, _join(path, key)) for key, item in value.items())
-        elif isinstance(value, list | tuple):
-            pending.extend((item, _join(path, index)) for index, item in enumerate(value))
-    return None
-
-
-def _check_text(request: JobRequest) -> None:
-    """Refuse a NUL anywhere in the job type, the payload (keys included) or the keys."""
-    for name in ("type", "idempotency_key", "unique_key"):
-        if NUL in (getattr(request, name) or ""):
-            raise InvalidJob(f"{name} {_NO_NUL}", [{"field": name, "message": _NO_NUL}])
-    where = _nul_in(request.payload)
-    if where is not None:
-        details = [{"field": where or "payload", "message": f"strings and keys {_NO_NUL}"}]
-        raise InvalidJob(f"invalid payload for {request.type}: strings and keys {_NO_NUL}", details)
+def _check_storable(request: JobRequest, correlation_id: str | None) -> None:
+    """Refuse what the store cannot hold on both backends: a NUL or an overlong text, and in
+    the payload (keys included) a NUL, an integer beyond 64 bits, NaN or deep nesting."""
+    try:
+        for name, limit in TEXT_LIMITS.items():
+            check_text(name, getattr(request, name), limit)
+        check_text("correlation_id", correlation_id, MAX_CORRELATION_ID)
+    except Unstorable as error:
+        details = [{"field": error.where, "message": error.message}]
+        raise InvalidJob(f"{error.where} {error.message}", details) from None
+    try:
+        check_document(request.payload)
+    except Unstorable as error:
+        details = [{"field": error.where or "payload", "message": error.message}]
+        raise InvalidJob(
+            f"invalid payload for {request.type[:200]}: {error.message}", details
+        ) from None
 
 
 def _payload(spec: JobType, payload: dict[str, Any]) -> dict[str, Any]:
@@ -135,11 +123,13 @@ def _run_at(request: JobRequest) -> datetime | None:
             raise InvalidJob("delay_s must be between 0 and 31536000 (a year)")
         return now + timedelta(seconds=request.delay_s) if request.delay_s > 0 else None
     if request.run_at is not None:
-        if request.run_at.tzinfo is None:
-            raise InvalidJob("run_at needs a time zone, e.g. 2026-01-01T09:00:00Z")
-        if request.run_at - now > MAX_DELAY:
+        try:
+            run_at = in_store_range(request.run_at)
+        except ValueError as error:
+            raise InvalidJob(f"run_at: {error}") from None
+        if run_at - now > MAX_DELAY:
             raise InvalidJob("run_at must be within a year")
-        return request.run_at if request.run_at > now else None
+        return run_at if run_at > now else None
     return None
 
 
@@ -202,7 +192,7 @@ def prepare(
     replay_of: uuid.UUID | None = None,
 ) -> Prepared:
     """Validate ``request`` and build its record (no I/O); :class:`InvalidJob` when it is bad."""
-    _check_text(request)
+    _check_storable(request, correlation_id)
     spec = CATALOG.get(request.type)
     payload = _payload(spec, request.payload)
     priority = spec.priority if request.priority is None else request.priority

@@ -20,13 +20,13 @@ from cli.keys import check_scope
 from cli.output import UsageProblem, plural, truncated
 from cli.paths import project_root as find_project_root
 from cli.paths import read_secret, write_secret
-from cli.timestamps import parse_rfc3339
 from tests.support.cli import one_line_failure, run
 from workers.errors import InvalidJob
 from workers.settings import get_settings
 from workers.store import keys as key_store
 from workers.store.engine import dispose_engines
 from workers.store.migrate import alembic_config, upgrade
+from workers.timestamps import parse_rfc3339
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 
+from workers.storable import storable_text
 from workers.store.engine import writer_connection
 from workers.store.models import Job, JobStatus
 from workers.store.transitions import FENCE, Claim, fence
@@ -37,7 +38,7 @@ def report_progress(claim: Claim, percent: int, message: str | None) -> bool:
     statement = (
         update(Job)
         .where(FENCE)
-        .values(progress=percent, progress_message=(message or "")[:200] or None)
+        .values(progress=percent, progress_message=storable_text((message or "")[:200]) or None)
     )
     return bool(_execute(statement, fence(claim), durable=False).rowcount == 1)
 

@@ -26,6 +26,7 @@ from sqlalchemy import ColumnElement, Uuid, and_, bindparam, case, func, or_, se
 
 from workers.errors import JobNotFound, JobStateConflict
 from workers.jobtypes import LOST_WORKER_ALLOWANCE
+from workers.storable import storable_text
 from workers.store.engine import session_scope, writer_connection
 from workers.store.models import FINISHED_STATUSES, Actor, Job, JobEvent, JobStatus
 from workers.store.outage import recent_outage
@@ -348,10 +349,13 @@ def settle(claim: Claim, decision: Decision, traceback: str | None) -> bool:
     values: dict[str, Any]
     if decision.status is JobStatus.SCHEDULED:  # the attempt is given back
         values = {"attempts": claim.attempt - 1, "started_at": None, "worker": None,
-                  "progress_message": decision.message[:200]}  # fmt: skip
+                  "progress_message": storable_text(decision.message[:200])}  # fmt: skip
     else:
-        values = {"error_type": (decision.error_type or "")[:255] or None,
-                  "error_message": decision.message, "error_traceback": traceback,
+        # A job's own text may hold what neither store takes (a NUL read from a file): it is
+        # recorded with a replacement character, never lost to a refused write.
+        values = {"error_type": storable_text((decision.error_type or "")[:255]) or None,
+                  "error_message": storable_text(decision.message),
+                  "error_traceback": None if traceback is None else storable_text(traceback),
                   "timed_out": decision.timed_out}  # fmt: skip
     if decision.status in (JobStatus.SCHEDULED, JobStatus.RETRYING):
         values["run_at"] = now + timedelta(seconds=decision.delay_s)

@@ -1,0 +1,32 @@
+"""Free text on the command line that reaches the store (a filter such as ``--type``): checked
+by the store's own rule, so a NUL or an overlong value is a usage error, not a traceback."""
+
+from __future__ import annotations
+
+import click
+
+from workers.storable import Unstorable, check_text
+
+
+class StoreText(click.ParamType[str]):
+    """A click parameter holding text of at most ``max_length`` characters, without NUL."""
+
+    name = "text"
+
+    def __init__(self, max_length: int) -> None:
+        self.max_length = max_length
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> str:
+        """The text, or a usage error (exit code 2)."""
+        text = str(value)
+        try:
+            check_text("value", text, self.max_length)
+        except Unstorable as error:
+            self.fail(error.message, param, ctx)
+        return text
+
+
+#: A job type given as a filter (``--type``): the store's type column holds 200 characters.
+JOB_TYPE = StoreText(200)

@@ -1,0 +1,227 @@
+"""Hostile requests on a real store (SQLite, then PostgreSQL): extreme timestamps, NUL and
+other characters no store takes, huge numbers and deep nesting get a 4xx in the one error
+shape from every endpoint that takes a time, a text or a number; never a 500, and nothing is
+stored that could not be read back. ``test_hostile_cli.py`` does the same for the CLI."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from api.app import create_app
+from tests.support.hostile import (
+    ARGUMENT_TEXT,
+    BAD_TEXT,
+    CURSORS,
+    DOCUMENTS,
+    HUGE_NUMBERS,
+    TIMESTAMPS,
+    UNREPRESENTABLE,
+    cursor,
+    nested,
+    some_of,
+)
+from workers.store.keys import create_key
+
+Headers = dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def admin(runtime: dict[str, str]) -> Headers:
+    secret = create_key(f"hostile-{uuid.uuid4().hex[:8]}", ["admin"]).secret
+    return {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def client(runtime: dict[str, str]) -> Iterator[TestClient]:
+    with TestClient(create_app(), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def send(client: TestClient, headers: Headers, method: str, url: str, **kwargs: Any) -> Response:
+    """A request whose JSON body is encoded as Python does (NaN, ``\\ud800`` escapes kept)."""
+    body = kwargs.pop("body", None)
+    content = None if body is None else json.dumps(body)
+    response: Response = client.request(method, url, headers=headers, content=content, **kwargs)
+    return response
+
+
+def assert_refused(response: Response, field: str | None = None) -> dict[str, Any]:
+    """A 4xx in the one error shape (a 422 naming ``field`` when given)."""
+    assert 400 <= response.status_code < 500, response.text
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert set(body["error"]) == {"code", "message", "details"}, body
+    if field is not None:
+        assert response.status_code == 422, response.text
+        assert field in json.dumps(body["error"]["details"]), body
+    return dict(body["error"])
+
+
+@pytest.mark.parametrize("stamp", UNREPRESENTABLE)
+@pytest.mark.parametrize("name", ["since", "until"])
+def test_dead_letter_filters_refuse_times_the_store_cannot_hold(
+    client: TestClient, admin: Headers, name: str, stamp: str
+) -> None:
+    listed = send(client, admin, "GET", "/v1/dead-letters", params={name: stamp})
+    replayed = send(client, admin, "POST", "/v1/dead-letters/replay", body={name: stamp})
+
+    assert_refused(listed, f"query.{name}")
+    assert_refused(replayed, f"body.{name}")
+
+
+@pytest.mark.parametrize("stamp", [*UNREPRESENTABLE, "9999-12-31T00:00:00Z", "2026-01-01T00:00"])
+@pytest.mark.parametrize("path", ["/v1/jobs", "/v1/dead-letters"])
+def test_a_crafted_cursor_with_an_extreme_time_is_refused(
+    client: TestClient, admin: Headers, path: str, stamp: str
+) -> None:
+    response = send(client, admin, "GET", path, params={"cursor": cursor(stamp)})
+
+    error = assert_refused(response, "query.cursor")
+    assert "pass next_cursor back unchanged" in error["message"]
+
+
+def test_a_run_at_the_store_cannot_hold_is_refused(client: TestClient, admin: Headers) -> None:
+    body = {"type": "diag.noop", "run_at": "0001-01-01T00:00:00+23:59"}
+
+    assert_refused(send(client, admin, "POST", "/v1/jobs", body=body), "body.run_at")
+
+
+@pytest.mark.parametrize("text", ["9" * 5000, "[" * 50_000 + "]" * 50_000], ids=["digits", "deep"])
+@pytest.mark.parametrize("path", ["/v1/jobs", "/v1/schedules"])
+def test_json_no_parser_reads_is_a_422(
+    client: TestClient, admin: Headers, path: str, text: str
+) -> None:
+    content = (
+        f'{{"type": "diag.noop", "name": "x", "task": "diag.noop", "payload": {{"a": {text}}}}}'
+    )
+
+    response = client.post(path, content=content, headers=admin)
+
+    assert_refused(response)
+    assert response.status_code == 422, response.text
+
+
+SCHEDULE = {"name": "hostile", "task": "maintenance.purge", "interval_s": 60}
+BAD_SCHEDULES = [
+    ("NUL in description", {"description": "a\x00b"}, "description"),
+    ("surrogate in description", {"description": "\ud800"}, "description"),
+    ("NaN in payload", {"payload": {"x": float("nan")}}, "payload.x"),
+    ("Infinity in payload", {"payload": {"x": [float("inf")]}}, "payload.x.0"),
+    ("65-bit integer in payload", {"payload": {"x": 2**64}}, "payload.x"),
+    ("deep payload", {"payload": nested(100)}, "payload"),
+    ("NUL in payload key", {"payload": {"a\x00": 1}}, "payload"),
+    ("long time zone", {"cron": "0 3 * * *", "interval_s": None,
+                        "timezone": "Europe" + "/" * 60 + "Berlin"}, "timezone"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "field"), [c[1:] for c in BAD_SCHEDULES], ids=[c[0] for c in BAD_SCHEDULES]
+)
+def test_a_schedule_the_store_cannot_hold_is_refused_on_create_and_edit(
+    client: TestClient, admin: Headers, change: dict[str, Any], field: str
+) -> None:
+    name = f"hostile-{uuid.uuid4().hex[:8]}"
+    created = send(
+        client, admin, "POST", "/v1/schedules", body={**SCHEDULE, **change, "name": name}
+    )
+    assert_refused(created, field)
+
+    fine = send(client, admin, "POST", "/v1/schedules", body={**SCHEDULE, "name": name})
+    assert fine.status_code == 201, fine.text
+    edited = send(client, admin, "PATCH", f"/v1/schedules/{fine.json()['id']}", body=change)
+    assert_refused(edited, field)
+    # nothing unreadable was stored
+    assert send(client, admin, "GET", "/v1/schedules").status_code == 200
+
+
+def _or_fine(hostile: st.SearchStrategy[Any], *fine: Any) -> st.SearchStrategy[Any]:
+    """``hostile`` values, or (as often) acceptable ones, so one bad field at a time reaches
+    the checks behind the request model (the producer's, the schedule's)."""
+    return st.one_of(hostile, st.sampled_from(fine))
+
+
+JOB_TYPES = _or_fine(BAD_TEXT, "diag.noop", "diag.limited", "diag.flaky")
+JOB_BODIES = st.builds(
+    lambda job_type, rest: {"type": job_type, **rest},
+    JOB_TYPES,
+    some_of(payload=DOCUMENTS, run_at=_or_fine(TIMESTAMPS, "2020-01-01T00:00:00Z"),
+              delay_s=_or_fine(HUGE_NUMBERS, 0, 0.5), priority=_or_fine(HUGE_NUMBERS, 0, 9),
+              idempotency_key=_or_fine(BAD_TEXT, "k"), unique_key=_or_fine(BAD_TEXT, "u"),
+              unique_for_s=_or_fine(HUGE_NUMBERS, 1)),
+)  # fmt: skip
+SCHEDULE_FIELDS = some_of(
+    cron=_or_fine(BAD_TEXT, "0 3 * * *"), timezone=_or_fine(BAD_TEXT, "UTC"),
+    interval_s=_or_fine(HUGE_NUMBERS, 60), payload=DOCUMENTS,
+    priority=_or_fine(HUGE_NUMBERS, 5), expires_s=_or_fine(HUGE_NUMBERS, 30),
+    description=_or_fine(BAD_TEXT, "nightly"),
+)  # fmt: skip
+SCHEDULE_BODIES = st.builds(
+    lambda name, task, rest: {"name": name, "task": task, "interval_s": 60, **rest},
+    st.one_of(st.uuids().map("h-{}".format), BAD_TEXT),
+    _or_fine(BAD_TEXT, "diag.noop", "maintenance.purge"),
+    SCHEDULE_FIELDS,
+)
+QUERY_TIMES = TIMESTAMPS.filter(
+    lambda text: text.isascii() or not any("\ud800" <= char <= "\udfff" for char in text)
+)  # a URL carries UTF-8 only
+#: One request to every endpoint that takes a time, a text or a number: (method, path, kwargs).
+REQUESTS = st.one_of(
+    st.tuples(st.just("GET"), st.just("/v1/jobs"), some_of(
+        params=some_of(cursor=CURSORS, type=ARGUMENT_TEXT, limit=HUGE_NUMBERS.map(str)))),
+    st.tuples(st.just("GET"), st.just("/v1/dead-letters"), some_of(
+        params=some_of(since=QUERY_TIMES, until=QUERY_TIMES, cursor=CURSORS,
+                         type=ARGUMENT_TEXT, limit=HUGE_NUMBERS.map(str)))),
+    st.tuples(st.just("POST"), st.just("/v1/dead-letters/replay"), st.builds(dict, body=some_of(
+        since=TIMESTAMPS, until=TIMESTAMPS, type=BAD_TEXT, limit=HUGE_NUMBERS))),
+    st.tuples(st.just("POST"), st.just("/v1/jobs"), st.builds(dict, body=JOB_BODIES)),
+    st.tuples(st.just("POST"), st.just("/v1/jobs/batch"), st.builds(
+        dict, body=st.builds(dict, jobs=st.lists(JOB_BODIES, min_size=1, max_size=3)))),
+    st.tuples(st.just("POST"), st.just("/v1/schedules"), st.builds(dict, body=SCHEDULE_BODIES)),
+    st.tuples(st.just("PATCH"), st.just("/v1/schedules/{id}"), st.builds(
+        dict, body=SCHEDULE_FIELDS)),
+)  # fmt: skip
+API_EXAMPLES = 300
+HOSTILE = settings(
+    max_examples=API_EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+)
+
+
+@pytest.fixture(scope="module")
+def editable(client: TestClient, admin: Headers) -> str:
+    """The id of a dynamic schedule entry for the property's edits."""
+    body = {**SCHEDULE, "name": f"editable-{uuid.uuid4().hex[:8]}"}
+    created = send(client, admin, "POST", "/v1/schedules", body=body)
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+def test_no_hostile_request_gets_a_server_error_or_stores_what_cannot_be_read(
+    client: TestClient, admin: Headers, editable: str
+) -> None:
+    @HOSTILE
+    @given(REQUESTS)
+    def check(request: tuple[str, str, dict[str, Any]]) -> None:
+        method, path, kwargs = request
+        response = send(client, admin, method, path.format(id=editable), **kwargs)
+        where = f"{method} {path} {kwargs!r:.300}"
+        assert response.status_code < 500, f"{where}: {response.text}"
+        if response.status_code >= 400:
+            assert_refused(response)
+        elif path == "/v1/jobs" and method == "POST":
+            read = send(client, admin, "GET", f"/v1/jobs/{response.json()['id']}")
+            assert read.status_code == 200, f"{where}: stored but unreadable: {read.text}"
+        elif path.startswith("/v1/schedules"):
+            read = send(client, admin, "GET", "/v1/schedules")
+            assert read.status_code == 200, f"{where}: stored but unreadable: {read.text}"
+
+    check()
