@@ -76,15 +76,22 @@ def test_the_leader_lock_is_taken_renewed_and_released_by_its_holder_only(
     assert first.hold()  # renewed
     assert 2000 < client.pttl("test:leader") <= 3000
     assert first.holder() == first.token
+    assert first.token.startswith("a:")
 
-    # A holder whose key was taken over can neither renew nor delete it
-    client.set("test:leader", second.token)
-    second.held = True
-    assert not first.hold()
-    first.held = True
+    # When first's lock runs out during a pause and second takes it over
+    client.delete("test:leader")
+    assert second.hold()
+    # Then first's late release leaves second's lock alone
     first.release()
     assert first.holder() == second.token
-    second.release()
+
+    # And a leader whose lock was taken over can no longer renew it, and knows it
+    client.delete("test:leader")
+    assert first.hold()
+    assert not second.hold()
+    assert second.lost
+    assert first.holder() == first.token
+    first.release()
     assert first.holder() is None
 
 
