@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cli.output import EMPTY, CliError, console, table, when
-from tasks.maintenance import NAMES
+from tasks.maintenance.catalog import NAMES, runner
 
 if TYPE_CHECKING:
     from tasks.maintenance.runs import RunResult
@@ -69,22 +69,18 @@ def maintenance() -> None:
 
 
 @maintenance.command()
-@click.argument("name", metavar="NAME", type=click.Choice(NAMES))
+@click.argument("name", type=click.Choice(NAMES))
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
 def run(name: str, as_json: bool) -> None:
-    """Run maintenance task NAME in this process and show its outcome and figures.
-
-    NAME is one of: purge, vacuum, backup, redis_hygiene, reaper, canary.
+    """Run one maintenance task in this process and show its outcome and figures.
 
     Exit status: 0 succeeded, 1 failed (stderr says what to do), 75 skipped because another
     run holds the task's lock.
     """
-    # Imported here: the tasks load the Celery app, which reads (and checks) the settings,
+    # Loaded only now: the tasks load the Celery app, which reads (and checks) the settings,
     # and `taskyard --help` must work without valid settings.
-    from tasks.maintenance.catalog import RUNNERS
-
     with console(stderr=True).status(f"Running maintenance task {name}…"):
-        result = RUNNERS[name]()
+        result = runner(name)()
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2, default=str))
     else:

@@ -79,11 +79,15 @@ def list_() -> None:
 
 @schedules.command()
 @click.argument("name")
-@click.option("--task", required=True, metavar="TASK", help="A job type, e.g. diag.noop.")
+@click.option(
+    "--task", required=True, metavar="TASK", help="A job type (diag.noop) or maintenance.NAME."
+)
 @click.option("--cron", metavar="EXPR", help="Five-field cron expression, e.g. '15 3 * * *'.")
 @click.option("--tz", "zone", metavar="ZONE", help="Time zone of --cron (default UTC).")
 @click.option("--every", type=int, metavar="SECONDS", help="Fire every SECONDS instead.")
-@click.option("--payload", default="{}", show_default=True, metavar="JSON", help="Job payload.")
+@click.option(
+    "--payload", default="{}", show_default=True, metavar="JSON", help="Payload or arguments."
+)
 @click.option("--queue", type=click.Choice([q.value for q in QUEUE_ORDER]), help="Queue.")
 @click.option(
     "--priority", type=click.IntRange(MIN_PRIORITY, MAX_PRIORITY), help="0-9, 9 most urgent."

@@ -20,6 +20,7 @@ from typing import Any
 import redis
 from sqlalchemy import desc, select, update
 
+from tasks.maintenance.catalog import NAMES
 from workers.app import app
 from workers.errors import TaskyardError
 from workers.locks import LOCK_PREFIX, LockHeld, TtlLock, held_lock
@@ -129,7 +130,10 @@ def task_options(name: str, time_limit_s: float) -> dict[str, Any]:
 
 
 def maintenance_task(name: str, time_limit_s: float) -> Callable[[Callable[..., Any]], Any]:
-    """Register the decorated function as Celery task ``maintenance.<name>``."""
+    """Register the decorated function as Celery task ``maintenance.<name>``, which must have
+    its row in the registry (``tasks.maintenance.catalog``)."""
+    if name not in NAMES:
+        raise LookupError(f"maintenance.{name} has no row in tasks.maintenance.catalog")
 
     def register(fn: Callable[..., Any]) -> Any:
         return app.task(fn, **task_options(name, time_limit_s))
