@@ -7,21 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cli.output import EMPTY, CliError, console, table, when
+from cli.output import EMPTY, CliError, TryLater, console, table, when
 from tasks.maintenance.catalog import NAMES, runner
 
 if TYPE_CHECKING:
     from tasks.maintenance.runs import RunResult
 
-#: sysexits' EX_TEMPFAIL: the task did not run because another run holds its lock; try later.
-EXIT_SKIPPED = 75
 SUMMARY_WIDTH = 90
-
-
-class RunSkipped(CliError):
-    """The run was skipped because another run of the task holds its lock."""
-
-    exit_code = EXIT_SKIPPED
 
 
 def flatten(figures: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
@@ -54,7 +46,7 @@ def _outcome_error(result: RunResult) -> CliError | None:
                         f"again ({history})")  # fmt: skip
     if result.outcome == "skipped":
         reason = result.figures.get("reason")
-        return RunSkipped(f"maintenance {name} was skipped: {reason}; wait for that run to "
+        return TryLater(f"maintenance {name} was skipped: {reason}; wait for that run to "
                           f"finish and try again ({history})")  # fmt: skip
     return None
 

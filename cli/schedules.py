@@ -11,10 +11,10 @@ from contextlib import contextmanager
 import click
 
 from cli.jobs import parse_payload
-from cli.output import CliError, UsageProblem, console, note, table, when
+from cli.output import UsageProblem, console, note, table, when
 from schedules import store
 from schedules.entries import Timing, describe
-from schedules.errors import InvalidSchedule, ScheduleConflict, ScheduleNotFound
+from schedules.errors import InvalidSchedule
 from schedules.spec import ScheduleSpec
 from workers.priorities import MAX_PRIORITY, MIN_PRIORITY
 from workers.queues import QUEUE_ORDER
@@ -28,17 +28,15 @@ OPTION_OF = {"interval_s": "--every", "timezone": "--tz", "cron": "--cron", "tas
 
 @contextmanager
 def _reported() -> Iterator[None]:
-    """Schedule errors as one line: bad input exits 2, an unknown or static entry 1."""
+    """A refused entry in the CLI's words: the field it names becomes the option that sets it
+    (its exit code, like every error's, comes from ``cli.failures``)."""
     try:
         yield
     except InvalidSchedule as error:
         field, _, rest = error.message.partition(": ")
-        message = f"{OPTION_OF[field]}: {rest}" if field in OPTION_OF and rest else error.message
-        raise UsageProblem(message) from None
-    except ScheduleNotFound as error:
-        raise CliError(f"{error.message}; `taskyard schedules list` shows them") from None
-    except ScheduleConflict as error:
-        raise CliError(error.message) from None
+        if field not in OPTION_OF or not rest:
+            raise
+        raise InvalidSchedule(f"{OPTION_OF[field]}: {rest}", error.details) from None
 
 
 def when_text(record: Schedule) -> str:
