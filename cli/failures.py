@@ -7,14 +7,13 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from cli.output import CliError, UsageProblem
-from schedules.errors import InvalidSchedule, ScheduleConflict, ScheduleNotFound
+from schedules.errors import InvalidSchedule, ScheduleNotFound
 from workers.errors import (
     ApiKeyError,
     BrokerUnavailable,
     IdempotencyConflict,
     InvalidJob,
     JobNotFound,
-    JobStateConflict,
     StoreUnavailable,
     TaskyardError,
     UnknownJobType,
@@ -38,8 +37,6 @@ FAILURES: dict[type[TaskyardError], tuple[type[CliError], str | None]] = {
     InvalidSchedule: (UsageProblem, None),
     JobNotFound: (CliError, "check the id (`taskyard jobs list` shows recent jobs)"),
     ScheduleNotFound: (CliError, "`taskyard schedules list` shows them"),
-    JobStateConflict: (CliError, None),
-    ScheduleConflict: (CliError, None),
     IdempotencyConflict: (CliError, "use a new --idempotency-key for a different request"),
     ApiKeyError: (CliError, "`taskyard keys list` shows the existing keys"),
     StoreUnavailable: (CliError, None),

@@ -63,12 +63,11 @@ def _send_internal(app: Celery, schedule: Schedule, planned_at: datetime, job_id
         options["priority"] = to_broker(schedule.priority, get_settings().broker_family)
     queue = internal_queue(schedule)
     expires = schedule.expires_s or default_expires_s(store.timing_of(schedule), planned_at)
-    # Checked again here: a row saved before its task declared its arguments must be refused
-    # by beat, not fail with a TypeError in the worker on every slot.
-    kwargs = check_args(schedule.task, dict(schedule.args))
+    # The arguments are checked again: a row saved before its task declared them must be
+    # refused here, not fail with a TypeError in the worker on every slot.
     app.send_task(
         schedule.task,
-        kwargs=kwargs,
+        kwargs=check_args(schedule.task, dict(schedule.args)),
         task_id=job_id,
         queue=queue,
         routing_key=queue,

@@ -94,7 +94,8 @@ def _validated(task: str, model: type[BaseModel], args: dict[str, Any], what: st
 
 def check_args(task: str, args: Any) -> dict[str, Any]:
     """``args`` as a run of ``task`` takes them: a job type's payload through its model, a
-    maintenance task's keyword arguments through its declared ones (only those sent)."""
+    maintenance task's keyword arguments through its declared ones (only those sent; ``null``
+    leaves the task's default)."""
     if not isinstance(args, dict):
         raise invalid("payload", f"must be a JSON object, not {type(args).__name__}")
     text = json.dumps(args)
@@ -105,7 +106,7 @@ def check_args(task: str, args: Any) -> dict[str, Any]:
     internal = maintenance.find(task)
     if internal is not None:
         declared = _validated(task, internal.arguments, args, "arguments")
-        return declared.model_dump(mode="json", exclude_unset=True)
+        return declared.model_dump(mode="json", exclude_none=True)
     if task not in CATALOG:
         return args
     payload = _validated(task, CATALOG.get(task).payload_model, args, "payload")

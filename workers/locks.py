@@ -124,15 +124,28 @@ class TtlLock:
         return self.held
 
 
-def _keep(lock: TtlLock, stop: threading.Event) -> None:
-    """Renew ``lock`` every third of its TTL until ``stop``; note (once) when it is lost."""
-    while not stop.wait(lock.ttl_s / 3):
-        try:
-            if not lock.renew():
-                _warn("lock %s was lost while it was held", "lock.lost", lock.key, False)
-                return
-        except redis.RedisError:  # the next renewal tries again, well within the TTL
-            _warn("lock %s could not be renewed", "lock.renewal_failed", lock.key)
+class _Renewal(threading.Thread):
+    """Renews a lock every third of its TTL until stopped; notes (once) when it is lost."""
+
+    def __init__(self, lock: TtlLock) -> None:
+        super().__init__(name=f"lock-{lock.key}", daemon=True)
+        self.lock = lock
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        """Renew until stopped or lost."""
+        while not self.stopped.wait(self.lock.ttl_s / 3):
+            try:
+                if not self.lock.renew():
+                    _warn("lock %s was lost while it was held", "lock.lost", self.lock.key, False)
+                    return
+            except redis.RedisError:  # the next renewal tries again, well within the TTL
+                _warn("lock %s could not be renewed", "lock.renewal_failed", self.lock.key)
+
+    def stop(self) -> None:
+        """Stop renewing (a renewal under way finishes first)."""
+        self.stopped.set()
+        self.join(timeout=5)
 
 
 @contextmanager
@@ -145,14 +158,12 @@ def held_lock(client: redis.Redis, key: str, ttl_s: float) -> Iterator[TtlLock]:
     lock = TtlLock(client, key, ttl_s)
     if not lock.acquire():
         raise LockHeld(key, lock.holder())
-    stop = threading.Event()
-    renewer = threading.Thread(target=_keep, args=(lock, stop), name=f"lock-{key}", daemon=True)
-    renewer.start()
+    renewal = _Renewal(lock)
+    renewal.start()
     try:
         yield lock
     finally:
-        stop.set()
-        renewer.join(timeout=5)
+        renewal.stop()
         try:
             lock.release()
         except redis.RedisError:  # it expires on its own within the TTL

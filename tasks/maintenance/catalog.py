@@ -28,7 +28,8 @@ HOUR = 3600
 
 
 class Arguments(BaseModel):
-    """A maintenance task's keyword arguments: strict types, nothing undeclared."""
+    """A maintenance task's keyword arguments: strict types, nothing undeclared; an argument
+    left out (or ``null``) takes the task's own default."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 

@@ -85,23 +85,23 @@ def memory_figures(client: redis.Redis, prefix: str = "") -> dict[str, Any]:
     }
 
 
-def clean_redis(figures: dict[str, Any], scan_count: int | None = None) -> None:
+def clean_redis(figures: dict[str, Any], scan_count: int = SCAN_COUNT) -> None:
     """Remove orphaned keys and fill ``figures`` with what was seen, removed and used."""
     settings = get_settings()
     client = shared_redis(settings.locks_url)
-    sweep(client, scan_count or SCAN_COUNT, figures)
+    sweep(client, scan_count, figures)
     figures.update(memory_figures(client))
     if settings.broker_family == "redis" and settings.broker_url != settings.locks_url:
         figures.update(memory_figures(shared_redis(settings.broker_url), "broker_"))
 
 
-def redis_hygiene(scan_count: int | None = None) -> RunResult:
-    """Run and record one Redis clean-up (``scan_count`` is SCAN's COUNT hint, default 500)."""
+def redis_hygiene(scan_count: int = SCAN_COUNT) -> RunResult:
+    """Run and record one Redis clean-up (``scan_count`` is SCAN's COUNT hint)."""
     return run_maintenance(NAME, lambda figures: clean_redis(figures, scan_count),
                            lock_ttl_s=LOCK_TTL_S)  # fmt: skip
 
 
 @maintenance_task(NAME, TIME_LIMIT_S)
-def redis_hygiene_task(scan_count: int | None = None) -> dict[str, Any]:
+def redis_hygiene_task(scan_count: int = SCAN_COUNT) -> dict[str, Any]:
     """Remove orphaned lock, semaphore and rate keys; idempotent; no retry (the next run is)."""
     return redis_hygiene(scan_count).reported()

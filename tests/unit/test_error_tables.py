@@ -11,37 +11,28 @@ import pytest
 from api.errors import status_for
 from cli.failures import from_taskyard_error
 from cli.output import EXIT_FAILED, EXIT_USAGE
-from schedules.errors import InvalidSchedule, ScheduleConflict, ScheduleNotFound
-from workers.errors import (
-    BrokerUnavailable,
-    IdempotencyConflict,
-    InvalidJob,
-    JobNotFound,
-    JobStateConflict,
-    StoreUnavailable,
-    TaskyardError,
-    UnknownJobType,
-)
+from schedules import errors as schedule
+from workers import errors
 
 ROOT = Path(__file__).resolve().parents[2]
 # error, HTTP status, CLI exit code, words the CLI line ends with (what to do next)
 TABLE = [
-    (UnknownJobType("no such type"), 422, EXIT_USAGE, "no such type"),
-    (InvalidJob("bad payload"), 422, EXIT_USAGE, "bad payload"),
-    (InvalidSchedule("--every: too small"), 422, EXIT_USAGE, "--every: too small"),
-    (JobNotFound("no job x"), 404, EXIT_FAILED, "`taskyard jobs list` shows recent jobs)"),
-    (ScheduleNotFound("no schedule x"), 404, EXIT_FAILED, "`taskyard schedules list` shows them"),
-    (IdempotencyConflict("key reused"), 409, EXIT_FAILED, "for a different request"),
-    (JobStateConflict("finished"), 409, EXIT_FAILED, "finished"),
-    (ScheduleConflict("static entry"), 409, EXIT_FAILED, "static entry"),
-    (StoreUnavailable("down"), 503, EXIT_FAILED, "start PostgreSQL or fix the URL"),
-    (BrokerUnavailable("down"), 503, EXIT_FAILED, "start Redis or fix the URL"),
+    (errors.UnknownJobType("no such type"), 422, EXIT_USAGE, "no such type"),
+    (errors.InvalidJob("bad payload"), 422, EXIT_USAGE, "bad payload"),
+    (schedule.InvalidSchedule("--every: too small"), 422, EXIT_USAGE, "--every: too small"),
+    (errors.JobNotFound("no job x"), 404, EXIT_FAILED, "`taskyard jobs list` shows recent jobs)"),
+    (schedule.ScheduleNotFound("no schedule x"), 404, EXIT_FAILED, "schedules list` shows them"),
+    (errors.IdempotencyConflict("key reused"), 409, EXIT_FAILED, "for a different request"),
+    (errors.JobStateConflict("finished"), 409, EXIT_FAILED, "finished"),
+    (schedule.ScheduleConflict("static entry"), 409, EXIT_FAILED, "static entry"),
+    (errors.StoreUnavailable("down"), 503, EXIT_FAILED, "start PostgreSQL or fix the URL"),
+    (errors.BrokerUnavailable("down"), 503, EXIT_FAILED, "start Redis or fix the URL"),
 ]
 
 
 @pytest.mark.parametrize(("error", "status", "exit_code", "ending"), TABLE, ids=repr)
 def test_each_error_has_one_status_and_one_exit_code(
-    error: TaskyardError, status: int, exit_code: int, ending: str
+    error: errors.TaskyardError, status: int, exit_code: int, ending: str
 ) -> None:
     failure = from_taskyard_error(error)
 

@@ -4,6 +4,7 @@ Procfile worker consumes, sets ``expires``, and validates; plus the Sentry monit
 from __future__ import annotations
 
 import shlex
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -133,6 +134,9 @@ def test_a_maintenance_schedule_keeps_the_arguments_sent() -> None:
 
     assert check_spec(spec).args == {"keep": 3}
     assert check_spec(ScheduleSpec("e", "maintenance.purge", Timing(interval_s=60))).args == {}
+    # null leaves the task's own default, so the run is not handed a None
+    hygiene = ScheduleSpec("h", "maintenance.redis_hygiene", Timing(interval_s=60))
+    assert check_spec(replace(hygiene, args={"scan_count": None})).args == {}
 
 
 def test_beat_uses_the_store_backed_scheduler_everywhere() -> None:
