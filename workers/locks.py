@@ -93,8 +93,11 @@ class TtlLock:
         return self._until(started)
 
     def hold(self) -> bool:
-        """Renew the lock if held, else try to take it; whether this holder has it now."""
-        return self.renew() or self.acquire()
+        """Renew the lock if held, else try to take it; whether this holder has it now.
+
+        A holder that finds its lock gone does not take it back in the same call, so a
+        handover forced by deleting the key goes to another holder."""
+        return self.renew() if self.held else self.acquire()
 
     def forget(self) -> None:
         """Stop counting on the lock without a word to Redis (which cannot be reached)."""
