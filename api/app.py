@@ -18,6 +18,7 @@ from api.routes import dead_letters, health, jobs, metrics, queues, schedules
 from api.submissions import CoalescedSubmissions
 from workers.collector import freeze_startup_objects, tune_collector
 from workers.observability.logging import configure_logging
+from workers.observability.multiproc import setup_multiprocess_metrics
 from workers.observability.sentry import init_sentry
 from workers.settings import get_settings
 from workers.store.confirmations import BackgroundConfirmations
@@ -63,8 +64,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app() -> FastAPI:
-    """Build the API from the settings (logging and Sentry included)."""
+    """Build the API from the settings (logging, Sentry and metrics included)."""
     settings = get_settings()
+    setup_multiprocess_metrics()
     tune_collector()
     configure_logging(settings.log_format, settings.log_level)
     init_sentry(settings, "api")

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 
 from api.correlation import HEADER as CORRELATION_HEADER
 from api.correlation import from_scope
+from schedules.errors import InvalidSchedule, ScheduleConflict, ScheduleNotFound
 from workers.errors import (
     BrokerUnavailable,
     IdempotencyConflict,
@@ -30,12 +31,16 @@ log = logging.getLogger(__name__)
 
 #: Seconds a client should wait before retrying after a 503.
 RETRY_AFTER_S = 5
+#: The one table of platform errors to HTTP statuses (anything else is a 500).
 _TASKYARD_STATUS: dict[type[TaskyardError], int] = {
     UnknownJobType: 422,
     InvalidJob: 422,
+    InvalidSchedule: 422,
     JobNotFound: 404,
+    ScheduleNotFound: 404,
     IdempotencyConflict: 409,
     JobStateConflict: 409,
+    ScheduleConflict: 409,
     StoreUnavailable: 503,
     BrokerUnavailable: 503,
 }

@@ -21,7 +21,10 @@ NOT_NULL = ("task", "timezone", "paused")
 _TASK = "A registered job type (e.g. `diag.noop`) or an internal task (`maintenance.*`)."
 _CRON = "Five fields: minute hour day-of-month month day-of-week (not with `interval_s`)."
 _TZ = "IANA time zone the cron expression is read in (cron entries only)."
-_PAYLOAD = "The job's payload (validated per job type), or the internal task's keyword arguments."
+_PAYLOAD = (
+    "The job's payload (validated per job type), or the maintenance task's keyword arguments "
+    '(only those it declares, e.g. `{"keep": 3}` for `maintenance.backup`).'
+)
 _EXPIRES = (
     "Seconds a run may wait in its queue before it is dropped (default: until the next slot)."
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 import uvicorn
 
+from workers.observability.multiproc import setup_multiprocess_metrics
 from workers.settings import get_settings
 
 #: How long uvicorn's parent waits for an API process to answer its health ping before it
@@ -31,6 +32,7 @@ def api(host: str, port: int, workers: int | None) -> None:
     The processes share one Prometheus directory, so /metrics on any of them reports all
     of them. Stops on Ctrl-C or SIGTERM after in-flight requests finish.
     """
+    setup_multiprocess_metrics()  # before uvicorn starts the processes, which inherit it
     uvicorn.run(
         "api.app:create_app",
         factory=True,

@@ -14,12 +14,12 @@ from honcho.environ import expand_processes, parse_procfile
 from honcho.manager import Manager
 
 from cli.devstack import ADMIN_KEY_FILE, Endpoint, Stack, check_ports, prepare
-from cli.output import CliError, masked, note
+from cli.output import EXIT_INTERRUPTED, CliError, masked, note
 from cli.paths import DEFAULT_VAR_DIR, PROCFILE, VAR_DIR_ENV, project_root
+from workers.observability.multiproc import setup_multiprocess_metrics
 
 #: honcho's return code when SIGINT or SIGTERM stopped it (not a process exiting on its own).
 STOPPED_BY_SIGNAL = frozenset({130, 143})
-INTERRUPTED = 130
 PORTS = click.IntRange(1, 65535)
 
 
@@ -97,6 +97,8 @@ def dev(api_port: int, flower_port: int, var_dir: Path) -> None:
         os.environ.get("TASKYARD_FLOWER_HOST", "127.0.0.1"), flower_port, "--flower-port"
     )
     check_ports(api, flower)
+    # One metrics directory for the whole stack, so the API's /metrics shows every process.
+    setup_multiprocess_metrics()
     with ExitStack() as cleanup:
         _handle_sigterm_until_done(cleanup)
         try:
@@ -104,7 +106,7 @@ def dev(api_port: int, flower_port: int, var_dir: Path) -> None:
             click.echo("\n".join(banner(stack)))
             code = run_procfile(stack)
         except KeyboardInterrupt:
-            code = INTERRUPTED
+            code = EXIT_INTERRUPTED
     if code not in STOPPED_BY_SIGNAL:
         raise CliError(
             f"a stack process exited on its own (rc={code}), so every process was stopped; "

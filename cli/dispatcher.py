@@ -11,6 +11,7 @@ import click
 from workers.dispatcher import Dispatcher
 from workers.observability.logging import configure_logging
 from workers.observability.metrics import serve_metrics
+from workers.observability.multiproc import setup_multiprocess_metrics
 from workers.observability.sentry import init_sentry
 from workers.settings import get_settings
 
@@ -25,6 +26,7 @@ def dispatcher() -> None:
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
     init_sentry(settings, "dispatcher")
+    setup_multiprocess_metrics()
     if settings.metrics_port:
         serve_metrics(settings.metrics_port)
     stop = threading.Event()

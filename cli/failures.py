@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from cli.output import CliError, UsageProblem
+from schedules.errors import InvalidSchedule, ScheduleNotFound
 from workers.errors import (
     ApiKeyError,
     BrokerUnavailable,
@@ -27,6 +28,20 @@ BROKER_DOWN = (
     "start Redis or fix the URL"
 )
 _MISSING_TABLE_MARKERS = ("no such table", "undefinedtable")
+
+#: The one table: each platform error as a CLI failure (whose class sets the exit code: 2 for
+#: bad input, else 1), and what to do next, added to its line. Errors not listed: 1, as said.
+FAILURES: dict[type[TaskyardError], tuple[type[CliError], str | None]] = {
+    UnknownJobType: (UsageProblem, None),
+    InvalidJob: (UsageProblem, None),
+    InvalidSchedule: (UsageProblem, None),
+    JobNotFound: (CliError, "check the id (`taskyard jobs list` shows recent jobs)"),
+    ScheduleNotFound: (CliError, "`taskyard schedules list` shows them"),
+    IdempotencyConflict: (CliError, "use a new --idempotency-key for a different request"),
+    ApiKeyError: (CliError, "`taskyard keys list` shows the existing keys"),
+    StoreUnavailable: (CliError, None),
+    BrokerUnavailable: (CliError, None),
+}
 
 
 def field_errors(details: Any) -> str:
@@ -54,21 +69,25 @@ def from_store_error(error: SQLAlchemyError) -> CliError:
     return CliError(f"the job store refused the operation ({type(error).__name__}: {error})")
 
 
+def failure_for(error: TaskyardError) -> tuple[type[CliError], str | None]:
+    """How the CLI reports a platform error, and what to do next (``None``: it says)."""
+    for kind in type(error).__mro__:
+        if kind in FAILURES:
+            return FAILURES[kind]
+    return CliError, None
+
+
+def _message(error: TaskyardError) -> str:
+    if isinstance(error, StoreUnavailable):
+        return STORE_NOT_MIGRATED if _missing_table(error.__cause__) else STORE_DOWN
+    if isinstance(error, BrokerUnavailable):
+        return BROKER_DOWN
+    errors = field_errors(error.details) if isinstance(error, InvalidJob) else ""
+    return f"{error.message}: {errors}" if errors else error.message
+
+
 def from_taskyard_error(error: TaskyardError) -> CliError:
     """The one line (and exit code) for a platform error."""
-    if isinstance(error, InvalidJob):
-        errors = field_errors(error.details)
-        return UsageProblem(f"{error.message}: {errors}" if errors else error.message)
-    if isinstance(error, UnknownJobType):
-        return UsageProblem(error.message)
-    if isinstance(error, StoreUnavailable):
-        return CliError(STORE_NOT_MIGRATED if _missing_table(error.__cause__) else STORE_DOWN)
-    if isinstance(error, BrokerUnavailable):
-        return CliError(BROKER_DOWN)
-    if isinstance(error, JobNotFound):
-        return CliError(f"{error.message}; check the id (`taskyard jobs list` shows recent jobs)")
-    if isinstance(error, IdempotencyConflict):
-        return CliError(f"{error.message}; use a new --idempotency-key for a different request")
-    if isinstance(error, ApiKeyError):
-        return CliError(f"{error.message}; `taskyard keys list` shows the existing keys")
-    return CliError(error.message)
+    failure, next_step = failure_for(error)
+    message = _message(error)
+    return failure(f"{message}; {next_step}" if next_step else message)

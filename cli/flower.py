@@ -1,4 +1,8 @@
-"""``taskyard flower``: Flower with authentication, events and persistence, or not at all."""
+"""``taskyard flower``: Flower with authentication, events and persistence, or not at all.
+
+Flower runs as one process and records none of Taskyard's metrics, so, unlike the other
+entry points, it sets up no multiprocess metrics directory of its own.
+"""
 
 from __future__ import annotations
 

@@ -68,9 +68,10 @@ def _key(ctx: click.Context, param: click.Parameter, value: str | None) -> str |
 
 def as_usage_problem(error: InvalidJob) -> CliError:
     """The producer's refusal in the CLI's words: its field names become option names."""
-    if error.details is not None:
-        return from_taskyard_error(error)
-    return UsageProblem(_OPTION_NAME.sub(lambda match: _OPTION_NAMES[match[0]], error.message))
+    if error.details is None:
+        renamed = _OPTION_NAME.sub(lambda match: _OPTION_NAMES[match[0]], error.message)
+        error = InvalidJob(renamed)
+    return from_taskyard_error(error)
 
 
 def _dedupe_reason(request: JobRequest) -> str:

@@ -12,10 +12,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from cli import api, db, dev, dispatcher, dlq, flower, jobs, keys, schedules
 from cli.failures import from_store_error, from_taskyard_error
 from cli.maintenance import maintenance
-from cli.output import PROG, CliError, error_line
+from cli.output import EXIT_INTERRUPTED, EXIT_USAGE, PROG, CliError, error_line
 from workers.errors import TaskyardError
-
-INTERRUPTED = 130
 
 
 def _usage_line(error: click.UsageError) -> str:
@@ -51,13 +49,13 @@ class TaskyardGroup(click.Group):
             return 0
         except click.UsageError as error:
             error_line(_usage_line(error))
-            return 2
+            return EXIT_USAGE
         except click.ClickException as error:
             error.show()
             return error.exit_code
         except click.Abort:
             error_line("interrupted")
-            return INTERRUPTED
+            return EXIT_INTERRUPTED
         except TaskyardError as error:
             return _report(from_taskyard_error(error))
         except SQLAlchemyError as error:

@@ -7,21 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cli.output import EMPTY, CliError, console, table, when
-from tasks.maintenance import NAMES
+from cli.output import EMPTY, CliError, TryLater, console, table, when
+from tasks.maintenance.catalog import NAMES, runner
 
 if TYPE_CHECKING:
     from tasks.maintenance.runs import RunResult
 
-#: sysexits' EX_TEMPFAIL: the task did not run because another run holds its lock; try later.
-EXIT_SKIPPED = 75
 SUMMARY_WIDTH = 90
-
-
-class RunSkipped(CliError):
-    """The run was skipped because another run of the task holds its lock."""
-
-    exit_code = EXIT_SKIPPED
 
 
 def flatten(figures: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
@@ -54,7 +46,7 @@ def _outcome_error(result: RunResult) -> CliError | None:
                         f"again ({history})")  # fmt: skip
     if result.outcome == "skipped":
         reason = result.figures.get("reason")
-        return RunSkipped(f"maintenance {name} was skipped: {reason}; wait for that run to "
+        return TryLater(f"maintenance {name} was skipped: {reason}; wait for that run to "
                           f"finish and try again ({history})")  # fmt: skip
     return None
 
@@ -69,22 +61,18 @@ def maintenance() -> None:
 
 
 @maintenance.command()
-@click.argument("name", metavar="NAME", type=click.Choice(NAMES))
+@click.argument("name", type=click.Choice(NAMES))
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
 def run(name: str, as_json: bool) -> None:
-    """Run maintenance task NAME in this process and show its outcome and figures.
-
-    NAME is one of: purge, vacuum, backup, redis_hygiene, canary.
+    """Run one maintenance task in this process and show its outcome and figures.
 
     Exit status: 0 succeeded, 1 failed (stderr says what to do), 75 skipped because another
     run holds the task's lock.
     """
-    # Imported here: the tasks load the Celery app, which reads (and checks) the settings,
+    # Loaded only now: the tasks load the Celery app, which reads (and checks) the settings,
     # and `taskyard --help` must work without valid settings.
-    from tasks.maintenance.catalog import RUNNERS
-
     with console(stderr=True).status(f"Running maintenance task {name}…"):
-        result = RUNNERS[name]()
+        result = runner(name)()
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2, default=str))
     else:

@@ -19,9 +19,18 @@ PROG = "taskyard"
 PIPE_WIDTH = 200
 EMPTY = "-"
 
+#: Exit codes a script can rely on: one class below each (``cli.failures`` maps every platform
+#: error to one of them), and Ctrl-C.
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_TEMPFAIL = 75  # sysexits' EX_TEMPFAIL
+EXIT_INTERRUPTED = 130
+
 
 class CliError(click.ClickException):
-    """A failure shown as one ``taskyard: ...`` line on stderr, with an exit code."""
+    """A failure shown as one ``taskyard: ...`` line on stderr; the line says what to do next."""
+
+    exit_code = EXIT_FAILED
 
     def show(self, file: IO[Any] | None = None) -> None:
         """Write the one line to stderr."""
@@ -29,9 +38,15 @@ class CliError(click.ClickException):
 
 
 class UsageProblem(CliError):
-    """A bad argument or option value (exit code 2)."""
+    """A bad argument or option value."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
+
+
+class TryLater(CliError):
+    """Not done now, because of something that passes (another run holds the lock)."""
+
+    exit_code = EXIT_TEMPFAIL
 
 
 def one_line(text: str) -> str:

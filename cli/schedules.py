@@ -11,10 +11,10 @@ from contextlib import contextmanager
 import click
 
 from cli.jobs import parse_payload
-from cli.output import CliError, UsageProblem, console, note, table, when
+from cli.output import UsageProblem, console, note, table, when
 from schedules import store
 from schedules.entries import Timing, describe
-from schedules.errors import InvalidSchedule, ScheduleConflict, ScheduleNotFound
+from schedules.errors import InvalidSchedule
 from schedules.spec import ScheduleSpec
 from workers.priorities import MAX_PRIORITY, MIN_PRIORITY
 from workers.queues import QUEUE_ORDER
@@ -28,17 +28,15 @@ OPTION_OF = {"interval_s": "--every", "timezone": "--tz", "cron": "--cron", "tas
 
 @contextmanager
 def _reported() -> Iterator[None]:
-    """Schedule errors as one line: bad input exits 2, an unknown or static entry 1."""
+    """A refused entry in the CLI's words: the field it names becomes the option that sets it
+    (its exit code, like every error's, comes from ``cli.failures``)."""
     try:
         yield
     except InvalidSchedule as error:
         field, _, rest = error.message.partition(": ")
-        message = f"{OPTION_OF[field]}: {rest}" if field in OPTION_OF and rest else error.message
-        raise UsageProblem(message) from None
-    except ScheduleNotFound as error:
-        raise CliError(f"{error.message}; `taskyard schedules list` shows them") from None
-    except ScheduleConflict as error:
-        raise CliError(error.message) from None
+        if field not in OPTION_OF or not rest:
+            raise
+        raise InvalidSchedule(f"{OPTION_OF[field]}: {rest}", error.details) from None
 
 
 def when_text(record: Schedule) -> str:
@@ -79,11 +77,15 @@ def list_() -> None:
 
 @schedules.command()
 @click.argument("name")
-@click.option("--task", required=True, metavar="TASK", help="A job type, e.g. diag.noop.")
+@click.option(
+    "--task", required=True, metavar="TASK", help="A job type (diag.noop) or maintenance.NAME."
+)
 @click.option("--cron", metavar="EXPR", help="Five-field cron expression, e.g. '15 3 * * *'.")
 @click.option("--tz", "zone", metavar="ZONE", help="Time zone of --cron (default UTC).")
 @click.option("--every", type=int, metavar="SECONDS", help="Fire every SECONDS instead.")
-@click.option("--payload", default="{}", show_default=True, metavar="JSON", help="Job payload.")
+@click.option(
+    "--payload", default="{}", show_default=True, metavar="JSON", help="Payload or arguments."
+)
 @click.option("--queue", type=click.Choice([q.value for q in QUEUE_ORDER]), help="Queue.")
 @click.option(
     "--priority", type=click.IntRange(MIN_PRIORITY, MAX_PRIORITY), help="0-9, 9 most urgent."

@@ -1,63 +1,32 @@
 """The static schedule entries, as data: beat syncs them into the store at start.
 
-Each names its task by string (implemented in ``tasks/maintenance``), carries its time zone
-and an ``expires`` so a run that could not start in time is dropped rather than piled up.
-An operator may pause a static entry (``taskyard schedules pause NAME``); nothing else about
-it changes outside this file.
+Each maintenance task's default schedule (``tasks.maintenance.catalog``) becomes one entry,
+named after its task, in UTC, with an ``expires`` so a run that could not start in time is
+dropped rather than piled up. An operator may pause a static entry (``taskyard schedules
+pause NAME``); nothing else about it changes outside the code.
 """
 
 from __future__ import annotations
 
 from schedules.entries import Timing
 from schedules.spec import ScheduleSpec
+from tasks.maintenance.catalog import MAINTENANCE, MaintenanceTask
 from workers.queues import QueueName
-from workers.store.models import MissedRunPolicy
 
-HOUR = 3600
-DEFAULT = QueueName.DEFAULT.value
 
-STATIC_ENTRIES: tuple[ScheduleSpec, ...] = (
-    ScheduleSpec(
-        name="maintenance.backup",
-        task="maintenance.backup",
-        timing=Timing(cron="30 2 * * *", timezone="UTC"),
-        queue=DEFAULT,
-        expires_s=6 * HOUR,
-        missed=MissedRunPolicy.CATCH_UP,
-        description="Back up the store (pg_dump or the SQLite backup API), verify, rotate.",
-    ),
-    ScheduleSpec(
-        name="maintenance.purge",
-        task="maintenance.purge",
-        timing=Timing(cron="15 3 * * *", timezone="UTC"),
-        queue=DEFAULT,
-        expires_s=6 * HOUR,
-        missed=MissedRunPolicy.CATCH_UP,
-        description="Delete finished records past their retention, in bounded batches.",
-    ),
-    ScheduleSpec(
-        name="maintenance.vacuum",
-        task="maintenance.vacuum",
-        timing=Timing(cron="45 3 * * *", timezone="UTC"),
-        queue=DEFAULT,
-        expires_s=6 * HOUR,
-        missed=MissedRunPolicy.CATCH_UP,
-        description="VACUUM (ANALYZE) on PostgreSQL; VACUUM and PRAGMA optimize on SQLite.",
-    ),
-    ScheduleSpec(
-        name="maintenance.redis_hygiene",
-        task="maintenance.redis_hygiene",
-        timing=Timing(cron="*/10 * * * *", timezone="UTC"),
-        queue=DEFAULT,
-        expires_s=5 * 60,
-        description="Remove orphaned lock, semaphore and rate-limit keys; report Redis memory.",
-    ),
-    ScheduleSpec(
-        name="maintenance.canary",
-        task="maintenance.canary",
-        timing=Timing(cron="* * * * *", timezone="UTC"),
-        queue=DEFAULT,
-        expires_s=55,
-        description="A diag.noop through each queue; records its end-to-end latency.",
-    ),
-)
+def static_entry(task: MaintenanceTask) -> ScheduleSpec:
+    """The static entry that runs ``task`` on its default schedule."""
+    schedule = task.schedule
+    return ScheduleSpec(
+        name=task.task,
+        task=task.task,
+        timing=Timing(cron=schedule.cron, timezone="UTC", interval_s=schedule.interval_s),
+        queue=QueueName.DEFAULT.value,
+        priority=schedule.priority,
+        expires_s=schedule.expires_s,
+        missed=schedule.missed,
+        description=task.summary,
+    )
+
+
+STATIC_ENTRIES: tuple[ScheduleSpec, ...] = tuple(static_entry(task) for task in MAINTENANCE)

@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from schedules import monitors, store
 from schedules.entries import default_expires_s
+from schedules.spec import check_args
 from tasks.jobs.catalog import CATALOG
 from tasks.jobs.producer import JobRequest, submit
 from workers.errors import BrokerUnavailable, StoreUnavailable, TaskyardError
@@ -62,9 +63,11 @@ def _send_internal(app: Celery, schedule: Schedule, planned_at: datetime, job_id
         options["priority"] = to_broker(schedule.priority, get_settings().broker_family)
     queue = internal_queue(schedule)
     expires = schedule.expires_s or default_expires_s(store.timing_of(schedule), planned_at)
+    # The arguments are checked again: a row saved before its task declared them must be
+    # refused here, not fail with a TypeError in the worker on every slot.
     app.send_task(
         schedule.task,
-        kwargs=dict(schedule.args),
+        kwargs=check_args(schedule.task, dict(schedule.args)),
         task_id=job_id,
         queue=queue,
         routing_key=queue,

@@ -67,7 +67,7 @@ class TaskyardScheduler(Scheduler):  # type: ignore[misc]
     @property
     def info(self) -> str:
         """The banner line ``celery beat`` prints."""
-        return f"    . leader lock -> {self.lock.key} (ttl {self.lock.ttl_ms / 1000:g}s)"
+        return f"    . leader lock -> {self.lock.key} (ttl {self.lock.ttl_s:g}s)"
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
         """One pass: lead or stand by; as leader fire what is due. Returns seconds to sleep."""

@@ -8,26 +8,17 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from schedules.entries import Timing, check_timing
 from schedules.errors import InvalidSchedule
 from tasks.jobs.catalog import CATALOG
+from tasks.maintenance import catalog as maintenance
 from workers.priorities import check_priority
 from workers.queues import QueueName
 from workers.storable import Unstorable, check_document, check_text
 from workers.store.models import MissedRunPolicy
 
-#: Internal (non job-type) tasks a schedule may name; implemented in ``tasks/maintenance``.
-INTERNAL_TASKS = frozenset(
-    {
-        "maintenance.purge",
-        "maintenance.vacuum",
-        "maintenance.backup",
-        "maintenance.redis_hygiene",
-        "maintenance.canary",
-    }
-)
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}$")
 MAX_EXPIRES_S = 7 * 24 * 3600
 MAX_ARGS_BYTES = 64 * 1024
@@ -93,9 +84,9 @@ def _check_name(name: str) -> None:
 
 
 def _check_task(task: str) -> None:
-    if task in CATALOG or task in INTERNAL_TASKS:
+    if task in CATALOG or maintenance.find(task) is not None:
         return
-    known = ", ".join(sorted({t.name for t in CATALOG} | INTERNAL_TASKS))
+    known = ", ".join(sorted([t.name for t in CATALOG] + [t.task for t in maintenance.MAINTENANCE]))
     raise invalid("task", f"unknown task {task!r}; schedule a job type or one of: {known}")
 
 
@@ -110,7 +101,22 @@ def _check_text(spec: ScheduleSpec) -> None:
         raise invalid(error.where, error.message) from None
 
 
-def _check_args(task: str, args: Any) -> dict[str, Any]:
+def _validated(task: str, model: type[BaseModel], args: dict[str, Any], what: str) -> BaseModel:
+    try:
+        return model.model_validate(args)
+    except ValidationError as error:
+        details = [
+            {"field": ".".join(["payload", *map(str, e["loc"])]), "message": e["msg"]}
+            for e in error.errors()
+        ]
+        first = f"{details[0]['field']}: {details[0]['message']}"
+        raise InvalidSchedule(f"invalid {what} for {task}: {first}", details) from None
+
+
+def check_args(task: str, args: Any) -> dict[str, Any]:
+    """``args`` as a run of ``task`` takes them: a job type's payload through its model, a
+    maintenance task's keyword arguments through its declared ones (only those sent; ``null``
+    leaves the task's default)."""
     if not isinstance(args, dict):
         raise invalid("payload", f"must be a JSON object, not {type(args).__name__}")
     try:
@@ -119,19 +125,14 @@ def _check_args(task: str, args: Any) -> dict[str, Any]:
         raise invalid(error.where, error.message) from None
     if len(json.dumps(args).encode()) > MAX_ARGS_BYTES:
         raise invalid("payload", f"must be at most {MAX_ARGS_BYTES} bytes as JSON")
+    internal = maintenance.find(task)
+    if internal is not None:
+        declared = _validated(task, internal.arguments, args, "arguments")
+        return declared.model_dump(mode="json", exclude_none=True)
     if task not in CATALOG:
         return args
-    try:
-        model = CATALOG.get(task).payload_model
-        validated: dict[str, Any] = model.model_validate(args).model_dump(mode="json")
-    except ValidationError as error:
-        details = [
-            {"field": ".".join(["payload", *map(str, e["loc"])]), "message": e["msg"]}
-            for e in error.errors()
-        ]
-        first = f"{details[0]['field']}: {details[0]['message']}"
-        raise InvalidSchedule(f"invalid payload for {task}: {first}", details) from None
-    return validated
+    payload = _validated(task, CATALOG.get(task).payload_model, args, "payload")
+    return payload.model_dump(mode="json")
 
 
 def _check_routing(spec: ScheduleSpec) -> None:
@@ -146,8 +147,8 @@ def _check_routing(spec: ScheduleSpec) -> None:
 
 
 def check_spec(spec: ScheduleSpec) -> ScheduleSpec:
-    """``spec`` validated and normalised (cron spacing, payload through the job type's model),
-    else :class:`InvalidSchedule` naming the field."""
+    """``spec`` validated and normalised (cron spacing, payload through the job type's model
+    or the maintenance task's arguments), else :class:`InvalidSchedule` naming the field."""
     _check_text(spec)
     _check_name(spec.name)
     _check_task(spec.task)
@@ -159,5 +160,5 @@ def check_spec(spec: ScheduleSpec) -> ScheduleSpec:
         missed = MissedRunPolicy(spec.missed)
     except ValueError:
         raise invalid("missed", f"unknown policy {spec.missed!r}; use skip or catch_up") from None
-    args = _check_args(spec.task, spec.args)
+    args = check_args(spec.task, spec.args)
     return replace(spec, timing=timing, args=args, missed=missed)

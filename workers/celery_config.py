@@ -8,15 +8,9 @@ from workers.priorities import DEFAULT_PRIORITY, REDIS_PRIORITY_STEPS, REDIS_SEP
 from workers.queues import QueueName, declared_queues, route_task
 from workers.settings import Settings
 
-#: Task modules the app loads; strings, so ``workers`` never imports ``tasks``.
-TASK_MODULES = [
-    "tasks.jobs.diag",
-    "tasks.maintenance.backup",
-    "tasks.maintenance.canary",
-    "tasks.maintenance.purge",
-    "tasks.maintenance.redis_hygiene",
-    "tasks.maintenance.vacuum",
-]
+#: Task modules the app loads, one per family; strings, so ``workers`` never imports ``tasks``.
+#: ``tasks.maintenance.tasks`` loads every module the maintenance registry names.
+TASK_MODULES = ["tasks.jobs.diag", "tasks.maintenance.tasks"]
 
 #: Beat's scheduler, named as a string so ``workers`` never imports ``schedules``.
 BEAT_SCHEDULER = "schedules.scheduler:TaskyardScheduler"

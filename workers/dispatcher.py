@@ -76,7 +76,7 @@ class Dispatcher:
         dispatched = 0
         while batch := transitions.claim_due(BATCH):
             self._publish(batch)
-            metrics.DISPATCHED.inc(len(batch))
+            metrics.dispatched_jobs().inc(len(batch))
             dispatched += len(batch)
             if len(batch) < BATCH:
                 break
@@ -125,7 +125,7 @@ class Dispatcher:
         batch = transitions.claim_lost([job.id for job in missing])
         if batch:
             self._publish(batch)
-            metrics.REPUBLISHED.inc(len(batch))
+            metrics.republished_jobs().inc(len(batch))
             log.warning("messages lost in transit were published again",
                         extra={"action": "dispatcher.republished", "count": len(batch),
                                "job_ids": [str(j.id) for j in batch[:20]]})  # fmt: skip

@@ -1,4 +1,4 @@
-"""Cross-cutting Celery hooks in one place: logging, Sentry and per-job log context."""
+"""Cross-cutting Celery hooks in one place: logging, Sentry, metrics and per-job log context."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from celery import signals
 from workers.collector import freeze_startup_objects
 from workers.observability import context, metrics
 from workers.observability.logging import configure_logging
+from workers.observability.multiproc import setup_multiprocess_metrics
 from workers.observability.sentry import init_sentry
 from workers.settings import get_settings
 
@@ -27,10 +28,16 @@ def _init_sentry_beat(**_: Any) -> None:
     init_sentry(get_settings(), "beat")
 
 
-def _export_worker_metrics(**_: Any) -> None:
+def _setup_worker_metrics(**_: Any) -> None:
+    # Before the pool forks: its processes inherit the directory and write their samples there.
+    setup_multiprocess_metrics()
     port = get_settings().metrics_port
     if port:
         metrics.serve_metrics(port)
+
+
+def _setup_beat_metrics(**_: Any) -> None:
+    setup_multiprocess_metrics()
 
 
 def _freeze_startup_objects(**_: Any) -> None:
@@ -58,7 +65,8 @@ def connect() -> None:
     signals.worker_process_init.connect(_init_sentry_worker, weak=False)
     signals.celeryd_init.connect(_init_sentry_worker, weak=False)
     signals.beat_init.connect(_init_sentry_beat, weak=False)
-    signals.worker_init.connect(_export_worker_metrics, weak=False)
+    signals.beat_init.connect(_setup_beat_metrics, weak=False)
+    signals.worker_init.connect(_setup_worker_metrics, weak=False)
     signals.worker_process_shutdown.connect(_forget_pool_child, weak=False)
     # Full collections then skip what a worker holds once its tasks are imported (frozen
     # before the pool forks, so its processes inherit that) and what each pool process adds.

@@ -1,11 +1,10 @@
 """Schedule entries: list, create, read, edit (pause, resume) and remove; beat applies every
-change on its next tick, without a restart."""
+change on its next tick, without a restart. Schedule errors (422 invalid, 404 unknown, 409
+taken or static) are answered by the one table in ``api/errors.py``."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from fastapi import APIRouter, Response
 
@@ -14,21 +13,9 @@ from api.errors import ApiProblem
 from api.schedule_schemas import NOT_NULL, ScheduleIn, ScheduleList, ScheduleOut, SchedulePatch
 from api.schemas import error_responses
 from schedules import store
-from schedules.errors import InvalidSchedule, ScheduleConflict, ScheduleNotFound
+from schedules.errors import ScheduleNotFound
 
 router = APIRouter(prefix="/v1/schedules", tags=["schedules"])
-
-_STATUS = {InvalidSchedule: 422, ScheduleNotFound: 404, ScheduleConflict: 409}
-
-
-@contextmanager
-def _answered() -> Iterator[None]:
-    """Schedule errors as API problems: 422 invalid, 404 unknown, 409 taken or static."""
-    try:
-        yield
-    except (InvalidSchedule, ScheduleNotFound, ScheduleConflict) as error:
-        status = _STATUS[type(error)]
-        raise ApiProblem(status, error.code, error.message, error.details) from None
 
 
 def _schedule_id(schedule_id: str) -> uuid.UUID:
@@ -55,15 +42,13 @@ def create_schedule(body: ScheduleIn, key: AdminKey) -> ScheduleOut:
     """Add a dynamic entry; beat fires it from its first slot after now. 422 `invalid_schedule`
     for an unknown task, a bad cron expression, time zone or payload; 409 when the name is
     taken. Needs `admin`."""
-    with _answered():
-        return ScheduleOut.from_record(store.create_schedule(body.to_spec()))
+    return ScheduleOut.from_record(store.create_schedule(body.to_spec()))
 
 
 @router.get("/{schedule_id}", summary="Get a schedule", responses=error_responses(401, 403, 404))
 def get_schedule(schedule_id: str, key: ReadKey) -> ScheduleOut:
     """One entry."""
-    with _answered():
-        return ScheduleOut.from_record(store.get_schedule(_schedule_id(schedule_id)))
+    return ScheduleOut.from_record(store.get_schedule(_schedule_id(schedule_id)))
 
 
 @router.patch(
@@ -80,8 +65,7 @@ def update_schedule(schedule_id: str, body: SchedulePatch, key: AdminKey) -> Sch
         if name in changes and changes[name] is None:
             details = [{"field": f"body.{name}", "message": "must not be null"}]
             raise ApiProblem(422, "validation_error", f"body.{name} must not be null", details)
-    with _answered():
-        return ScheduleOut.from_record(store.update_schedule(_schedule_id(schedule_id), changes))
+    return ScheduleOut.from_record(store.update_schedule(_schedule_id(schedule_id), changes))
 
 
 @router.delete(
@@ -93,6 +77,5 @@ def update_schedule(schedule_id: str, body: SchedulePatch, key: AdminKey) -> Sch
 def delete_schedule(schedule_id: str, key: AdminKey) -> Response:
     """Remove a dynamic entry and its fire history; 409 for a static entry (pause it
     instead). Needs `admin`."""
-    with _answered():
-        store.delete_schedule(_schedule_id(schedule_id))
+    store.delete_schedule(_schedule_id(schedule_id))
     return Response(status_code=204)

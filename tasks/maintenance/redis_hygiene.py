@@ -14,9 +14,9 @@ from typing import Any, cast
 
 import redis
 
-from tasks.maintenance.lease import LOCK_PREFIX
 from tasks.maintenance.runs import RunResult, maintenance_task, run_maintenance
 from workers.limits import KEY_PREFIX
+from workers.locks import LOCK_PREFIX
 from workers.redis_client import shared_redis
 from workers.settings import get_settings
 

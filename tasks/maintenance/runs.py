@@ -1,9 +1,10 @@
-"""Running a maintenance task under its lease and recording the run in ``maintenance_runs``.
+"""Running a maintenance task under its lock and recording the run in ``maintenance_runs``.
 
 Every run leaves one row: ``running`` while it works, then ``succeeded`` or ``failed`` with its
-figures (rows deleted, bytes written, latency...) and error; a run that finds the lease taken
+figures (rows deleted, bytes written, latency...) and error; a run that finds the lock taken
 leaves a ``skipped`` row saying who holds it. A ``running`` row whose process died is marked
-``failed`` by the next run of the same task (holding the lease proves nobody else runs it).
+``failed`` by the next run of the same task (holding the lock proves nobody else runs it).
+The lock is the project's one Redis lock (``workers/locks.py``), renewed while the run lasts.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from typing import Any
 import redis
 from sqlalchemy import desc, select, update
 
-from tasks.maintenance.lease import Lease, LeaseHeld, lease, lock_key
+from tasks.maintenance.catalog import NAMES
 from workers.app import app
 from workers.errors import TaskyardError
+from workers.locks import LOCK_PREFIX, LockHeld, TtlLock, held_lock
+from workers.redis_client import shared_redis
 from workers.settings import get_settings
 from workers.store.engine import session_scope
 from workers.store.models import MaintenanceRun
@@ -37,6 +40,11 @@ REDIS_DOWN = (
     "could not take the run lock: Redis is unreachable ({kind}); "
     "check TASKYARD_REDIS_URL (or TASKYARD_BROKER_URL when it is Redis)"
 )
+
+
+def lock_key(name: str) -> str:
+    """The Redis key of maintenance task ``name``'s lock."""
+    return f"{LOCK_PREFIX}maintenance:{name}"
 
 
 class Outcome(StrEnum):
@@ -122,7 +130,10 @@ def task_options(name: str, time_limit_s: float) -> dict[str, Any]:
 
 
 def maintenance_task(name: str, time_limit_s: float) -> Callable[[Callable[..., Any]], Any]:
-    """Register the decorated function as Celery task ``maintenance.<name>``."""
+    """Register the decorated function as Celery task ``maintenance.<name>``, which must have
+    its row in the registry (``tasks.maintenance.catalog``)."""
+    if name not in NAMES:
+        raise LookupError(f"maintenance.{name} has no row in tasks.maintenance.catalog")
 
     def register(fn: Callable[..., Any]) -> Any:
         return app.task(fn, **task_options(name, time_limit_s))
@@ -131,20 +142,21 @@ def maintenance_task(name: str, time_limit_s: float) -> Callable[[Callable[..., 
 
 
 def run_maintenance(name: str, work: Work, *, lock_ttl_s: float) -> RunResult:
-    """Run ``work`` under ``name``'s lease and record the run; never raises for the work's
+    """Run ``work`` under ``name``'s lock and record the run; never raises for the work's
     own failures (they become a ``failed`` run). Store errors while recording do raise."""
     started = utcnow()
     try:
-        with lease(get_settings().locks_url, lock_key(name), lock_ttl_s) as held:
+        client = shared_redis(get_settings().locks_url)
+        with held_lock(client, lock_key(name), lock_ttl_s) as held:
             return _run_held(name, work, started, held)
-    except LeaseHeld as busy:
+    except LockHeld as busy:
         reason = f"another {name} run holds the lock ({busy.holder or 'it just finished'})"
         return _record(name, started, Outcome.SKIPPED, {"reason": reason}, None)
     except redis.RedisError as error:
         return _record(name, started, Outcome.FAILED, {}, REDIS_DOWN.format(kind=describe(error)))
 
 
-def _run_held(name: str, work: Work, started: datetime, held: Lease) -> RunResult:
+def _run_held(name: str, work: Work, started: datetime, held: TtlLock) -> RunResult:
     run_id = _begin(name, started)
     figures: dict[str, Any] = {}
     outcome, error = Outcome.SUCCEEDED, None

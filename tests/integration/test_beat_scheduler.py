@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 
 from schedules import firing, store
 from schedules.entries import Timing, slot_before
@@ -22,6 +23,7 @@ from workers.errors import BrokerUnavailable
 from workers.redis_client import redis_from_url
 from workers.settings import get_settings
 from workers.store import jobs
+from workers.store.engine import session_scope
 from workers.store.models import MissedRunPolicy, Schedule
 from workers.store.types import utcnow
 
@@ -76,14 +78,26 @@ def test_the_leader_lock_is_taken_renewed_and_released_by_its_holder_only(
     assert first.hold()  # renewed
     assert 2000 < client.pttl("test:leader") <= 3000
     assert first.holder() == first.token
+    assert first.token.startswith("a:")
 
-    # A holder whose key was taken over can neither renew nor delete it
-    client.set("test:leader", second.token)
-    second.held = True
-    assert not first.hold()
-    first.held = True
+    # When first's lock runs out during a pause and second takes it over
+    client.delete("test:leader")
+    assert second.hold()
+    # Then first's late release leaves second's lock alone
     first.release()
     assert first.holder() == second.token
+
+    # And a leader whose lock was taken over can no longer renew it, and knows it
+    client.delete("test:leader")
+    assert first.hold()
+    assert not second.hold()
+    assert second.lost
+    assert first.holder() == first.token
+
+    # And an operator's forced handover (deleting the key) goes to the other beat
+    client.delete("test:leader")
+    assert not first.hold()
+    assert second.hold()
     second.release()
     assert first.holder() is None
 
@@ -137,6 +151,33 @@ def test_a_maintenance_task_is_sent_to_its_queue_with_expires(beats: Beats) -> N
     assert [h["id"] for h in sent] == [fire.job_id]
     assert sent[0]["expires"] is not None
     assert sent[0]["taskyard_schedule"] == "canary-copy"
+    store.delete_schedule(record.id)
+
+
+def test_a_stored_entry_with_arguments_its_task_does_not_take_is_refused_by_beat(
+    beats: Beats, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a maintenance entry stored before its task declared its arguments, due now
+    timing = Timing(interval_s=30)
+    _clear_of_the_next_slot(30)
+    record = store.create_schedule(ScheduleSpec("old-backup", "maintenance.backup", timing))
+    with session_scope() as session:
+        session.execute(
+            update(Schedule).where(Schedule.id == record.id).values(args={"path": "/etc"})
+        )
+    assert store.advance(store.get_schedule(record.id), slot_before(timing, utcnow()), None)
+    caplog.set_level(logging.INFO, logger="schedules")
+
+    # When the leader ticks
+    beats().tick()
+
+    # Then beat sends nothing (no TypeError in a worker on every slot) and says why
+    broker = redis_from_url(get_settings().broker_url)
+    lists = ["default", *(f"default:{step}" for step in range(1, 10))]
+    headers = [json.loads(raw)["headers"] for name in lists for raw in broker.lrange(name, 0, -1)]
+    assert not [h for h in headers if h.get("taskyard_schedule") == "old-backup"]
+    refusals = [r for r in caplog.records if getattr(r, "action", "") == "beat.fire_rejected"]
+    assert "invalid arguments for maintenance.backup: payload.path" in refusals[0].getMessage()
     store.delete_schedule(record.id)
 
 

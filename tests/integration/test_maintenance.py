@@ -17,17 +17,25 @@ from sqlalchemy import select
 from cli.main import cli
 from tasks.maintenance.backup import backup_task
 from tasks.maintenance.canary import canary, correlation_id
-from tasks.maintenance.lease import Lease, holder_of, lease, lock_key
 from tasks.maintenance.purge import purge
 from tasks.maintenance.redis_hygiene import redis_hygiene
-from tasks.maintenance.runs import ABANDONED, MaintenanceFailed, Outcome, recent_runs
+from tasks.maintenance.runs import (
+    ABANDONED,
+    MaintenanceFailed,
+    Outcome,
+    lock_key,
+    recent_runs,
+    run_maintenance,
+)
 from tasks.maintenance.vacuum import vacuum
 from tests.support.jobs import wait_finished
 from tests.support.services import RedisServer
 from tests.support.waiting import wait_for
 from tests.support.worker import embedded_worker
 from workers.app import app
+from workers.locks import LockHeld, held_lock, holder_of
 from workers.queues import QUEUE_ORDER
+from workers.redis_client import shared_redis
 from workers.settings import get_settings
 from workers.store.engine import session_scope
 from workers.store.models import (
@@ -133,7 +141,7 @@ def test_purge_deletes_exactly_what_is_past_retention_in_batches(
 def test_a_run_while_another_holds_the_lock_is_skipped_and_recorded(
     runtime: dict[str, str],
 ) -> None:
-    with lease(get_settings().locks_url, lock_key("purge"), 30) as held:
+    with held_lock(shared_redis(get_settings().locks_url), lock_key("purge"), 30) as held:
         skipped = purge()
 
     assert skipped.outcome is Outcome.SKIPPED
@@ -145,19 +153,37 @@ def test_a_run_while_another_holds_the_lock_is_skipped_and_recorded(
 def test_a_held_lock_outlives_its_ttl_and_only_its_holder_releases_it(
     runtime: dict[str, str],
 ) -> None:
-    url, key = get_settings().locks_url, lock_key("test-renewal")
-    with lease(url, key, ttl_s=0.3) as held:
+    client, key = shared_redis(get_settings().locks_url), lock_key("test-renewal")
+    with held_lock(client, key, ttl_s=0.3) as held:
         # While the block runs, renewals keep the lock well past its TTL
         deadline = time.monotonic() + 0.9
         wait_for(lambda: time.monotonic() > deadline, what="three TTLs to pass")
-        assert holder_of(held.client, key) == held.token
+        assert holder_of(client, key) == held.token
         assert not held.lost
-        # and a stranger's token can neither release nor extend it
-        stranger = Lease(held.client, key, "someone-else", held.ttl_ms)
-        stranger.release()
-        assert not stranger.extend()
-        assert holder_of(held.client, key) == held.token
-    assert holder_of(held.client, key) is None
+        # and another run cannot take it meanwhile
+        with pytest.raises(LockHeld) as refused, held_lock(client, key, ttl_s=30):
+            pass
+        assert refused.value.holder == held.token
+    assert holder_of(client, key) is None
+
+
+def test_a_lock_lost_midway_is_noticed_and_left_to_its_new_holder(
+    runtime: dict[str, str],
+) -> None:
+    client, key = shared_redis(get_settings().locks_url), lock_key("test-lost")
+
+    def taken_over(figures: dict[str, Any]) -> None:
+        # As if the lock expired during a long pause and another run took it
+        client.set(key, "intruder:1:x", px=5_000)
+        deadline = time.monotonic() + 0.6
+        wait_for(lambda: time.monotonic() > deadline, what="two renewals to be due")
+
+    result = run_maintenance("test-lost", taken_over, lock_ttl_s=0.3)
+
+    assert result.outcome is Outcome.SUCCEEDED
+    assert result.figures["lock_lost"] is True
+    assert holder_of(client, key) == "intruder:1:x"  # the late release left it alone
+    client.delete(key)
 
 
 def test_vacuum_runs_and_reports_the_store_size(runtime: dict[str, str]) -> None:
@@ -314,7 +340,7 @@ def test_cli_failures_are_one_line_with_what_to_do(
     assert unknown.exit_code == 2
     assert "'purge', 'vacuum', 'backup', 'redis_hygiene', 'canary'" in unknown.stderr
 
-    with lease(get_settings().locks_url, lock_key("vacuum"), 30):
+    with held_lock(shared_redis(get_settings().locks_url), lock_key("vacuum"), 30):
         skipped = run_cli("maintenance", "run", "vacuum")
     assert skipped.exit_code == 75
     assert skipped.stderr.startswith("taskyard: maintenance vacuum was skipped: another vacuum")

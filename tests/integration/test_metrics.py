@@ -97,6 +97,27 @@ def test_worker_exports_what_its_pool_children_did(runtime: dict[str, str], tmp_
     )
 
 
+def test_the_dispatcher_exports_what_it_published(runtime: dict[str, str], tmp_path: Path) -> None:
+    # Given `taskyard dispatcher` with nothing preset (the CLI imports every metric first)
+    port = _free_port()
+    command = [str(BIN / "taskyard"), "dispatcher"]
+    env = {"TASKYARD_METRICS_PORT": str(port)}
+    with running(command, tmp_path / "dispatcher.log", env=env, unset=["PROMETHEUS_MULTIPROC_DIR"]):
+        # When it publishes a delayed job
+        job = enqueue(JobRequest("diag.noop", queue="bulk", delay_s=1))
+
+        def dispatched() -> float | None:
+            try:
+                text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+            except httpx.HTTPError:
+                return None
+            return _samples(text).get(("taskyard_dispatched_jobs_total", frozenset())) or None
+
+        # Then its exporter counts it
+        assert wait_for(dispatched, timeout=30, what="the dispatcher to count the job") >= 1
+    assert job.id is not None
+
+
 def test_a_taken_metrics_port_stops_the_worker_with_one_line(
     runtime: dict[str, str], tmp_path: Path
 ) -> None:

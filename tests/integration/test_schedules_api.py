@@ -126,6 +126,37 @@ def test_invalid_entries_are_422_with_a_clear_message(
     assert words in error["message"] or words in str(error["details"])
 
 
+def test_a_maintenance_task_takes_only_the_arguments_it_declares(
+    client: TestClient, keys: dict[str, Headers]
+) -> None:
+    admin = keys["admin"]
+    body = {"name": "backup-etc", "task": "maintenance.backup", "interval_s": 3600}
+
+    # An argument the task does not take is refused, naming it (it used to fail every fire)
+    refused = client.post("/v1/schedules", json={**body, "payload": {"path": "/etc"}},
+                          headers=admin)  # fmt: skip
+    error = assert_error(refused, 422, "invalid_schedule")
+    assert error["details"] == [
+        {"field": "payload.path", "message": "Extra inputs are not permitted"}
+    ]
+    assert "maintenance.backup" in error["message"]
+    assert "payload.path" in error["message"]
+    # and so is a declared one of the wrong type (strict: no coercion)
+    wrong = client.post("/v1/schedules", json={**body, "payload": {"keep": "3"}}, headers=admin)
+    assert assert_error(wrong, 422, "invalid_schedule")["details"][0]["field"] == "payload.keep"
+
+    # A declared one is kept as sent, and an edit is checked the same way
+    created = client.post("/v1/schedules", json={**body, "payload": {"keep": 3}}, headers=admin)
+    assert created.status_code == 201, created.text
+    assert created.json()["payload"] == {"keep": 3}
+    url = f"/v1/schedules/{created.json()['id']}"
+    patched = client.patch(url, json={"payload": {"keep": 3, "path": "/etc"}}, headers=admin)
+    assert assert_error(patched, 422, "invalid_schedule")["details"][0]["field"] == "payload.path"
+    moved = client.patch(url, json={"task": "maintenance.vacuum"}, headers=admin)
+    assert assert_error(moved, 422, "invalid_schedule")["details"][0]["field"] == "payload.keep"
+    assert client.delete(url, headers=admin).status_code == 204
+
+
 def test_a_duplicate_name_is_409(client: TestClient, keys: dict[str, Headers]) -> None:
     body = {"name": "twice", "task": "diag.noop", "interval_s": 60}
     assert client.post("/v1/schedules", json=body, headers=keys["admin"]).status_code == 201

@@ -107,6 +107,14 @@ def test_a_static_entry_pauses_but_is_not_removed(runtime: dict[str, str]) -> No
         (["--task", "diag.sleep", "--every", "5", "--payload", "{"], "not valid JSON"),
         (["--task", "diag.sleep", "--every", "5", "--payload", "{}"], "payload.ms"),
         (["--task", "diag.noop", "--every", "5", "--priority", "12"], "--priority"),
+        (
+            ["--task", "maintenance.backup", "--every", "60", "--payload", '{"path": "/etc"}'],
+            "invalid arguments for maintenance.backup: payload.path: Extra inputs",
+        ),
+        (
+            ["--task", "maintenance.purge", "--every", "60", "--payload", '{"batch_size": 0}'],
+            "payload.batch_size",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -10,9 +11,9 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from cli.maintenance import flatten, summary
-from tasks.maintenance import NAMES, backup
-from tasks.maintenance.catalog import RUNNERS
-from tasks.maintenance.runs import describe
+from tasks.maintenance import backup
+from tasks.maintenance.catalog import MAINTENANCE, NAMES, MaintenanceTask, runner
+from tasks.maintenance.runs import describe, maintenance_task
 from workers.app import app
 from workers.celery_config import TASK_MODULES
 from workers.errors import TaskyardError
@@ -24,6 +25,7 @@ SQLITE_URL = make_url("sqlite:////srv/var/taskyard.db")
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_task_is_registered_routed_to_default_and_never_retried(name: str) -> None:
+    app.loader.import_default_modules()  # what a worker does at start
     task = app.tasks[f"maintenance.{name}"]
 
     assert route_task(task.name, (), {}, {}) == {"queue": "default"}
@@ -34,9 +36,28 @@ def test_every_task_is_registered_routed_to_default_and_never_retried(name: str)
     assert "retry" in doc
 
 
-def test_the_catalog_lists_every_task_module_and_name() -> None:
-    assert tuple(RUNNERS) == NAMES
-    assert {f"tasks.maintenance.{name}" for name in NAMES} <= set(TASK_MODULES)
+def test_the_app_loads_every_registered_task_and_nothing_else() -> None:
+    assert "tasks.maintenance.tasks" in TASK_MODULES  # the family, named once as a string
+    app.loader.import_default_modules()
+
+    registered = {name for name in app.tasks if name.startswith("maintenance.")}
+    assert registered == {task.task for task in MAINTENANCE}
+    assert [runner(task.name).__module__ for task in MAINTENANCE] == [t.module for t in MAINTENANCE]
+
+
+def test_a_task_without_a_row_in_the_registry_cannot_be_registered() -> None:
+    with pytest.raises(LookupError, match=r"maintenance\.defrag has no row"):
+        maintenance_task("defrag", 60)
+
+
+@pytest.mark.parametrize("task", MAINTENANCE, ids=lambda task: task.name)
+def test_declared_arguments_are_exactly_what_the_task_takes(task: MaintenanceTask) -> None:
+    declared = set(task.arguments.model_fields)
+
+    assert set(inspect.signature(app.tasks[task.task].run).parameters) == declared
+    assert set(inspect.signature(runner(task.name)).parameters) == declared
+    assert task.arguments.model_config.get("extra") == "forbid"
+    assert task.arguments.model_config.get("strict") is True
 
 
 def test_libpq_gets_the_credentials_from_the_environment() -> None:

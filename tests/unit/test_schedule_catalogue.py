@@ -4,17 +4,19 @@ Procfile worker consumes, sets ``expires``, and validates; plus the Sentry monit
 from __future__ import annotations
 
 import shlex
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from schedules.catalogue import STATIC_ENTRIES
 from schedules.entries import Timing
+from schedules.errors import InvalidSchedule
 from schedules.firing import internal_queue
 from schedules.monitors import monitor_config, monitor_slug
-from schedules.spec import INTERNAL_TASKS, ScheduleSpec, check_spec
+from schedules.spec import ScheduleSpec, check_spec
 from tasks.jobs.catalog import CATALOG
-from tasks.maintenance import NAMES
+from tasks.maintenance import catalog as maintenance
 from workers.app import app
 from workers.celery_config import BEAT_SCHEDULER, TASK_MODULES
 from workers.errors import SettingsError
@@ -70,7 +72,7 @@ def test_the_maintenance_defaults_are_scheduled() -> None:
 @pytest.mark.parametrize("entry", STATIC_ENTRIES, ids=lambda e: e.name)
 def test_every_static_entry_names_a_job_type_or_a_maintenance_task(entry: ScheduleSpec) -> None:
     assert entry.task in CATALOG or (
-        entry.task.startswith("maintenance.") and entry.task in INTERNAL_TASKS
+        entry.task.startswith("maintenance.") and maintenance.find(entry.task) is not None
     ), f"{entry.name}: {entry.task} is neither a job type nor a known maintenance task"
 
 
@@ -94,12 +96,46 @@ def test_every_static_entry_sets_expires_and_validates(entry: ScheduleSpec) -> N
     assert check_spec(entry) == entry
 
 
-def test_the_maintenance_tasks_are_registered_in_the_celery_app() -> None:
+def test_every_maintenance_task_is_registered_and_scheduled_once() -> None:
     app.loader.import_default_modules()
+    tasks = [task.task for task in maintenance.MAINTENANCE]
 
-    assert {f"maintenance.{name}" for name in NAMES} == set(INTERNAL_TASKS)
-    missing = sorted(name for name in INTERNAL_TASKS if name not in app.tasks)
+    missing = sorted(name for name in tasks if name not in app.tasks)
     assert not missing, f"scheduled but not registered: {missing} (TASK_MODULES: {TASK_MODULES})"
+    assert sorted(entry.task for entry in STATIC_ENTRIES) == sorted(tasks)
+
+
+@pytest.mark.parametrize(
+    ("task", "args", "field"),
+    [
+        ("maintenance.backup", {"path": "/etc"}, "payload.path"),
+        ("maintenance.backup", {"keep": "3"}, "payload.keep"),
+        ("maintenance.backup", {"keep": 0}, "payload.keep"),
+        ("maintenance.purge", {"batch_size": 1.5}, "payload.batch_size"),
+        ("maintenance.redis_hygiene", {"scan_count": True}, "payload.scan_count"),
+        ("maintenance.vacuum", {"full": True}, "payload.full"),
+    ],
+)
+def test_a_maintenance_schedule_is_refused_arguments_its_task_does_not_take(
+    task: str, args: dict[str, object], field: str
+) -> None:
+    spec = ScheduleSpec("entry", task, Timing(interval_s=60), args=args)
+
+    with pytest.raises(InvalidSchedule) as refused:
+        check_spec(spec)
+
+    assert refused.value.message.startswith(f"invalid arguments for {task}: {field}: ")
+    assert [item["field"] for item in refused.value.details] == [field]
+
+
+def test_a_maintenance_schedule_keeps_the_arguments_sent() -> None:
+    spec = ScheduleSpec("entry", "maintenance.backup", Timing(interval_s=60), args={"keep": 3})
+
+    assert check_spec(spec).args == {"keep": 3}
+    assert check_spec(ScheduleSpec("e", "maintenance.purge", Timing(interval_s=60))).args == {}
+    # null leaves the task's own default, so the run is not handed a None
+    hygiene = ScheduleSpec("h", "maintenance.redis_hygiene", Timing(interval_s=60))
+    assert check_spec(replace(hygiene, args={"scan_count": None})).args == {}
 
 
 def test_beat_uses_the_store_backed_scheduler_everywhere() -> None:

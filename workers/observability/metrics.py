@@ -1,12 +1,18 @@
 """Prometheus metrics shared by every process, in multiprocess mode (prefork-safe).
 
-Every process tree has its own ``PROMETHEUS_MULTIPROC_DIR`` (chosen by
-:mod:`workers.observability.multiproc` before ``prometheus_client`` is imported): pool
-children write their samples there and the tree's exporter reads them all. Workers and the
-dispatcher export on ``TASKYARD_METRICS_PORT`` when it is set; the API serves ``/metrics``.
+Every process tree has its own ``PROMETHEUS_MULTIPROC_DIR``, set up by its entry point
+(:mod:`workers.observability.multiproc`): pool children write their samples there and the
+tree's exporter reads them all. Workers and the dispatcher export on
+``TASKYARD_METRICS_PORT`` when it is set; the API serves ``/metrics``.
+
+Importing this module records nothing. A labelled metric makes a value per label set when it
+is first used; one without labels makes its value when it is defined, so those are defined on
+first use (:func:`dispatched_jobs`, :func:`republished_jobs`), after the entry point's setup.
 """
 
 from __future__ import annotations
+
+from functools import cache
 
 from prometheus_client import (
     CollectorRegistry,
@@ -35,13 +41,6 @@ QUEUE_WAIT = Histogram(
     ["queue"],
     buckets=LATENCY_BUCKETS,
 )
-DISPATCHED = Counter(
-    "taskyard_dispatched_jobs", "Jobs the dispatcher published (delayed, retried, deferred)."
-)
-REPUBLISHED = Counter(
-    "taskyard_republished_jobs",
-    "Queued jobs whose message was lost in transit (Redis), published again by the dispatcher.",
-)
 POISON_MESSAGES = Counter(
     "taskyard_poison_messages",
     "Broker entries no Taskyard process could run, set aside (see workers/poison.py).",
@@ -55,6 +54,23 @@ BAD_RECORDS = Counter(
 REAPED = Counter(
     "taskyard_reaped_jobs", "Jobs whose worker went silent, by what the reaper did.", ["action"]
 )
+
+
+@cache
+def dispatched_jobs() -> Counter:
+    """Jobs the dispatcher published."""
+    return Counter(
+        "taskyard_dispatched_jobs", "Jobs the dispatcher published (delayed, retried, deferred)."
+    )
+
+
+@cache
+def republished_jobs() -> Counter:
+    """Queued jobs whose message was lost, published again."""
+    return Counter(
+        "taskyard_republished_jobs",
+        "Queued jobs whose message was lost in transit (Redis), published again by the dispatcher.",
+    )
 
 
 def multiprocess_registry() -> CollectorRegistry:
