@@ -18,8 +18,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cli.output import CliError, console, plural, table
 from cli.paths import read_secret
+from workers.app import app
 from workers.errors import TaskyardError
+from workers.health import check_broker
 from workers.observability.scrub import scrub_text
+from workers.queues import QUEUE_ORDER
 from workers.settings import Settings, get_settings
 from workers.stackfile import DEFAULT_VAR_DIR, applicable_file, is_live, settings_source
 from workers.store import jobs as job_store
@@ -86,7 +89,7 @@ def require_running_stack() -> None:
         raise CliError(f"{reason}; {START_THE_STACK}")
 
 
-def check_settings() -> Check:
+def settings_check() -> Check:
     """Where the settings come from; a stopped dev stack fails here."""
     reason = stopped_stack()
     if reason is not None:
@@ -99,13 +102,11 @@ def check_settings() -> Check:
     return Check("settings", "ok", f"from {settings_origin()}")
 
 
-def check_broker(settings: Settings) -> Check:
+def broker_check(settings: Settings) -> Check:
     """The broker answers (Redis PING, or an AMQP connection), as ``/readyz`` checks it."""
-    from api.routes.health import check_broker as ping_broker
-
     where = scrub_text(settings.broker_url)
     try:
-        ping_broker()
+        check_broker()
     except Exception as error:  # any failure to connect is the finding itself
         return Check(
             "broker", "FAIL", f"{where} does not answer ({type(error).__name__})",
@@ -114,7 +115,7 @@ def check_broker(settings: Settings) -> Check:
     return Check("broker", "ok", f"{where} answers")
 
 
-def check_store(settings: Settings) -> Check:
+def store_check(settings: Settings) -> Check:
     """The store answers and carries every migration."""
     where = scrub_text(settings.database_url)
     try:
@@ -133,11 +134,8 @@ def check_store(settings: Settings) -> Check:
     return Check("store", "ok", f"{where} at revision {head} (head)")
 
 
-def check_workers() -> Check:
+def workers_check() -> Check:
     """Workers answer on this broker, and every queue has a consumer."""
-    from workers.app import app
-    from workers.queues import QUEUE_ORDER
-
     replies = app.control.inspect(timeout=WORKER_REPLY_S).active_queues() or {}
     if not replies:
         return Check(
@@ -156,7 +154,7 @@ def check_workers() -> Check:
     return Check("workers", "ok", f"{nodes} answer; every queue has a consumer")
 
 
-def check_round_trip(timeout_s: float) -> tuple[Check, uuid.UUID | None]:
+def round_trip_check(timeout_s: float) -> tuple[Check, uuid.UUID | None]:
     """A ``diag.noop`` through this broker finishes in this store: the workers share both."""
     from tasks.jobs.catalog import DIAG_NOOP
     from tasks.jobs.producer import JobRequest, enqueue
@@ -184,7 +182,7 @@ def check_round_trip(timeout_s: float) -> tuple[Check, uuid.UUID | None]:
     ), job.id  # fmt: skip
 
 
-def check_api(settings: Settings, job_id: uuid.UUID | None) -> Check:
+def api_check(settings: Settings, job_id: uuid.UUID | None) -> Check:
     """The API at ``TASKYARD_API_URL`` is ready; with the dev admin key, it sees our job."""
     url = settings.api_url.rstrip("/")
     try:
@@ -216,20 +214,20 @@ def check_api(settings: Settings, job_id: uuid.UUID | None) -> Check:
 def run_checks(timeout_s: float) -> list[Check]:
     """Every check, in order; a check that needs a failed one is skipped."""
     settings = get_settings()
-    checks = [check_settings()]
+    checks = [settings_check()]
     if checks[0].status == "FAIL":
         return checks
-    checks += [check_broker(settings), check_store(settings)]
+    checks += [broker_check(settings), store_check(settings)]
     broker_ok = checks[1].status == "ok"
-    workers = check_workers() if broker_ok else Check("workers", "skipped", "the broker fails")
+    workers = workers_check() if broker_ok else Check("workers", "skipped", "the broker fails")
     checks.append(workers)
     job_id = None
     if all(check.status != "FAIL" for check in checks):
-        trip, job_id = check_round_trip(timeout_s)
+        trip, job_id = round_trip_check(timeout_s)
         checks.append(trip)
     else:
         checks.append(Check("round trip", "skipped", "a check above fails"))
-    checks.append(check_api(settings, job_id))
+    checks.append(api_check(settings, job_id))
     return checks
 
 

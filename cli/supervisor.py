@@ -176,7 +176,7 @@ class Supervisor:
         at = (datetime.now() + timedelta(seconds=delay)).strftime("%H:%M:%S")
         self._say(
             f"{process.name} exited on its own with {describe_exit(code)} after {ran_for:.0f} s; "
-            f"restarting it in {delay:.0f} s, at {at} (Ctrl-C stops everything)"
+            f"restarting it in {delay:g} s, at {at} (Ctrl-C stops everything)"
         )
 
     def _stop_all(self) -> None:

@@ -166,7 +166,7 @@ def test_doctor_passes_on_the_stack_and_fails_on_another_broker(
     assert "(workers" in summary
 
 
-def celery_main(stack_pid: int, node: str) -> Proc:
+def celery_main(stack_pid: int, node: str) -> Proc | None:
     """The main process of the stack's Celery worker ``node`` (not its shell, not its pool)."""
     below = descendants(stack_pid)
     by_pid = {p.pid: p for p in below}
@@ -176,8 +176,7 @@ def celery_main(stack_pid: int, node: str) -> Proc:
         return b"worker" in args and f"{node}@%h".encode() in args
 
     mains = [p for p in below if is_worker(p) and not is_worker(by_pid.get(p.ppid, p))]
-    assert len(mains) == 1, mains
-    return mains[0]
+    return mains[0] if len(mains) == 1 else None
 
 
 def test_a_killed_worker_is_restarted_and_ctrl_c_still_stops_everything(
@@ -200,7 +199,9 @@ def test_a_killed_worker_is_restarted_and_ctrl_c_still_stops_everything(
             )
 
         wait_for(restarted, timeout=30, interval=0.5, what="the restart line")
-        replacement = wait_for(lambda: celery_main(stack.process.pid, "default"), timeout=30)
+        replacement = wait_for(
+            lambda: celery_main(stack.process.pid, "default"), timeout=30, what="a new worker"
+        )
         assert replacement.pid != worker.pid
 
         # And the stack keeps serving: a job on the default queue succeeds
