@@ -166,6 +166,17 @@ def test_doctor_passes_on_the_stack_and_fails_on_another_broker(
     assert "(workers" in summary
 
 
+def test_a_second_make_run_beside_a_running_stack_is_one_line(stack: Stack) -> None:
+    # Given the stack is up; when `make run` is started again in its directory
+    again = stack.run("taskyard", "dev")
+
+    # Then it refuses at once, in one line, and the stack keeps running
+    assert again.returncode == 1, again.stdout
+    [line] = again.stderr.strip().splitlines()
+    assert line.startswith(f"taskyard: a dev stack already runs on {stack.directory / 'var'}")
+    assert_running(stack.process)
+
+
 def celery_main(stack_pid: int, node: str) -> Proc | None:
     """The main process of the stack's Celery worker ``node`` (not its shell, not its pool)."""
     below = descendants(stack_pid)
