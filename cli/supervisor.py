@@ -113,6 +113,7 @@ class Supervisor:
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+            self._signal_all(signal.SIGKILL)  # only on an error: a stop leaves none running
         for process in self._processes:
             if process.reader is not None:
                 process.reader.join(timeout=1)
