@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Literal
 
 import click
-import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
 from cli.output import CliError, console, plural, table
@@ -184,6 +183,8 @@ def round_trip_check(timeout_s: float) -> tuple[Check, uuid.UUID | None]:
 
 def api_check(settings: Settings, job_id: uuid.UUID | None) -> Check:
     """The API at ``TASKYARD_API_URL`` is ready; with the dev admin key, it sees our job."""
+    import httpx  # here: every `taskyard` start (API processes included) imports this module
+
     url = settings.api_url.rstrip("/")
     try:
         ready = httpx.get(f"{url}/readyz", timeout=API_TIMEOUT_S)
