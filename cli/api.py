@@ -7,11 +7,6 @@ import uvicorn
 
 from workers.settings import get_settings
 
-#: uvicorn replaces an API process that does not answer its ping within this long. Its default
-#: (5 s) is shorter than a process's imports on a loaded 2-core machine, and then no process
-#: ever comes up: each is killed while it starts.
-WORKER_HEALTHCHECK_S = 30
-
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -35,5 +30,4 @@ def api(host: str, port: int, workers: int | None) -> None:
         port=port,
         workers=workers or get_settings().api_workers,
         access_log=False,
-        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
     )
