@@ -15,7 +15,7 @@ from typing import Literal
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from cli.output import CliError, console, plural, table
+from cli.output import PROG, CliError, console, plural, table
 from cli.paths import read_secret
 from workers.app import app
 from workers.errors import TaskyardError
@@ -67,6 +67,18 @@ def settings_line() -> str:
     return (
         f"broker {scrub_text(settings.broker_url)}, store {scrub_text(settings.database_url)}; "
         f"from {settings_origin()}"
+    )
+
+
+def defaults_note() -> str | None:
+    """A reminder when neither the environment nor a dev stack chose the broker and store."""
+    if settings_source() != "defaults":
+        return None
+    settings = get_settings()
+    return (
+        f"{PROG}: note: that used the built-in broker {scrub_text(settings.broker_url)} and store "
+        f"{scrub_text(settings.database_url)} (no TASKYARD_* variable, no dev stack here); "
+        "`taskyard doctor` checks that workers serve them"
     )
 
 

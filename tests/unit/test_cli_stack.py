@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from tests.support.devstack import free_port
 from workers.settings import get_settings
 from workers.stackfile import STACK_FILE, STACK_VARIABLES, dotenv_line, held, is_live
 from workers.store.engine import dispose_engines
+from workers.store.models import Job
 
 
 @pytest.fixture
@@ -135,3 +137,36 @@ def test_doctor_without_a_stack_fails_each_line_with_a_next_step(
     assert one_line_failure(result, 1) == (
         "taskyard: 3 checks failed (broker, store, api); the table above says what to do next"
     )
+
+
+def test_an_enqueue_on_the_built_in_defaults_says_so(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cli.jobs import announce
+    from tasks.jobs.producer import JobRequest, Submission
+
+    # Given no TASKYARD_* variable and no dev stack where the command runs
+    for name in (*STACK_VARIABLES, "TASKYARD_VAR_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    job = Job(id=uuid.uuid4(), type="diag.noop", status="queued", queue="default", priority=5)
+
+    # When an enqueue is reported
+    announce(Submission(job, created=True), JobRequest("diag.noop"))
+
+    # Then a second line says the broker and store are the built-in ones, and what checks them
+    said = capsys.readouterr().err.splitlines()
+    assert said[0].startswith("Enqueued diag.noop")
+    assert said[1].startswith(
+        "taskyard: note: that used the built-in broker redis://127.0.0.1:6379/0 and store "
+        "sqlite:///var/taskyard.db"
+    )
+    assert "taskyard doctor" in said[1]
+
+    # And with a stack named in the environment, the report is the one line
+    monkeypatch.setenv("TASKYARD_BROKER_URL", "redis://127.0.0.1:1/0")
+    get_settings.cache_clear()
+    announce(Submission(job, created=True), JobRequest("diag.noop"))
+    assert len(capsys.readouterr().err.splitlines()) == 1
+    get_settings.cache_clear()
