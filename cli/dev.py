@@ -1,25 +1,33 @@
-"""``taskyard dev``: the whole platform on one machine, every Procfile process under honcho."""
+"""``taskyard dev``: the whole platform on one machine, every Procfile process supervised."""
 
 from __future__ import annotations
 
 import os
 import shlex
 import signal
+import sys
 from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
 
 import click
 from honcho.environ import expand_processes, parse_procfile
-from honcho.manager import Manager
 
-from cli.devstack import ADMIN_KEY_FILE, Endpoint, Stack, check_ports, prepare
-from cli.output import EXIT_INTERRUPTED, CliError, masked, note
-from cli.paths import DEFAULT_VAR_DIR, PROCFILE, VAR_DIR_ENV, project_root
+from cli.devstack import (
+    ADMIN_KEY_FILE,
+    Endpoint,
+    Stack,
+    check_not_running,
+    check_ports,
+    prepare,
+    publish_settings,
+)
+from cli.output import masked, note
+from cli.paths import PROCFILE, project_root
+from cli.supervisor import Supervisor
 from workers.observability.multiproc import setup_multiprocess_metrics
+from workers.stackfile import DEFAULT_VAR_DIR, STACK_FILE, VAR_DIR_ENV
 
-#: honcho's return code when SIGINT or SIGTERM stopped it (not a process exiting on its own).
-STOPPED_BY_SIGNAL = frozenset({130, 143})
 PORTS = click.IntRange(1, 65535)
 
 
@@ -28,7 +36,7 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def _handle_sigterm_until_done(cleanup: ExitStack) -> None:
-    """Treat SIGTERM like Ctrl-C until honcho takes over; restore both handlers at the end."""
+    """Treat SIGTERM like Ctrl-C until the supervisor takes over; restore both at the end."""
     for signum in (signal.SIGINT, signal.SIGTERM):
         cleanup.callback(signal.signal, signum, signal.getsignal(signum))
     signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -44,6 +52,15 @@ def enqueue_example(stack: Stack) -> str:
     )
 
 
+def activate_command(root: Path) -> str:
+    """``. .venv/bin/activate && `` when ``taskyard`` runs from a virtualenv, else nothing."""
+    activate = Path(sys.executable).parent / "activate"
+    if not activate.is_file():
+        return ""
+    shown = activate.relative_to(root) if activate.is_relative_to(root) else activate
+    return f". {shlex.quote(str(shown))} && "
+
+
 def banner(stack: Stack) -> list[str]:
     """What an operator needs to start using the stack: URLs, credentials, a first request."""
     user, _, password = stack.flower_auth.partition(":")
@@ -56,26 +73,35 @@ def banner(stack: Stack) -> list[str]:
         f"  Admin key  {stack.admin_key}  (saved in {stack.var_dir / ADMIN_KEY_FILE})",
         f"  Broker     {broker}{masked(stack.broker_url)}",
         f"  Store      {masked(stack.database_url)} (revision {stack.revision})",
-        "  Enqueue a job:",
+        f"  Settings   {stack.var_dir / STACK_FILE} (`taskyard` and `celery -A workers.app`",
+        "             run from this directory use this stack)",
+        "  Enqueue a job from another terminal in this directory:",
+        f"    {activate_command(stack.root)}taskyard jobs enqueue diag.noop",
+        "  or over HTTP:",
         f"    {enqueue_example(stack)}",
-        "Starting every Procfile process; press Ctrl-C to stop them all.",
+        "Starting every Procfile process (one that exits is restarted); Ctrl-C stops them all.",
         "",
     ]
 
 
 def run_procfile(stack: Stack) -> int:
-    """Run every Procfile process under honcho until one stops or a signal arrives."""
+    """Run every Procfile process, restarting any that exits, until SIGINT or SIGTERM."""
     procfile = parse_procfile((stack.root / PROCFILE).read_text(encoding="utf-8"))
-    manager = Manager()
+    supervisor = Supervisor()
     for process in expand_processes(procfile.processes, env=stack.environment()):
-        manager.add_process(process.name, process.cmd, env=process.env, cwd=str(stack.root))
-    manager.loop()
-    return int(manager.returncode or 0)
+        supervisor.add(process.name, process.cmd, env=process.env, cwd=stack.root)
+    return supervisor.run()
 
 
 @click.command()
-@click.option("--api-port", type=PORTS, default=8000, show_default=True, help="The API's port.")
-@click.option("--flower-port", type=PORTS, default=5555, show_default=True, help="Flower's port.")
+@click.option(
+    "--api-port", type=PORTS, default=8000, envvar="TASKYARD_API_PORT", show_default=True,
+    help="The API's port (env TASKYARD_API_PORT).",
+)  # fmt: skip
+@click.option(
+    "--flower-port", type=PORTS, default=5555, envvar="TASKYARD_FLOWER_PORT", show_default=True,
+    help="Flower's port (env TASKYARD_FLOWER_PORT).",
+)  # fmt: skip
 @click.option(
     "--var-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -90,26 +116,27 @@ def dev(api_port: int, flower_port: int, var_dir: Path) -> None:
     Starts an embedded Redis unless TASKYARD_BROKER_URL is set, uses SQLite in the var
     directory unless TASKYARD_DATABASE_URL is set, applies migrations, ensures an admin API
     key and Flower credentials, then runs the API, workers, beat and Flower from the Procfile.
+    A process that exits is restarted after a back-off (1 s, doubling to 30 s). The stack's
+    settings go to dev.env in the var directory, so that `taskyard` and `celery -A workers.app`
+    run from this directory use this stack.
     """
     root = project_root()
+    var_dir = var_dir.resolve()
     api = Endpoint(os.environ.get("TASKYARD_API_HOST", "127.0.0.1"), api_port, "--api-port")
     flower = Endpoint(
         os.environ.get("TASKYARD_FLOWER_HOST", "127.0.0.1"), flower_port, "--flower-port"
     )
+    check_not_running(var_dir)
     check_ports(api, flower)
     # One metrics directory for the whole stack, so the API's /metrics shows every process.
     setup_multiprocess_metrics()
     with ExitStack() as cleanup:
         _handle_sigterm_until_done(cleanup)
         try:
-            stack = prepare(root, var_dir.resolve(), api, flower, cleanup)
+            stack = prepare(root, var_dir, api, flower, cleanup)
+            publish_settings(stack, cleanup)
             click.echo("\n".join(banner(stack)))
-            code = run_procfile(stack)
+            run_procfile(stack)
         except KeyboardInterrupt:
-            code = EXIT_INTERRUPTED
-    if code not in STOPPED_BY_SIGNAL:
-        raise CliError(
-            f"a stack process exited on its own (rc={code}), so every process was stopped; "
-            "its output above says why"
-        )
+            pass
     note("taskyard dev: every process is stopped.")

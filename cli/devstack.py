@@ -14,10 +14,18 @@ import redis
 from pydantic import SecretStr
 
 from cli.output import CliError, UsageProblem, masked
-from cli.paths import VAR_DIR_ENV, read_secret, write_secret
+from cli.paths import read_secret, write_secret
 from workers.embedded_redis import start_embedded_redis
 from workers.redis_client import redis_from_url
 from workers.settings import get_settings
+from workers.stackfile import (
+    STACK_FILE,
+    VAR_DIR_ENV,
+    StackFileBusy,
+    dotenv_line,
+    held,
+    is_live,
+)
 from workers.store import keys as key_store
 from workers.store.engine import dispose_engines
 from workers.store.migrate import current_revision, upgrade
@@ -37,6 +45,11 @@ class Endpoint:
     host: str
     port: int
     flag: str
+
+    @property
+    def variable(self) -> str:
+        """The environment variable for the port (``--api-port``: ``TASKYARD_API_PORT``)."""
+        return f"TASKYARD_{self.flag.removeprefix('--').replace('-', '_').upper()}"
 
     @property
     def url(self) -> str:
@@ -79,20 +92,39 @@ class Stack:
 
 
 def check_ports(api: Endpoint, flower: Endpoint) -> None:
-    """Fail fast, naming the port and its option, when a port is taken."""
+    """Fail fast, naming the port and the variable that moves it, when a port is taken."""
     if api.port == flower.port:
-        raise UsageProblem(f"--api-port and --flower-port are both {api.port}; pick two ports")
+        raise UsageProblem(
+            f"{api.variable} and {flower.variable} (--api-port, --flower-port) are both "
+            f"{api.port}; pick two ports"
+        )
     for endpoint in (api, flower):
-        family = socket.AF_INET6 if ":" in endpoint.host else socket.AF_INET
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind((endpoint.host, endpoint.port))
-            except OSError:
-                raise CliError(
-                    f"port {endpoint.port} on {endpoint.host} is already in use; "
-                    f"stop what holds it or choose another with {endpoint.flag} N"
-                ) from None
+        if not _bindable(endpoint.host, endpoint.port):
+            other = _free_port_after(endpoint)
+            raise CliError(
+                f"port {endpoint.port} on {endpoint.host} is already in use; stop what holds it, "
+                f"or pick another: `{endpoint.variable}={other} make run` "
+                f"(or `taskyard dev {endpoint.flag} {other}`)"
+            )
+
+
+def _bindable(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port_after(endpoint: Endpoint) -> str:
+    """The next free port above a taken one, to suggest; ``N`` when none is near."""
+    for port in range(endpoint.port + 1, min(endpoint.port + 100, 65_536)):
+        if _bindable(endpoint.host, port):
+            return str(port)
+    return "N"
 
 
 def _start_broker(var_dir: Path, cleanup: ExitStack) -> str:
@@ -192,3 +224,39 @@ def prepare(
     )
     dispose_engines()
     return stack
+
+
+def check_not_running(var_dir: Path) -> None:
+    """Refuse a second stack on one var directory, before anything starts."""
+    if is_live(var_dir / STACK_FILE):
+        raise CliError(
+            f"a dev stack already runs on {var_dir} (`taskyard dev` holds {STACK_FILE} there); "
+            "use it, or stop it with Ctrl-C in its terminal first"
+        )
+
+
+def publish_settings(stack: Stack, cleanup: ExitStack) -> Path:
+    """Write ``<var dir>/dev.env`` for what starts beside the stack; hold it while it runs."""
+    path = stack.var_dir / STACK_FILE
+    values = {
+        "TASKYARD_BROKER_URL": stack.broker_url,
+        "TASKYARD_DATABASE_URL": stack.database_url,
+        "TASKYARD_REDIS_URL": os.environ.get("TASKYARD_REDIS_URL", ""),
+        "TASKYARD_VAR_DIR": str(stack.var_dir),
+        "TASKYARD_API_URL": stack.api.url,
+    }
+    lines = [
+        f"# The dev stack `taskyard dev` (pid {os.getpid()}) runs from {stack.root}.",
+        "# Processes started in that directory read these settings unless the environment sets",
+        "# TASKYARD_BROKER_URL, TASKYARD_DATABASE_URL or TASKYARD_REDIS_URL. The stack locks",
+        "# this file while it runs; an unlocked one is left from a stack that stopped.",
+        *(dotenv_line(name, value) for name, value in values.items() if value),
+    ]
+    write_secret(path, "\n".join(lines))  # 0600: a configured store URL may hold a password
+    try:
+        cleanup.enter_context(held(path))
+    except StackFileBusy:
+        raise CliError(
+            f"another `taskyard dev` holds {path}; stop it, or choose another --var-dir"
+        ) from None
+    return path

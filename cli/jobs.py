@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from cli.doctor import defaults_note
 from cli.failures import from_taskyard_error
 from cli.jobcontrol import cancel, retry
 from cli.output import CliError, UsageProblem, console, note, table, when
@@ -101,6 +102,8 @@ def announce(submission: Submission, request: JobRequest) -> None:
             f"Enqueued {job.type} on queue {job.queue} at priority {job.priority} "
             f"(status {job.status}); {follow}."
         )
+    if (reminder := defaults_note()) is not None:
+        note(reminder)  # the broker may be nobody's: say so rather than report success alone
     click.echo(str(job.id))
 
 

@@ -9,11 +9,15 @@ from typing import Any
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from cli import api, db, dev, dispatcher, dlq, flower, jobs, keys, schedules
+from cli import api, db, dev, dispatcher, dlq, doctor, flower, jobs, keys, schedules
 from cli.failures import from_store_error, from_taskyard_error
 from cli.maintenance import maintenance
-from cli.output import EXIT_INTERRUPTED, EXIT_USAGE, PROG, CliError, error_line
+from cli.output import EXIT_INTERRUPTED, EXIT_USAGE, PROG, CliError, error_line, note
 from workers.errors import TaskyardError
+
+#: Commands that judge the dev stack's state themselves (``dev`` replaces a stopped one).
+OWN_STACK_CHECK = frozenset({"dev", "doctor"})
+HELP_ONLY = "taskyard.help_only"
 
 
 def _usage_line(error: click.UsageError) -> str:
@@ -62,6 +66,28 @@ class TaskyardGroup(click.Group):
             return _report(from_store_error(error))
         return result if isinstance(result, int) else 0
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """Resolve as click does, noting whether the command line only asks for help."""
+        name, command, rest = super().resolve_command(ctx, args)
+        ctx.meta[HELP_ONLY] = command is None or _shows_help(ctx, command, rest)
+        return name, command, rest
+
+
+def _shows_help(ctx: click.Context, command: click.Command, args: list[str]) -> bool:
+    """Whether ``command args`` prints help only: a help flag, or a group with no subcommand."""
+    if any(arg in ctx.help_option_names for arg in args):
+        return True
+    while isinstance(command, click.Group):
+        if not args:
+            return command.no_args_is_help
+        found = command.get_command(ctx, args[0])
+        if found is None:
+            return True  # click answers with a usage error; no stack is needed for that
+        command, args = found, args[1:]
+    return False
+
 
 def _report(error: CliError) -> int:
     error.show()
@@ -75,12 +101,25 @@ def _report(error: CliError) -> int:
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(package_name="taskyard", prog_name=PROG)
-def cli() -> None:
+@click.option(
+    "-v", "--verbose", is_flag=True,
+    help="Say on stderr which broker and store the command uses, and where they come from.",
+)  # fmt: skip
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
     """Operate Taskyard: API keys, jobs, dead letters, the job store, Flower and the dev stack.
 
     Settings come from TASKYARD_* environment variables (TASKYARD_DATABASE_URL,
-    TASKYARD_BROKER_URL, ...). Start everything locally with `taskyard dev`.
+    TASKYARD_BROKER_URL, ...), else from var/dev.env, which `taskyard dev` (`make run`)
+    writes for the stack it runs from this directory. Start everything locally with
+    `taskyard dev`; `taskyard doctor` checks that the pieces form one stack.
     """
+    if ctx.invoked_subcommand == "dev" or ctx.meta.get(HELP_ONLY):
+        return
+    if verbose:
+        note(f"{PROG}: {doctor.settings_line()}")
+    if ctx.invoked_subcommand not in OWN_STACK_CHECK:
+        doctor.require_running_stack()
 
 
 cli.add_command(api.api)
@@ -91,6 +130,7 @@ cli.add_command(dlq.dlq)
 cli.add_command(db.db)
 cli.add_command(flower.flower)
 cli.add_command(dev.dev)
+cli.add_command(doctor.doctor)
 cli.add_command(dispatcher.dispatcher)
 cli.add_command(maintenance)
 

@@ -6,9 +6,8 @@ import os
 from pathlib import Path
 
 from cli.output import CliError
+from workers.stackfile import DEFAULT_VAR_DIR, VAR_DIR_ENV
 
-VAR_DIR_ENV = "TASKYARD_VAR_DIR"
-DEFAULT_VAR_DIR = "var"
 PROCFILE = "Procfile"
 
 

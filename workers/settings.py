@@ -1,4 +1,9 @@
-"""One typed settings object for every process, read from ``TASKYARD_*`` variables."""
+"""One typed settings object for every process, read from ``TASKYARD_*`` variables.
+
+Precedence: an environment variable, then the dev stack's settings file (``var/dev.env``, see
+:mod:`workers.stackfile`; only when the environment names no broker, store or Redis), then the
+default below.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from workers.errors import SettingsError
+from workers.stackfile import applicable_file
 
 ENV_PREFIX = "TASKYARD_"
 REDIS_SCHEMES = frozenset({"redis", "rediss", "redis+socket"})
@@ -42,6 +48,9 @@ class Settings(BaseSettings):
         description="Redis: a job queued this long is checked for a message lost in transit.",
     )
     idempotency_window_s: int = Field(default=86_400, gt=0)
+    api_url: str = Field(
+        default="http://127.0.0.1:8000", description="Where `taskyard doctor` finds the API."
+    )
     metrics_port: int = Field(
         default=0, ge=0, le=65_535, description="Workers and the dispatcher export here; 0: off."
     )
@@ -160,9 +169,9 @@ def _describe(error: ValidationError) -> str:
 
 
 def load_settings() -> Settings:
-    """Read the settings from the environment, raising :class:`SettingsError` when invalid."""
+    """Read the settings (environment, dev stack file), raising :class:`SettingsError`."""
     try:
-        return Settings()
+        return Settings(_env_file=applicable_file())
     except ValidationError as error:
         raise SettingsError(_describe(error)) from None
 

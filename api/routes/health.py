@@ -8,13 +8,9 @@ from collections.abc import Callable
 import anyio
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from api.schemas import HealthOut, ReadyOut
-from workers.app import app as celery_app
-from workers.redis_client import shared_redis
-from workers.settings import get_settings
-from workers.store.engine import get_engine
+from workers.health import check_broker, check_store
 
 log = logging.getLogger(__name__)
 
@@ -22,22 +18,6 @@ router = APIRouter(tags=["health"])
 
 #: Each check gives up after this long, so a probe answers in about 3 s even when a host hangs.
 CHECK_TIMEOUT_S = 2.5
-
-
-def check_store() -> None:
-    """``SELECT 1`` on the store."""
-    with get_engine().connect() as connection:
-        connection.execute(text("SELECT 1"))
-
-
-def check_broker() -> None:
-    """PING Redis, or open (one retry, 2 s) an AMQP connection."""
-    settings = get_settings()
-    if settings.broker_family == "redis":
-        shared_redis(settings.broker_url).ping()
-        return
-    with celery_app.connection_for_read() as connection:
-        connection.ensure_connection(max_retries=1, timeout=2)
 
 
 CHECKS: dict[str, Callable[[], None]] = {"store": check_store, "broker": check_broker}
