@@ -2,7 +2,7 @@
 
 While the store is down, running jobs cannot write heartbeats, so right after it comes back
 every heartbeat looks stale. Whoever meets an outage notes it in Redis; the reaper (in the
-dispatcher or the maintenance task) holds off until two staleness periods have passed.
+dispatcher) holds off until two staleness periods have passed.
 """
 
 from __future__ import annotations
