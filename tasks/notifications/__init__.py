@@ -1,0 +1,1 @@
+"""Notifications: channels, templates and tracked deliveries."""
