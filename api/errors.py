@@ -13,6 +13,12 @@ from starlette.exceptions import HTTPException
 
 from api.correlation import HEADER as CORRELATION_HEADER
 from api.correlation import from_scope
+from tasks.notifications.errors import (
+    InvalidTemplate,
+    RenderError,
+    TemplateConflict,
+    TemplateNotFound,
+)
 from workers.errors import (
     BrokerUnavailable,
     IdempotencyConflict,
@@ -38,6 +44,10 @@ _TASKYARD_STATUS: dict[type[TaskyardError], int] = {
     JobStateConflict: 409,
     StoreUnavailable: 503,
     BrokerUnavailable: 503,
+    InvalidTemplate: 422,
+    RenderError: 422,
+    TemplateNotFound: 404,
+    TemplateConflict: 409,
 }
 _HTTP_CODES = {
     400: "bad_request",
