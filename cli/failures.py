@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from cli.output import CliError, UsageProblem
+from tasks.notifications.errors import InvalidTemplate, RenderError, TemplateNotFound
 from workers.errors import (
     ApiKeyError,
     BrokerUnavailable,
@@ -59,8 +60,10 @@ def from_taskyard_error(error: TaskyardError) -> CliError:
     if isinstance(error, InvalidJob):
         errors = field_errors(error.details)
         return UsageProblem(f"{error.message}: {errors}" if errors else error.message)
-    if isinstance(error, UnknownJobType):
+    if isinstance(error, UnknownJobType | InvalidTemplate | RenderError):
         return UsageProblem(error.message)
+    if isinstance(error, TemplateNotFound):
+        return CliError(f"{error.message}; `taskyard templates list` shows them")
     if isinstance(error, StoreUnavailable):
         return CliError(STORE_NOT_MIGRATED if _missing_table(error.__cause__) else STORE_DOWN)
     if isinstance(error, BrokerUnavailable):
