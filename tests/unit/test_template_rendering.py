@@ -231,15 +231,32 @@ def test_rendering_restores_the_callers_trace_function() -> None:
         sys.settrace(previous)
 
 
+#: Pieces of Jinja2 syntax, so that generated sources reach the parser's and runtime's corners.
+TOKENS = ["{{", "}}", "{%", "%}", "{#", "#}", " for x in ", " endfor ", " if ", " endif ", " set ",
+          "x", "items", "user", ".", "name", "__class__", "|", "upper", "join", "replace(",
+          "format(", "(", ")", "[", "]", "'", "*", "**", "~", "+", "%", "9", "99999", ",",
+          "range(", "namespace(", "=", "-", " ", "\n", "loop.index", "attr(", "é"]  # fmt: skip
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    source=st.text(alphabet="{}%#-+~|.()[]'\"_ azx019\n", max_size=80) | st.text(max_size=80),
+    source=st.lists(st.sampled_from(TOKENS), max_size=30).map("".join) | st.text(max_size=80),
+    data=st.dictionaries(st.sampled_from(["x", "items", "user", "name"]), JSON, max_size=4),
     part=st.sampled_from(["subject", "text", "html"]),
 )
-def test_any_text_renders_or_fails_with_render_error(source: str, part: str) -> None:
+def test_any_text_renders_or_fails_with_render_error(
+    source: str, data: dict[str, object], part: str
+) -> None:
     sources = {"subject": "s", "text": "t", part: source}
     try:
-        render(Sources(**sources), DATA)
+        render(Sources(**sources), data)
     except RenderError as error:
         failed_part = error.part
     else:
