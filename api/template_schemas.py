@@ -8,7 +8,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schedules.spec import NAME_PATTERN
 from tasks.notifications.rendering import Rendered
 from tasks.notifications.templates import (
     MAX_BODY_SOURCE,
@@ -16,6 +15,7 @@ from tasks.notifications.templates import (
     MAX_SUBJECT_SOURCE,
     TemplateSpec,
 )
+from workers.names import NAME_PATTERN
 from workers.store.models import Template
 
 #: Fields a PATCH may set but not to ``null``.

@@ -8,9 +8,9 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from schedules.spec import NAME_PATTERN
 from tasks.notifications.errors import InvalidTemplate, RenderError
 from tasks.notifications.rendering import Rendered, Sources, render
+from workers.names import NAME_RULE, is_name
 
 #: The longest subject source (it renders to at most one header line).
 MAX_SUBJECT_SOURCE = 2_000
@@ -19,7 +19,6 @@ MAX_BODY_SOURCE = 100_000
 #: The largest sample data (and preview data), as JSON.
 MAX_DATA_BYTES = 64 * 1024
 MAX_DEFAULT_CHANNELS = 20
-_NAME_RULE = "use 1-200 letters, digits, '_.:@-', starting with a letter or digit"
 
 
 @dataclass(frozen=True)
@@ -62,8 +61,8 @@ def invalid(field_name: str, message: str, line: int | None = None) -> InvalidTe
 
 def check_name(field_name: str, name: str) -> None:
     """Refuse a template or channel name that is not 1-200 of the usual characters."""
-    if not NAME_PATTERN.fullmatch(name):
-        raise invalid(field_name, f"{name!r} is not a usable name; {_NAME_RULE}")
+    if not is_name(name):
+        raise invalid(field_name, f"{name!r} is not a usable name; {NAME_RULE}")
 
 
 def _check_text(field_name: str, value: str | None, limit: int) -> None:
