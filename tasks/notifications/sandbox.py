@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import re
 import string
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NoReturn
 
 from jinja2 import StrictUndefined, nodes
@@ -91,6 +91,10 @@ def _format_width(fmt: str, args: Iterable[Any]) -> int:
     return total
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
@@ -112,6 +116,14 @@ def _indent_size(value: Any, width: Any = 4, *_: Any, **__: Any) -> int:
 def _wordwrap_size(value: Any, width: Any = 79, _breaks: Any = True, wrap: Any = None) -> int:
     source = _text(value)
     return len(source) + (len(source) // max(int(width), 1) + 1) * len(wrap or "\n")
+
+
+def _joined(parts: Iterable[str]) -> str:
+    """What Jinja2 joins a captured block with (``{% set %}...{% endset %}``, a macro's or a
+    ``{% filter %}`` block's output), the total checked before the join allocates it."""
+    items = list(parts)
+    _check_join(items, "")
+    return "".join(items)
 
 
 def _check_join(items: list[Any], separator: Any) -> None:
@@ -150,14 +162,42 @@ def _guarded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
             args = (*args[:skip], items, *own[1:])
         if name == "tojson" and (len(own) > 1 or "indent" in kwargs):
             raise LimitExceeded("tojson with an indent is refused; indent the output instead")
+        if name == "sum" and not all(_is_number(a) for a in [*own[2:], kwargs.get("start", 0)]):
+            raise LimitExceeded("sum adds numbers only (join strings with |join)")
         return _bounded(func(*args, **kwargs))
 
     return guarded
 
 
+class Capture(list[str]):
+    """The output of a captured block (``{% set %}...{% endset %}``, a macro, a
+    ``{% filter %}`` block), held to the bound as it grows rather than when it is joined."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.size = 0
+
+    def append(self, chunk: str) -> None:
+        """Keep ``chunk``, unless the output would pass the bound."""
+        self.size += len(chunk)
+        if self.size > MAX_VALUE_CHARS:
+            raise LimitExceeded(f"a block's output would exceed {MAX_VALUE_CHARS} characters")
+        super().append(chunk)
+
+    def extend(self, chunks: Iterable[str]) -> None:
+        """Keep each of ``chunks``, as :meth:`append`."""
+        for chunk in chunks:
+            self.append(chunk)
+
+
 class BoundedCodeGenerator(CodeGenerator):
-    """Jinja2's code generator, with ``~`` concatenation going through the environment, so
-    repeated concatenation in a loop cannot double a string past the bound."""
+    """Jinja2's code generator, with captured output and ``~`` concatenation going through
+    the environment, so neither can grow past the bound in a loop."""
+
+    def buffer(self, frame: Frame) -> None:
+        """A captured block writes into a :class:`Capture`, not a plain list."""
+        frame.buffer = self.temporary_identifier()
+        self.writeline(f"{frame.buffer} = environment.capture()")
 
     def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
         """``a ~ b`` as ``environment.bounded_concat((a, b), autoescape)``."""
@@ -173,6 +213,8 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
 
     intercepted_binops = frozenset({"*", "**", "+", "%"})
     code_generator_class = BoundedCodeGenerator
+    concat = staticmethod(_joined)
+    capture = Capture
 
     def __init__(self, *, autoescape: bool) -> None:
         super().__init__(autoescape=autoescape, undefined=StrictUndefined, loader=None)
@@ -236,7 +278,9 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         fmt = value.__self__
 
         def bounded_format(*args: Any, **kwargs: Any) -> str:
-            _within(len(fmt) + _format_width(fmt, [*args, *kwargs.values()]))
+            values = [*args, *kwargs.values()]
+            values += [v for a in args if isinstance(a, Mapping) for v in a.values()]
+            _within(len(fmt) + _format_width(fmt, values))
             return str(_bounded(wrapped(*args, **kwargs)))
 
         return bounded_format
