@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from tasks.notifications.errors import TemplateConflict, TemplateNotFound
-from tasks.notifications.rendering import Rendered
+from tasks.notifications.rendering import Rendered, render
 from tasks.notifications.templates import TemplateSpec, check_data, check_template, render_checked
 from workers.store.engine import session_scope
 from workers.store.models import Template
@@ -122,3 +122,9 @@ def preview(record: Template, data: Mapping[str, Any] | None) -> Rendered:
     if data is None:
         return render_checked(spec_of(record).sources, dict(record.sample_data), "sample_data")
     return render_checked(spec_of(record).sources, check_data("data", data), "data")
+
+
+def render_for_send(record: Template, data: Mapping[str, Any]) -> Rendered:
+    """The stored template rendered against a send's ``data``. The only error is
+    :class:`RenderError`, whose ``reason`` is what the failed delivery records."""
+    return render(spec_of(record).sources, data)
