@@ -22,8 +22,9 @@ from typing import Any
 from jinja2 import Template, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
 
+from tasks.notifications.bounds import MAX_VALUE_CHARS, LimitExceeded
 from tasks.notifications.errors import RenderError
-from tasks.notifications.sandbox import MAX_VALUE_CHARS, LimitExceeded, TemplateEnvironment
+from tasks.notifications.sandbox import TemplateEnvironment
 
 #: The longest rendered subject: one header line (RFC 5322 allows 998 characters).
 MAX_SUBJECT_CHARS = 998

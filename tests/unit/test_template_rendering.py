@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tasks.notifications.bounds import MAX_RANGE, MAX_VALUE_CHARS
 from tasks.notifications.errors import RenderError
 from tasks.notifications.rendering import (
     MAX_BODY_CHARS,
@@ -20,7 +21,6 @@ from tasks.notifications.rendering import (
     Sources,
     render,
 )
-from tasks.notifications.sandbox import MAX_RANGE, MAX_VALUE_CHARS
 
 DATA = {"user": {"name": "Ada <ada@example.com>"}, "count": 3, "items": ["a", "b"]}
 
