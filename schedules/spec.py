@@ -4,6 +4,7 @@ static catalogue go through."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -12,7 +13,6 @@ from pydantic import ValidationError
 from schedules.entries import Timing, check_timing
 from schedules.errors import InvalidSchedule
 from tasks.jobs.catalog import CATALOG
-from workers.names import NAME_PATTERN as NAME_PATTERN  # schedules name entries by the one rule
 from workers.priorities import check_priority
 from workers.queues import QueueName
 from workers.store.models import MissedRunPolicy
@@ -27,6 +27,7 @@ INTERNAL_TASKS = frozenset(
         "maintenance.canary",
     }
 )
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}$")
 MAX_EXPIRES_S = 7 * 24 * 3600
 MAX_ARGS_BYTES = 64 * 1024
 MAX_DESCRIPTION = 500
