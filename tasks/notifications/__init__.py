@@ -1,1 +1,1 @@
-"""Notifications: channels, templates and tracked deliveries."""
+"""Notifications: channels (email, webhook, Slack, Apprise), their secrets and their senders."""
