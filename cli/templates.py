@@ -35,7 +35,7 @@ def _reported(options: dict[str, str]) -> Iterator[None]:
     try:
         yield
     except InvalidTemplate as error:
-        found = _FIELD.match(error.message)
+        found = _FIELD.search(error.message)  # a prefix: the pattern is anchored with ^
         if found is None or found[1] not in options:
             raise
         message = f"{options[found[1]]}{error.message[found.end() :]}"
