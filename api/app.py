@@ -14,7 +14,7 @@ from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.metrics import RequestMetrics
 from api.refusals import refuse_query_on_writes
-from api.routes import dead_letters, health, jobs, metrics, queues, schedules
+from api.routes import dead_letters, health, jobs, metrics, queues, schedules, templates
 from api.submissions import CoalescedSubmissions
 from workers.collector import freeze_startup_objects, tune_collector
 from workers.observability.logging import configure_logging
@@ -81,6 +81,7 @@ def create_app() -> FastAPI:
             {"name": "dead-letters", "description": "Jobs that used up their attempts; replay."},
             {"name": "queues", "description": "What waits in each queue."},
             {"name": "schedules", "description": "Beat entries: list, add, pause, edit."},
+            {"name": "templates", "description": "Notification templates: add, preview, edit."},
             {"name": "health", "description": "Liveness and readiness probes (no key)."},
         ],
     )
@@ -96,6 +97,6 @@ def create_app() -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(CorrelationMiddleware)
     app.add_middleware(RequestMetrics)
-    for module in (jobs, dead_letters, queues, schedules, health, metrics):
+    for module in (jobs, dead_letters, queues, schedules, templates, health, metrics):
         app.include_router(module.router)
     return app

@@ -14,6 +14,12 @@ from starlette.exceptions import HTTPException
 from api.correlation import HEADER as CORRELATION_HEADER
 from api.correlation import from_scope
 from schedules.errors import InvalidSchedule, ScheduleConflict, ScheduleNotFound
+from tasks.notifications.errors import (
+    InvalidTemplate,
+    RenderError,
+    TemplateConflict,
+    TemplateNotFound,
+)
 from workers.errors import (
     BrokerUnavailable,
     IdempotencyConflict,
@@ -43,6 +49,10 @@ _TASKYARD_STATUS: dict[type[TaskyardError], int] = {
     ScheduleConflict: 409,
     StoreUnavailable: 503,
     BrokerUnavailable: 503,
+    InvalidTemplate: 422,
+    RenderError: 422,
+    TemplateNotFound: 404,
+    TemplateConflict: 409,
 }
 _HTTP_CODES = {
     400: "bad_request",

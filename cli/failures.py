@@ -8,6 +8,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from cli.output import CliError, UsageProblem
 from schedules.errors import InvalidSchedule, ScheduleNotFound
+from tasks.notifications.errors import InvalidTemplate, RenderError, TemplateNotFound
 from workers.errors import (
     ApiKeyError,
     BrokerUnavailable,
@@ -41,6 +42,9 @@ FAILURES: dict[type[TaskyardError], tuple[type[CliError], str | None]] = {
     ApiKeyError: (CliError, "`taskyard keys list` shows the existing keys"),
     StoreUnavailable: (CliError, None),
     BrokerUnavailable: (CliError, None),
+    InvalidTemplate: (UsageProblem, None),
+    RenderError: (UsageProblem, None),
+    TemplateNotFound: (CliError, "`taskyard templates list` shows them"),
 }
 
 

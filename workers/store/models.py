@@ -328,3 +328,22 @@ class MaintenanceRun(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     figures: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class Template(Base):
+    """A notification template: Jinja2 sources of a subject, a text body and an optional HTML
+    body, checked against its sample data whenever it is saved."""
+
+    __tablename__ = "templates"
+    __table_args__ = (Index("ix_templates_created", "created_at", "id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    subject: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(Text)
+    sample_data: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+    #: Channel names a notification naming this template goes to when it names none.
+    default_channels: Mapped[list[str]] = mapped_column(JsonDocument, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,0 +1,130 @@
+"""Notification templates in the store: created, listed a page at a time, read, edited and
+removed; every write is checked (:func:`tasks.notifications.templates.check_template`) first."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from tasks.notifications.errors import TemplateConflict, TemplateNotFound
+from tasks.notifications.rendering import Rendered, render
+from tasks.notifications.templates import TemplateSpec, check_data, check_template, render_checked
+from workers.store.engine import session_scope
+from workers.store.models import Template
+
+#: The fields an edit may change (``name`` is the template's identity).
+EDITABLE = frozenset({"subject", "text", "html", "sample_data", "default_channels"})
+
+
+def spec_of(record: Template) -> TemplateSpec:
+    """The stored template's definition."""
+    return TemplateSpec(
+        name=record.name,
+        subject=record.subject,
+        text=record.text,
+        html=record.html,
+        sample_data=dict(record.sample_data),
+        default_channels=tuple(record.default_channels),
+    )
+
+
+def _taken(name: str) -> TemplateConflict:
+    return TemplateConflict(f"a template named {name!r} exists already", {"name": name})
+
+
+def create_template(spec: TemplateSpec) -> Template:
+    """Store a new template (checked, rendered against its sample data); :class:`InvalidTemplate`
+    when it does not validate, :class:`TemplateConflict` when the name is taken."""
+    checked = check_template(spec)
+    record = Template(**checked.columns())
+    try:
+        with session_scope() as session:
+            if session.scalar(select(Template.id).where(Template.name == checked.name)):
+                raise _taken(checked.name)
+            session.add(record)
+    except IntegrityError:
+        raise _taken(checked.name) from None
+    return record
+
+
+def list_templates(before: tuple[datetime, uuid.UUID] | None, limit: int) -> list[Template]:
+    """Up to ``limit`` templates created before the position ``before``, newest first."""
+    query = select(Template).order_by(Template.created_at.desc(), Template.id.desc())
+    if before is not None:
+        created, template_id = before
+        query = query.where(
+            (Template.created_at < created)
+            | ((Template.created_at == created) & (Template.id < template_id))
+        )
+    with session_scope() as session:
+        return list(session.scalars(query.limit(limit)))
+
+
+def get_template(template_id: uuid.UUID) -> Template:
+    """The template with ``template_id``, or :class:`TemplateNotFound`."""
+    with session_scope() as session:
+        record = session.get(Template, template_id)
+    if record is None:
+        raise TemplateNotFound(f"no template with id {template_id}")
+    return record
+
+
+def find_template(name: str) -> Template:
+    """The template called ``name``, or :class:`TemplateNotFound`."""
+    with session_scope() as session:
+        record = session.scalar(select(Template).where(Template.name == name))
+    if record is None:
+        raise TemplateNotFound(f"no template named {name!r}")
+    return record
+
+
+def update_template(template_id: uuid.UUID, changes: Mapping[str, Any]) -> Template:
+    """Apply ``changes`` (fields of :data:`EDITABLE`; ``html`` ``None`` drops the HTML part,
+    ``sample_data`` and ``default_channels`` ``None`` empty them), checked and rendered again
+    as a whole before anything is written."""
+    unknown = set(changes) - EDITABLE
+    if unknown:
+        raise ValueError(f"not editable: {sorted(unknown)}")
+    fields = dict(changes)
+    if "sample_data" in fields and fields["sample_data"] is None:
+        fields["sample_data"] = {}
+    if "default_channels" in fields:
+        fields["default_channels"] = tuple(fields["default_channels"] or ())
+    with session_scope() as session:
+        record = session.get(Template, template_id, with_for_update=True)
+        if record is None:
+            raise TemplateNotFound(f"no template with id {template_id}")
+        new = check_template(replace(spec_of(record), **fields))
+        for name, value in new.columns().items():
+            setattr(record, name, value)
+    return record
+
+
+def delete_template(template_id: uuid.UUID) -> None:
+    """Remove a template, or :class:`TemplateNotFound`."""
+    with session_scope() as session:
+        record = session.get(Template, template_id)
+        if record is None:
+            raise TemplateNotFound(f"no template with id {template_id}")
+        session.delete(record)
+
+
+def preview(record: Template, data: Mapping[str, Any] | None) -> Rendered:
+    """The template rendered against ``data`` (its sample data when ``None``), as a send would
+    render it; :class:`InvalidTemplate` for data that is not a storable JSON object or a part
+    that does not render (naming the part and line)."""
+    if data is None:
+        return render_checked(spec_of(record).sources, dict(record.sample_data), "sample_data")
+    return render_checked(spec_of(record).sources, check_data("data", data), "data")
+
+
+def render_for_send(record: Template, data: Mapping[str, Any]) -> Rendered:
+    """The stored template rendered against a send's ``data``. The only error is
+    :class:`RenderError`, whose ``reason`` is what the failed delivery records."""
+    return render(spec_of(record).sources, data)
