@@ -15,7 +15,8 @@ from api.limits import BodySizeLimit
 from api.metrics import RequestMetrics
 from api.routes import dead_letters, health, jobs, metrics, queues, schedules
 from api.submissions import CoalescedSubmissions
-from workers.collector import freeze_startup_objects, tune_collector
+from tasks.jobs.producer import Producer
+from workers import speedups
 from workers.observability.logging import configure_logging
 from workers.observability.sentry import init_sentry
 from workers.settings import get_settings
@@ -53,7 +54,7 @@ def _version() -> str:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    freeze_startup_objects()
+    speedups.process_started()
     # What is still to be confirmed at shutdown is written before the process exits.
     try:
         yield
@@ -64,7 +65,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app() -> FastAPI:
     """Build the API from the settings (logging and Sentry included)."""
     settings = get_settings()
-    tune_collector()
+    speedups.tune_process()
     configure_logging(settings.log_format, settings.log_level)
     init_sentry(settings, "api")
     app = FastAPI(
@@ -82,8 +83,9 @@ def create_app() -> FastAPI:
     )
     # Published jobs are confirmed `queued` off the request path (one thread, started on use).
     app.state.confirmations = BackgroundConfirmations()
+    app.state.producer = Producer(app.state.confirmations.add)
     # Single-job enqueues of concurrent requests share one insert and one publish.
-    app.state.submissions = CoalescedSubmissions(app.state.confirmations.add)
+    app.state.submissions = CoalescedSubmissions(app.state.producer)
     # Batches take turns, BATCH_THREADS at a time: their work is Python, and many threads
     # contending for the GIL spend far more CPU on each job than a few doing them in turn.
     app.state.batch_limiter = CapacityLimiter(BATCH_THREADS)

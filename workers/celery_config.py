@@ -21,8 +21,6 @@ TASK_MODULES = [
 
 #: Beat's scheduler, named as a string so ``workers`` never imports ``schedules``.
 BEAT_SCHEDULER = "schedules.scheduler:TaskyardScheduler"
-#: The worker's consumer, which batches its task events (see workers/consumer.py).
-WORKER_CONSUMER = "workers.consumer:Consumer"
 #: Beat wakes at least this often (seconds): slots, pauses and leadership change per tick.
 BEAT_TICK_S = 1.0
 
@@ -70,7 +68,6 @@ def build_celery_config(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_send_task_events": True,
-        "worker_consumer": WORKER_CONSUMER,
         "worker_prefetch_multiplier": 1,
         "worker_max_tasks_per_child": settings.worker_max_tasks_per_child,
         "worker_max_memory_per_child": settings.worker_max_memory_per_child_kib,

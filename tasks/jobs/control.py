@@ -13,7 +13,8 @@ from workers.errors import BrokerUnavailable, JobStateConflict, StoreUnavailable
 from workers.store import control, jobs
 from workers.store.control import CancelOutcome
 from workers.store.jobs import JobFilter
-from workers.store.models import Job, JobStatus
+from workers.store.models import JobStatus
+from workers.store.records import JobRecord
 
 #: Signal that raises ``SoftTimeLimitExceeded`` inside a prefork child: the job can clean up.
 STOP_SIGNAL = "SIGUSR1"
@@ -30,7 +31,7 @@ def cancel_job(job_id: uuid.UUID) -> CancelOutcome:
     return outcome
 
 
-def replay_job(job_id: uuid.UUID) -> Job:
+def replay_job(job_id: uuid.UUID) -> JobRecord:
     """Enqueue a dead, failed or cancelled job again as a new job linked to the original."""
     original = jobs.get_job(job_id)
     if original.status not in REPLAYABLE:
@@ -47,7 +48,7 @@ def replay_job(job_id: uuid.UUID) -> Job:
 class ReplayReport:
     """What a bulk replay did: new jobs, and dead letters it could not replay."""
 
-    replayed: list[Job] = field(default_factory=list)
+    replayed: list[JobRecord] = field(default_factory=list)
     errors: dict[uuid.UUID, str] = field(default_factory=dict)
 
 

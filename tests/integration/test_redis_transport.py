@@ -10,7 +10,7 @@ import pytest
 from kombu import Connection
 
 from workers.app import app
-from workers.redis_transport import Channel, Transport
+from workers.speedups.redis_transport import Channel, Transport
 
 
 @pytest.mark.parametrize(

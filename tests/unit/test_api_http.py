@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.correlation import accept_or_generate
 from api.routes import health
-from workers.collector import YOUNG_THRESHOLD
 from workers.settings import get_settings
+from workers.speedups.collector import YOUNG_THRESHOLD
 
 LIMIT = 1024
 
