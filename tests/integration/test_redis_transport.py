@@ -9,8 +9,11 @@ from unittest import mock
 import pytest
 from kombu import Connection
 
+from tests.support.speedups import needs_speedups
 from workers.app import app
 from workers.speedups.redis_transport import Channel, Transport
+
+pytestmark = needs_speedups
 
 
 @pytest.mark.parametrize(

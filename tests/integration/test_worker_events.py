@@ -5,11 +5,13 @@ from __future__ import annotations
 from tasks.jobs.producer import JobRequest, enqueue
 from tests.support.events import SUCCESS_EVENTS, task_events
 from tests.support.jobs import wait_finished
+from tests.support.speedups import needs_speedups
 from tests.support.worker import embedded_worker
 
 JOBS = 20
 
 
+@needs_speedups
 def test_every_task_event_arrives_and_one_publish_carries_several(core_runtime: str) -> None:
     # Given a listener for the worker's events
     with task_events() as events, embedded_worker(["default"]):

@@ -9,8 +9,8 @@ Buys: a share of a worker's main-process time per job (``docs/performance.md``, 
 transport").
 
 Unnecessary when: kombu keeps one client per channel itself (or redis-py builds a client
-without rebuilding its callbacks). It relies on kombu's private ``conn_or_acquire`` and
-``_create_client`` (``tests/unit/test_speedups_upstream.py`` pins both).
+without rebuilding its callbacks). It relies on kombu's private ``conn_or_acquire``,
+``_create_client`` and ``_transport_cache`` (``tests/unit/test_speedups_upstream.py`` pins them).
 
 The channel builds its client once and again only when kombu has replaced the pool (after a
 connection error). The client is safe to share: every command checks a connection out of the
@@ -76,3 +76,6 @@ def uninstall() -> None:
 def _point_aliases_at(path: str) -> None:
     for alias in ALIASES:
         kombu_transports.TRANSPORT_ALIASES[alias] = path
+        # kombu caches a name's class once resolved; a process switching back and forth
+        # (tests do) must drop it. Nothing is cached before the first connection.
+        kombu_transports._transport_cache.pop(alias, None)
