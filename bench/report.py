@@ -113,8 +113,17 @@ def _row(workload: Workload, metric: Metric, outcomes: Sequence[Outcome]) -> Row
         ok = metric.target.met(ours.median, theirs.median if theirs else None)
         met = "yes" if ok else "**no**"
     target = metric.target.text if metric.target else ""
-    return Row(workload.title, metric.label, _cell(ours), _cell(plain), _cell(theirs),
-               _ratio(ours, theirs), _ratio(plain, theirs), target, met)  # fmt: skip
+    return Row(
+        workload.title,
+        metric.label,
+        _cell(ours),
+        _cell(plain),
+        _cell(theirs),
+        _ratio(ours, theirs),
+        _ratio(plain, theirs),
+        target,
+        met,
+    )
 
 
 def rows(workloads: Sequence[Workload], outcomes: Sequence[Outcome]) -> list[Row]:
@@ -158,8 +167,17 @@ def markdown(
     for row in rows(workloads, outcomes):
         name = row.workload if row.workload != previous else ""
         previous = row.workload
-        cells = (name, row.metric, row.taskyard, row.plain, row.bare, row.ratio,
-                 row.plain_ratio, row.target, row.met)  # fmt: skip
+        cells = (
+            name,
+            row.metric,
+            row.taskyard,
+            row.plain,
+            row.bare,
+            row.ratio,
+            row.plain_ratio,
+            row.target,
+            row.met,
+        )
         lines.append("| " + " | ".join(cells) + " |")
     methods = [f"Method, {w.title.split(' (')[0]}: {w.method}" for w in workloads if w.method]
     lines += ["", "## Notes", "", *(f"- {note}" for note in [*notes, *methods]), ""]

@@ -35,8 +35,9 @@ def test_a_channel_keeps_one_client_across_publishes_and_a_pool_reset(
     with app.connection_for_write() as connection:
         channel = connection.default_channel
         assert isinstance(channel, Channel)
-        with mock.patch.object(Channel, "_create_client", autospec=True,
-                               side_effect=Channel._create_client) as built:  # fmt: skip
+        with mock.patch.object(
+            Channel, "_create_client", autospec=True, side_effect=Channel._create_client
+        ) as built:
             # When twenty messages are published and counted
             with connection.Producer(channel) as producer:
                 for n in range(20):

@@ -99,8 +99,11 @@ class JobFilter:
     def conditions(self) -> list[ColumnElement[bool]]:
         """The WHERE clauses these filters stand for (keyset position excluded)."""
         clauses: list[ColumnElement[bool]] = []
-        for column, value in ((Job.status, self.status), (Job.type, self.type),
-                              (Job.queue, self.queue)):  # fmt: skip
+        for column, value in (
+            (Job.status, self.status),
+            (Job.type, self.type),
+            (Job.queue, self.queue),
+        ):
             if value is not None:
                 clauses.append(column == value)
         if self.finished_after is not None:
