@@ -1,8 +1,8 @@
-"""What the speedups (``workers/speedups/``) and the test runtime rely on in Celery, kombu,
-SQLAlchemy and psycopg2 beyond their public paths: an upgrade that changes it fails here, not
-in a production worker. The message format ``redis_publish`` builds is pinned against
-``send_task`` in ``tests/integration/test_publisher.py``; ``argsrepr`` against ``saferepr`` in
-``tests/unit/test_argsrepr.py``."""
+"""What the speedups (``workers/speedups/``), the lost-message sweep and the test runtime rely
+on in Celery, kombu, SQLAlchemy and psycopg2 beyond their public paths: an upgrade that changes
+it fails here, not in a production worker. The message format ``redis_publish`` builds is
+pinned against ``send_task`` in ``tests/integration/test_publisher.py``; ``argsrepr`` against
+``saferepr`` in ``tests/unit/test_argsrepr.py``."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from kombu.transport import redis as kombu_redis
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
-from workers import speedups
+from workers import lost_messages, speedups
 from workers.app import app
 from workers.speedups import consumer, redis_transport
 
@@ -117,6 +117,15 @@ def test_sqlalchemy_and_psycopg2_offer_what_copy_needs_to_fail_as_execute_fails(
     assert "connection_invalidated" in _parameters(DBAPIError.instance)
     assert _parameters(Dialect.is_disconnect) == ["self", "e", "connection", "cursor"]
     assert callable(psycopg2.extensions.cursor.copy_expert)
+
+
+# workers/lost_messages.py (not a speedup: the sweep reads what kombu keeps in Redis)
+
+
+def test_kombu_keeps_delivered_messages_in_the_hash_the_sweep_reads() -> None:
+    assert kombu_redis.Channel.unacked_key == lost_messages.UNACKED_KEY
+    # Each entry is [message, exchange, routing key], the message's headers under "headers"
+    assert _calls(kombu_redis.QoS.append, "dumps([message._raw, EX, RK])")
 
 
 # tests/support/runtime.py
