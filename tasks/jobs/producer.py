@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from pydantic import ValidationError
 
@@ -270,46 +270,36 @@ def _message(job: jobs.NewJob) -> Message:
 PRODUCER = Producer()
 
 
-def submit(
-    request: JobRequest,
-    *,
-    api_key_id: uuid.UUID | None = None,
-    correlation_id: str | None = None,
-    replay_of: uuid.UUID | None = None,
-) -> Submission:
+class Origin(TypedDict, total=False):
+    """Who asks, as :func:`prepare` takes it."""
+
+    api_key_id: uuid.UUID | None
+    correlation_id: str | None
+    replay_of: uuid.UUID | None
+
+
+def submit(request: JobRequest, **origin: Unpack[Origin]) -> Submission:
     """Enqueue one job with :data:`PRODUCER`, or resolve it to the existing job its
     idempotency or unique key names; raises what refused it."""
-    prepared = prepare(
-        request, api_key_id=api_key_id, correlation_id=correlation_id, replay_of=replay_of
-    )
-    (outcome,) = PRODUCER.submit([prepared])
+    (outcome,) = PRODUCER.submit([prepare(request, **origin)])
     if isinstance(outcome, Rejected):
         raise outcome.error
     return outcome
 
 
-def enqueue(
-    request: JobRequest,
-    *,
-    api_key_id: uuid.UUID | None = None,
-    correlation_id: str | None = None,
-) -> JobRecord:
+def enqueue(request: JobRequest, **origin: Unpack[Origin]) -> JobRecord:
     """Enqueue one job and return its record (an existing one if a key deduplicated it)."""
-    return submit(request, api_key_id=api_key_id, correlation_id=correlation_id).job
+    return submit(request, **origin).job
 
 
 def enqueue_many(
-    requests: Sequence[JobRequest],
-    *,
-    api_key_id: uuid.UUID | None = None,
-    correlation_id: str | None = None,
-    producer: Producer = PRODUCER,
+    requests: Sequence[JobRequest], *, producer: Producer = PRODUCER, **origin: Unpack[Origin]
 ) -> list[JobRecord | Rejected]:
     """Enqueue a batch with ``producer``: each request's record, or why it was refused."""
     outcomes: list[Prepared | Rejected] = []
     for index, request in enumerate(requests):
         try:
-            outcomes.append(prepare(request, api_key_id=api_key_id, correlation_id=correlation_id))
+            outcomes.append(prepare(request, **origin))
         except TaskyardError as error:
             outcomes.append(Rejected(index, error))
     submitted = iter(producer.submit([o for o in outcomes if isinstance(o, Prepared)]))
