@@ -12,6 +12,7 @@ from kombu.transport import redis as kombu_redis
 
 from workers import speedups
 from workers.app import app
+from workers.celery_config import build_celery_config
 from workers.settings import get_settings
 from workers.speedups import collector, redis_transport
 
@@ -27,12 +28,14 @@ def switch(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     speedups.install(app)
 
 
-def _set(switch: pytest.MonkeyPatch, value: str) -> Celery:
+def _set(switch: pytest.MonkeyPatch, value: str) -> None:
     switch.setenv("TASKYARD_SPEEDUPS", value)
     get_settings.cache_clear()
-    fresh = Celery("switch", set_as_current=False)
-    speedups.install(fresh)
-    return fresh
+    speedups.install(Celery("switch", set_as_current=False))
+
+
+def _consumer() -> str:
+    return str(build_celery_config(get_settings())["worker_consumer"])
 
 
 def _freezes_workers() -> bool:
@@ -42,11 +45,11 @@ def _freezes_workers() -> bool:
 
 @pytest.mark.parametrize("value", ["off", "false", "0"])
 def test_off_leaves_every_library_on_its_own_path(switch: pytest.MonkeyPatch, value: str) -> None:
-    celery_app = _set(switch, value)
+    _set(switch, value)
 
     assert not speedups.enabled()
     assert Connection(URL).get_transport_cls() is kombu_redis.Transport
-    assert celery_app.conf.worker_consumer == speedups.CELERY_CONSUMER
+    assert _consumer() == speedups.CELERY_CONSUMER
     assert not _freezes_workers()
     before = gc.get_threshold()
     speedups.tune_process()
@@ -54,11 +57,11 @@ def test_off_leaves_every_library_on_its_own_path(switch: pytest.MonkeyPatch, va
 
 
 def test_on_installs_every_speedup(switch: pytest.MonkeyPatch) -> None:
-    celery_app = _set(switch, "on")
+    _set(switch, "on")
 
     assert speedups.enabled()
     assert Connection(URL).get_transport_cls() is redis_transport.Transport
-    assert celery_app.conf.worker_consumer == speedups.BATCHING_CONSUMER
+    assert _consumer() == speedups.BATCHING_CONSUMER
     assert _freezes_workers()
     before = gc.get_threshold()
     try:
@@ -70,10 +73,10 @@ def test_on_installs_every_speedup(switch: pytest.MonkeyPatch) -> None:
 
 def test_switching_back_and_forth_leaves_no_speedup_behind(switch: pytest.MonkeyPatch) -> None:
     _set(switch, "on")
-    celery_app = _set(switch, "off")
+    _set(switch, "off")
 
     assert Connection(URL).get_transport_cls() is kombu_redis.Transport
-    assert celery_app.conf.worker_consumer == speedups.CELERY_CONSUMER
+    assert _consumer() == speedups.CELERY_CONSUMER
     assert not _freezes_workers()
 
 

@@ -14,7 +14,8 @@ or ``tests/integration`` pins the upstream behaviour it relies on.
 What the switch decides, all of it from here:
 
 - :func:`install` (``workers.app`` calls it whenever it configures the app): the Redis
-  transport, the worker's consumer, and the collector's freeze in worker processes;
+  transport and the collector's freeze in worker processes;
+- :func:`worker_consumer`, the ``worker_consumer`` setting ``workers.celery_config`` derives;
 - :func:`enabled`, read where a call takes one path or the other: ``workers.publisher``
   (pipelined Redis push or ``send_task``), ``workers.store.jobs`` (``COPY`` or ``INSERT``);
 - :func:`tune_process` and :func:`process_started`, for processes that are not Celery's (the
@@ -27,7 +28,7 @@ from typing import Any
 
 from celery import Celery, signals
 
-from workers.settings import get_settings
+from workers.settings import Settings, get_settings
 from workers.speedups import collector, redis_transport
 
 #: Celery's own consumer, used when the switch is off.
@@ -42,12 +43,12 @@ def enabled() -> bool:
 
 
 def install(app: Celery) -> None:
-    """Install every speedup on ``app`` and this process when the switch is on; when it is
-    off, make sure none is (so re-configuring a process follows the setting either way)."""
+    """Install the speedups that hook into kombu and Celery's signals for ``app``'s process
+    when the switch is on; when it is off, make sure none is (so re-configuring a process
+    follows the setting either way)."""
     on = enabled()
     # Before any connection: kombu resolves the transport name when it first connects.
     redis_transport.install() if on else redis_transport.uninstall()
-    app.conf.worker_consumer = BATCHING_CONSUMER if on else CELERY_CONSUMER
     # Full collections then skip what a worker holds once its tasks are imported (frozen
     # before the pool forks, so its processes inherit that) and what each pool process adds.
     for signal in (signals.worker_init, signals.worker_process_init):
@@ -55,6 +56,11 @@ def install(app: Celery) -> None:
             signal.connect(_freeze_startup_objects, weak=False)
         else:
             signal.disconnect(_freeze_startup_objects)
+
+
+def worker_consumer(settings: Settings) -> str:
+    """The worker's consumer class for ``settings``: batching task events, or Celery's."""
+    return BATCHING_CONSUMER if settings.speedups else CELERY_CONSUMER
 
 
 def tune_process() -> None:
