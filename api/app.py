@@ -16,7 +16,8 @@ from api.metrics import RequestMetrics
 from api.refusals import refuse_query_on_writes
 from api.routes import dead_letters, health, jobs, metrics, queues, schedules, templates
 from api.submissions import CoalescedSubmissions
-from workers.collector import freeze_startup_objects, tune_collector
+from tasks.jobs.producer import Producer
+from workers import speedups
 from workers.observability.logging import configure_logging
 from workers.observability.multiproc import setup_multiprocess_metrics
 from workers.observability.sentry import init_sentry
@@ -55,7 +56,7 @@ def _version() -> str:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    freeze_startup_objects()
+    speedups.process_started()
     # What is still to be confirmed at shutdown is written before the process exits.
     try:
         yield
@@ -67,7 +68,7 @@ def create_app() -> FastAPI:
     """Build the API from the settings (logging, Sentry and metrics included)."""
     settings = get_settings()
     setup_multiprocess_metrics()
-    tune_collector()
+    speedups.tune_process()
     configure_logging(settings.log_format, settings.log_level)
     init_sentry(settings, "api")
     app = FastAPI(
@@ -87,8 +88,9 @@ def create_app() -> FastAPI:
     )
     # Published jobs are confirmed `queued` off the request path (one thread, started on use).
     app.state.confirmations = BackgroundConfirmations()
+    app.state.producer = Producer(app.state.confirmations.add)
     # Single-job enqueues of concurrent requests share one insert and one publish.
-    app.state.submissions = CoalescedSubmissions(app.state.confirmations.add)
+    app.state.submissions = CoalescedSubmissions(app.state.producer)
     # Batches take turns, BATCH_THREADS at a time: their work is Python, and many threads
     # contending for the GIL spend far more CPU on each job than a few doing them in turn.
     app.state.batch_limiter = CapacityLimiter(BATCH_THREADS)

@@ -12,6 +12,7 @@ from tasks.jobs.producer import MAX_DELAY, JobRequest
 from workers.priorities import MAX_PRIORITY, MIN_PRIORITY
 from workers.queues import QueueName
 from workers.store.models import Job, JobStatus
+from workers.store.records import JobRecord
 from workers.timestamps import Rfc3339
 
 MAX_BATCH = 1000
@@ -125,14 +126,9 @@ class JobOut(BaseModel):
     replayed_by: uuid.UUID | None = Field(description="The job that retried this one.")
 
     @classmethod
-    def from_record(cls, job: Job) -> JobOut:
-        """The public view of a stored job (priorities are public 0-9 in the store already).
-
-        Values the record has loaded are read from its ``__dict__``: the ORM's attribute
-        descriptors cost 0.4 µs a read, 10 ms for the 24,000 reads of a 1,000-job batch.
-        Anything not loaded goes through the ORM as usual."""
-        loaded = vars(job)
-        values = {name: loaded[name] if name in loaded else getattr(job, name) for name in _READ}
+    def from_record(cls, job: Job | JobRecord) -> JobOut:
+        """The public view of a stored job (priorities are public 0-9 in the store already)."""
+        values = {name: getattr(job, name) for name in _READ}
         error_type, message, traceback = (values.pop(name) for name in _ERROR_COLUMNS)
         if error_type is not None or message is not None:
             values["error"] = JobError(type=error_type, message=message, traceback=traceback)

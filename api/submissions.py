@@ -16,23 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from starlette.concurrency import run_in_threadpool
 
-from tasks.jobs.producer import (
-    Confirm,
-    JobRequest,
-    Prepared,
-    Submission,
-    prepare,
-    record_and_publish,
-    submit_prepared,
-)
-from workers.store.jobs import NewJob
-from workers.store.models import Job
+from tasks.jobs.producer import Prepared, Producer, Rejected, Submission
 
 #: Most jobs in one write; more wait for the next.
 MAX_WRITE = 500
@@ -40,41 +29,33 @@ MAX_WRITE = 500
 
 @dataclass(frozen=True)
 class _Waiting:
-    new: NewJob
-    answer: asyncio.Future[Job]
+    prepared: Prepared
+    answer: asyncio.Future[Submission]
 
 
 class CoalescedSubmissions:
     """Enqueues single jobs for the requests of one event loop, sharing writes under load."""
 
-    def __init__(self, confirm: Confirm, max_write: int = MAX_WRITE) -> None:
-        self._confirm = confirm
+    def __init__(self, producer: Producer, max_write: int = MAX_WRITE) -> None:
+        self._producer = producer
         self._max_write = max_write
         self._waiting: list[_Waiting] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def submit(
-        self,
-        request: JobRequest,
-        *,
-        api_key_id: uuid.UUID | None = None,
-        correlation_id: str | None = None,
-    ) -> Submission:
-        """Validate ``request`` (raising :class:`InvalidJob` at once), then record and publish it
-        or resolve it to the job its keys name."""
-        prepared = prepare(request, api_key_id=api_key_id, correlation_id=correlation_id)
-        return await self.submit_prepared(prepared)
-
-    async def submit_prepared(self, prepared: Prepared) -> Submission:
-        """Record and publish ``prepared`` (see the module's docstring)."""
+    async def submit(self, prepared: Prepared) -> Submission:
+        """Record and publish ``prepared`` or resolve it to the job its keys name; raises
+        what refused it (see the module's docstring)."""
         if prepared.dedupe is not None:
-            return await run_in_threadpool(submit_prepared, prepared, self._confirm)
-        answer: asyncio.Future[Job] = asyncio.get_running_loop().create_future()
-        self._waiting.append(_Waiting(prepared.new, answer))
+            (outcome,) = await run_in_threadpool(self._producer.submit, [prepared])
+            if isinstance(outcome, Rejected):
+                raise outcome.error
+            return outcome
+        answer: asyncio.Future[Submission] = asyncio.get_running_loop().create_future()
+        self._waiting.append(_Waiting(prepared, answer))
         if self._writer is None:
             # An empty context: the writer serves many requests and must log as none of them.
             self._writer = asyncio.create_task(self._write_all(), context=contextvars.Context())
-        return Submission(await answer, created=True)
+        return await answer
 
     async def _write_all(self) -> None:
         try:
@@ -86,9 +67,9 @@ class CoalescedSubmissions:
             self._writer = None
 
     async def _write(self, batch: Sequence[_Waiting]) -> None:
-        new = [waiting.new for waiting in batch]
+        prepared = [waiting.prepared for waiting in batch]
         try:
-            records = await run_in_threadpool(record_and_publish, new, self._confirm)
+            submitted = await run_in_threadpool(self._producer.submit, prepared)
         except Exception as error:  # the store or the broker refused: every request hears it
             for waiting in batch:
                 if not waiting.answer.done():
@@ -98,6 +79,10 @@ class CoalescedSubmissions:
             for waiting in batch:
                 waiting.answer.cancel()
             raise
-        for waiting, record in zip(batch, records, strict=True):
-            if not waiting.answer.done():  # a request cancelled meanwhile; its job stands
-                waiting.answer.set_result(record)
+        for waiting, submission in zip(batch, submitted, strict=True):
+            if waiting.answer.done():  # a request cancelled meanwhile; its job stands
+                continue
+            if isinstance(submission, Rejected):  # not for jobs without keys, but typed so
+                waiting.answer.set_exception(submission.error)
+            else:
+                waiting.answer.set_result(submission)

@@ -104,6 +104,10 @@ def _setting(svc: Services, plan: Plan, load: float, bare: BareSystem) -> dict[s
         "bare Celery's producer": "the harness imports Taskyard, so bare Celery's in-process "
         "send_task (workload 4, filling the queues) runs on Taskyard's Redis transport, which "
         "keeps one client per channel; bare Celery's workers run kombu's own",
+        "speedups off": "Taskyard with TASKYARD_SPEEDUPS=off in its workers and API processes "
+        "(drain, API): Celery's send_task, kombu's Redis transport, Celery's consumer, "
+        "SQLAlchemy's INSERT, CPython's collector as it comes; the drain's queue is filled by "
+        "this process with the speedups on (the same messages)",
         "sizes": f"{sizes}, scale {plan.scale:g}, {plan.repeats} repeats",
     }
 
@@ -191,7 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with services(workdir) as svc:
             taskyard = TaskyardSystem(svc)
-            ctx = Context(plan, svc, taskyard, BareSystem(svc, taskyard.celery_settings()))
+            bare = BareSystem(svc, taskyard.celery_settings())
+            ctx = Context(plan, svc, taskyard, bare, taskyard.plain())
             header: dict[str, Any] = {
                 "command": command.strip(),
                 "started": started.isoformat(timespec="seconds"),

@@ -18,8 +18,8 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from bench.model import Outcome
 from bench.report import spread
 
-COLOURS = {"taskyard": "#2f6db5", "bare": "#9a9a9a"}
-LABELS = {"taskyard": "Taskyard", "bare": "bare Celery"}
+COLOURS = {"taskyard": "#2f6db5", "plain": "#8fb3e0", "bare": "#9a9a9a"}
+LABELS = {"taskyard": "Taskyard", "plain": "Taskyard, speedups off", "bare": "bare Celery"}
 
 
 def _pooled(outcomes: Sequence[Outcome], workload: str, system: str, key: str) -> list[float]:
@@ -36,14 +36,17 @@ Bar = tuple[str, str, str]
 DRAIN_BARS: tuple[Bar, ...] = (
     ("Taskyard\nprefork x2", "taskyard", "jobs_per_s"),
     ("Taskyard\nprefork x4", "taskyard", "jobs_per_s_wide"),
+    ("speedups off\nprefork x2", "plain", "jobs_per_s"),
     ("bare Celery\nprefork x2", "bare", "jobs_per_s"),
 )
 SINGLE_BARS: tuple[Bar, ...] = (
     ("Taskyard API", "taskyard", "single_per_s"),
+    ("speedups off", "plain", "single_per_s"),
     ("bare send_task", "bare", "single_per_s"),
 )
 BATCH_BARS: tuple[Bar, ...] = (
     ("Taskyard API batch", "taskyard", "batch_per_s"),
+    ("speedups off batch", "plain", "batch_per_s"),
     ("bare send_task loop", "bare", "batch_per_s"),
 )
 
@@ -108,7 +111,7 @@ def _distributions(
         return None
     figure, grid = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
     for axes, (key, title) in zip(grid[0], panels, strict=True):
-        for system in ("taskyard", "bare"):
+        for system in ("taskyard", "plain", "bare"):
             values = _pooled(outcomes, workload, system, key)
             if values:
                 _cdf(axes, values, system)

@@ -72,12 +72,16 @@ class Context:
     services: Services
     taskyard: TaskyardSystem
     bare: BareSystem
+    #: Taskyard with ``TASKYARD_SPEEDUPS=off``, for the workloads the speedups serve.
+    plain: TaskyardSystem
     notes: list[str] = field(default_factory=list)
 
-    def in_turn(self, repeat: int) -> list[System]:
-        """Both systems, the order alternating by repeat so drift on a shared machine evens out."""
-        pair: list[System] = [self.taskyard, self.bare]
-        return pair if repeat % 2 else pair[::-1]
+    def in_turn(self, repeat: int, *, plain: bool = False) -> list[System]:
+        """Taskyard and bare Celery (and, when asked, Taskyard with its speedups off), the order
+        turning by repeat so drift on a shared machine evens out."""
+        systems: list[System] = [self.taskyard, self.bare, *([self.plain] if plain else [])]
+        turn = (repeat - 1) % len(systems)
+        return systems[turn:] + systems[:turn]
 
     def note(self, text: str) -> None:
         """Record a sentence for the report (a size cut, a method, an anomaly)."""

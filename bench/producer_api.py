@@ -39,7 +39,7 @@ def _healthy(process: subprocess.Popen[bytes], port: int) -> bool:
 
 
 @contextmanager
-def running_api(taskyard: TaskyardSystem) -> Iterator[Api]:
+def running_api(taskyard: TaskyardSystem, log: str = "api") -> Iterator[Api]:
     """``taskyard api`` as in the Procfile (``TASKYARD_API_WORKERS`` processes, 2 by default)
     on a free loopback port."""
     port = free_port()
@@ -47,7 +47,7 @@ def running_api(taskyard: TaskyardSystem) -> Iterator[Api]:
         str(BIN / "taskyard"), "api", "--host", "127.0.0.1", "--port", str(port),
     ]  # fmt: skip
     secret = create_key(f"bench-{uuid.uuid4().hex[:8]}", ["jobs:write"]).secret
-    with spawn(command, taskyard.services.logs / "api.log", taskyard.env) as process:
+    with spawn(command, taskyard.services.logs / f"{log}.log", taskyard.env) as process:
         poll(lambda: _healthy(process, port), "the API to answer", timeout=60, interval=0.1)
         yield Api(port, secret)
 

@@ -90,24 +90,40 @@ class Row:
     workload: str
     metric: str
     taskyard: str
+    plain: str
     bare: str
     ratio: str
+    plain_ratio: str
     target: str
     met: str
 
 
+def _ratio(ours: Spread | None, theirs: Spread | None) -> str:
+    if ours is None or theirs is None or not theirs.median:
+        return "—"
+    return f"{ours.median / theirs.median:.2f}x"
+
+
 def _row(workload: Workload, metric: Metric, outcomes: Sequence[Outcome]) -> Row:
     ours = spread(outcomes, workload.name, "taskyard", metric.key)
+    plain = spread(outcomes, workload.name, "plain", metric.key)
     theirs = spread(outcomes, workload.name, "bare", metric.bare)
-    ratio = "—"
-    if ours is not None and theirs is not None and theirs.median:
-        ratio = f"{ours.median / theirs.median:.2f}x"
     met = "—"
     if metric.target is not None and ours is not None:
         ok = metric.target.met(ours.median, theirs.median if theirs else None)
         met = "yes" if ok else "**no**"
     target = metric.target.text if metric.target else ""
-    return Row(workload.title, metric.label, _cell(ours), _cell(theirs), ratio, target, met)
+    return Row(
+        workload.title,
+        metric.label,
+        _cell(ours),
+        _cell(plain),
+        _cell(theirs),
+        _ratio(ours, theirs),
+        _ratio(plain, theirs),
+        target,
+        met,
+    )
 
 
 def rows(workloads: Sequence[Workload], outcomes: Sequence[Outcome]) -> list[Row]:
@@ -116,7 +132,9 @@ def rows(workloads: Sequence[Workload], outcomes: Sequence[Outcome]) -> list[Row
     for workload in workloads:
         if workload.run is None:
             na = "not applicable yet"
-            table.append(Row(workload.title, workload.pending_reason, na, na, "—", "", "—"))
+            table.append(
+                Row(workload.title, workload.pending_reason, na, na, na, "—", "—", "", "—")
+            )
             continue
         table.extend(_row(workload, metric, outcomes) for metric in workload.metrics)
     return table
@@ -138,16 +156,28 @@ def markdown(
         "",
         *(f"- {name}: {value}" for name, value in header["setting"].items()),
         "",
-        "Cells: median (min-max) over the repeats; ratio = Taskyard ÷ bare Celery (medians).",
+        "Cells: median (min-max) over the repeats; ratio = Taskyard ÷ bare Celery (medians); "
+        "speedups off: Taskyard with `TASKYARD_SPEEDUPS=off`, its ratio to bare Celery after it.",
         "",
-        "| workload | metric | Taskyard | bare Celery | ratio | target | met? |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| workload | metric | Taskyard | speedups off | bare Celery | ratio | off ratio "
+        "| target | met? |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     previous = None
     for row in rows(workloads, outcomes):
         name = row.workload if row.workload != previous else ""
         previous = row.workload
-        cells = (name, row.metric, row.taskyard, row.bare, row.ratio, row.target, row.met)
+        cells = (
+            name,
+            row.metric,
+            row.taskyard,
+            row.plain,
+            row.bare,
+            row.ratio,
+            row.plain_ratio,
+            row.target,
+            row.met,
+        )
         lines.append("| " + " | ".join(cells) + " |")
     methods = [f"Method, {w.title.split(' (')[0]}: {w.method}" for w in workloads if w.method]
     lines += ["", "## Notes", "", *(f"- {note}" for note in [*notes, *methods]), ""]

@@ -14,7 +14,7 @@ import redis
 
 from bench.stack import BenchError
 
-SystemName = Literal["taskyard", "bare"]
+SystemName = Literal["taskyard", "plain", "bare"]
 #: Jobs per publish call when filling a queue (the producer API's batch limit).
 CHUNK = 1_000
 

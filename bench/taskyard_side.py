@@ -65,12 +65,13 @@ class RecordObserver:
 
 
 class TaskyardSystem:
-    """Taskyard on Redis database ``TASKYARD_DB`` and the run's PostgreSQL store."""
+    """Taskyard on Redis database ``TASKYARD_DB`` and the run's PostgreSQL store, with its
+    speedups (``workers/speedups/``) or, as :meth:`plain`, without."""
 
     name: SystemName = "taskyard"
     label = "Taskyard"
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, *, speedups: bool = True) -> None:
         self.services = services
         self.env = {
             "TASKYARD_BROKER_URL": services.redis.url(TASKYARD_DB),
@@ -78,10 +79,21 @@ class TaskyardSystem:
             "TASKYARD_LOG_FORMAT": "json",
             "TASKYARD_LOG_LEVEL": "INFO",
             "TASKYARD_ENVIRONMENT": "bench",
+            "TASKYARD_SPEEDUPS": "on" if speedups else "off",
         }
         self.redis = services.redis.client(TASKYARD_DB)
         self._starts = count(1)
-        self._bind()
+        if speedups:
+            self._bind()
+        else:
+            self.name, self.label = "plain", "Taskyard, speedups off"
+
+    def plain(self) -> TaskyardSystem:
+        """The same Taskyard with ``TASKYARD_SPEEDUPS=off`` in the processes it starts (workers,
+        the API). This process stays bound to the speedups-on side, so what it enqueues itself
+        (filling a queue before a drain) goes through the speedups' publish; the messages are
+        the ones ``send_task`` would store (``tests/integration/test_publisher.py``)."""
+        return TaskyardSystem(self.services, speedups=False)
 
     def _bind(self) -> None:
         os.environ.update(self.env)
@@ -131,7 +143,7 @@ class TaskyardSystem:
         ready: bool = True,
     ) -> Iterator[subprocess.Popen[bytes]]:
         """A Procfile worker (``priority`` is moot: Taskyard always orders queues strictly)."""
-        log = self.services.logs / f"taskyard-{name}-{next(self._starts)}.log"
+        log = self.services.logs / f"{self.name}-{name}-{next(self._starts)}.log"
         command = worker_command("workers.app", queues, name, concurrency)
         with spawn(command, log, self.env) as process:
             if ready:

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from celery import Celery
 
-from workers import redis_transport, signals, transport
+from workers import signals, speedups
 from workers.celery_config import TASK_MODULES, build_celery_config
 from workers.settings import Settings, get_settings
 
 
 def configure(celery_app: Celery, settings: Settings) -> None:
-    """Apply ``settings`` to ``celery_app`` (also used by tests to point at their own broker)."""
+    """Apply ``settings`` to ``celery_app`` (also used by tests to point at their own broker),
+    with the speedups installed or not as ``TASKYARD_SPEEDUPS`` says."""
     celery_app.conf.update(build_celery_config(settings))
+    speedups.install(celery_app)
 
 
-# Before any connection: kombu resolves the transport name when it first connects. The
-# poison guard always; the kept-client channel (a subclass of the guard's) over it.
-transport.install()
-redis_transport.install()
 app = Celery("taskyard", include=TASK_MODULES)
 configure(app, get_settings())
 signals.connect()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from workers import speedups
 from workers.priorities import DEFAULT_PRIORITY, REDIS_PRIORITY_STEPS, REDIS_SEP, to_broker
 from workers.queues import QueueName, declared_queues, route_task
 from workers.settings import Settings
@@ -14,8 +15,6 @@ TASK_MODULES = ["tasks.jobs.diag", "tasks.maintenance.tasks"]
 
 #: Beat's scheduler, named as a string so ``workers`` never imports ``schedules``.
 BEAT_SCHEDULER = "schedules.scheduler:TaskyardScheduler"
-#: The worker's consumer, which batches its task events (see workers/consumer.py).
-WORKER_CONSUMER = "workers.consumer:Consumer"
 #: Beat wakes at least this often (seconds): slots, pauses and leadership change per tick.
 BEAT_TICK_S = 1.0
 
@@ -63,7 +62,7 @@ def build_celery_config(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_send_task_events": True,
-        "worker_consumer": WORKER_CONSUMER,
+        "worker_consumer": speedups.worker_consumer(settings),
         "worker_prefetch_multiplier": 1,
         "worker_max_tasks_per_child": settings.worker_max_tasks_per_child,
         "worker_max_memory_per_child": settings.worker_max_memory_per_child_kib,

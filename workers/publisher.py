@@ -12,19 +12,19 @@ from workers.errors import BrokerUnavailable
 from workers.messages import Message, taskyard_headers
 from workers.priorities import BrokerFamily, to_broker
 from workers.redis_client import shared_redis
-from workers.redis_publish import push_messages
 from workers.settings import get_settings
+from workers.speedups import enabled as speedups_enabled
+from workers.speedups.redis_publish import push_messages
 
 
 def publish(messages: Sequence[Message]) -> None:
     """Send ``messages``; raises :class:`BrokerUnavailable` when the broker refuses them.
 
-    On Redis the messages are pushed in one pipelined round trip (see
-    :mod:`workers.redis_publish`); on RabbitMQ they go through Celery's ``send_task`` on one
-    producer."""
+    Through Celery's ``send_task`` on one producer; on Redis with the speedups on, pushed in
+    one pipelined round trip instead (see :mod:`workers.speedups.redis_publish`)."""
     settings = get_settings()
     try:
-        if settings.broker_family == "redis":
+        if settings.broker_family == "redis" and speedups_enabled():
             push_messages(shared_redis(settings.broker_url), messages)
         else:
             send_with_celery(messages, settings.broker_family)

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     api_workers: int = Field(
         default=2, ge=1, le=64, description="Processes `taskyard api` runs (one per core)."
     )
+    speedups: bool = Field(
+        default=True,
+        description="Measured bypasses of library internals (workers/speedups/); off: plain paths.",
+    )
     worker_max_tasks_per_child: int = Field(default=10_000, gt=0)
     worker_max_memory_per_child_kib: int = Field(default=512_000, gt=0)
     # Maintenance (tasks/maintenance): retention of finished records, purge batches, backups.

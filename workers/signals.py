@@ -7,7 +7,6 @@ from typing import Any
 
 from celery import signals
 
-from workers.collector import freeze_startup_objects
 from workers.observability import context, metrics
 from workers.observability.logging import configure_logging
 from workers.observability.multiproc import setup_multiprocess_metrics
@@ -40,10 +39,6 @@ def _setup_beat_metrics(**_: Any) -> None:
     setup_multiprocess_metrics()
 
 
-def _freeze_startup_objects(**_: Any) -> None:
-    freeze_startup_objects()
-
-
 def _forget_pool_child(pid: int | None = None, **_: Any) -> None:
     metrics.forget_process(pid or os.getpid())
 
@@ -68,9 +63,5 @@ def connect() -> None:
     signals.beat_init.connect(_setup_beat_metrics, weak=False)
     signals.worker_init.connect(_setup_worker_metrics, weak=False)
     signals.worker_process_shutdown.connect(_forget_pool_child, weak=False)
-    # Full collections then skip what a worker holds once its tasks are imported (frozen
-    # before the pool forks, so its processes inherit that) and what each pool process adds.
-    signals.worker_init.connect(_freeze_startup_objects, weak=False)
-    signals.worker_process_init.connect(_freeze_startup_objects, weak=False)
     signals.task_prerun.connect(_enter_job, weak=False)
     signals.task_postrun.connect(_leave_job, weak=False)

@@ -31,12 +31,13 @@ from api.schemas import (
 )
 from api.submissions import CoalescedSubmissions
 from tasks.jobs.control import cancel_job, replay_job
-from tasks.jobs.producer import Confirm, JobRequest, Rejected, enqueue_many
+from tasks.jobs.producer import JobRequest, Producer, Rejected, enqueue_many, prepare
 from workers.errors import BrokerUnavailable, JobNotFound
 from workers.queues import QueueName
 from workers.scopes import JOBS_WRITE, may_write, write_scope_for
 from workers.store import jobs
 from workers.store.models import ApiKey, Job, JobStatus
+from workers.store.records import JobRecord
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -109,7 +110,8 @@ async def create_job(
     job = body.to_request(_idempotency_key(body, idempotency_key))
     check_write(key, body.type)
     submissions: CoalescedSubmissions = request.app.state.submissions
-    submission = await submissions.submit(job, api_key_id=key.id, correlation_id=cid)
+    prepared = prepare(job, api_key_id=key.id, correlation_id=cid)
+    submission = await submissions.submit(prepared)
     out = JobOut.from_record(submission.job)
     if not submission.created:
         return _json(out, 200, {DEDUPLICATED_HEADER: "true"})
@@ -137,11 +139,11 @@ async def create_jobs(
     A malformed item (wrong field types, priority out of range, unknown queue) fails the
     whole request with 422, as for a single job.
     """
-    enqueue = partial(_enqueue_batch, body, key, cid, request.app.state.confirmations.add)
+    enqueue = partial(_enqueue_batch, body, key, cid, request.app.state.producer)
     return await to_thread.run_sync(enqueue, limiter=request.app.state.batch_limiter)
 
 
-def _enqueue_batch(body: BatchIn, key: ApiKey, cid: str | None, confirm: Confirm) -> Response:
+def _enqueue_batch(body: BatchIn, key: ApiKey, cid: str | None, producer: Producer) -> Response:
     results: dict[int, BatchResult] = {}
     allowed: list[tuple[int, JobRequest]] = []
     for index, item in enumerate(body.jobs):
@@ -153,7 +155,7 @@ def _enqueue_batch(body: BatchIn, key: ApiKey, cid: str | None, confirm: Confirm
             results[index] = BatchRejected(index=index, error=error)
     requests = [request for _, request in allowed]
     outcomes = (
-        enqueue_many(requests, api_key_id=key.id, correlation_id=cid, confirm=confirm)
+        enqueue_many(requests, api_key_id=key.id, correlation_id=cid, producer=producer)
         if requests
         else []
     )
@@ -171,7 +173,7 @@ def _error_detail(code: str, message: str, details: Any) -> ErrorDetail:
     return ErrorDetail.model_validate(error_body(code, message, details)["error"])
 
 
-def _batch_result(index: int, outcome: Job | Rejected) -> BatchResult:
+def _batch_result(index: int, outcome: JobRecord | Rejected) -> BatchResult:
     if isinstance(outcome, Rejected):
         error = outcome.error
         return BatchRejected(

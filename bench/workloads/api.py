@@ -11,7 +11,7 @@ from bench.load import Call, Load, closed_loop, paced
 from bench.model import Context, Metric, Outcome, Target, Workload
 from bench.producer_api import Api, Client, batch_body, job_body, running_api
 from bench.stats import percentile
-from bench.system import NOOP
+from bench.system import NOOP, SystemName
 
 THREADS = 16
 SINGLE_CALLS = 1_500
@@ -36,7 +36,7 @@ def _poster(api: Api, path: str, body: bytes) -> Call:
     return lambda: client.post(path, body)
 
 
-def _taskyard(ctx: Context, api: Api, sizes: dict[str, int]) -> Outcome:
+def _taskyard(ctx: Context, system: SystemName, api: Api, sizes: dict[str, int]) -> Outcome:
     ctx.taskyard.reset()
     one, many = job_body(), batch_body(BATCH_SIZE)
     single = closed_loop(lambda: _poster(api, "/v1/jobs", one), sizes["single"], THREADS)
@@ -53,7 +53,7 @@ def _taskyard(ctx: Context, api: Api, sizes: dict[str, int]) -> Outcome:
         "paced_p99_ms": percentile(due_ms, 99),
     }
     samples = {"single_ms": [s * 1000 for s in single.latencies], "paced_ms": due_ms}
-    return Outcome("api", "taskyard", 0, metrics, sizes, samples)
+    return Outcome("api", system, 0, metrics, sizes, samples)
 
 
 def _bare(ctx: Context, sizes: dict[str, int]) -> Outcome:
@@ -79,9 +79,10 @@ def _bare(ctx: Context, sizes: dict[str, int]) -> Outcome:
 
 
 def run(ctx: Context) -> Iterator[Outcome]:
-    """One API process serves every repeat. A warm-up at the measured concurrency comes first:
-    the API processes open their store connections and threads as the first requests need
-    them, and a cold first repeat measured that instead of the API."""
+    """One API serves every repeat (a second one the speedups-off repeats). A warm-up at the
+    measured concurrency comes first: the API processes open their store connections and
+    threads as the first requests need them, and a cold first repeat measured that instead
+    of the API."""
     sizes = {
         "single": ctx.plan.size(SINGLE_CALLS, SINGLE_CALLS, minimum=200),
         "paced": ctx.plan.size(PACED_CALLS, PACED_CALLS, minimum=250),
@@ -89,19 +90,24 @@ def run(ctx: Context) -> Iterator[Outcome]:
         "batch_size": BATCH_SIZE,
         "threads": THREADS,
     }
-    with running_api(ctx.taskyard) as api:
-        closed_loop(lambda: _poster(api, "/v1/jobs", job_body()), WARM_UP_CALLS, THREADS)
-        closed_loop(
-            lambda: _poster(api, "/v1/jobs/batch", batch_body(BATCH_SIZE)), THREADS, THREADS
-        )
+    with running_api(ctx.taskyard) as fast, running_api(ctx.plain, "api-plain") as plain:
+        apis = {"taskyard": fast, "plain": plain}
+        for api in apis.values():
+            _warm_up(api)
         ctx.taskyard.reset()
         for repeat in range(1, ctx.plan.repeats + 1):
-            for system in ctx.in_turn(repeat):
-                outcome = (
-                    _taskyard(ctx, api, sizes) if system.name == "taskyard" else _bare(ctx, sizes)
-                )
+            for system in ctx.in_turn(repeat, plain=True):
+                if system.name == "bare":
+                    outcome = _bare(ctx, sizes)
+                else:
+                    outcome = _taskyard(ctx, system.name, apis[system.name], sizes)
                 outcome.repeat = repeat
                 yield outcome
+
+
+def _warm_up(api: Api) -> None:
+    closed_loop(lambda: _poster(api, "/v1/jobs", job_body()), WARM_UP_CALLS, THREADS)
+    closed_loop(lambda: _poster(api, "/v1/jobs/batch", batch_body(BATCH_SIZE)), THREADS, THREADS)
 
 
 def _low(key: str, label: str, target: Target | None = None) -> Metric:
@@ -139,5 +145,6 @@ WORKLOAD = Workload(
     "requests and 16 batches from 16 threads; 16 client threads with keep-alive connections; "
     "closed loop for the rates; the paced run makes one request due every 2 ms and counts "
     "latency from the due time (no coordinated omission); batches are requests of 1,000 jobs. "
+    "A second `taskyard api` with TASKYARD_SPEEDUPS=off is measured the same way. "
     "Bare Celery: send_task from 16 threads (batches: 1,000 per producer).",
 )

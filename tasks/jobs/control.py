@@ -12,7 +12,8 @@ from workers.app import app
 from workers.errors import BrokerUnavailable, JobStateConflict, StoreUnavailable, TaskyardError
 from workers.store import control, jobs, transitions
 from workers.store.jobs import JobFilter
-from workers.store.models import REPLAYABLE_STATUSES, Job, JobStatus
+from workers.store.models import REPLAYABLE_STATUSES, JobStatus
+from workers.store.records import JobRecord
 from workers.store.transitions import CancelOutcome
 
 #: Signal that raises ``SoftTimeLimitExceeded`` inside a prefork child: the job can clean up.
@@ -29,7 +30,7 @@ def cancel_job(job_id: uuid.UUID) -> CancelOutcome:
     return outcome
 
 
-def replay_job(job_id: uuid.UUID) -> Job:
+def replay_job(job_id: uuid.UUID) -> JobRecord:
     """Enqueue a dead, failed or cancelled job again as a new job linked to the original."""
     original = jobs.get_job(job_id)
     if original.status not in REPLAYABLE_STATUSES:
@@ -46,7 +47,7 @@ def replay_job(job_id: uuid.UUID) -> Job:
 class ReplayReport:
     """What a bulk replay did: new jobs, and dead letters it could not replay."""
 
-    replayed: list[Job] = field(default_factory=list)
+    replayed: list[JobRecord] = field(default_factory=list)
     errors: dict[uuid.UUID, str] = field(default_factory=dict)
 
 

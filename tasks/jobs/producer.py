@@ -1,4 +1,9 @@
-"""The one way jobs are enqueued, used by the API, the CLI and in-process Python callers."""
+"""The one way jobs are enqueued, used by the API, the CLI and in-process Python callers.
+
+Two steps: :func:`prepare` validates a request and builds its record (no I/O), and
+:meth:`Producer.submit` records and publishes a batch of prepared jobs. :func:`submit`,
+:func:`enqueue` and :func:`enqueue_many` put the two together for one request or many.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from pydantic import ValidationError
 
@@ -22,12 +27,12 @@ from workers.queues import QueueName
 from workers.settings import get_settings
 from workers.storable import Unstorable, check_document, check_text
 from workers.store import jobs, transitions
-from workers.store.models import Job, JobStatus
+from workers.store.models import JobStatus
+from workers.store.records import JobRecord
 from workers.store.types import utcnow
 from workers.timestamps import in_store_range
 
-#: Marks published jobs ``queued``: at once by default; the API hands it to a background
-#: thread (:class:`workers.store.confirmations.BackgroundConfirmations`).
+#: Marks published jobs ``queued`` (a :class:`Producer`'s strategy).
 Confirm = Callable[[Sequence[uuid.UUID]], None]
 MAX_DELAY = timedelta(days=365)
 #: The fields of a request that name it rather than ask for something: left out of its hash.
@@ -56,7 +61,7 @@ class JobRequest:
 class Submission:
     """The job a request resolved to, and whether this request created it."""
 
-    job: Job
+    job: JobRecord
     created: bool
 
 
@@ -220,102 +225,107 @@ def prepare(
     return Prepared(new, _dedupe(request, spec, new, scope))
 
 
-def _publish(new: Sequence[jobs.NewJob], records: Sequence[Job], confirm: Confirm) -> None:
-    """Publish the jobs just inserted as ``dispatching`` (``records``, in the order of
-    ``new``), then have them marked ``queued``. The messages are built from ``new``: reading
-    a thousand records' attributes through the ORM costs more than building their messages."""
-    pairs = zip(new, records, strict=True)
-    ready = [(job, record) for job, record in pairs if job.status == JobStatus.DISPATCHING]
-    if not ready:
-        return
-    messages = [
-        Message(str(job.id), job.type, job.payload, job.queue, job.priority, job.correlation_id)
-        for job, _ in ready
-    ]
-    ids = [job.id for job, _ in ready]
-    try:
-        publish(messages)
-    except TaskyardError:
-        jobs.delete_jobs(ids)
-        raise
-    confirm(ids)
-    transitions.show_confirmed(record for _, record in ready)
+class Producer:
+    """Records and publishes prepared jobs; how published jobs are confirmed ``queued`` is
+    its ``confirm`` strategy (at once by default; the API hands them to a background thread,
+    :class:`workers.store.confirmations.BackgroundConfirmations`)."""
+
+    def __init__(self, confirm: Confirm = transitions.confirm_queued) -> None:
+        self.confirm = confirm
+
+    def submit(self, batch: Sequence[Prepared]) -> list[Submission | Rejected]:
+        """Record and publish ``batch``, in order: jobs without keys in one insert (all or
+        none) and one publish, whose failure raises; keyed ones one by one, each resolved to
+        the job its keys name or :class:`Rejected` (at its index in ``batch``) when refused."""
+        plain = [prepared.new for prepared in batch if prepared.dedupe is None]
+        records = iter(self._record_and_publish(plain) if plain else [])
+        results: list[Submission | Rejected] = []
+        for index, prepared in enumerate(batch):
+            if prepared.dedupe is None:
+                results.append(Submission(next(records), created=True))
+                continue
+            try:
+                results.append(self._submit_keyed(prepared.new, prepared.dedupe))
+            except TaskyardError as error:
+                results.append(Rejected(index, error))
+        return results
+
+    def _submit_keyed(self, new: jobs.NewJob, dedupe: jobs.Dedupe) -> Submission:
+        record, created = jobs.insert_deduplicated(new, dedupe)
+        if created:
+            (record,) = self._publish([new], [record])
+        return Submission(record, created)
+
+    def _record_and_publish(self, new: Sequence[jobs.NewJob]) -> list[JobRecord]:
+        """Insert jobs that carry no keys, all or none, and publish those not delayed."""
+        return self._publish(new, jobs.insert_jobs(new))
+
+    def _publish(self, new: Sequence[jobs.NewJob], records: list[JobRecord]) -> list[JobRecord]:
+        """Publish the jobs just inserted as ``dispatching`` (``records``, in the order of
+        ``new``), deleting them again if the broker refuses, and have them confirmed
+        ``queued``: the records as they then read. The messages are built from ``new``."""
+        ready = [index for index, job in enumerate(new) if job.status == JobStatus.DISPATCHING]
+        if not ready:
+            return records
+        messages = [_message(new[index]) for index in ready]
+        ids = [new[index].id for index in ready]
+        try:
+            publish(messages)
+        except TaskyardError:
+            jobs.delete_jobs(ids)
+            raise
+        self.confirm(ids)
+        for index in ready:
+            records[index] = transitions.shown_confirmed(records[index])
+        return records
 
 
-def submit(
-    request: JobRequest,
-    *,
-    api_key_id: uuid.UUID | None = None,
-    correlation_id: str | None = None,
-    replay_of: uuid.UUID | None = None,
-    confirm: Confirm = transitions.confirm_queued,
-) -> Submission:
-    """Validate, record and (unless delayed) publish one job, or resolve it to the existing
-    job its idempotency or unique key names."""
-    prepared = prepare(
-        request, api_key_id=api_key_id, correlation_id=correlation_id, replay_of=replay_of
-    )
-    return submit_prepared(prepared, confirm)
+def _message(job: jobs.NewJob) -> Message:
+    return Message(str(job.id), job.type, job.payload, job.queue, job.priority, job.correlation_id)
 
 
-def submit_prepared(
-    prepared: Prepared, confirm: Confirm = transitions.confirm_queued
-) -> Submission:
-    """Record and publish a prepared job, or resolve it to the job its keys name."""
-    if prepared.dedupe is None:
-        return Submission(record_and_publish([prepared.new], confirm)[0], created=True)
-    record, created = jobs.insert_deduplicated(prepared.new, prepared.dedupe)
-    if created:
-        _publish([prepared.new], [record], confirm)
-    return Submission(record, created)
+#: Confirms at once: for the CLI, beat, maintenance and in-process callers.
+PRODUCER = Producer()
 
 
-def record_and_publish(
-    new: Sequence[jobs.NewJob], confirm: Confirm = transitions.confirm_queued
-) -> list[Job]:
-    """Insert jobs that carry no keys, all or none, and publish those not delayed (deleting
-    them again if the broker refuses): the records, in order."""
-    records = jobs.insert_jobs(new)
-    _publish(new, records, confirm)
-    return records
+class Origin(TypedDict, total=False):
+    """Who asks, as :func:`prepare` takes it."""
+
+    api_key_id: uuid.UUID | None
+    correlation_id: str | None
+    replay_of: uuid.UUID | None
 
 
-def enqueue(
-    request: JobRequest,
-    *,
-    api_key_id: uuid.UUID | None = None,
-    correlation_id: str | None = None,
-) -> Job:
+def submit(request: JobRequest, **origin: Unpack[Origin]) -> Submission:
+    """Enqueue one job with :data:`PRODUCER`, or resolve it to the existing job its
+    idempotency or unique key names; raises what refused it."""
+    (outcome,) = PRODUCER.submit([prepare(request, **origin)])
+    if isinstance(outcome, Rejected):
+        raise outcome.error
+    return outcome
+
+
+def enqueue(request: JobRequest, **origin: Unpack[Origin]) -> JobRecord:
     """Enqueue one job and return its record (an existing one if a key deduplicated it)."""
-    return submit(request, api_key_id=api_key_id, correlation_id=correlation_id).job
+    return submit(request, **origin).job
 
 
 def enqueue_many(
-    requests: Sequence[JobRequest],
-    *,
-    api_key_id: uuid.UUID | None = None,
-    correlation_id: str | None = None,
-    confirm: Confirm = transitions.confirm_queued,
-) -> list[Job | Rejected]:
-    """Enqueue a batch: plain jobs in one insert and one producer; keyed ones one by one."""
-    outcomes: list[Job | Rejected | Prepared] = []
+    requests: Sequence[JobRequest], *, producer: Producer = PRODUCER, **origin: Unpack[Origin]
+) -> list[JobRecord | Rejected]:
+    """Enqueue a batch with ``producer``: each request's record, or why it was refused."""
+    outcomes: list[Prepared | Rejected] = []
     for index, request in enumerate(requests):
         try:
-            outcomes.append(prepare(request, api_key_id=api_key_id, correlation_id=correlation_id))
+            outcomes.append(prepare(request, **origin))
         except TaskyardError as error:
             outcomes.append(Rejected(index, error))
-    plain = [o.new for o in outcomes if isinstance(o, Prepared) and o.dedupe is None]
-    records = record_and_publish(plain, confirm) if plain else []
-    by_id = {r.id: r for r in records}
-    results: list[Job | Rejected] = []
+    submitted = iter(producer.submit([o for o in outcomes if isinstance(o, Prepared)]))
+    results: list[JobRecord | Rejected] = []
     for index, outcome in enumerate(outcomes):
-        if isinstance(outcome, Prepared) and outcome.dedupe is None:
-            results.append(by_id[outcome.new.id])
-        elif isinstance(outcome, Prepared):
-            try:
-                results.append(submit_prepared(outcome, confirm).job)
-            except TaskyardError as error:
-                results.append(Rejected(index, error))
-        else:
+        if isinstance(outcome, Rejected):
             results.append(outcome)
+            continue
+        done = next(submitted)
+        results.append(Rejected(index, done.error) if isinstance(done, Rejected) else done.job)
     return results

@@ -23,7 +23,8 @@ from tests.support.services import RedisServer
 from tests.support.waiting import wait_for
 from workers.queue_depth import queue_depths
 from workers.store import jobs
-from workers.store.models import Job, JobStatus
+from workers.store.models import JobStatus
+from workers.store.records import JobRecord
 
 
 def _default_depth() -> int:
@@ -52,13 +53,13 @@ def test_message_popped_by_a_dying_worker_is_published_again(
     command = celery_worker_command(["default"], "victim", concurrency=1)
     with running(command, tmp_path / "victim.log") as victim:
         warmup = enqueue(JobRequest("diag.noop", {}))
-        assert isinstance(warmup, Job)
+        assert isinstance(warmup, JobRecord)
         wait_finished(warmup.id, timeout=60)
         _freeze_in_brpop(redis_service.client(redis_db), victim.pid, redis_db)
 
         # When a job is enqueued, Redis pops it into the frozen worker's socket, and it dies
         job = enqueue(JobRequest("diag.noop", {}))
-        assert isinstance(job, Job)
+        assert isinstance(job, JobRecord)
         wait_for(lambda: _default_depth() == 0, timeout=10, what="the message to be popped")
         os.killpg(victim.pid, signal.SIGKILL)
         victim.wait()

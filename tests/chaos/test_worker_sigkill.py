@@ -13,7 +13,8 @@ from tests.support.processes import celery_worker_command, running
 from tests.support.waiting import wait_for
 from workers.store import jobs
 from workers.store.jobs import JobFilter
-from workers.store.models import Job, JobStatus
+from workers.store.models import JobStatus
+from workers.store.records import JobRecord
 
 JOBS = 200
 
@@ -25,7 +26,7 @@ def _count(status: JobStatus) -> int:
 def test_sigkilled_worker_loses_no_job(chaos_runtime: None, tmp_path: Path) -> None:
     # Given 200 sleep jobs being worked by a prefork worker
     queued = enqueue_many([JobRequest("diag.sleep", {"ms": 100}) for _ in range(JOBS)])
-    ids = [j.id for j in queued if isinstance(j, Job)]
+    ids = [j.id for j in queued if isinstance(j, JobRecord)]
     command = celery_worker_command(["default"], "victim", concurrency=4)
     with running_dispatcher():
         with running(command, tmp_path / "victim.log") as victim:

@@ -8,16 +8,18 @@ from collections.abc import Sequence
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from tasks.jobs.producer import JobRequest, enqueue_many
+from tasks.jobs.producer import JobRequest, Producer, enqueue_many
 from tests.support.waiting import wait_for
 from workers.store import jobs, transitions
 from workers.store.confirmations import BackgroundConfirmations
-from workers.store.models import Job, JobStatus
+from workers.store.models import JobStatus
+from workers.store.records import JobRecord
 
 
 def _published(count: int, confirmations: BackgroundConfirmations) -> list[uuid.UUID]:
-    records = enqueue_many([JobRequest("diag.noop")] * count, confirm=confirmations.add)
-    return [r.id for r in records if isinstance(r, Job)]
+    producer = Producer(confirmations.add)
+    records = enqueue_many([JobRequest("diag.noop")] * count, producer=producer)
+    return [r.id for r in records if isinstance(r, JobRecord)]
 
 
 def _statuses(ids: Sequence[uuid.UUID]) -> set[str]:

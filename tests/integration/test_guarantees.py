@@ -18,7 +18,8 @@ from workers.errors import IdempotencyConflict, InvalidJob, JobStateConflict
 from workers.publisher import Message, publish
 from workers.store import jobs
 from workers.store.jobs import JobFilter
-from workers.store.models import Job, JobStatus
+from workers.store.models import JobStatus
+from workers.store.records import JobRecord
 from workers.store.types import utcnow
 
 
@@ -153,7 +154,7 @@ def test_a_duplicate_delivery_runs_the_job_once(worker: None) -> None:
 def test_rate_limit_holds_and_defers_without_dropping(worker: None) -> None:
     # Given 50 jobs of a type limited to 20 per second across the cluster
     queued = enqueue_many([JobRequest("diag.limited", {"tenant": f"t{i}"}) for i in range(50)])
-    records = [wait_finished(j.id, timeout=60) for j in queued if isinstance(j, Job)]
+    records = [wait_finished(j.id, timeout=60) for j in queued if isinstance(j, JobRecord)]
 
     # Then every job ran, and no window of a second saw more than 20 starts. The limiter counts
     # in Redis a moment after the start is stamped, and that moment varies with load, so the
@@ -167,7 +168,7 @@ def test_rate_limit_holds_and_defers_without_dropping(worker: None) -> None:
 
 def test_concurrency_limit_per_key_holds_across_the_worker(worker: None) -> None:
     queued = enqueue_many([JobRequest("diag.limited", {"tenant": "acme", "ms": 300})] * 6)
-    records = [wait_finished(j.id, timeout=60) for j in queued if isinstance(j, Job)]
+    records = [wait_finished(j.id, timeout=60) for j in queued if isinstance(j, JobRecord)]
 
     assert all(r.status == JobStatus.SUCCEEDED for r in records)
     spans = [(r.started_at, r.finished_at) for r in records if r.started_at and r.finished_at]
@@ -192,10 +193,10 @@ def test_dead_job_is_replayed_with_a_link_to_the_original(worker: None) -> None:
 def test_bulk_replay_takes_each_dead_letter_once(worker: None) -> None:
     failing = enqueue_many([JobRequest("diag.fail", {"message": "y", "transient": True})] * 3)
     for job in failing:
-        assert isinstance(job, Job)
+        assert isinstance(job, JobRecord)
         wait_finished(job.id)
 
-    originals = {j.id for j in failing if isinstance(j, Job)}
+    originals = {j.id for j in failing if isinstance(j, JobRecord)}
 
     report = replay_dead_letters(JobFilter(type="diag.fail"))
     again = replay_dead_letters(JobFilter(type="diag.fail"))

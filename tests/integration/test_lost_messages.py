@@ -22,6 +22,7 @@ from workers.settings import get_settings
 from workers.store import dispatch, jobs
 from workers.store.engine import session_scope
 from workers.store.models import Job, JobStatus
+from workers.store.records import JobRecord
 from workers.store.types import utcnow
 
 LIST = redis_list_key("default", to_broker(DEFAULT_PRIORITY, "redis"))
@@ -36,9 +37,9 @@ def broker(runtime: dict[str, str]) -> redis.Redis:
     return client
 
 
-def _queued_job(minutes_ago: float = 0) -> Job:
+def _queued_job(minutes_ago: float = 0) -> JobRecord:
     job = enqueue(JobRequest("diag.noop", queue="default"))
-    assert isinstance(job, Job)
+    assert isinstance(job, JobRecord)
     if minutes_ago:
         then = utcnow() - timedelta(minutes=minutes_ago)
         with session_scope() as session:

@@ -14,7 +14,8 @@ from tests.support.runtime import taskyard_runtime
 from tests.support.services import RedisServer
 from tests.support.worker import embedded_worker
 from workers.queue_depth import queue_depths
-from workers.store.models import Job, JobStatus
+from workers.store.models import JobStatus
+from workers.store.records import JobRecord
 
 
 @pytest.fixture(scope="module", params=["redis", "rabbitmq"])
@@ -43,7 +44,7 @@ def test_higher_public_priority_starts_first(broker_runtime: str) -> None:
     priorities = [p for p in range(10) for _ in range(2)]
     random.Random(7).shuffle(priorities)
     requests = [JobRequest("diag.sleep", {"ms": 5}, priority=p) for p in priorities]
-    queued = [j for j in enqueue_many(requests) if isinstance(j, Job)]
+    queued = [j for j in enqueue_many(requests) if isinstance(j, JobRecord)]
     assert sum(q.depth for q in queue_depths() if q.name == "default") == len(priorities)
 
     # When one worker with a single slot drains the queue

@@ -1,4 +1,5 @@
-"""A message pushed straight to Redis is the one ``send_task`` would have published."""
+"""A message pushed straight to Redis (the speedup) is the one ``send_task`` would have
+published: this pins kombu's message format and Celery's headers it relies on."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from workers.priorities import redis_list_key, to_broker
 from workers.publisher import publish, send_with_celery
 from workers.redis_client import shared_redis
 from workers.settings import get_settings
+from workers.speedups.redis_publish import push_messages
 
 #: What differs between any two messages, however they were published.
 PER_MESSAGE = {("properties", "delivery_tag"), ("headers", PUBLISHED_AT_HEADER)}
@@ -40,8 +42,8 @@ def test_a_pushed_message_equals_the_one_send_task_publishes(broker: redis.Redis
     # Given one message published by Celery's send_task, then alone and in a batch by Taskyard
     message = Message(str(uuid.uuid4()), "diag.sleep", {"ms": 5, "note": "é"}, "bulk", 7, "cid")
     send_with_celery([message], "redis")
-    publish([message])
-    publish([message, message])
+    push_messages(broker, [message])
+    push_messages(broker, [message, message])
 
     # Then the four stored messages are the same but for their tag and publish time
     stored = broker.lrange(redis_list_key("bulk", to_broker(7, "redis")), 0, -1)
@@ -60,7 +62,7 @@ def test_values_beyond_strict_json_are_stored_as_send_task_stores_them(
 
     # When Celery's send_task and Taskyard publish it
     send_with_celery([message], "redis")
-    publish([message])
+    push_messages(broker, [message])
 
     # Then both stored the same message, body bytes and argument repr included
     stored = broker.lrange(redis_list_key("default", to_broker(5, "redis")), 0, -1)

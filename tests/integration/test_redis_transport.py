@@ -9,8 +9,11 @@ from unittest import mock
 import pytest
 from kombu import Connection
 
+from tests.support.speedups import needs_speedups
 from workers.app import app
-from workers.redis_transport import Channel, Transport
+from workers.speedups.redis_transport import Channel, Transport
+
+pytestmark = needs_speedups
 
 
 @pytest.mark.parametrize(
@@ -32,8 +35,9 @@ def test_a_channel_keeps_one_client_across_publishes_and_a_pool_reset(
     with app.connection_for_write() as connection:
         channel = connection.default_channel
         assert isinstance(channel, Channel)
-        with mock.patch.object(Channel, "_create_client", autospec=True,
-                               side_effect=Channel._create_client) as built:  # fmt: skip
+        with mock.patch.object(
+            Channel, "_create_client", autospec=True, side_effect=Channel._create_client
+        ) as built:
             # When twenty messages are published and counted
             with connection.Producer(channel) as producer:
                 for n in range(20):

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import gc
 
+from tests.support.speedups import needs_speedups
 from tests.support.worker import embedded_worker
+
+pytestmark = needs_speedups
 
 
 def test_a_started_worker_has_frozen_its_startup_objects(runtime: dict[str, str]) -> None:

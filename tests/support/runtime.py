@@ -15,8 +15,8 @@ from workers.store.migrate import upgrade
 
 
 def _reset_celery_connections() -> None:
-    # Celery caches its connection pool, producer pool and result backend; a test that
-    # points the app at another broker must drop them (private attributes, tests only).
+    # Private names: Celery has no public way to drop its cached producer pool and result
+    # backend short of a new app (tasks import the one app); test_speedups_upstream pins them.
     app.close()
     app.amqp._producer_pool = None
     app._backend_cache = None

@@ -18,8 +18,9 @@ from api.app import create_app
 from api.correlation import accept_or_generate
 from api.limits import declared_length
 from api.routes import health
-from workers.collector import YOUNG_THRESHOLD
+from tests.support.speedups import needs_speedups
 from workers.settings import get_settings
+from workers.speedups.collector import YOUNG_THRESHOLD
 
 LIMIT = 1024
 
@@ -199,6 +200,7 @@ def test_a_failing_readiness_check_names_only_the_error_type() -> None:
     assert state == "unreachable (ConnectionRefusedError)"
 
 
+@needs_speedups
 def test_the_api_collects_its_youngest_objects_less_often(app: FastAPI) -> None:
     # Given Python's default collector thresholds (put back afterwards)
     before = gc.get_threshold()
@@ -211,6 +213,7 @@ def test_the_api_collects_its_youngest_objects_less_often(app: FastAPI) -> None:
         gc.set_threshold(*before)
 
 
+@needs_speedups
 def test_the_started_api_leaves_its_startup_objects_out_of_full_collections() -> None:
     gc.unfreeze()
     try:

@@ -10,7 +10,7 @@ from celery.utils.saferepr import saferepr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workers.argsrepr import args_repr
+from workers.speedups.argsrepr import args_repr
 
 MAXSIZE = 1024  # Celery's argsrepr_maxsize
 MAXLEVELS = 3  # Celery's task_repr_maxlevels
@@ -59,5 +59,5 @@ def test_no_level_limit_reads_as_celery_reads_it() -> None:
 
 def test_plain_payloads_skip_saferepr() -> None:
     args = [{"ms": 5, "note": "é", "tags": ["a", "b"], "ratio": 0.5, "on": True, "none": None}]
-    with mock.patch("workers.argsrepr.saferepr", side_effect=AssertionError("slow path")):
+    with mock.patch("workers.speedups.argsrepr.saferepr", side_effect=AssertionError("slow path")):
         assert args_repr(args, MAXSIZE, MAXLEVELS) == repr(args)

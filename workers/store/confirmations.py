@@ -83,7 +83,10 @@ class BackgroundConfirmations:
                     self._pending[:0] = batch
                 log.warning(
                     "could not confirm published jobs; retrying",
-                    extra={"action": "confirmations.retry", "count": len(batch),
-                           "error": type(error).__name__},
-                )  # fmt: skip
+                    extra={
+                        "action": "confirmations.retry",
+                        "count": len(batch),
+                        "error": type(error).__name__,
+                    },
+                )
                 return False

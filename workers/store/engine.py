@@ -131,7 +131,7 @@ def writer_connection(*, durable: bool = True) -> Iterator[Connection]:
     """This thread's kept connection on the writer engine (see :func:`get_writer_engine`).
 
     A worker writes twice per job and its heartbeat thread every few seconds: keeping the
-    connection spares the pool's checkout and return, about a sixth of a no-op job's cost.
+    connection spares the pool's checkout and return on every write (``docs/performance.md``).
     A connection that raised is closed, and the next write opens a fresh one."""
     engine = get_writer_engine(durable=durable)
     # A connection of an engine since replaced (the settings changed) is not reused: see below.

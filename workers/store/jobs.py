@@ -21,10 +21,11 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.orm import Session, configure_mappers
+from sqlalchemy.orm import Session
 
+from workers import speedups
 from workers.errors import IdempotencyConflict, JobNotFound, StoreUnavailable
-from workers.store.copy_in import copy_rows
+from workers.speedups.copy_in import copy_rows
 from workers.store.engine import get_writer_engine, session_scope
 from workers.store.models import (
     FINISHED_STATUSES,
@@ -33,6 +34,7 @@ from workers.store.models import (
     JobStatus,
     UniqueJob,
 )
+from workers.store.records import JobRecord
 from workers.store.types import utcnow
 
 
@@ -97,8 +99,11 @@ class JobFilter:
     def conditions(self) -> list[ColumnElement[bool]]:
         """The WHERE clauses these filters stand for (keyset position excluded)."""
         clauses: list[ColumnElement[bool]] = []
-        for column, value in ((Job.status, self.status), (Job.type, self.type),
-                              (Job.queue, self.queue)):  # fmt: skip
+        for column, value in (
+            (Job.status, self.status),
+            (Job.type, self.type),
+            (Job.queue, self.queue),
+        ):
             if value is not None:
                 clauses.append(column == value)
         if self.finished_after is not None:
@@ -115,28 +120,13 @@ class JobFilter:
 #: Built once: values go in as parameters, so each insert skips building a statement.
 _INSERT = insert(Job)
 JOBS_TABLE: Table = Job.__table__  # type: ignore[assignment]
-#: Every column a row leaves out is NULL in the store.
-_UNSET: dict[str, Any] = {column.key: None for column in JOBS_TABLE.columns}
 
 
-def _as_stored(row: dict[str, Any]) -> Job:
-    """The (transient) record of a row just inserted, every column set.
-
-    Built the way the ORM builds the records it loads, values straight into the instance's
-    dict: ``Job(**row)`` sends each value through the attribute events and costs ten times
-    as much, which a batch of 1,000 jobs feels (27 ms against 2)."""
-    record: Job = Job.__mapper__.class_manager.new_instance()
-    record.__dict__.update(_UNSET)
-    record.__dict__.update(row)
-    return record
-
-
-def insert_job(job: NewJob) -> Job:
+def insert_job(job: NewJob) -> JobRecord:
     """Insert one job in a single autocommitted statement (the API's hot path)."""
     row = job.row(utcnow())
     _write_once(lambda connection: connection.execute(_INSERT, row))
-    configure_mappers()  # the records' attributes need them (at once when they are already)
-    return _as_stored(row)
+    return JobRecord(**row)
 
 
 def _write_once(write: Callable[[Connection], object]) -> None:
@@ -156,21 +146,21 @@ def _write_once(write: Callable[[Connection], object]) -> None:
         raise StoreUnavailable("the job store is unreachable; try again shortly") from error
 
 
-def insert_jobs(jobs: Sequence[NewJob]) -> list[Job]:
-    """Insert ``jobs``, all or none, and return their records: one autocommitted ``COPY`` on
-    PostgreSQL (see :mod:`workers.store.copy_in`), one transaction elsewhere (SQLite's driver
-    inserts row by row). A single job is one ``INSERT``, a round trip shorter than ``COPY``."""
+def insert_jobs(jobs: Sequence[NewJob]) -> list[JobRecord]:
+    """Insert ``jobs``, all or none, and return their records: one transaction of SQLAlchemy's
+    ``INSERT``, or with the speedups on PostgreSQL one autocommitted ``COPY`` (see
+    :mod:`workers.speedups.copy_in`). A single job is one ``INSERT``, a round trip shorter
+    than ``COPY``."""
     if len(jobs) <= 1:
         return [insert_job(job) for job in jobs]
     now = utcnow()
     rows = [job.row(now) for job in jobs]
-    if get_writer_engine().dialect.name == "postgresql":
+    if get_writer_engine().dialect.name == "postgresql" and speedups.enabled():
         _write_once(lambda connection: copy_rows(connection, JOBS_TABLE, rows))
     else:
         with session_scope() as session:
             session.connection().execute(_INSERT, rows)
-    configure_mappers()
-    return [_as_stored(row) for row in rows]
+    return [JobRecord(**row) for row in rows]
 
 
 def _existing(session: Session, new: NewJob, dedupe: Dedupe, now: datetime) -> Job | None:
@@ -221,7 +211,7 @@ def _dedupe_rows(new: NewJob, dedupe: Dedupe) -> list[IdempotencyKey | UniqueJob
     return rows
 
 
-def insert_deduplicated(new: NewJob, dedupe: Dedupe) -> tuple[Job, bool]:
+def insert_deduplicated(new: NewJob, dedupe: Dedupe) -> tuple[JobRecord, bool]:
     """Insert ``new`` unless its idempotency or unique key names a live job; returns the job
     and whether it was created. Concurrent twins race on primary keys; the loser re-reads."""
     for _ in range(3):
@@ -230,12 +220,12 @@ def insert_deduplicated(new: NewJob, dedupe: Dedupe) -> tuple[Job, bool]:
             with session_scope() as session:
                 existing = _existing(session, new, dedupe, now)
                 if existing is not None:
-                    return existing, False
-                record = Job(**new.row(now))
-                session.add(record)
+                    return JobRecord.of(existing), False
+                row = new.row(now)
+                session.add(Job(**row))
                 session.flush()
                 session.add_all(_dedupe_rows(new, dedupe))
-            return record, True
+            return JobRecord(**row), True
         except IntegrityError:
             continue
     raise StoreUnavailable("could not record the job after three conflicting attempts")

@@ -17,7 +17,7 @@ is derived from that table, so a move it does not list cannot happen here. By ac
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -30,6 +30,7 @@ from workers.storable import storable_text
 from workers.store.engine import session_scope, writer_connection
 from workers.store.models import FINISHED_STATUSES, Actor, Job, JobEvent, JobStatus
 from workers.store.outage import recent_outage
+from workers.store.records import JobRecord
 from workers.store.types import JsonDocument, UtcDateTime, utcnow
 
 if TYPE_CHECKING:
@@ -81,12 +82,12 @@ def confirm_queued(ids: Sequence[uuid.UUID]) -> None:
 _CONFIRMABLE = JobStatus.sources(JobEvent.CONFIRM, Actor.PRODUCER)
 
 
-def show_confirmed(records: Iterable[Job]) -> None:
-    """Show records just published as ``queued``, as they are once their confirmation is
-    written (the API may answer before that: see ``workers/store/confirmations.py``)."""
-    for record in records:
-        if record.status in _CONFIRMABLE:
-            record.status = JobStatus.QUEUED.value
+def shown_confirmed(record: JobRecord) -> JobRecord:
+    """``record``, just published, as it reads once its confirmation is written (the API may
+    answer before that: see ``workers/store/confirmations.py``)."""
+    if record.status in _CONFIRMABLE:
+        return record.with_status(JobStatus.QUEUED.value)
+    return record
 
 
 # -- the dispatcher --------------------------------------------------------------------------

@@ -1,14 +1,21 @@
 """Rows into PostgreSQL through ``COPY ... FROM STDIN``, for batch enqueues.
 
-A 1,000-row ``INSERT`` costs the API about 70 µs of Python a row: SQLAlchemy processes every
-value and psycopg2 renders them into one long statement, which PostgreSQL then parses. ``COPY``
-takes the same rows as CSV for a fraction of that on both sides. It is one statement, so on
-the autocommit writer connection the rows land together or not at all.
+Replaces: SQLAlchemy's multi-row ``INSERT`` of a batch's jobs, in which SQLAlchemy processes
+every value and psycopg2 renders them into one long statement that PostgreSQL then parses.
 
-Values are rendered the way the columns' SQLAlchemy types would bind them: ``None`` as an
-unquoted empty field (NULL), text always quoted (so an empty string stays one), JSON columns
-as ``json.dumps`` text, datetimes in ISO 8601 with their offset (naive ones are refused, as
-``UtcDateTime`` refuses them).
+Buys: most of the store's share of a batch enqueue (``docs/performance.md``, "COPY").
+
+Unnecessary when: SQLAlchemy's ``insertmanyvalues`` (or psycopg 3's ``copy`` under it)
+reaches the same cost. It relies on psycopg2's ``cursor.copy_expert``, reached through the
+pooled DB-API connection, and on SQLAlchemy's ``DBAPIError.instance`` and dialect
+``is_disconnect`` to raise what ``Connection.execute`` would
+(``tests/unit/test_speedups_upstream.py`` pins them).
+
+``COPY`` takes the same rows as CSV. It is one statement, so on the autocommit writer
+connection the rows land together or not at all. Values are rendered the way the columns'
+SQLAlchemy types would bind them: ``None`` as an unquoted empty field (NULL), text always
+quoted (so an empty string stays one), JSON columns as ``json.dumps`` text, datetimes in ISO
+8601 with their offset (naive ones are refused, as ``UtcDateTime`` refuses them).
 """
 
 from __future__ import annotations

@@ -1,12 +1,20 @@
 """The ``argsrepr`` header of a job message: Celery's text, without Celery's cost for plain JSON.
 
-Celery shows a task's arguments in Flower and its logs through ``saferepr``, a streaming,
-truncating ``repr`` written in Python: about 25 µs for a small payload, a third of the time
-it takes to build a message. For arguments made of dicts, lists, strings, numbers, booleans
-and ``None`` that are shallow and short enough for ``saferepr`` to neither elide nor cut
-anything, and whose strings need no escaping, ``saferepr`` writes exactly what the built-in
-``repr`` writes, in under a microsecond. :func:`args_repr` checks for that case and hands
-everything else to ``saferepr``.
+Replaces: ``celery.utils.saferepr.saferepr`` (what ``app.amqp.as_task_v2`` calls for the
+``argsrepr`` header Flower and the logs show), a streaming, truncating ``repr`` in Python,
+for arguments that are plain JSON.
+
+Buys: most of the cost of building a message (``docs/performance.md``, "Publishing to Redis").
+
+Unnecessary when: ``saferepr`` takes a fast path for short, plain containers itself, or Celery
+lets a producer leave ``argsrepr`` out. ``tests/unit/test_argsrepr.py`` holds the two texts
+equal over generated payloads, so a ``saferepr`` that changes its output fails there.
+
+For arguments made of dicts, lists, strings, numbers, booleans and ``None`` that are shallow
+and short enough for ``saferepr`` to neither elide nor cut anything, and whose strings need
+no escaping, ``saferepr`` writes exactly what the built-in ``repr`` writes. :func:`args_repr`
+checks for that case and hands everything else to ``saferepr``. Used only by
+:mod:`workers.speedups.redis_publish` (``send_task`` calls ``saferepr`` itself).
 """
 
 from __future__ import annotations

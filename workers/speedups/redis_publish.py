@@ -1,19 +1,21 @@
 """Publishing job messages to Redis in one pipelined round trip, without ``send_task``.
 
-Celery's ``send_task`` costs about a quarter of a millisecond of Python per message (routing,
-option merging, a queue declaration check, a Redis client built per publish): more than the
-store's insert, and enough to cap a 1,000-job batch near 4,000 jobs/s. On Redis, Taskyard
-instead builds kombu's stored message itself and ``LPUSH``es every message of a list in one
-command, whether the request carried one job or a thousand.
+Replaces: Celery's ``send_task`` on kombu's Redis transport, per message (routing, option
+merging, a queue declaration check, a Redis client built per publish).
 
-Celery still writes the headers: ``app.amqp.as_task_v2`` (the call ``send_task`` makes) runs
-once per task name and process, and each message gets its own id, argument repr, correlation
-id and publish time on top. The envelope is kombu's virtual-transport message as its Redis
-channel stores it: JSON with the body base64-encoded, delivered through the default exchange
-(routing key = queue), which is how ``send_task`` publishes to our direct queues too.
-``tests/integration/test_publisher.py`` compares the two byte for byte where they can agree,
-so a Celery or kombu release that changes its format fails there before any worker sees a
-message it cannot read.
+Buys: most of the publishing cost of a batch and of coalesced single enqueues
+(``docs/performance.md``, "Publishing to Redis").
+
+Unnecessary when: Celery can publish many messages in one call, or kombu's Redis channel can
+take a batch of messages for one ``LPUSH``. It relies on kombu's virtual-transport message
+format and on ``app.amqp.as_task_v2`` (both pinned: ``tests/integration/test_publisher.py``
+compares what this module stores with what ``send_task`` stores, field by field).
+
+Celery still writes the headers: ``as_task_v2`` runs once per task name and process, and each
+message gets its own id, argument repr, correlation id and publish time on top. The envelope
+is kombu's virtual-transport message as its Redis channel stores it: JSON with the body
+base64-encoded, delivered through the default exchange (routing key = queue), which is how
+``send_task`` publishes to our direct queues too.
 """
 
 from __future__ import annotations
@@ -30,9 +32,9 @@ import orjson
 import redis
 
 from workers.app import app
-from workers.argsrepr import args_repr
 from workers.messages import Message, taskyard_headers
 from workers.priorities import redis_list_key, to_broker
+from workers.speedups.argsrepr import args_repr
 
 #: Messages per ``LPUSH`` command.
 PUSH_CHUNK = 500
@@ -61,7 +63,7 @@ def envelope(message: Message, reply_to: str) -> tuple[str, bytes]:
 
     The body is JSON from the standard library, as Celery writes it (it keeps a payload's
     NaN and integers past 64 bits); the envelope around it holds only strings, finite numbers
-    and ``None``, and orjson writes it in a tenth of the time."""
+    and ``None``, which orjson writes as the standard library would, only faster."""
     step = to_broker(message.priority, "redis")
     celery = _celery_parts(message.task_name, os.getpid())
     args = [message.payload]

@@ -1,13 +1,23 @@
 """The worker's consumer, which sends its task events to Flower in batches.
 
-Celery's consumer buffers task events (``task-received``, ``task-started``,
-``task-succeeded``...) and flushes the buffer on the next turn of its event loop. On a busy
-worker a turn rarely holds more than one event, so each event becomes a Redis ``PUBLISH`` of
-its own: three round trips per job in the worker's main process, about a third of that
-process's time when jobs are short (see docs/performance.md). This consumer flushes
-:data:`EVENT_FLUSH_S` after the first buffered event instead, so one publish carries the
-events of several jobs. Every event keeps the time it was made at; Flower and other event
-receivers take batches (``task.multi``) as Celery sends them.
+Replaces: Celery's consumer (``celery.worker.consumer:Consumer``, ``worker_consumer``), whose
+event dispatcher flushes its buffer of task events (``task-received``, ``task-started``,
+``task-succeeded``...) on the next turn of the event loop. On a busy worker a turn rarely
+holds more than one event, so each event becomes a Redis ``PUBLISH`` of its own: three
+round trips per job in the worker's main process.
+
+Buys: a large share of the worker's main-process time per job, and with it drain throughput
+(``docs/performance.md``, "Task events"). Flower sees a state change up to
+:data:`EVENT_FLUSH_S` later.
+
+Unnecessary when: Celery's event dispatcher can flush on a timer (or batches by itself). It
+overrides the consumer's ``on_send_event_buffered`` hook, calls its private
+``_flush_events``, and sets the dispatcher's ``buffer_limit``
+(``tests/unit/test_speedups_upstream.py`` pins all three).
+
+This consumer flushes :data:`EVENT_FLUSH_S` after the first buffered event instead, so one
+publish carries the events of several jobs. Every event keeps the time it was made at; Flower
+and other event receivers take batches (``task.multi``) as Celery sends them.
 
 Flushes stay on the event loop's thread. Celery's dispatcher also flushes at once, from
 whichever thread sends the event, when its buffer reaches a limit (24 events); a thread pool
