@@ -11,7 +11,8 @@ BENCH_STAMP := $(VENV)/.bench-installed
 # `make test` runs a second time on the plain library paths (TASKYARD_SPEEDUPS=off).
 GUARANTEE_TESTS := tests/chaos tests/integration/test_lost_messages.py \
 	tests/integration/test_guarantees.py tests/integration/test_priority_order.py \
-	tests/integration/test_worker_records.py tests/e2e/test_priority_under_backlog.py
+	tests/integration/test_worker_records.py tests/e2e/test_priority_under_backlog.py \
+	tests/integration/test_poison_messages.py
 
 install: $(STAMP)
 
