@@ -3,15 +3,21 @@ client never counts on a key or a filter that did nothing."""
 
 from __future__ import annotations
 
+import typing
+from collections.abc import Iterator
+from types import UnionType
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
+from fastapi.dependencies.models import Dependant
+from pydantic import BaseModel
 
 from api.errors import ApiProblem
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 #: Methods that change something; none of them reads a query string.
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_MANY = (list, tuple, set, frozenset)
 
 
 def refuse_idempotency_header(hint: str) -> Any:
@@ -33,14 +39,66 @@ def refuse_idempotency_header(hint: str) -> Any:
     return Depends(refuse)
 
 
-async def refuse_query_on_writes(request: Request) -> None:
-    """422 for a query string on a write: ``POST /v1/dead-letters/replay?type=x`` with ``{}``
-    would otherwise replay every dead letter. Filters and options go in the JSON body."""
-    if request.method in WRITES and request.url.query:
-        names = sorted(set(request.query_params)) or [request.url.query]
-        details = [{"field": f"query.{name}", "message": "not accepted"} for name in names]
-        message = (
-            f"{request.method} {request.url.path} takes no query parameters "
-            f"({', '.join(names)}); send options in the JSON body"
-        )
-        raise ApiProblem(422, "validation_error", message, details)
+def _takes_many(annotation: Any) -> bool:
+    """Whether a parameter typed ``annotation`` takes a list (``?tag=a&tag=b``)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union or origin is UnionType or origin is Annotated:
+        return any(_takes_many(arg) for arg in typing.get_args(annotation))
+    return origin in _MANY or annotation in _MANY
+
+
+def _query_fields(dependant: Dependant) -> Iterator[tuple[str, bool]]:
+    """(name, takes many) of every query parameter ``dependant`` and its dependencies read;
+    a query-parameter model counts as its fields."""
+    for field in dependant.query_params:
+        model = field.field_info.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            for name, info in model.model_fields.items():
+                yield info.alias or name, _takes_many(info.annotation)
+        else:
+            yield field.alias, _takes_many(field.field_info.annotation)
+    for dependency in dependant.dependencies:
+        yield from _query_fields(dependency)
+
+
+def accepted_query(request: Request) -> dict[str, bool]:
+    """The query parameters the matched endpoint reads: name → whether it takes many values."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    return dict(_query_fields(dependant)) if isinstance(dependant, Dependant) else {}
+
+
+def _problem(request: Request, fields: dict[str, str], summary: str) -> ApiProblem:
+    details = [{"field": f"query.{name}", "message": why} for name, why in fields.items()]
+    where = f"{request.method} {request.url.path}"
+    return ApiProblem(422, "validation_error", f"{where} {summary}", details)
+
+
+async def refuse_unknown_query(request: Request) -> None:
+    """422 for a query parameter the endpoint does not read (``GET /v1/jobs?stauts=dead`` would
+    otherwise list every job), and for one given twice where it takes one value. A write takes
+    none: ``POST /v1/dead-letters/replay?type=x`` with ``{}`` would replay every dead letter."""
+    if not request.url.query:
+        return
+    accepted = accepted_query(request)
+    names = sorted(set(request.query_params)) or [request.url.query]
+    unknown = [name for name in names if name not in accepted]
+    if unknown:
+        if not accepted:
+            hint = "send options in the JSON body" if request.method in WRITES else "send none"
+            summary = f"takes no query parameters ({', '.join(unknown)}); {hint}"
+        else:
+            summary = (
+                f"takes no query parameter {', '.join(unknown)}; "
+                f"it accepts {', '.join(sorted(accepted))}"
+            )
+        message = f"unknown parameter; accepted: {', '.join(sorted(accepted)) or 'none'}"
+        raise _problem(request, dict.fromkeys(unknown, message), summary)
+    repeated = {
+        name: f"given {count} times; it takes one value"
+        for name in names
+        if not accepted[name] and (count := len(request.query_params.getlist(name))) > 1
+    }
+    if repeated:
+        summary = f"takes one value of {', '.join(repeated)}; send each parameter once"
+        raise _problem(request, repeated, summary)

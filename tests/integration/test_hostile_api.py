@@ -5,17 +5,21 @@ stored that could not be read back. ``test_hostile_cli.py`` does the same for th
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from httpx import Response
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import api.routes
 from api.app import create_app
 from tests.support.hostile import (
     ARGUMENT_TEXT,
@@ -142,6 +146,79 @@ def test_a_schedule_the_store_cannot_hold_is_refused_on_create_and_edit(
     assert_refused(edited, field)
     # nothing unreadable was stored
     assert send(client, admin, "GET", "/v1/schedules").status_code == 200
+
+
+def _every_operation() -> list[tuple[str, str]]:
+    """(method, path) of every endpoint in every module of ``api.routes``, path parameters
+    filled with a UUID: a new route is walked without being listed here."""
+    operations: list[tuple[str, str]] = []
+    for found in pkgutil.iter_modules(api.routes.__path__, "api.routes."):
+        router = importlib.import_module(found.name).router
+        for route in router.routes:
+            assert isinstance(route, APIRoute), route
+            path = route.path_format
+            for name in route.param_convertors:
+                path = path.replace(f"{{{name}}}", str(uuid.uuid4()))
+            operations.extend((method, path) for method in sorted(route.methods or ()))
+    return operations
+
+
+OPERATIONS = _every_operation()
+
+
+def test_every_endpoint_is_walked() -> None:
+    gets = {path for method, path in OPERATIONS if method == "GET"}
+    assert {"/v1/jobs", "/v1/dead-letters", "/v1/queues", "/v1/schedules", "/healthz"} <= gets
+    assert ("POST", "/v1/jobs") in OPERATIONS
+
+
+@pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[" ".join(o) for o in OPERATIONS])
+def test_every_endpoint_refuses_a_query_parameter_it_does_not_read(
+    client: TestClient, admin: Headers, method: str, path: str
+) -> None:
+    # Given a typo of a filter (or any parameter the endpoint does not read)
+    body: dict[str, Any] | None = None if method in ("GET", "DELETE") else {}
+    response = send(client, admin, method, path, params={"stauts": "dead"}, body=body)
+
+    # Then nothing runs unfiltered: a 422 names it (before any lookup, so ids need not exist)
+    error = assert_refused(response, "query.stauts")
+    assert "stauts" in error["message"], error
+
+
+def test_an_unknown_query_parameter_is_named_with_the_accepted_ones(
+    client: TestClient, admin: Headers
+) -> None:
+    response = send(client, admin, "GET", "/v1/jobs", params={"stauts": "dead", "limit": 1})
+
+    error = assert_refused(response, "query.stauts")
+    assert error["message"] == (
+        "GET /v1/jobs takes no query parameter stauts; "
+        "it accepts cursor, limit, queue, status, type"
+    )
+    assert error["details"] == [
+        {"field": "query.stauts",
+         "message": "unknown parameter; accepted: cursor, limit, queue, status, type"}
+    ]  # fmt: skip
+    assert send(client, admin, "GET", "/v1/jobs", params={"status": "dead"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [("/v1/jobs", "status=dead&status=failed"), ("/v1/dead-letters", "limit=1&limit=500"),
+     ("/v1/dead-letters", "since=2020-01-01T00:00:00Z&since=2021-01-01T00:00:00Z")],
+)  # fmt: skip
+def test_a_parameter_given_twice_where_one_value_is_taken_is_refused(
+    client: TestClient, admin: Headers, path: str, query: str
+) -> None:
+    # Given a filter repeated (today the last one silently wins)
+    response = send(client, admin, "GET", f"{path}?{query}")
+
+    # Then neither is picked for the caller: a 422 says to send it once
+    name = query.split("=")[0]
+    error = assert_refused(response, f"query.{name}")
+    assert error["details"] == [
+        {"field": f"query.{name}", "message": "given 2 times; it takes one value"}
+    ]
 
 
 def _or_fine(hostile: st.SearchStrategy[Any], *fine: Any) -> st.SearchStrategy[Any]:
