@@ -13,7 +13,7 @@ from api.correlation import CorrelationMiddleware
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.metrics import RequestMetrics
-from api.refusals import refuse_unknown_query
+from api.refusals import refuse_ambiguous_body, refuse_unknown_query
 from api.routes import dead_letters, health, jobs, metrics, queues, schedules
 from api.submissions import CoalescedSubmissions
 from workers.collector import freeze_startup_objects, tune_collector
@@ -73,7 +73,7 @@ def create_app() -> FastAPI:
         version=_version(),
         description=DESCRIPTION,
         lifespan=_lifespan,
-        dependencies=[Depends(refuse_unknown_query)],
+        dependencies=[Depends(refuse_unknown_query), Depends(refuse_ambiguous_body)],
         openapi_tags=[
             {"name": "jobs", "description": "Enqueue jobs, read their records, cancel, retry."},
             {"name": "dead-letters", "description": "Jobs that used up their attempts; replay."},

@@ -3,6 +3,8 @@ client never counts on a key or a filter that did nothing."""
 
 from __future__ import annotations
 
+import email.message
+import json
 import typing
 from collections.abc import Iterator
 from types import UnionType
@@ -18,6 +20,7 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 #: Methods that change something; none of them reads a query string.
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _MANY = (list, tuple, set, frozenset)
+JSON_MEDIA_TYPE = "application/json"
 
 
 def refuse_idempotency_header(hint: str) -> Any:
@@ -102,3 +105,57 @@ async def refuse_unknown_query(request: Request) -> None:
     if repeated:
         summary = f"takes one value of {', '.join(repeated)}; send each parameter once"
         raise _problem(request, repeated, summary)
+
+
+class _DuplicateKey(ValueError):
+    """A JSON object names a key twice."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) < len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return document
+
+
+def is_json(content_type: str | None) -> bool:
+    """Whether FastAPI reads a body of ``content_type`` as JSON (``application/json`` or
+    ``application/*+json``, parameters aside)."""
+    if not content_type:
+        return False
+    header = email.message.Message()
+    header["content-type"] = content_type
+    subtype = header.get_content_subtype()
+    return header.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json")
+    )
+
+
+async def refuse_ambiguous_body(request: Request) -> None:
+    """415 for a body sent as anything but JSON (FastAPI would report a missing object), and
+    422 for a JSON object that names a key twice (parsers disagree on which one counts, and
+    every one but the last would be silently ignored)."""
+    if getattr(request.scope.get("route"), "body_field", None) is None:
+        return
+    body = await request.body()  # read (and kept) by FastAPI already
+    if not body:
+        return
+    content_type = request.headers.get("content-type")
+    if not is_json(content_type):
+        got = f"Content-Type {content_type}" if content_type else "no Content-Type"
+        message = f"the body must be JSON, sent with Content-Type: {JSON_MEDIA_TYPE} (got {got})"
+        details = [{"field": "header.Content-Type", "message": f"must be {JSON_MEDIA_TYPE}"}]
+        raise ApiProblem(415, "unsupported_media_type", message, details)
+    try:
+        json.loads(body, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as duplicate:
+        key = duplicate.args[0]
+        message = f"invalid request: body: key {key!r} appears twice in one object; send it once"
+        details = [{"field": "body", "message": f"duplicate key {key!r}"}]
+        raise ApiProblem(422, "validation_error", message, details) from None
+    except (ValueError, RecursionError):  # FastAPI has answered what its parser refuses
+        return

@@ -221,6 +221,88 @@ def test_a_parameter_given_twice_where_one_value_is_taken_is_refused(
     ]
 
 
+BODY_ENDPOINTS = ["/v1/jobs", "/v1/jobs/batch", "/v1/dead-letters/replay", "/v1/schedules"]
+DUPLICATED = {
+    "/v1/jobs": '{"type": "diag.noop", "type": "diag.sleep"}',
+    "/v1/jobs/batch": '{"jobs": [{"type": "diag.noop", "payload": {"ms": 1, "ms": 2}}]}',
+    "/v1/dead-letters/replay": '{"type": "diag.noop", "limit": 1, "type": "diag.sleep"}',
+    "/v1/schedules": '{"name": "dup", "task": "diag.noop", "interval_s": 60, "interval_s": 5}',
+}
+
+
+@pytest.mark.parametrize("path", BODY_ENDPOINTS)
+def test_json_naming_a_key_twice_is_refused_not_read_as_its_last_value(
+    client: TestClient, admin: Headers, path: str
+) -> None:
+    # Given a body whose objects name a key twice (a proxy may read the first, json the last)
+    response = client.post(path, content=DUPLICATED[path], headers=admin)
+
+    # Then neither value is picked: a 422 names the key
+    error = assert_refused(response, "body")
+    assert "appears twice" in error["message"], error
+
+
+@pytest.mark.parametrize("path", BODY_ENDPOINTS)
+@pytest.mark.parametrize(
+    "content_type", [None, "text/plain", "application/x-www-form-urlencoded", "application/jsonx"]
+)
+def test_a_body_sent_as_anything_but_json_is_a_415(
+    client: TestClient, admin: Headers, path: str, content_type: str | None
+) -> None:
+    headers = {"Authorization": admin["Authorization"]}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+
+    response = client.post(path, content=b'{"type": "diag.noop"}', headers=headers)
+
+    error = assert_refused(response)
+    assert response.status_code == 415, response.text
+    assert error["code"] == "unsupported_media_type"
+    assert "application/json" in error["message"]
+
+
+@pytest.mark.parametrize("path", BODY_ENDPOINTS)
+@pytest.mark.parametrize("content", ["", "null", "[]", '[{"type": "diag.noop"}]', '"x"', "1"])
+def test_a_body_that_is_not_an_object_is_a_422(
+    client: TestClient, admin: Headers, path: str, content: str
+) -> None:
+    assert_refused(client.post(path, content=content, headers=admin), "body")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Authorization": "Bearer " + "x" * 100_000}, {"Authorization": "x" * 100_000},
+     {"Authorization": "Bearer a\tb"}, {"Authorization": b"Bearer \xe9"}],
+    ids=["long bearer", "long scheme", "tab", "latin-1"],
+)  # fmt: skip
+def test_an_absurd_authorization_header_is_a_401(
+    client: TestClient, headers: dict[str, Any]
+) -> None:
+    response = client.get("/v1/jobs", headers=headers)
+
+    assert_refused(response)
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "job_id", ["abc", "x" * 10_000, "%00", "%ff", "00000000-0000-0000-0000-00000000000g"]
+)
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/v1/jobs/{}"), ("POST", "/v1/jobs/{}/cancel"), ("POST", "/v1/jobs/{}/retry"),
+     ("GET", "/v1/schedules/{}"), ("PATCH", "/v1/schedules/{}"), ("DELETE", "/v1/schedules/{}")],
+)  # fmt: skip
+def test_an_id_that_is_no_uuid_is_a_404_quoting_it_in_part(
+    client: TestClient, admin: Headers, method: str, path: str, job_id: str
+) -> None:
+    body = {"paused": True} if method == "PATCH" else None
+    response = send(client, admin, method, path.format(job_id), body=body)
+
+    assert_refused(response)
+    assert response.status_code == 404, response.text
+    assert len(response.text) < 1000
+
+
 def _or_fine(hostile: st.SearchStrategy[Any], *fine: Any) -> st.SearchStrategy[Any]:
     """``hostile`` values, or (as often) acceptable ones, so one bad field at a time reaches
     the checks behind the request model (the producer's, the schedule's)."""
