@@ -15,6 +15,7 @@ from api.limits import BodySizeLimit
 from api.metrics import RequestMetrics
 from api.refusals import refuse_ambiguous_body, refuse_unknown_query
 from api.routes import dead_letters, health, jobs, metrics, queues, schedules
+from api.schemas import error_responses
 from api.submissions import CoalescedSubmissions
 from workers.collector import freeze_startup_objects, tune_collector
 from workers.observability.logging import configure_logging
@@ -95,5 +96,6 @@ def create_app() -> FastAPI:
     app.add_middleware(CorrelationMiddleware)
     app.add_middleware(RequestMetrics)
     for module in (jobs, dead_letters, queues, schedules, health, metrics):
-        app.include_router(module.router)
+        # Any route may answer 422 (api/refusals.py), always in the one error shape.
+        app.include_router(module.router, responses=error_responses(422))
     return app

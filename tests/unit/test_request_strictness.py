@@ -92,3 +92,17 @@ def test_the_query_refusal_reads_query_models_and_list_parameters() -> None:
         unknown["message"]
         == "GET /things takes no query parameter kind; it accepts limit, tag, type"
     )
+
+
+def test_the_document_gives_every_error_the_one_shape() -> None:
+    document = create_app().openapi()
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            # any route may refuse a query parameter; a route with a body, a non-JSON one
+            expected = {"422", "415"} if "requestBody" in operation else {"422"}
+            assert expected <= set(responses), f"{method} {path}"
+            for status in expected:
+                schema = responses[status]["content"]["application/json"]["schema"]
+                assert schema["$ref"].endswith("/ErrorResponse"), f"{method} {path} {status}"
