@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cli.output import EMPTY, UsageProblem, console, note, table, when
+from cli.text import NAME
 from workers.names import NAME_RULE, is_name
 from workers.scopes import SCOPE_HELP, validate_scope
 from workers.store import keys as key_store
@@ -77,7 +78,7 @@ def list_() -> None:
 
 
 @keys.command()
-@click.argument("name")
+@click.argument("name", type=NAME)
 def revoke(name: str) -> None:
     """Revoke the key called NAME (requests with it are refused from now on)."""
     record = key_store.revoke_key(name)

@@ -30,3 +30,6 @@ class StoreText(click.ParamType[str]):
 
 #: A job type given as a filter (``--type``): the store's type column holds 200 characters.
 JOB_TYPE = StoreText(200)
+#: The name of an API key or a schedule entry given to look one up: the store's name columns
+#: hold 200 characters (``workers.names`` has the rule a new name follows).
+NAME = StoreText(200)
