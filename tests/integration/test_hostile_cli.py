@@ -93,14 +93,15 @@ def test_cli_enqueue_refuses_what_the_store_cannot_hold(
 
 
 NAMED = [["keys", "revoke"], ["schedules", "pause"], ["schedules", "resume"],
-         ["schedules", "remove"]]  # fmt: skip
+         ["schedules", "remove"], ["dlq", "poison", "list", "--queue"],
+         ["dlq", "poison", "purge", "--yes", "--queue"]]  # fmt: skip
 
 
 @pytest.mark.parametrize(
     ("name", "words"),
     [("a\x00b", "must not contain NUL"), ("\ud800", "lone surrogate"),
-     ("x" * 201, "at most 200 characters")],
-    ids=["NUL", "surrogate", "201 characters"],
+     ("x" * 256, "must be at most")],
+    ids=["NUL", "surrogate", "256 characters"],
 )  # fmt: skip
 @pytest.mark.parametrize("command", NAMED, ids=[" ".join(c) for c in NAMED])
 def test_cli_names_no_store_holds_are_one_line_and_exit_2(
