@@ -83,18 +83,18 @@ async def refuse_unknown_query(request: Request) -> None:
     none: ``POST /v1/dead-letters/replay?type=x`` with ``{}`` would replay every dead letter."""
     if not request.url.query:
         return
+    names = sorted(set(request.query_params))
+    if not names and request.method in WRITES:
+        names = [request.url.query]  # "?&": a write takes no query string at all
     accepted = accepted_query(request)
-    names = sorted(set(request.query_params)) or [request.url.query]
     unknown = [name for name in names if name not in accepted]
     if unknown:
+        quoted = ", ".join(repr(name) for name in unknown)
         if not accepted:
             hint = "send options in the JSON body" if request.method in WRITES else "send none"
-            summary = f"takes no query parameters ({', '.join(unknown)}); {hint}"
+            summary = f"takes no query parameters ({quoted}); {hint}"
         else:
-            summary = (
-                f"takes no query parameter {', '.join(unknown)}; "
-                f"it accepts {', '.join(sorted(accepted))}"
-            )
+            summary = f"takes no query parameter {quoted}; it accepts {', '.join(sorted(accepted))}"
         message = f"unknown parameter; accepted: {', '.join(sorted(accepted)) or 'none'}"
         raise _problem(request, dict.fromkeys(unknown, message), summary)
     repeated = {

@@ -192,7 +192,7 @@ def test_an_unknown_query_parameter_is_named_with_the_accepted_ones(
 
     error = assert_refused(response, "query.stauts")
     assert error["message"] == (
-        "GET /v1/jobs takes no query parameter stauts; "
+        "GET /v1/jobs takes no query parameter 'stauts'; "
         "it accepts cursor, limit, queue, status, type"
     )
     assert error["details"] == [

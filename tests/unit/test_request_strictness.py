@@ -87,10 +87,11 @@ def test_the_query_refusal_reads_query_models_and_list_parameters() -> None:
     assert twice["details"] == [
         {"field": "query.limit", "message": "given 2 times; it takes one value"}
     ]
+    assert client.get("/things?&&").status_code == 200  # no parameter at all
     unknown = client.get("/things?kind=x").json()["error"]
     assert (
         unknown["message"]
-        == "GET /things takes no query parameter kind; it accepts limit, tag, type"
+        == "GET /things takes no query parameter 'kind'; it accepts limit, tag, type"
     )
 
 
