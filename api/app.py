@@ -13,9 +13,8 @@ from api.correlation import CorrelationMiddleware
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.metrics import RequestMetrics
-from api.refusals import refuse_ambiguous_body, refuse_unknown_query
+from api.refusals import document_refusals, refuse_ambiguous_body, refuse_unknown_query
 from api.routes import dead_letters, health, jobs, metrics, queues, schedules
-from api.schemas import error_responses
 from api.submissions import CoalescedSubmissions
 from workers.collector import freeze_startup_objects, tune_collector
 from workers.observability.logging import configure_logging
@@ -96,6 +95,5 @@ def create_app() -> FastAPI:
     app.add_middleware(CorrelationMiddleware)
     app.add_middleware(RequestMetrics)
     for module in (jobs, dead_letters, queues, schedules, health, metrics):
-        # Any route may answer 422 (api/refusals.py), always in the one error shape.
-        app.include_router(module.router, responses=error_responses(422))
+        app.include_router(document_refusals(module.router))
     return app

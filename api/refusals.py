@@ -10,11 +10,12 @@ from collections.abc import Iterator
 from types import UnionType
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.dependencies.models import Dependant
 from pydantic import BaseModel
 
 from api.errors import ApiProblem
+from api.schemas import error_responses
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 #: Methods that change something; none of them reads a query string.
@@ -159,3 +160,16 @@ async def refuse_ambiguous_body(request: Request) -> None:
         raise ApiProblem(422, "validation_error", message, details) from None
     except (ValueError, RecursionError):  # FastAPI has answered what its parser refuses
         return
+
+
+def document_refusals(router: APIRouter) -> APIRouter:
+    """``router`` with the answers of this module in its routes' OpenAPI responses, in the one
+    error shape: 422 on every route, 415 on those that take a body (a route's own entry for a
+    status stays)."""
+    for route in router.routes:
+        statuses = (415, 422) if getattr(route, "body_field", None) is not None else (422,)
+        responses = getattr(route, "responses", None)
+        if isinstance(responses, dict):
+            for status, documented in error_responses(*statuses).items():
+                responses.setdefault(status, documented)
+    return router

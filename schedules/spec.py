@@ -147,8 +147,8 @@ def _check_routing(spec: ScheduleSpec) -> None:
 def check_spec(spec: ScheduleSpec) -> ScheduleSpec:
     """``spec`` validated and normalised (cron spacing, payload through the job type's model),
     else :class:`InvalidSchedule` naming the field."""
-    _check_name(spec.name)  # the stricter rule first: it says what a name may hold
     _check_text(spec)
+    _check_name(spec.name)
     _check_task(spec.task)
     timing = check_timing(spec.timing)
     _check_routing(spec)

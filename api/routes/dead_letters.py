@@ -51,7 +51,7 @@ def list_dead_letters(
     "/replay",
     status_code=202,
     summary="Replay dead letters",
-    responses=error_responses(401, 403, 415, 422, 503),
+    responses=error_responses(401, 403, 422, 503),
 )
 def replay(body: ReplayIn, key: AdminKey) -> ReplayOut:
     """Enqueue again, as new jobs, up to `limit` dead letters matching the filters that were

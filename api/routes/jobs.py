@@ -91,7 +91,7 @@ def _json(model: BaseModel, status_code: int, headers: dict[str, str] | None = N
     status_code=202,
     summary="Enqueue a job",
     response_model=JobOut,
-    responses={**_DEDUPLICATED, **error_responses(401, 403, 409, 413, 415, 422, 503)},
+    responses={**_DEDUPLICATED, **error_responses(401, 403, 409, 413, 422, 503)},
 )
 async def create_job(
     body: JobIn,
@@ -121,7 +121,7 @@ async def create_job(
     status_code=202,
     summary="Enqueue up to 1000 jobs",
     response_model=BatchOut,
-    responses=error_responses(401, 403, 413, 415, 422, 503),
+    responses=error_responses(401, 403, 413, 422, 503),
 )
 async def create_jobs(
     body: BatchIn,

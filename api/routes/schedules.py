@@ -49,7 +49,7 @@ def list_schedules(key: ReadKey) -> ScheduleList:
     "",
     status_code=201,
     summary="Create a schedule",
-    responses=error_responses(401, 403, 409, 415, 422, 503),
+    responses=error_responses(401, 403, 409, 422, 503),
 )
 def create_schedule(body: ScheduleIn, key: AdminKey) -> ScheduleOut:
     """Add a dynamic entry; beat fires it from its first slot after now. 422 `invalid_schedule`
@@ -69,7 +69,7 @@ def get_schedule(schedule_id: str, key: ReadKey) -> ScheduleOut:
 @router.patch(
     "/{schedule_id}",
     summary="Edit, pause or resume a schedule",
-    responses=error_responses(401, 403, 404, 409, 415, 422, 503),
+    responses=error_responses(401, 403, 404, 409, 422, 503),
 )
 def update_schedule(schedule_id: str, body: SchedulePatch, key: AdminKey) -> ScheduleOut:
     """Change the fields sent. `{"paused": true}` pauses, `{"paused": false}` resumes from the
