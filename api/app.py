@@ -13,7 +13,7 @@ from api.correlation import CorrelationMiddleware
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.metrics import RequestMetrics
-from api.refusals import refuse_query_on_writes
+from api.refusals import document_refusals, refuse_ambiguous_body, refuse_unknown_query
 from api.routes import dead_letters, health, jobs, metrics, queues, schedules, templates
 from api.submissions import CoalescedSubmissions
 from tasks.jobs.producer import Producer
@@ -76,7 +76,7 @@ def create_app() -> FastAPI:
         version=_version(),
         description=DESCRIPTION,
         lifespan=_lifespan,
-        dependencies=[Depends(refuse_query_on_writes)],
+        dependencies=[Depends(refuse_unknown_query), Depends(refuse_ambiguous_body)],
         openapi_tags=[
             {"name": "jobs", "description": "Enqueue jobs, read their records, cancel, retry."},
             {"name": "dead-letters", "description": "Jobs that used up their attempts; replay."},
@@ -100,5 +100,5 @@ def create_app() -> FastAPI:
     app.add_middleware(CorrelationMiddleware)
     app.add_middleware(RequestMetrics)
     for module in (jobs, dead_letters, queues, schedules, templates, health, metrics):
-        app.include_router(module.router)
+        app.include_router(document_refusals(module.router))
     return app

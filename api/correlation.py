@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import MutableMapping
 from typing import Any
@@ -13,15 +12,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from workers.observability import context
 
 HEADER = "X-Correlation-ID"
-#: What a caller's id may look like (it is stored, logged and sent on to the worker).
-_ACCEPTABLE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 def accept_or_generate(value: str | None) -> str:
-    """The caller's id when it is acceptable, else a new uuid4 hex."""
-    if value is not None and _ACCEPTABLE.fullmatch(value):
-        return value
-    return uuid.uuid4().hex
+    """The caller's id when it is acceptable (see :mod:`workers.observability.context`), else
+    a new uuid4 hex."""
+    return context.acceptable_correlation_id(value) or uuid.uuid4().hex
 
 
 def from_scope(scope: MutableMapping[str, Any]) -> str | None:

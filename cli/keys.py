@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 import click
 
 from cli.output import EMPTY, UsageProblem, console, note, table, when
+from cli.text import NAME
+from workers.names import NAME_RULE, is_name
 from workers.scopes import SCOPE_HELP, validate_scope
 from workers.store import keys as key_store
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}$")
 
 
 def check_scope(scope: str) -> str:
@@ -23,10 +21,8 @@ def check_scope(scope: str) -> str:
 
 def check_name(name: str) -> str:
     """Return ``name`` when it is a usable key name, else raise a usage error."""
-    if not _NAME.fullmatch(name):
-        raise UsageProblem(
-            f"invalid key name {name!r}; use 1-200 letters, digits, '_', '.', ':', '@' or '-'"
-        )
+    if not is_name(name):
+        raise UsageProblem(f"invalid key name {name!r}; {NAME_RULE}")
     return name
 
 
@@ -82,7 +78,7 @@ def list_() -> None:
 
 
 @keys.command()
-@click.argument("name")
+@click.argument("name", type=NAME)
 def revoke(name: str) -> None:
     """Revoke the key called NAME (requests with it are refused from now on)."""
     record = key_store.revoke_key(name)

@@ -11,6 +11,7 @@ import redis
 
 from cli.output import CliError, console, note, plural, table, truncated, when
 from cli.progress import confirmed
+from cli.text import QUEUE
 from workers import poison as store
 from workers.poison import PoisonEntry
 
@@ -21,6 +22,7 @@ COLUMNS = ("set aside at", "queue", "reason", "size", "raw (start)")
 
 _QUEUE_OPTION = click.option(
     "--queue",
+    type=QUEUE,
     metavar="QUEUE",
     help="Only this queue: critical, high, default, bulk, celeryev, unacked or other.",
 )

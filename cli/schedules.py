@@ -12,6 +12,7 @@ import click
 
 from cli.jobs import parse_payload
 from cli.output import UsageProblem, console, note, table, when
+from cli.text import NAME
 from schedules import store
 from schedules.entries import Timing, describe
 from schedules.errors import InvalidSchedule
@@ -145,7 +146,7 @@ def _set_paused(name: str, paused: bool) -> Schedule:
 
 
 @schedules.command()
-@click.argument("name")
+@click.argument("name", type=NAME)
 def pause(name: str) -> None:
     """Pause entry NAME (static ones too); it fires nothing until resumed."""
     record = _set_paused(name, True)
@@ -153,7 +154,7 @@ def pause(name: str) -> None:
 
 
 @schedules.command()
-@click.argument("name")
+@click.argument("name", type=NAME)
 def resume(name: str) -> None:
     """Resume entry NAME from its next slot (slots while paused are not caught up)."""
     record = _set_paused(name, False)
@@ -161,7 +162,7 @@ def resume(name: str) -> None:
 
 
 @schedules.command()
-@click.argument("name")
+@click.argument("name", type=NAME)
 def remove(name: str) -> None:
     """Remove dynamic entry NAME and its fire history (static entries can only be paused)."""
     with _reported():

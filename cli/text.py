@@ -30,3 +30,9 @@ class StoreText(click.ParamType[str]):
 
 #: A job type given as a filter (``--type``): the store's type column holds 200 characters.
 JOB_TYPE = StoreText(200)
+#: The name of an API key or a schedule entry given to look one up: the store's name columns
+#: hold 200 characters (``workers.names`` has the rule a new name follows).
+NAME = StoreText(200)
+#: A queue's name as poison entries are kept under it (any stream, not only Taskyard's four):
+#: AMQP caps a queue's name at 255 characters, and Redis keys must be valid UTF-8 here.
+QUEUE = StoreText(255)

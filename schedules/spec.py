@@ -4,7 +4,6 @@ static catalogue go through."""
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -14,12 +13,12 @@ from schedules.entries import Timing, check_timing
 from schedules.errors import InvalidSchedule
 from tasks.jobs.catalog import CATALOG
 from tasks.maintenance import catalog as maintenance
+from workers.names import NAME_RULE, is_name
 from workers.priorities import check_priority
 from workers.queues import QueueName
 from workers.storable import Unstorable, check_document, check_text
 from workers.store.models import MissedRunPolicy
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}$")
 MAX_EXPIRES_S = 7 * 24 * 3600
 MAX_ARGS_BYTES = 64 * 1024
 MAX_DESCRIPTION = 500
@@ -79,8 +78,8 @@ def invalid(field_name: str, message: str) -> InvalidSchedule:
 
 
 def _check_name(name: str) -> None:
-    if not NAME_PATTERN.fullmatch(name):
-        raise invalid("name", f"{name!r} is not a usable name; use 1-200 letters, digits, '_.:@-'")
+    if not is_name(name):
+        raise invalid("name", f"{name!r} is not a usable name; {NAME_RULE}")
 
 
 def _check_task(task: str) -> None:

@@ -13,6 +13,18 @@ from celery import Task
 from workers.app import app
 from workers.execution import JobFunction, record_hard_time_limit, run_attempt
 from workers.jobtypes import JobType
+from workers.queues import QueueName
+
+#: A message's routing key is whatever its sender wrote (on Redis, a field of the envelope):
+#: only one of these names reaches a log line or a metric label.
+_QUEUES = frozenset(QueueName)
+
+
+def queue_of(delivery_info: object) -> str:
+    """The queue a message came through when its routing key names one of Taskyard's, else
+    ``""`` (the job type's queue stands in)."""
+    key = delivery_info.get("routing_key") if isinstance(delivery_info, dict) else None
+    return key if isinstance(key, str) and key in _QUEUES else ""
 
 
 class JobTask(Task):  # type: ignore[misc]
@@ -38,7 +50,7 @@ def job_task(spec: JobType) -> Callable[[JobFunction], Task]:
 
         def run(self: JobTask, payload: dict[str, Any]) -> Any:
             worker = self.request.hostname or "unknown"
-            queue = (self.request.delivery_info or {}).get("routing_key") or ""
+            queue = queue_of(self.request.delivery_info)
             return run_attempt(spec, fn, takes_context, self.request.id, worker, payload, queue)
 
         run.__doc__ = fn.__doc__

@@ -73,7 +73,7 @@ def _headers(message: Any) -> dict[str, Any]:
 def _stamp(value: Any) -> float | None:
     try:
         stamp = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer of 400 digits
         return None
     return stamp if math.isfinite(stamp) else None
 

@@ -46,7 +46,9 @@ def _forget_pool_child(pid: int | None = None, **_: Any) -> None:
 def _enter_job(task_id: str | None = None, task: Any = None, **_: Any) -> None:
     context.job_id.set(task_id)
     request = task.request if task is not None else None
-    context.correlation_id.set(getattr(request, context.CORRELATION_HEADER, None))
+    # The header is whatever the message carried: only an acceptable id reaches log lines.
+    header = getattr(request, context.CORRELATION_HEADER, None)
+    context.correlation_id.set(context.acceptable_correlation_id(header))
 
 
 def _leave_job(**_: Any) -> None:

@@ -5,17 +5,21 @@ stored that could not be read back. ``test_hostile_cli.py`` does the same for th
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from httpx import Response
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import api.routes
 from api.app import create_app
 from tests.support.hostile import (
     ARGUMENT_TEXT,
@@ -142,6 +146,161 @@ def test_a_schedule_the_store_cannot_hold_is_refused_on_create_and_edit(
     assert_refused(edited, field)
     # nothing unreadable was stored
     assert send(client, admin, "GET", "/v1/schedules").status_code == 200
+
+
+def _every_operation() -> list[tuple[str, str]]:
+    """(method, path) of every endpoint in every module of ``api.routes``, path parameters
+    filled with a UUID: a new route is walked without being listed here."""
+    operations: list[tuple[str, str]] = []
+    for found in pkgutil.iter_modules(api.routes.__path__, "api.routes."):
+        router = importlib.import_module(found.name).router
+        for route in router.routes:
+            assert isinstance(route, APIRoute), route
+            path = route.path_format
+            for name in route.param_convertors:
+                path = path.replace(f"{{{name}}}", str(uuid.uuid4()))
+            operations.extend((method, path) for method in sorted(route.methods or ()))
+    return operations
+
+
+OPERATIONS = _every_operation()
+
+
+def test_every_endpoint_is_walked() -> None:
+    gets = {path for method, path in OPERATIONS if method == "GET"}
+    assert {"/v1/jobs", "/v1/dead-letters", "/v1/queues", "/v1/schedules", "/healthz"} <= gets
+    assert ("POST", "/v1/jobs") in OPERATIONS
+
+
+@pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[" ".join(o) for o in OPERATIONS])
+def test_every_endpoint_refuses_a_query_parameter_it_does_not_read(
+    client: TestClient, admin: Headers, method: str, path: str
+) -> None:
+    # Given a typo of a filter (or any parameter the endpoint does not read)
+    body: dict[str, Any] | None = None if method in ("GET", "DELETE") else {}
+    response = send(client, admin, method, path, params={"stauts": "dead"}, body=body)
+
+    # Then nothing runs unfiltered: a 422 names it (before any lookup, so ids need not exist)
+    error = assert_refused(response, "query.stauts")
+    assert "stauts" in error["message"], error
+
+
+def test_an_unknown_query_parameter_is_named_with_the_accepted_ones(
+    client: TestClient, admin: Headers
+) -> None:
+    response = send(client, admin, "GET", "/v1/jobs", params={"stauts": "dead", "limit": 1})
+
+    error = assert_refused(response, "query.stauts")
+    assert error["message"] == (
+        "GET /v1/jobs takes no query parameter 'stauts'; "
+        "it accepts cursor, limit, queue, status, type"
+    )
+    assert error["details"] == [
+        {"field": "query.stauts",
+         "message": "unknown parameter; accepted: cursor, limit, queue, status, type"}
+    ]  # fmt: skip
+    assert send(client, admin, "GET", "/v1/jobs", params={"status": "dead"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [("/v1/jobs", "status=dead&status=failed"), ("/v1/dead-letters", "limit=1&limit=500"),
+     ("/v1/dead-letters", "since=2020-01-01T00:00:00Z&since=2021-01-01T00:00:00Z")],
+)  # fmt: skip
+def test_a_parameter_given_twice_where_one_value_is_taken_is_refused(
+    client: TestClient, admin: Headers, path: str, query: str
+) -> None:
+    # Given a filter repeated (today the last one silently wins)
+    response = send(client, admin, "GET", f"{path}?{query}")
+
+    # Then neither is picked for the caller: a 422 says to send it once
+    name = query.split("=")[0]
+    error = assert_refused(response, f"query.{name}")
+    assert error["details"] == [
+        {"field": f"query.{name}", "message": "given 2 times; it takes one value"}
+    ]
+
+
+BODY_ENDPOINTS = ["/v1/jobs", "/v1/jobs/batch", "/v1/dead-letters/replay", "/v1/schedules"]
+DUPLICATED = {
+    "/v1/jobs": '{"type": "diag.noop", "type": "diag.sleep"}',
+    "/v1/jobs/batch": '{"jobs": [{"type": "diag.noop", "payload": {"ms": 1, "ms": 2}}]}',
+    "/v1/dead-letters/replay": '{"type": "diag.noop", "limit": 1, "type": "diag.sleep"}',
+    "/v1/schedules": '{"name": "dup", "task": "diag.noop", "interval_s": 60, "interval_s": 5}',
+}
+
+
+@pytest.mark.parametrize("path", BODY_ENDPOINTS)
+def test_json_naming_a_key_twice_is_refused_not_read_as_its_last_value(
+    client: TestClient, admin: Headers, path: str
+) -> None:
+    # Given a body whose objects name a key twice (a proxy may read the first, json the last)
+    response = client.post(path, content=DUPLICATED[path], headers=admin)
+
+    # Then neither value is picked: a 422 names the key
+    error = assert_refused(response, "body")
+    assert "appears twice" in error["message"], error
+
+
+@pytest.mark.parametrize("path", BODY_ENDPOINTS)
+@pytest.mark.parametrize(
+    "content_type", [None, "text/plain", "application/x-www-form-urlencoded", "application/jsonx"]
+)
+def test_a_body_sent_as_anything_but_json_is_a_415(
+    client: TestClient, admin: Headers, path: str, content_type: str | None
+) -> None:
+    headers = {"Authorization": admin["Authorization"]}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+
+    response = client.post(path, content=b'{"type": "diag.noop"}', headers=headers)
+
+    error = assert_refused(response)
+    assert response.status_code == 415, response.text
+    assert error["code"] == "unsupported_media_type"
+    assert "application/json" in error["message"]
+
+
+@pytest.mark.parametrize("path", BODY_ENDPOINTS)
+@pytest.mark.parametrize("content", ["", "null", "[]", '[{"type": "diag.noop"}]', '"x"', "1"])
+def test_a_body_that_is_not_an_object_is_a_422(
+    client: TestClient, admin: Headers, path: str, content: str
+) -> None:
+    assert_refused(client.post(path, content=content, headers=admin), "body")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Authorization": "Bearer " + "x" * 100_000}, {"Authorization": "x" * 100_000},
+     {"Authorization": "Bearer a\tb"}, {"Authorization": b"Bearer \xe9"}],
+    ids=["long bearer", "long scheme", "tab", "latin-1"],
+)  # fmt: skip
+def test_an_absurd_authorization_header_is_a_401(
+    client: TestClient, headers: dict[str, Any]
+) -> None:
+    response = client.get("/v1/jobs", headers=headers)
+
+    assert_refused(response)
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "job_id", ["abc", "x" * 10_000, "%00", "%ff", "00000000-0000-0000-0000-00000000000g"]
+)
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/v1/jobs/{}"), ("POST", "/v1/jobs/{}/cancel"), ("POST", "/v1/jobs/{}/retry"),
+     ("GET", "/v1/schedules/{}"), ("PATCH", "/v1/schedules/{}"), ("DELETE", "/v1/schedules/{}")],
+)  # fmt: skip
+def test_an_id_that_is_no_uuid_is_a_404_quoting_it_in_part(
+    client: TestClient, admin: Headers, method: str, path: str, job_id: str
+) -> None:
+    body = {"paused": True} if method == "PATCH" else None
+    response = send(client, admin, method, path.format(job_id), body=body)
+
+    assert_refused(response)
+    assert response.status_code == 404, response.text
+    assert len(response.text) < 1000
 
 
 def _or_fine(hostile: st.SearchStrategy[Any], *fine: Any) -> st.SearchStrategy[Any]:

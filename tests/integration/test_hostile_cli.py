@@ -92,6 +92,28 @@ def test_cli_enqueue_refuses_what_the_store_cannot_hold(
     assert words in line
 
 
+NAMED = [["keys", "revoke"], ["schedules", "pause"], ["schedules", "resume"],
+         ["schedules", "remove"], ["dlq", "poison", "list", "--queue"],
+         ["dlq", "poison", "purge", "--yes", "--queue"]]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [("a\x00b", "must not contain NUL"), ("\ud800", "lone surrogate"),
+     ("x" * 256, "must be at most")],
+    ids=["NUL", "surrogate", "256 characters"],
+)  # fmt: skip
+@pytest.mark.parametrize("command", NAMED, ids=[" ".join(c) for c in NAMED])
+def test_cli_names_no_store_holds_are_one_line_and_exit_2(
+    runtime: dict[str, str], command: list[str], name: str, words: str
+) -> None:
+    # a lookup of a name no store can hold was a traceback (a NUL on PostgreSQL, a lone
+    # surrogate on both)
+    line = one_line_failure(run(*command, name), 2)
+
+    assert words in line
+
+
 CLI_TEXT = BAD_TEXT.filter(lambda text: not text.startswith("-"))
 CLI_NUMBERS = HUGE_NUMBERS.map(str)
 UNREADABLE_JSON = ('{"a": ' + "9" * 5000 + "}", "[" * 50_000 + "]" * 50_000)
@@ -109,6 +131,7 @@ def _flags(**options: st.SearchStrategy[str]) -> st.SearchStrategy[list[str]]:
 
 #: One command for every CLI option that takes a time, a text or a number.
 COMMANDS = st.one_of(
+    st.builds(lambda command, name: [*command, name], st.sampled_from(NAMED), CLI_TEXT),
     st.builds(lambda flags: ["dlq", "list", *flags],
               _flags(since=TIMESTAMPS, until=TIMESTAMPS, type=CLI_TEXT, limit=CLI_NUMBERS)),
     st.builds(lambda flags: ["dlq", "replay", "--yes", *flags],

@@ -25,6 +25,7 @@ from workers.app import app
 from workers.dispatcher import Dispatcher
 from workers.lost_messages import UNACKED_INDEX_KEY, UNACKED_KEY, missing_messages
 from workers.observability.metrics import multiprocess_registry
+from workers.priorities import redis_list_key, to_broker
 from workers.redis_client import shared_redis
 from workers.settings import get_settings
 from workers.store import dispatch, jobs
@@ -78,12 +79,15 @@ def test_the_lost_message_sweep_reads_past_entries_that_are_not_messages(
     broker: redis.Redis,
 ) -> None:
     # Given a queued job, an old one, whose list head and unacked hash hold entries that are
-    # not messages (text, a list, headers that are text, a publish time that is no number)
+    # not messages (text, a list, headers that are text, a publish time that is no number or
+    # past any float)
     job = enqueue(JobRequest("diag.noop", queue="default"))
-    broker.delete("default")
+    head = redis_list_key(job.queue, to_broker(job.priority, "redis"))  # the list it waits in
+    broker.delete(head)
     for raw in ("not json", "[1, 2]", '{"headers": "x"}',
-                json.dumps({"headers": {"taskyard_published_at": "soon"}})):  # fmt: skip
-        broker.lpush("default", raw)
+                json.dumps({"headers": {"taskyard_published_at": "soon"}}),
+                json.dumps({"headers": {"taskyard_published_at": 10**400}})):  # fmt: skip
+        broker.lpush(head, raw)
     _garbage_unacked(broker)
     candidates = dispatch.queued_since_before(utcnow() + timedelta(seconds=1), 10)
 

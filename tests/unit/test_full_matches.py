@@ -20,6 +20,7 @@ from schedules.entries import Timing
 from schedules.errors import InvalidSchedule
 from schedules.spec import ScheduleSpec, check_spec
 from workers.jobtypes import JobType, Payload
+from workers.names import NAME_PATTERN, is_name
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("api", "bench", "cli", "schedules", "tasks", "workers")
@@ -40,6 +41,32 @@ def _match_calls() -> Iterator[str]:
 
 def test_no_code_checks_input_with_re_match() -> None:
     assert list(_match_calls()) == [], "use fullmatch: `$` lets a trailing newline through"
+
+
+def _copies_of(literal: str) -> Iterator[str]:
+    """``file:line`` of every string constant equal to ``literal`` in the project's code."""
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.Constant) and node.value == literal:
+                    yield f"{path.relative_to(ROOT)}:{node.lineno}"
+
+
+def test_names_have_one_pattern_for_keys_and_schedules() -> None:
+    assert list(_copies_of(NAME_PATTERN.pattern)) == ["workers/names.py:8"]
+    for name in ("billing", "nightly-purge", "a" * 200, "a" * 201, "-x", "x y", "x\n", ""):
+        schedule = ScheduleSpec(name=name, task="diag.noop", timing=Timing(interval_s=60))
+        key_ok = _accepted(check_name, name, UsageProblem)
+        schedule_ok = _accepted(check_spec, schedule, InvalidSchedule)
+        assert key_ok == schedule_ok == is_name(name), name
+
+
+def _accepted(check: Any, value: Any, refusal: type[Exception]) -> bool:
+    try:
+        check(value)
+    except refusal:
+        return False
+    return True
 
 
 def test_a_schedule_name_with_a_trailing_newline_is_refused() -> None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import logging
 
+import pytest
+
+from workers.jobtask import queue_of
 from workers.observability import context
 from workers.observability.logging import JsonFormatter
 from workers.observability.scrub import scrub_mapping, scrub_text
@@ -55,3 +58,30 @@ def test_text_without_a_secret_marker_is_returned_as_it_is() -> None:
     text = "job.started diag.noop on default, attempt 1"
     assert scrub_text(text) is text
     assert scrub_text("BEARER abc.def") == "BEARER ***"  # the screen ignores case, as the masks do
+
+
+@pytest.mark.parametrize(
+    "header", ["x" * 65, {"a": 1}, ["id"], 12345, "line\nbreak", "a\x00b", "\x1b[31m", None, ""]
+)
+def test_a_message_header_is_a_correlation_id_only_when_acceptable(header: object) -> None:
+    assert context.acceptable_correlation_id(header) is None
+    assert context.acceptable_correlation_id("req-1.a:b_c") == "req-1.a:b_c"
+
+
+@pytest.mark.parametrize(
+    ("delivery_info", "queue"),
+    [
+        ({"routing_key": "high"}, "high"),
+        ({"routing_key": "x" * 10_000}, ""),
+        ({"routing_key": ["default"]}, ""),
+        ({"routing_key": {"a": 1}}, ""),
+        ({"routing_key": None}, ""),
+        ("default", ""),
+        (None, ""),
+    ],
+)
+def test_only_a_known_queue_is_taken_from_a_message_routing_key(
+    delivery_info: object, queue: str
+) -> None:
+    # a crafted routing key would otherwise be a log field and a metric label of its own
+    assert queue_of(delivery_info) == queue
