@@ -1,0 +1,1 @@
+"""Notifications: channels (email, webhook, Slack, Apprise), their secrets and their senders."""
