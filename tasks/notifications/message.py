@@ -23,7 +23,7 @@ class Message:
     idempotency_key: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
-def test_message(channel: str) -> Message:
+def channel_test_message(channel: str) -> Message:
     """The message ``POST /v1/channels/{id}/test`` and ``taskyard channels test`` send."""
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     return Message(

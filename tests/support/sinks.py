@@ -124,7 +124,7 @@ def http_sink(secret: str | None = None) -> Iterator[HttpSink]:
 
 
 @dataclass(frozen=True)
-class TestCertificate:
+class SelfSignedCertificate:
     """A self-signed certificate for ``localhost`` and 127.0.0.1, and its key, as files."""
 
     cert: Path
@@ -137,7 +137,7 @@ class TestCertificate:
         return context
 
 
-def make_certificate(directory: Path) -> TestCertificate:
+def make_certificate(directory: Path) -> SelfSignedCertificate:
     """Generate the test certificate (EC P-256, valid for a day) into ``directory``."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
@@ -155,7 +155,7 @@ def make_certificate(directory: Path) -> TestCertificate:
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
-    paths = TestCertificate(directory / "test-cert.pem", directory / "test-key.pem")
+    paths = SelfSignedCertificate(directory / "test-cert.pem", directory / "test-key.pem")
     paths.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     paths.key.write_bytes(
         key.private_bytes(
@@ -196,7 +196,7 @@ class Mailbox:
 @contextmanager
 def smtp_server(
     security: str = "none",
-    certificate: TestCertificate | None = None,
+    certificate: SelfSignedCertificate | None = None,
     credentials: tuple[str, str] | None = None,
 ) -> Iterator[Mailbox]:
     """aiosmtpd on a free loopback port: ``none``, ``starttls`` (required) or ``tls``
@@ -208,7 +208,7 @@ def smtp_server(
             data.login.decode(), data.password.decode()) == credentials  # fmt: skip
         if ok:
             mailbox.logins.append(data.login.decode())
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)  # not handled: aiosmtpd answers 535
 
     options: dict[str, Any] = {}
     if security == "starttls":
