@@ -14,7 +14,7 @@ from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.metrics import RequestMetrics
 from api.refusals import refuse_query_on_writes
-from api.routes import dead_letters, health, jobs, metrics, queues, schedules
+from api.routes import channels, dead_letters, health, jobs, metrics, queues, schedules
 from api.submissions import CoalescedSubmissions
 from workers.collector import freeze_startup_objects, tune_collector
 from workers.observability.logging import configure_logging
@@ -94,6 +94,6 @@ def create_app() -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(CorrelationMiddleware)
     app.add_middleware(RequestMetrics)
-    for module in (jobs, dead_letters, queues, schedules, health, metrics):
+    for module in (jobs, dead_letters, queues, schedules, channels, health, metrics):
         app.include_router(module.router)
     return app

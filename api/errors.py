@@ -13,6 +13,13 @@ from starlette.exceptions import HTTPException
 
 from api.correlation import HEADER as CORRELATION_HEADER
 from api.correlation import from_scope
+from tasks.notifications.errors import (
+    ChannelConflict,
+    ChannelNotFound,
+    ChannelTestFailed,
+    InvalidChannel,
+    SecretsUnreadable,
+)
 from workers.errors import (
     BrokerUnavailable,
     IdempotencyConflict,
@@ -38,6 +45,11 @@ _TASKYARD_STATUS: dict[type[TaskyardError], int] = {
     JobStateConflict: 409,
     StoreUnavailable: 503,
     BrokerUnavailable: 503,
+    InvalidChannel: 422,
+    ChannelNotFound: 404,
+    ChannelConflict: 409,
+    ChannelTestFailed: 502,
+    SecretsUnreadable: 503,
 }
 _HTTP_CODES = {
     400: "bad_request",
