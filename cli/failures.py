@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from cli.output import CliError, UsageProblem
+from tasks.notifications.errors import (
+    ChannelConflict,
+    ChannelNotFound,
+    InvalidChannel,
+    SecretsUnreadable,
+)
 from workers.errors import (
     ApiKeyError,
     BrokerUnavailable,
@@ -27,6 +34,8 @@ BROKER_DOWN = (
     "start Redis or fix the URL"
 )
 _MISSING_TABLE_MARKERS = ("no such table", "undefinedtable")
+_CONFIG_FIELD = re.compile(r"\bconfig\.([a-z_]+)(?:\.\d+)?")
+_CHANNEL_OPTIONS = {"sender": "--from", "recipients": "--to"}
 
 
 def field_errors(details: Any) -> str:
@@ -71,4 +80,22 @@ def from_taskyard_error(error: TaskyardError) -> CliError:
         return CliError(f"{error.message}; use a new --idempotency-key for a different request")
     if isinstance(error, ApiKeyError):
         return CliError(f"{error.message}; `taskyard keys list` shows the existing keys")
+    return _from_channel_error(error)
+
+
+def _option_of(field: re.Match[str]) -> str:
+    name = field[1]
+    return _CHANNEL_OPTIONS.get(name, f"--{name}")
+
+
+def _from_channel_error(error: TaskyardError) -> CliError:
+    if isinstance(error, InvalidChannel):
+        # The settings' fields as the options of `taskyard channels add` that set them.
+        return UsageProblem(_CONFIG_FIELD.sub(_option_of, error.message))
+    if isinstance(error, ChannelNotFound):
+        return CliError(f"{error.message}; `taskyard channels list` shows them")
+    if isinstance(error, ChannelConflict):
+        return CliError(f"{error.message}; choose another name or remove it first")
+    if isinstance(error, SecretsUnreadable):
+        return CliError(error.message)
     return CliError(error.message)

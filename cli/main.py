@@ -9,7 +9,7 @@ from typing import Any
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from cli import api, db, dev, dispatcher, dlq, flower, jobs, keys, schedules
+from cli import api, channels, db, dev, dispatcher, dlq, flower, jobs, keys, schedules
 from cli.failures import from_store_error, from_taskyard_error
 from cli.maintenance import maintenance
 from cli.output import PROG, CliError, error_line
@@ -89,6 +89,7 @@ cli.add_command(api.api)
 cli.add_command(keys.keys)
 cli.add_command(jobs.jobs)
 cli.add_command(schedules.schedules)
+cli.add_command(channels.channels)
 cli.add_command(dlq.dlq)
 cli.add_command(db.db)
 cli.add_command(flower.flower)

@@ -3,6 +3,7 @@ operation needs `admin`; secrets are accepted and never returned."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from fastapi import APIRouter, Response
@@ -24,9 +25,22 @@ from tasks.notifications import store
 from tasks.notifications.errors import ChannelNotFound, ChannelTestFailed
 from tasks.notifications.message import channel_test_message
 from tasks.notifications.outcomes import ErrorClass, Outcome
+from tasks.notifications.sealing import UNSEALED_NOTE
 from tasks.notifications.senders import send
+from workers.store.models import Channel
 
 router = APIRouter(prefix="/v1/channels", tags=["channels"])
+log = logging.getLogger(__name__)
+_told_unsealed = False
+
+
+def _shown(record: Channel) -> ChannelOut:
+    """The channel's JSON; the first unsealed write of the process logs why it is unsealed."""
+    global _told_unsealed
+    if not record.sealed and not _told_unsealed:
+        _told_unsealed = True
+        log.warning(UNSEALED_NOTE, extra={"action": "channels.secrets_unsealed"})
+    return ChannelOut.from_record(record)
 
 
 def _channel_id(channel_id: str) -> uuid.UUID:
@@ -54,8 +68,7 @@ def create_channel(body: ChannelIn, key: AdminKey) -> ChannelOut:
     """Add a channel. 422 `validation_error` for bad settings, `outbound_refused` for a target
     on a private, loopback, link-local or metadata address not in TASKYARD_OUTBOUND_ALLOW;
     409 when the name is taken. Needs `admin`."""
-    record = store.create_channel(body.name, body.config, body.description)
-    return ChannelOut.from_record(record)
+    return _shown(store.create_channel(body.name, body.config, body.description))
 
 
 @router.get("/{channel_id}", summary="Get a channel", responses=error_responses(401, 403, 404))
@@ -74,7 +87,7 @@ def update_channel(channel_id: str, body: ChannelPatch, key: AdminKey) -> Channe
         if name in changes and changes[name] is None:
             details = [{"field": f"body.{name}", "message": "must not be null"}]
             raise ApiProblem(422, "validation_error", f"body.{name} must not be null", details)
-    return ChannelOut.from_record(store.update_channel(_channel_id(channel_id), changes))
+    return _shown(store.update_channel(_channel_id(channel_id), changes))
 
 
 @router.delete(

@@ -76,8 +76,17 @@ def _secret_http_url(value: SecretStr) -> SecretStr:
 
 
 def _secret_text(value: SecretStr) -> SecretStr:
-    if _CONTROL.search(value.get_secret_value()):
+    text = value.get_secret_value()
+    if not 1 <= len(text) <= MAX_URL:
+        raise ValueError(f"must be 1 to {MAX_URL} characters")
+    if _CONTROL.search(text):
         raise ValueError("must not contain control characters (NUL, CR, LF, ...)")
+    return value
+
+
+def _webhook_secret(value: SecretStr) -> SecretStr:
+    if len(value.get_secret_value()) < MIN_WEBHOOK_SECRET:
+        raise ValueError(f"must be at least {MIN_WEBHOOK_SECRET} characters")
     return value
 
 
@@ -99,7 +108,7 @@ Address = Annotated[str, Field(max_length=254), AfterValidator(_one_line), After
 Host = Annotated[str, AfterValidator(_host)]
 HttpUrl = Annotated[str, Field(max_length=MAX_URL), AfterValidator(_one_line),
                     AfterValidator(_http_url)]  # fmt: skip
-Secret = Annotated[SecretStr, Field(min_length=1, max_length=MAX_URL), AfterValidator(_secret_text)]
+Secret = Annotated[SecretStr, AfterValidator(_secret_text)]
 SecretUrl = Annotated[Secret, AfterValidator(_secret_http_url)]
 
 
@@ -125,7 +134,7 @@ class WebhookConfig(_Config):
 
     kind: Literal["webhook"] = "webhook"
     url: HttpUrl
-    secret: Annotated[Secret, Field(min_length=MIN_WEBHOOK_SECRET)]
+    secret: Annotated[Secret, AfterValidator(_webhook_secret)]
 
 
 class SlackConfig(_Config):

@@ -5,7 +5,6 @@ plain JSON text when no key is set."""
 from __future__ import annotations
 
 import json
-import logging
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -13,9 +12,12 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from tasks.notifications.errors import SecretsUnreadable
 from workers.settings import get_settings, split_keys
 
-log = logging.getLogger(__name__)
 KEYS_SETTING = "TASKYARD_SECRET_KEYS"
-_warned = False
+#: What the API logs (once per process) and the CLI notes when secrets are stored in clear.
+UNSEALED_NOTE = (
+    f"{KEYS_SETTING} is not set, so channel secrets are stored unencrypted; "
+    "see docs/security.md to set a key"
+)
 
 
 @lru_cache(maxsize=4)
@@ -34,23 +36,11 @@ def new_key() -> str:
     return Fernet.generate_key().decode("ascii")
 
 
-def _warn_once() -> None:
-    global _warned
-    if not _warned:
-        _warned = True
-        log.warning(
-            "%s is not set: channel secrets are stored unencrypted (see docs/security.md)",
-            KEYS_SETTING,
-            extra={"action": "channels.secrets_unsealed"},
-        )
-
-
 def seal(secrets: dict[str, str]) -> tuple[str, bool]:
     """``secrets`` as stored text, and whether it is sealed (encrypted)."""
     text = json.dumps(secrets, sort_keys=True)
     ring = keyring()
     if ring is None:
-        _warn_once()
         return text, False
     return ring.encrypt(text.encode()).decode("ascii"), True
 
