@@ -60,6 +60,7 @@ def _host(value: str) -> str:
 
 def _http_url(value: str) -> str:
     parts = urlsplit(value)
+    _ = parts.port  # a ValueError (an invalid port) is a validation error here
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ValueError("must be an http:// or https:// URL with a host")
     if parts.username is not None or parts.password is not None:
@@ -69,7 +70,11 @@ def _http_url(value: str) -> str:
 
 def _secret_http_url(value: SecretStr) -> SecretStr:
     # Said without the URL: it is a secret.
-    parts = urlsplit(value.get_secret_value())
+    try:
+        parts = urlsplit(value.get_secret_value())
+        _ = parts.port
+    except ValueError:
+        raise ValueError("must be an http:// or https:// URL with a valid port") from None
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ValueError("must be an http:// or https:// URL with a host")
     return value

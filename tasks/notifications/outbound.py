@@ -88,7 +88,7 @@ def resolve(host: str, port: int) -> list[Address]:
         pass
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as error:
+    except (OSError, UnicodeError, ValueError) as error:
         raise TargetUnresolved(f"host {host!r} does not resolve ({error})") from None
     seen: dict[Address, None] = {}
     for info in infos:

@@ -60,6 +60,8 @@ def test_each_kind_splits_into_public_settings_and_secrets() -> None:
         ({"kind": "webhook", "url": "https://x.example", "secret": "short"}, "secret"),
         ({"kind": "webhook", "url": "https://x.example", "secret": "s" * 15 + "\x00"}, "secret"),
         ({"kind": "apprise", "url": "nonsense://token-is-secret"}, "url"),
+        ({"kind": "slack", "url": "https://h.example:99999/token-is-secret"}, "url"),
+        ({"kind": "webhook", "url": "https://h.example:99999/", "secret": "s" * 16}, "url"),
         ({"kind": "pager"}, ""),
     ],
 )
@@ -145,3 +147,10 @@ def test_fragments_of_a_secret_url_are_redacted_in_text_and_logs(
 
     assert "SECRET" not in caplog.records[0].getMessage()
     assert "SECRET" in caplog.records[1].getMessage()  # only while a send runs
+
+
+def test_a_bad_allow_list_stops_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TASKYARD_OUTBOUND_ALLOW", "10.0.0.0/8,under_score")
+
+    with pytest.raises(SettingsError, match="TASKYARD_OUTBOUND_ALLOW: 'under_score' is neither"):
+        load_settings()
