@@ -69,6 +69,46 @@ def _answer(error: smtplib.SMTPResponseException) -> str:
     return f"{error.smtp_code} {' '.join(text.split())}".strip()
 
 
+def _failure(error: OSError, stage: str, config: EmailConfig) -> Outcome:
+    """What an SMTP error at ``stage`` means for a retry (smtplib's and ssl's errors are all
+    ``OSError``s)."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        who = ", ".join(sorted(error.recipients))
+        return failed(ErrorClass.PERMANENT, f"every recipient was refused ({who})")
+    if isinstance(error, smtplib.SMTPAuthenticationError):
+        return failed(
+            ErrorClass.PERMANENT,
+            f"the server refused the login ({_answer(error)}); check username and password",
+            status_code=error.smtp_code,
+        )
+    if isinstance(error, smtplib.SMTPNotSupportedError):
+        return failed(
+            ErrorClass.PERMANENT,
+            f"the server does not support {stage}; check the channel's security and port",
+        )
+    if isinstance(error, smtplib.SMTPResponseException):
+        permanent = 500 <= error.smtp_code < 600
+        kind = ErrorClass.PERMANENT if permanent else ErrorClass.RETRYABLE
+        return failed(kind, f"the server answered {_answer(error)}", status_code=error.smtp_code)
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return failed(
+            ErrorClass.PERMANENT,
+            f"the server's certificate is not trusted ({error.verify_message}); "
+            "add its CA to TASKYARD_NOTIFY_CA_FILE",
+        )
+    if isinstance(error, ssl.SSLError):
+        return failed(
+            ErrorClass.PERMANENT,
+            f"the TLS handshake failed ({error.reason}); check the channel's security and port",
+        )
+    what = "timed out" if isinstance(error, TimeoutError) else f"failed ({error})"
+    return failed(
+        ErrorClass.RETRYABLE,
+        f"the SMTP {stage} with {config.host}:{config.port} {what}",
+        maybe_delivered=stage == "send",
+    )
+
+
 def send_email(config: EmailConfig, message: Message) -> Outcome:
     """Send ``message`` by SMTP to every recipient of ``config``."""
     checked_addresses(config.host, config.port)
@@ -76,43 +116,8 @@ def send_email(config: EmailConfig, message: Message) -> Outcome:
     stage = ["connect"]
     try:
         refused = _transmit(config, email, stage)
-    except smtplib.SMTPRecipientsRefused as error:
-        who = ", ".join(sorted(error.recipients))
-        return failed(ErrorClass.PERMANENT, f"every recipient was refused ({who})")
-    except smtplib.SMTPAuthenticationError as error:
-        return failed(
-            ErrorClass.PERMANENT,
-            f"the server refused the login ({_answer(error)}); check username and password",
-            status_code=error.smtp_code,
-        )
-    except smtplib.SMTPNotSupportedError:
-        return failed(
-            ErrorClass.PERMANENT,
-            f"the server does not support {stage[0]}; check the channel's security and port",
-        )
-    except smtplib.SMTPResponseException as error:
-        permanent = 500 <= error.smtp_code < 600
-        kind = ErrorClass.PERMANENT if permanent else ErrorClass.RETRYABLE
-        return failed(kind, f"the server answered {_answer(error)}", status_code=error.smtp_code)
-    except ssl.SSLCertVerificationError as error:
-        return failed(
-            ErrorClass.PERMANENT,
-            f"the server's certificate is not trusted ({error.verify_message}); "
-            "add its CA to TASKYARD_NOTIFY_CA_FILE",
-        )
-    except ssl.SSLError as error:
-        return failed(
-            ErrorClass.PERMANENT,
-            f"the TLS handshake failed ({error.reason}); check the channel's security and port",
-        )
-    except (OSError, smtplib.SMTPException) as error:
-        sent = stage[0] == "send"
-        what = "timed out" if isinstance(error, TimeoutError) else f"failed ({error})"
-        return failed(
-            ErrorClass.RETRYABLE,
-            f"the SMTP {stage[0]} with {config.host}:{config.port} {what}",
-            maybe_delivered=sent,
-        )
+    except OSError as error:
+        return _failure(error, stage[0], config)
     if refused:
         who = ", ".join(sorted(refused))
         return failed(
