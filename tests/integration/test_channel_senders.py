@@ -221,6 +221,22 @@ def test_each_answer_is_classified(
     assert len(sink.received) == 1
 
 
+def test_https_is_pinned_to_the_checked_address_and_verifies_the_host(
+    certificate: SelfSignedCertificate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with http_sink(HOOK_SECRET, certificate) as tls_sink:
+        trusted = send("hooks", webhook(tls_sink), channel_test_message("hooks"))
+        monkeypatch.delenv("TASKYARD_NOTIFY_CA_FILE")
+        get_settings.cache_clear()
+        untrusted = send("hooks", webhook(tls_sink), channel_test_message("hooks"))
+
+    assert trusted.ok, trusted
+    [request] = tls_sink.received
+    assert request.headers["Host"] == tls_sink.url.removeprefix("https://")
+    assert (untrusted.ok, untrusted.error_class) == (False, ErrorClass.PERMANENT)
+    assert "certificate is not trusted" in str(untrusted.error)
+
+
 # Slack and Apprise
 
 

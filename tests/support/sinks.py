@@ -5,7 +5,6 @@ and a self-signed certificate made on the spot."""
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import socket
 import ssl
 import threading
@@ -106,12 +105,18 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def http_sink(secret: str | None = None) -> Iterator[HttpSink]:
-    """An HTTP sink on a free loopback port, in a thread; stopped (hangs released) after."""
+def http_sink(
+    secret: str | None = None, certificate: SelfSignedCertificate | None = None
+) -> Iterator[HttpSink]:
+    """An HTTP sink on a free loopback port, in a thread; stopped (hangs released) after.
+    With a ``certificate`` it speaks HTTPS, and its URL names ``localhost``."""
     sink = HttpSink(secret=secret)
     server = ThreadingHTTPServer(("127.0.0.1", 0), type("Sink", (_Handler,), {"sink": sink}))
     server.daemon_threads = True
     sink.url = f"http://127.0.0.1:{server.server_address[1]}"
+    if certificate is not None:
+        server.socket = certificate.server_context().wrap_socket(server.socket, server_side=True)
+        sink.url = f"https://localhost:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -125,7 +130,7 @@ def http_sink(secret: str | None = None) -> Iterator[HttpSink]:
 
 @dataclass(frozen=True)
 class SelfSignedCertificate:
-    """A self-signed certificate for ``localhost`` and 127.0.0.1, and its key, as files."""
+    """A self-signed certificate for ``localhost``, and its key, as files."""
 
     cert: Path
     key: Path
@@ -142,7 +147,9 @@ def make_certificate(directory: Path) -> SelfSignedCertificate:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = dt.datetime.now(dt.UTC)
-    names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    # The name only, not 127.0.0.1: a client that checks the address it connected to (a
+    # pinned request that lost its host name) fails.
+    names = [x509.DNSName("localhost")]
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
