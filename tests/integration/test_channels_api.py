@@ -214,7 +214,7 @@ def test_secrets_are_write_only_and_sealed_at_rest(
     caplog.set_level(logging.DEBUG)
     admin = keys["admin"]
     port = plain_sink.url.rsplit(":", 1)[1]
-    bodies = [
+    bodies: list[dict[str, Any]] = [
         {"name": "w-secret", "config": {"kind": "webhook", "url": f"{sink.url}/h",
                                         "secret": HOOK_SECRET}},
         {"name": "s-secret", "config": {"kind": "slack", "url": f"{plain_sink.url}{SLACK_TOKEN}"}},

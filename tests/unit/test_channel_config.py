@@ -8,7 +8,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from tasks.notifications.channels import check_name, join, merged, parse_config, split
+from tasks.notifications.channels import (
+    EmailConfig,
+    check_name,
+    join,
+    merged,
+    parse_config,
+    split,
+)
 from tasks.notifications.errors import InvalidChannel, SecretsUnreadable
 from tasks.notifications.redaction import fragments, redact, redacting
 from tasks.notifications.sealing import new_key, reseal, seal, unseal
@@ -86,6 +93,7 @@ def test_an_edit_keeps_secrets_it_does_not_name_and_may_not_change_the_kind() ->
     config = parse_config(EMAIL)
 
     edited = merged(config, {"port": 465, "security": "tls"})
+    assert isinstance(edited, EmailConfig)
     assert split(edited)[1] == {"password": "pw-12345678"}
     assert (edited.port, edited.security) == (465, "tls")
     assert split(merged(config, {"password": None, "username": None}))[1] == {}
