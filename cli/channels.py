@@ -24,6 +24,15 @@ COLUMNS = ("name", "kind", "target", "secrets", "description", "created")
 SECRET_ENV = {"secret": "TASKYARD_CHANNEL_SECRET", "password": "TASKYARD_CHANNEL_PASSWORD",
               "url": "TASKYARD_CHANNEL_URL"}  # fmt: skip
 SECURITY = ("starttls", "tls", "none")
+#: The options of `add` each kind takes; another kind's option is refused, not ignored.
+KIND_OPTIONS = {
+    ChannelKind.EMAIL: {"host", "port", "security", "username", "password", "sender",
+                        "recipients"},
+    ChannelKind.WEBHOOK: {"url", "secret"},
+    ChannelKind.SLACK: {"url"},
+    ChannelKind.APPRISE: {"url"},
+}  # fmt: skip
+OPTION_NAMES = {"sender": "--from", "recipients": "--to"}
 
 
 def _target(record: Channel) -> str:
@@ -64,6 +73,11 @@ def _hidden(value: str | None, option: str, what: str) -> str:
 
 def _document(kind: str, given: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     """The settings for ``kind`` from the options, and a webhook secret generated to show."""
+    takes = KIND_OPTIONS[ChannelKind(kind)]
+    stray = sorted(k for k, v in given.items() if v not in (None, ()) and k not in takes)
+    if stray:
+        options = ", ".join(OPTION_NAMES.get(name, f"--{name}") for name in stray)
+        raise UsageProblem(f"{options} do(es) not apply to --kind {kind}")
     generated = None
     if kind == ChannelKind.EMAIL:
         document = {k: given[k] for k in ("host", "port", "security", "username", "sender")

@@ -49,12 +49,20 @@ class _Registry:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.active: Counter[str] = Counter()
+        self.counts: Counter[str] = Counter()
+        #: Longest first; replaced whole under the lock, so a reader in another thread
+        #: always sees one consistent tuple without taking the lock.
+        self.parts: tuple[str, ...] = ()
         self.installed = False
+
+    def _publish(self) -> None:
+        self.counts = +self.counts
+        self.parts = tuple(sorted(self.counts, key=len, reverse=True))
 
     def add(self, parts: list[str]) -> None:
         with self.lock:
-            self.active.update(parts)
+            self.counts.update(parts)
+            self._publish()
             if not self.installed:
                 # A record factory sees every logger's records, a library's child loggers
                 # (urllib3.connectionpool, httpcore.http11) included, which a filter on a
@@ -64,11 +72,11 @@ class _Registry:
 
     def remove(self, parts: list[str]) -> None:
         with self.lock:
-            self.active.subtract(parts)
-            self.active = +self.active
+            self.counts.subtract(parts)
+            self._publish()
 
     def masked(self, message: str) -> str | None:
-        parts = sorted(self.active, key=len, reverse=True)
+        parts = self.parts
         if not any(part in message for part in parts):
             return None
         for part in parts:
@@ -82,7 +90,7 @@ _registry = _Registry()
 def _factory(original: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
     def make(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = original(*args, **kwargs)
-        if _registry.active:
+        if _registry.parts:
             masked = _registry.masked(record.getMessage())
             if masked is not None:
                 record.msg, record.args = masked, None
