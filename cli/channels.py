@@ -134,7 +134,7 @@ def add(name: str, kind: str, description: str | None, **given: Any) -> None:  #
     record = store.create_channel(name, parse_config(document), description)
     note(f"Added {record.kind} channel {record.name!r}; try it with "
          f"`taskyard channels test {record.name}`.")  # fmt: skip
-    if not record.sealed:
+    if not record.sealed and store.secret_names(record):
         note(f"Note: {UNSEALED_NOTE}.")
     if generated is not None:
         note("Its signing secret follows the id; give it to the receiver now: "

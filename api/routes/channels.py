@@ -37,7 +37,7 @@ _told_unsealed = False
 def _shown(record: Channel) -> ChannelOut:
     """The channel's JSON; the first unsealed write of the process logs why it is unsealed."""
     global _told_unsealed
-    if not record.sealed and not _told_unsealed:
+    if not record.sealed and not _told_unsealed and store.secret_names(record):
         _told_unsealed = True
         log.warning(UNSEALED_NOTE, extra={"action": "channels.secrets_unsealed"})
     return ChannelOut.from_record(record)
