@@ -167,6 +167,8 @@ def test_bad_input_gets_the_error_shape(
     assert_error(client.patch(path, json={"config": {"secret": "short"}}, headers=admin), 422,
                  "invalid_channel")  # fmt: skip
     assert_error(client.patch(path, json={"name": None}, headers=admin), 422, "validation_error")
+    inward = {"config": {"url": "http://10.0.0.5/hook"}}
+    assert_error(client.patch(path, json=inward, headers=admin), 422, "outbound_refused")
     assert_error(client.get("/v1/channels/nope", headers=admin), 404, "channel_not_found")
     assert_error(client.get("/v1/channels?cursor=zzz", headers=admin), 422, "validation_error")
 
@@ -260,11 +262,17 @@ def test_a_key_rotates_by_rekeying(
     try:
         tested = client.post(f"/v1/channels/{channel['id']}/test", headers=admin)
         _, after, sealed = raw_row("rotating")
+        stranger = new_key()
+        use_keys(settings, stranger)
+        unreadable = client.post(f"/v1/channels/{channel['id']}/test", headers=admin)
     finally:
         use_keys(settings, FIRST_KEY, second)
 
     assert report.resealed >= 1
     assert tested.status_code == 200, tested.text  # opened with the new key alone
+    error = assert_error(unreadable, 503, "channel_secrets_unreadable")
+    assert "TASKYARD_SECRET_KEYS" in error["message"]
+    assert stranger not in unreadable.text
     assert sealed
     assert after != before
     assert sink.refused == []
