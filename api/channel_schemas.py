@@ -8,14 +8,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tasks.notifications.channels import MAX_DESCRIPTION, NAME_PATTERN, ChannelConfig
+from tasks.notifications.channels import MAX_DESCRIPTION, ChannelConfig
 from tasks.notifications.outcomes import ErrorClass, Outcome
 from tasks.notifications.store import secret_names
+from workers.names import NAME_PATTERN
 from workers.store.models import Channel
 
 #: Fields a PATCH may set but not to ``null``.
 NOT_NULL = ("name", "config")
-_NAME = f"^{NAME_PATTERN.pattern}$"
+_NAME = NAME_PATTERN.pattern
 _CONFIG = (
     "The kind's settings, told apart by `kind`: `email` (host, port, security, username, "
     "password, sender, recipients), `webhook` (url, secret), `slack` (url) or `apprise` (url). "

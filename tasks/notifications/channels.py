@@ -14,9 +14,8 @@ from pydantic import ValidationError as PydanticValidationError
 
 from tasks.notifications.errors import InvalidChannel
 from tasks.notifications.redaction import redacting
+from workers.names import NAME_RULE, is_name
 
-#: Channel names: as schedule and API-key names (``schedules.spec.NAME_PATTERN``).
-NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}")
 MAX_DESCRIPTION = 500
 MAX_URL = 2000
 MAX_RECIPIENTS = 50
@@ -194,8 +193,8 @@ def parse_config(document: Any, prefix: str = "config") -> ChannelConfig:
 
 def check_name(name: str) -> str:
     """``name`` when usable, else :class:`InvalidChannel`."""
-    if not NAME_PATTERN.fullmatch(name):
-        message = "is not a usable name; use 1-200 letters, digits, '_.:@-', starting alphanumeric"
+    if not is_name(name):
+        message = f"is not a usable name; {NAME_RULE}"
         raise InvalidChannel(f"name: {message}", [{"field": "name", "message": message}])
     return name
 

@@ -1,9 +1,47 @@
-"""What can go wrong with a channel (the API maps these in ``api/errors.py``, the CLI in
-``cli/failures.py``)."""
+"""What can go wrong with a notification template or channel (the API maps these in
+``api/errors.py``, the CLI in ``cli/failures.py``)."""
 
 from __future__ import annotations
 
 from workers.errors import TaskyardError
+
+
+class InvalidTemplate(TaskyardError):
+    """A template does not validate: its name, a text over its limit, its sample data, or a
+    part that does not render against the sample data (the details name the part and line)."""
+
+    code = "invalid_template"
+
+
+class TemplateNotFound(TaskyardError):
+    """No template has that id or name."""
+
+    code = "template_not_found"
+
+
+class TemplateConflict(TaskyardError):
+    """A template with that name exists already."""
+
+    code = "template_conflict"
+
+
+class RenderError(TaskyardError):
+    """A template part did not render against the data given; ``reason`` is what a delivery
+    records as its error."""
+
+    code = "template_render_failed"
+
+    def __init__(self, part: str, problem: str, line: int | None = None) -> None:
+        where = f"{part}, line {line}" if line is not None else part
+        super().__init__(f"{where}: {problem}", {"part": part, "line": line, "message": problem})
+        self.part = part
+        self.line = line
+        self.problem = problem
+
+    @property
+    def reason(self) -> str:
+        """The one line a delivery records: the part, the line and what went wrong."""
+        return self.message
 
 
 class InvalidChannel(TaskyardError):
