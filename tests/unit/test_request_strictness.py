@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from api import schedule_schemas, schemas
+from api import channel_schemas, schedule_schemas, schemas
 from api.app import create_app
 from tests.unit.test_jobtypes import COERCIBLE
 
 MODELS: dict[str, type[BaseModel]] = {
     name: value
-    for module in (schemas, schedule_schemas)
+    for module in (schemas, schedule_schemas, channel_schemas)
     for name, value in vars(module).items()
     if isinstance(value, type) and issubclass(value, BaseModel)
 }
