@@ -15,8 +15,13 @@ from api.correlation import HEADER as CORRELATION_HEADER
 from api.correlation import from_scope
 from schedules.errors import InvalidSchedule, ScheduleConflict, ScheduleNotFound
 from tasks.notifications.errors import (
+    ChannelConflict,
+    ChannelNotFound,
+    ChannelTestFailed,
+    InvalidChannel,
     InvalidTemplate,
     RenderError,
+    SecretsUnreadable,
     TemplateConflict,
     TemplateNotFound,
 )
@@ -53,6 +58,11 @@ _TASKYARD_STATUS: dict[type[TaskyardError], int] = {
     RenderError: 422,
     TemplateNotFound: 404,
     TemplateConflict: 409,
+    InvalidChannel: 422,
+    ChannelNotFound: 404,
+    ChannelConflict: 409,
+    ChannelTestFailed: 502,
+    SecretsUnreadable: 503,
 }
 _HTTP_CODES = {
     400: "bad_request",

@@ -33,6 +33,8 @@ from workers.store.migrate import current_revision, upgrade
 ADMIN_KEY_FILE = "dev-admin.key"
 FLOWER_CREDENTIALS_FILE = "flower-credentials"
 ADMIN_SCOPE = "admin"
+#: Channels of the dev stack may reach loopback receivers (a local sink or mail catcher).
+DEV_OUTBOUND_ALLOW = "127.0.0.0/8,::1,localhost"
 LOOPBACK = "127.0.0.1"
 #: A unix socket path must fit in ``sun_path`` (108 bytes on Linux, with the NUL).
 MAX_SOCKET_PATH = 100
@@ -203,6 +205,7 @@ def prepare(
     if not os.environ.get("TASKYARD_DATABASE_URL"):
         os.environ["TASKYARD_DATABASE_URL"] = f"sqlite:///{var_dir / 'taskyard.db'}"
     os.environ.setdefault("TASKYARD_LOG_FORMAT", "text")
+    os.environ.setdefault("TASKYARD_OUTBOUND_ALLOW", DEV_OUTBOUND_ALLOW)
     os.environ[VAR_DIR_ENV] = str(var_dir)
     get_settings.cache_clear()
     dispose_engines()

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from cli.output import CliError, UsageProblem
 from schedules.errors import InvalidSchedule, ScheduleNotFound
-from tasks.notifications.errors import InvalidTemplate, RenderError, TemplateNotFound
+from tasks.notifications.errors import (
+    ChannelConflict,
+    ChannelNotFound,
+    InvalidChannel,
+    InvalidTemplate,
+    RenderError,
+    SecretsUnreadable,
+    TemplateNotFound,
+)
 from workers.errors import (
     ApiKeyError,
     BrokerUnavailable,
@@ -29,6 +38,8 @@ BROKER_DOWN = (
     "start Redis or fix the URL"
 )
 _MISSING_TABLE_MARKERS = ("no such table", "undefinedtable")
+_CONFIG_FIELD = re.compile(r"\bconfig\.([a-z_]+)(?:\.\d+)?")
+_CHANNEL_OPTIONS = {"sender": "--from", "recipients": "--to"}
 
 #: The one table: each platform error as a CLI failure (whose class sets the exit code: 2 for
 #: bad input, else 1), and what to do next, added to its line. Errors not listed: 1, as said.
@@ -45,6 +56,10 @@ FAILURES: dict[type[TaskyardError], tuple[type[CliError], str | None]] = {
     InvalidTemplate: (UsageProblem, None),
     RenderError: (UsageProblem, None),
     TemplateNotFound: (CliError, "`taskyard templates list` shows them"),
+    InvalidChannel: (UsageProblem, None),
+    ChannelNotFound: (CliError, "`taskyard channels list` shows them"),
+    ChannelConflict: (CliError, "choose another name or remove it first"),
+    SecretsUnreadable: (CliError, None),
 }
 
 
@@ -86,6 +101,9 @@ def _message(error: TaskyardError) -> str:
         return STORE_NOT_MIGRATED if _missing_table(error.__cause__) else STORE_DOWN
     if isinstance(error, BrokerUnavailable):
         return BROKER_DOWN
+    if isinstance(error, InvalidChannel):
+        # The settings' fields as the options of `taskyard channels add` that set them.
+        return _CONFIG_FIELD.sub(_option_of, error.message)
     errors = field_errors(error.details) if isinstance(error, InvalidJob) else ""
     return f"{error.message}: {errors}" if errors else error.message
 
@@ -95,3 +113,8 @@ def from_taskyard_error(error: TaskyardError) -> CliError:
     failure, next_step = failure_for(error)
     message = _message(error)
     return failure(f"{message}; {next_step}" if next_step else message)
+
+
+def _option_of(field: re.Match[str]) -> str:
+    name = field[1]
+    return _CHANNEL_OPTIONS.get(name, f"--{name}")

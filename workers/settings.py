@@ -7,7 +7,10 @@ default below.
 
 from __future__ import annotations
 
+import base64
+import re
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -21,6 +24,8 @@ from workers.stackfile import applicable_file
 ENV_PREFIX = "TASKYARD_"
 REDIS_SCHEMES = frozenset({"redis", "rediss", "redis+socket"})
 AMQP_SCHEMES = frozenset({"amqp", "amqps", "pyamqp"})
+FERNET_KEY_BYTES = 32
+HOST_PATTERN = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9-]{1,63})*\.?")
 
 
 class Settings(BaseSettings):
@@ -160,6 +165,73 @@ class Settings(BaseSettings):
         """The Redis URL for locks, rate limits and results (never ``None`` after validation)."""
         assert self.redis_url is not None
         return self.redis_url
+
+    # Notifications (tasks/notifications): secrets at rest, outbound targets, sends.
+    secret_keys: SecretStr | None = Field(
+        default=None,
+        description="Fernet keys, comma-separated: the first seals channel secrets, all unseal.",
+    )
+    outbound_allow: str = Field(
+        default="",
+        description="CIDRs and host names a channel may reach although private or loopback.",
+    )
+    notify_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    notify_ca_file: Path | None = Field(
+        default=None, description="Extra CA certificates (PEM) trusted by SMTP and HTTPS sends."
+    )
+
+    @field_validator("secret_keys", "notify_ca_file", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("secret_keys")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            split_keys(value.get_secret_value())
+        return value
+
+    @field_validator("outbound_allow")
+    @classmethod
+    def _allow_list(cls, value: str) -> str:
+        split_allow_list(value)
+        return value
+
+
+def split_keys(text: str) -> list[str]:
+    """The Fernet keys in ``text`` (comma-separated), or ``ValueError`` naming a bad one by its
+    position, never by its value."""
+    keys = [part.strip() for part in text.split(",") if part.strip()]
+    if not keys:
+        raise ValueError("expected one or more Fernet keys, comma-separated")
+    for position, key in enumerate(keys, start=1):
+        try:
+            raw = base64.urlsafe_b64decode(key.encode("ascii"))
+        except (ValueError, UnicodeEncodeError):
+            raw = b""
+        if len(raw) != FERNET_KEY_BYTES:
+            raise ValueError(
+                f"key {position} is not a Fernet key (32 url-safe base64 bytes); "
+                "make one with `taskyard channels new-key`"
+            )
+    return keys
+
+
+def split_allow_list(text: str) -> tuple[list[IPv4Network | IPv6Network], list[str]]:
+    """The networks and host names of an outbound allow-list (comma-separated)."""
+    networks: list[IPv4Network | IPv6Network] = []
+    hosts: list[str] = []
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ip_network(entry, strict=False))
+        except ValueError:
+            if not HOST_PATTERN.fullmatch(entry):
+                raise ValueError(f"{entry!r} is neither a CIDR nor a host name") from None
+            hosts.append(entry.lower().rstrip("."))
+    return networks, hosts
 
 
 def _describe(error: ValidationError) -> str:

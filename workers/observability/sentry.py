@@ -24,6 +24,9 @@ def init_sentry(settings: Settings, component: str) -> bool:
         environment=settings.environment,
         integrations=[CeleryIntegration(monitor_beat_tasks=True)],
         before_send=_scrub_event,
+        # Frame locals hold secrets no pattern can recognise (a Slack URL, a channel's
+        # unsealed secrets in a sender's frame); tracebacks keep file, line and function.
+        include_local_variables=False,
         traces_sample_rate=0.0,
     )
     sentry_sdk.set_tag("component", component)

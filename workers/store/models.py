@@ -347,3 +347,21 @@ class Template(Base):
     default_channels: Mapped[list[str]] = mapped_column(JsonDocument, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Channel(Base):
+    """Where notifications go: a kind, its public settings, and its secrets, sealed with
+    ``TASKYARD_SECRET_KEYS`` when set (``sealed``), else kept as plain JSON text."""
+
+    __tablename__ = "channels"
+    __table_args__ = (Index("ix_channels_created", "created_at", "id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    config: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+    secret_config: Mapped[str] = mapped_column(Text)
+    sealed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

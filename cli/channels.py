@@ -1,0 +1,215 @@
+"""``taskyard channels``: add, list, show, test and remove notification channels; rekey their
+secrets after a key rotation. Secrets come from an option, its environment variable or a
+hidden prompt, and are never printed (a generated webhook secret is shown once)."""
+
+from __future__ import annotations
+
+import secrets as tokens
+from typing import Any
+
+import click
+
+from cli.output import EMPTY, CliError, UsageProblem, console, note, plural, table, when
+from cli.progress import progress_bar, stdin_is_terminal
+from tasks.notifications import store
+from tasks.notifications.channels import ChannelKind, parse_config
+from tasks.notifications.errors import ChannelTestFailed
+from tasks.notifications.message import channel_test_message
+from tasks.notifications.outcomes import ErrorClass
+from tasks.notifications.sealing import KEYS_SETTING, UNSEALED_NOTE, keyring, new_key
+from tasks.notifications.senders import send
+from workers.store.models import Channel
+
+COLUMNS = ("name", "kind", "target", "secrets", "description", "created")
+SECRET_ENV = {"secret": "TASKYARD_CHANNEL_SECRET", "password": "TASKYARD_CHANNEL_PASSWORD",
+              "url": "TASKYARD_CHANNEL_URL"}  # fmt: skip
+SECURITY = ("starttls", "tls", "none")
+#: The options of `add` each kind takes; another kind's option is refused, not ignored.
+KIND_OPTIONS = {
+    ChannelKind.EMAIL: {"host", "port", "security", "username", "password", "sender",
+                        "recipients"},
+    ChannelKind.WEBHOOK: {"url", "secret"},
+    ChannelKind.SLACK: {"url"},
+    ChannelKind.APPRISE: {"url"},
+}  # fmt: skip
+OPTION_NAMES = {"sender": "--from", "recipients": "--to"}
+
+
+def _target(record: Channel) -> str:
+    config = record.config
+    if record.kind == ChannelKind.EMAIL:
+        return f"{config['host']}:{config['port']} to {', '.join(config['recipients'])}"
+    if record.kind == ChannelKind.WEBHOOK:
+        return str(config["url"])
+    return f"{record.kind} URL (secret)"
+
+
+def _secrets(record: Channel) -> str:
+    names = store.secret_names(record)
+    if not names:
+        return EMPTY
+    return f"{', '.join(names)} ({'sealed' if record.sealed else 'plain'})"
+
+
+def _row(record: Channel) -> tuple[str, ...]:
+    return (record.name, record.kind, _target(record), _secrets(record),
+            record.description or EMPTY, when(record.created_at))  # fmt: skip
+
+
+@click.group()
+def channels() -> None:
+    """Notification channels: email (SMTP), signed webhooks, Slack, and Apprise URLs."""
+
+
+def _hidden(value: str | None, option: str, what: str) -> str:
+    if value:
+        return value
+    if not stdin_is_terminal():
+        env = SECRET_ENV[option.removeprefix("--")]
+        raise UsageProblem(f"give {option} or set {env} (no terminal to ask for the {what})")
+    answer: str = click.prompt(what.capitalize(), hide_input=True, err=True)
+    return answer
+
+
+def _document(kind: str, given: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The settings for ``kind`` from the options, and a webhook secret generated to show."""
+    takes = KIND_OPTIONS[ChannelKind(kind)]
+    stray = sorted(k for k, v in given.items() if v not in (None, ()) and k not in takes)
+    if stray:
+        options = ", ".join(OPTION_NAMES.get(name, f"--{name}") for name in stray)
+        raise UsageProblem(f"{options} do(es) not apply to --kind {kind}")
+    generated = None
+    if kind == ChannelKind.EMAIL:
+        document = {k: given[k] for k in ("host", "port", "security", "username", "sender")
+                    if given[k] is not None}  # fmt: skip
+        document["recipients"] = list(given["recipients"])
+        if given["username"] is not None:
+            document["password"] = _hidden(given["password"], "--password", "SMTP password")
+        return {"kind": kind, **document}, None
+    if kind == ChannelKind.WEBHOOK:
+        if given["url"] is None:
+            raise UsageProblem("a webhook needs --url URL")
+        secret = given["secret"]
+        if secret is None:
+            secret = generated = tokens.token_urlsafe(32)
+        return {"kind": kind, "url": given["url"], "secret": secret}, generated
+    what = "Slack incoming-webhook URL" if kind == ChannelKind.SLACK else "Apprise URL"
+    return {"kind": kind, "url": _hidden(given["url"], "--url", what)}, None
+
+
+@channels.command()
+@click.argument("name")
+@click.option("--kind", required=True, type=click.Choice([k.value for k in ChannelKind]))
+@click.option(
+    "--url",
+    envvar=SECRET_ENV["url"],
+    show_envvar=True,
+    metavar="URL",
+    help="webhook: where to POST; slack, apprise: the (secret) URL, else prompted.",
+)
+@click.option(
+    "--secret",
+    envvar=SECRET_ENV["secret"],
+    show_envvar=True,
+    metavar="SECRET",
+    help="webhook: the signing secret (default: generated and shown once).",
+)
+@click.option("--host", metavar="HOST", help="email: the SMTP server.")
+@click.option("--port", type=click.IntRange(1, 65_535), help="email: [default: 587].")
+@click.option("--security", type=click.Choice(SECURITY), help="email: [default: starttls].")
+@click.option("--username", metavar="USER", help="email: log in as USER.")
+@click.option(
+    "--password",
+    envvar=SECRET_ENV["password"],
+    show_envvar=True,
+    metavar="PASSWORD",
+    help="email: the login's password (else prompted).",
+)
+@click.option("--from", "sender", metavar="ADDRESS", help="email: the From address.")
+@click.option("--to", "recipients", multiple=True, metavar="ADDRESS", help="email: repeatable.")
+@click.option("--description", metavar="TEXT", help="What the channel is for.")
+def add(name: str, kind: str, description: str | None, **given: Any) -> None:  # fmt: skip
+    """Add channel NAME of --kind; checks its target, prints its id last."""
+    document, generated = _document(kind, given)
+    record = store.create_channel(name, parse_config(document), description)
+    note(f"Added {record.kind} channel {record.name!r}; try it with "
+         f"`taskyard channels test {record.name}`.")  # fmt: skip
+    if not record.sealed and store.secret_names(record):
+        note(f"Note: {UNSEALED_NOTE}.")
+    if generated is not None:
+        note("Its signing secret follows the id; give it to the receiver now: "
+             "it is not shown again.")  # fmt: skip
+    click.echo(str(record.id))
+    if generated is not None:
+        click.echo(generated)
+
+
+@channels.command(name="list")
+def list_() -> None:
+    """Every channel: kind, target (secret URLs hidden), secrets held, description."""
+    records = store.all_channels()
+    if not records:
+        note("No channels yet; add one with `taskyard channels add NAME --kind webhook --url URL`.")
+        return
+    console().print(table(None, COLUMNS, [_row(record) for record in records]))
+
+
+@channels.command()
+@click.argument("name")
+def show(name: str) -> None:
+    """Channel NAME in full, but for its secrets (named, never shown)."""
+    record = store.find_channel(name)
+    rows = [("id", str(record.id)), ("name", record.name), ("kind", record.kind),
+            ("description", record.description or EMPTY)]  # fmt: skip
+    for key, value in record.config.items():
+        shown = ", ".join(value) if isinstance(value, list) else str(value)
+        rows.append((key, shown if value is not None else EMPTY))
+    rows += [("secrets", _secrets(record)), ("created", when(record.created_at)),
+             ("updated", when(record.updated_at))]  # fmt: skip
+    console().print(table(None, ("field", "value"), rows))
+
+
+@channels.command()
+@click.argument("name")
+def test(name: str) -> None:
+    """Send a test message through channel NAME now; exit 1 when it is not delivered."""
+    record = store.find_channel(name)
+    outcome = send(record.name, store.config_of(record), channel_test_message(record.name))
+    if not outcome.ok:
+        again = (
+            "check the receiver is up, then test again"
+            if outcome.error_class is ErrorClass.RETRYABLE
+            else f"fix the channel (`taskyard channels show {name}`) or the receiver"
+        )
+        raise ChannelTestFailed(f"test message to {name!r} not delivered: {outcome.error}; {again}")
+    answer = f"answer {outcome.status_code}, " if outcome.status_code is not None else ""
+    click.echo(f"Test message delivered through {name!r} ({answer}{outcome.duration_s:.2f} s).")
+
+
+@channels.command()
+@click.argument("name")
+def remove(name: str) -> None:
+    """Remove channel NAME."""
+    store.delete_channel(store.find_channel(name).id)
+    click.echo(f"Channel {name!r} is removed.")
+
+
+@channels.command()
+def rekey() -> None:
+    """Reseal every channel's secrets under the first key of TASKYARD_SECRET_KEYS (safe to
+    run again). Rotate a key: put a new one first, rekey, then drop the old one."""
+    if keyring() is None:
+        raise CliError(f"{KEYS_SETTING} is not set; make a key with `taskyard channels "
+                       f"new-key` and set it first")  # fmt: skip
+    total = store.count_channels()
+    with progress_bar("Resealing channel secrets", total) as advance:
+        report = store.rekey(advance)
+    plain = f", {report.were_plain} of them stored plain until now" if report.were_plain else ""
+    click.echo(f"Resealed {plural(report.resealed, 'channel')} under the first key{plain}. "
+               f"Keys after the first may now leave {KEYS_SETTING}.")  # fmt: skip
+
+
+@channels.command(name="new-key")
+def new_key_() -> None:
+    """Print a new key for TASKYARD_SECRET_KEYS (keep it as safe as the secrets it seals)."""
+    click.echo(new_key())

@@ -1,0 +1,199 @@
+"""Channels in the store: created, listed a page at a time, edited and removed by operators;
+secrets sealed on the way in and opened only to send; every row resealed by a rekey."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tasks.notifications.channels import (
+    SECRET_FIELDS,
+    ChannelConfig,
+    check_description,
+    check_name,
+    join,
+    merged,
+    split,
+)
+from tasks.notifications.errors import ChannelConflict, ChannelNotFound, SecretsUnreadable
+from tasks.notifications.sealing import reseal, seal, unseal
+from tasks.notifications.targets import check_target
+from workers.store.engine import session_scope
+from workers.store.models import Channel
+from workers.store.types import utcnow
+
+#: Rows resealed per transaction by :func:`rekey`.
+REKEY_BATCH = 100
+#: The fields an operator may change (``kind`` is the channel's nature: add another instead).
+EDITABLE = frozenset({"name", "config", "description"})
+
+
+@dataclass(frozen=True)
+class RekeyReport:
+    """What a rekey did: rows resealed under the first key, of which were plain before."""
+
+    resealed: int
+    were_plain: int
+
+
+def config_of(record: Channel) -> ChannelConfig:
+    """The channel's full settings, secrets opened (to send with, never to show)."""
+    return join(record.kind, dict(record.config), unseal(record.secret_config, record.sealed))
+
+
+def secret_names(record: Channel) -> list[str]:
+    """The names of the secrets the channel holds (never their values); those its kind may
+    hold when the configured keys cannot open them."""
+    try:
+        return sorted(unseal(record.secret_config, record.sealed))
+    except SecretsUnreadable:
+        return sorted(SECRET_FIELDS[record.kind])
+
+
+def _taken(name: str) -> ChannelConflict:
+    return ChannelConflict(f"a channel named {name!r} exists already", {"name": name})
+
+
+def create_channel(name: str, config: ChannelConfig, description: str | None = None) -> Channel:
+    """Store a new channel after checking its target; :class:`ChannelConflict` when the name
+    is taken, :class:`~tasks.notifications.errors.OutboundRefused` for a refused target."""
+    check_name(name)
+    check_description(description)
+    check_target(config)
+    public, secrets = split(config)
+    stored, sealed = seal(secrets)
+    record = Channel(
+        name=name,
+        kind=config.kind,
+        config=public,
+        secret_config=stored,
+        sealed=sealed,
+        description=description,
+    )
+    try:
+        with session_scope() as session:
+            if session.scalar(select(Channel.id).where(Channel.name == name)):
+                raise _taken(name)
+            session.add(record)
+    except IntegrityError:
+        raise _taken(name) from None
+    return record
+
+
+def list_channels(before: tuple[datetime, uuid.UUID] | None, limit: int) -> list[Channel]:
+    """Up to ``limit`` channels, newest first, after the position ``before``."""
+    query = select(Channel).order_by(Channel.created_at.desc(), Channel.id.desc()).limit(limit)
+    if before is not None:
+        query = query.where(tuple_(Channel.created_at, Channel.id) < tuple_(*before))
+    with session_scope() as session:
+        return list(session.scalars(query))
+
+
+def all_channels() -> list[Channel]:
+    """Every channel, by name."""
+    with session_scope() as session:
+        return list(session.scalars(select(Channel).order_by(Channel.name)))
+
+
+def get_channel(channel_id: uuid.UUID) -> Channel:
+    """The channel with ``channel_id``, or :class:`ChannelNotFound`."""
+    with session_scope() as session:
+        record = session.get(Channel, channel_id)
+    if record is None:
+        raise ChannelNotFound(f"no channel with id {channel_id}")
+    return record
+
+
+def find_channel(name: str) -> Channel:
+    """The channel called ``name``, or :class:`ChannelNotFound`."""
+    with session_scope() as session:
+        record = session.scalar(select(Channel).where(Channel.name == name))
+    if record is None:
+        raise ChannelNotFound(f"no channel named {name!r}")
+    return record
+
+
+def _apply(session: Session, record: Channel, changes: Mapping[str, Any]) -> None:
+    if "name" in changes and changes["name"] != record.name:
+        name = check_name(changes["name"])
+        if session.scalar(select(Channel.id).where(Channel.name == name)):
+            raise _taken(name)
+        record.name = name
+    if "description" in changes:
+        record.description = check_description(changes["description"])
+    if changes.get("config"):
+        config = merged(config_of(record), dict(changes["config"]))
+        check_target(config)
+        public, secrets = split(config)
+        record.config = public
+        record.secret_config, record.sealed = seal(secrets)
+    record.updated_at = utcnow()
+
+
+def update_channel(channel_id: uuid.UUID, changes: Mapping[str, Any]) -> Channel:
+    """Apply ``changes`` (fields of :data:`EDITABLE`; ``config`` holds only the settings to
+    change, a secret left out is kept) to a channel."""
+    unknown = set(changes) - EDITABLE
+    if unknown:
+        raise ValueError(f"not editable: {sorted(unknown)}")
+    try:
+        with session_scope() as session:
+            record = session.get(Channel, channel_id, with_for_update=True)
+            if record is None:
+                raise ChannelNotFound(f"no channel with id {channel_id}")
+            _apply(session, record, changes)
+    except IntegrityError:
+        raise _taken(str(changes.get("name"))) from None
+    return record
+
+
+def delete_channel(channel_id: uuid.UUID) -> None:
+    """Remove a channel."""
+    with session_scope() as session:
+        record = session.get(Channel, channel_id)
+        if record is None:
+            raise ChannelNotFound(f"no channel with id {channel_id}")
+        session.delete(record)
+
+
+def count_channels() -> int:
+    """How many channels there are (a rekey's total)."""
+    with session_scope() as session:
+        return int(session.scalar(select(func.count()).select_from(Channel)) or 0)
+
+
+def _rekey_batch(after: uuid.UUID | None) -> tuple[uuid.UUID | None, int, int]:
+    query = select(Channel).order_by(Channel.id).limit(REKEY_BATCH).with_for_update()
+    if after is not None:
+        query = query.where(Channel.id > after)
+    with session_scope() as session:
+        records = list(session.scalars(query))
+        plain = 0
+        for record in records:
+            plain += not record.sealed
+            record.secret_config = reseal(record.secret_config, record.sealed)
+            record.sealed = True
+    last = records[-1].id if records else None
+    return last, len(records), plain
+
+
+def rekey(progress: Callable[[int], None] | None = None) -> RekeyReport:
+    """Reseal every channel's secrets under the first key of ``TASKYARD_SECRET_KEYS``, a
+    batch per transaction (safe to run again; plain rows are sealed too)."""
+    after: uuid.UUID | None = None
+    resealed = were_plain = 0
+    while True:
+        after, count, plain = _rekey_batch(after)
+        if count == 0:
+            return RekeyReport(resealed, were_plain)
+        resealed += count
+        were_plain += plain
+        if progress is not None:
+            progress(count)

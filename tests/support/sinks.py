@@ -1,0 +1,235 @@
+"""Real receivers on loopback for channel tests: an HTTP sink that verifies webhook
+signatures and answers as told, an SMTP server (aiosmtpd) plain, STARTTLS or implicit TLS,
+and a self-signed certificate made on the spot."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tasks.notifications.signing import HEADER, InvalidSignature, verify_signature
+
+#: How long a hanging answer holds its request at most (the sink's stop releases it sooner).
+HANG_S = 30.0
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 just now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class Received:
+    """One request the sink took in."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class HttpSink:
+    """What the sink received and refused; ``answer`` decides the next answers: ``ok``,
+    ``500``, ``429`` (with ``Retry-After: 7``), ``400`` or ``hang``."""
+
+    url: str = ""
+    secret: str | None = None
+    tolerance_s: float = 300
+    answer: str = "ok"
+    received: list[Received] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    def check(self, headers: dict[str, str], body: bytes) -> str | None:
+        """Why the request's signature fails, or ``None`` (also when no secret is set)."""
+        if self.secret is None:
+            return None
+        try:
+            verify_signature(self.secret, headers.get(HEADER), body, self.tolerance_s)
+        except InvalidSignature as error:
+            return str(error)
+        return None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    sink: HttpSink
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        headers = {k: v for k, v in self.headers.items()}
+        reason = self.sink.check(headers, body)
+        if reason is not None:
+            self.sink.refused.append(reason)
+            self._reply(401, b'{"error": "bad signature"}')
+            return
+        self.sink.received.append(Received(self.path, headers, body))
+        answer = self.sink.answer
+        if answer == "hang":
+            self.sink.release.wait(HANG_S)
+            return
+        status = 200 if answer == "ok" else int(answer)
+        extra = {"Retry-After": "7"} if status == 429 else {}
+        self._reply(status, b'{"ok": true}' if status == 200 else b'{"error": "no"}', extra)
+
+    def _reply(self, status: int, body: bytes, extra: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (extra or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def http_sink(
+    secret: str | None = None, certificate: SelfSignedCertificate | None = None
+) -> Iterator[HttpSink]:
+    """An HTTP sink on a free loopback port, in a thread; stopped (hangs released) after.
+    With a ``certificate`` it speaks HTTPS, and its URL names ``localhost``."""
+    sink = HttpSink(secret=secret)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Sink", (_Handler,), {"sink": sink}))
+    server.daemon_threads = True
+    sink.url = f"http://127.0.0.1:{server.server_address[1]}"
+    if certificate is not None:
+        server.socket = certificate.server_context().wrap_socket(server.socket, server_side=True)
+        sink.url = f"https://localhost:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield sink
+    finally:
+        sink.release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@dataclass(frozen=True)
+class SelfSignedCertificate:
+    """A self-signed certificate for ``localhost``, and its key, as files."""
+
+    cert: Path
+    key: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        """A server-side TLS context presenting the certificate."""
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert, self.key)
+        return context
+
+
+def make_certificate(directory: Path) -> SelfSignedCertificate:
+    """Generate the test certificate (EC P-256, valid for a day) into ``directory``."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    # The name only, not 127.0.0.1: a client that checks the address it connected to (a
+    # pinned request that lost its host name) fails.
+    names = [x509.DNSName("localhost")]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    paths = SelfSignedCertificate(directory / "test-cert.pem", directory / "test-key.pem")
+    paths.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths.key.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return paths
+
+
+@dataclass
+class Mailbox:
+    """What the SMTP server accepted: each message with its envelope."""
+
+    port: int = 0
+    messages: list[tuple[str, list[str], Message]] = field(default_factory=list)
+    logins: list[str] = field(default_factory=list)
+    refuse: set[str] = field(default_factory=set)
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        """Refuse the addresses in ``refuse`` (550), accept the rest."""
+        if address in self.refuse:
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        """Keep the message."""
+        self.messages.append(
+            (envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(envelope.content))
+        )
+        return "250 Message accepted for delivery"
+
+
+@contextmanager
+def smtp_server(
+    security: str = "none",
+    certificate: SelfSignedCertificate | None = None,
+    credentials: tuple[str, str] | None = None,
+) -> Iterator[Mailbox]:
+    """aiosmtpd on a free loopback port: ``none``, ``starttls`` (required) or ``tls``
+    (implicit), with a login required when ``credentials`` are given."""
+    mailbox = Mailbox(port=free_port())
+
+    def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
+        ok = isinstance(data, LoginPassword) and credentials is not None and (
+            data.login.decode(), data.password.decode()) == credentials  # fmt: skip
+        if ok:
+            mailbox.logins.append(data.login.decode())
+        return AuthResult(success=ok, handled=False)  # not handled: aiosmtpd answers 535
+
+    options: dict[str, Any] = {}
+    if security == "starttls":
+        assert certificate is not None
+        options.update(tls_context=certificate.server_context(), require_starttls=True)
+    elif security == "tls":
+        assert certificate is not None
+        options.update(ssl_context=certificate.server_context())
+    if credentials is not None:
+        # aiosmtpd knows a STARTTLS session is encrypted, not an implicit-TLS one.
+        options.update(authenticator=authenticate, auth_require_tls=security == "starttls")
+    controller = Controller(mailbox, hostname="127.0.0.1", port=mailbox.port, **options)
+    controller.start()
+    try:
+        yield mailbox
+    finally:
+        controller.stop()
