@@ -11,12 +11,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from tests.integration.test_api_jobs import Headers, assert_error, bearer, wait_status
+from tests.support.api import Headers, api_client, assert_error, issue_keys, wait_status
 from tests.support.dispatcher import running_dispatcher
 from tests.support.waiting import wait_for
 from tests.support.worker import embedded_worker
-from workers.store.keys import create_key
 from workers.store.types import utcnow
 
 SCOPES = {
@@ -33,12 +31,12 @@ Job = dict[str, Any]
 
 @pytest.fixture(scope="module")
 def keys(runtime: dict[str, str]) -> dict[str, Headers]:
-    return {name: bearer(create_key(name, scopes).secret) for name, scopes in SCOPES.items()}
+    return issue_keys(SCOPES)
 
 
 @pytest.fixture(scope="module")
 def client(runtime: dict[str, str]) -> Iterator[TestClient]:
-    with TestClient(create_app()) as test_client:
+    with api_client() as test_client:
         yield test_client
 
 

@@ -10,11 +10,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from tests.support.waiting import wait_for
+from tests.support.api import Headers, api_client, assert_error, issue_keys, wait_status
 from tests.support.worker import embedded_worker
 from workers.errors import DETAILS_LIMIT, ECHO_LIMIT, MESSAGE_LIMIT
-from workers.store.keys import create_key, revoke_key
+from workers.store.keys import revoke_key
 
 #: The worker leaves ``bulk`` alone, so what is enqueued there stays to be counted.
 CONSUMED_QUEUES = ("critical", "high", "default")
@@ -27,24 +26,18 @@ SCOPES = {
     "revoked": ["admin"],
 }
 
-Headers = dict[str, str]
-
-
-def bearer(secret: str) -> Headers:
-    return {"Authorization": f"Bearer {secret}"}
-
 
 @pytest.fixture(scope="module")
 def keys(runtime: dict[str, str]) -> dict[str, Headers]:
     """Authorization headers by key name; ``revoked`` is revoked already."""
-    issued = {name: create_key(name, scopes).secret for name, scopes in SCOPES.items()}
+    issued = issue_keys(SCOPES)
     revoke_key("revoked")
-    return {name: bearer(secret) for name, secret in issued.items()}
+    return issued
 
 
 @pytest.fixture(scope="module")
 def client(runtime: dict[str, str]) -> Iterator[TestClient]:
-    with TestClient(create_app()) as test_client:
+    with api_client() as test_client:
         yield test_client
 
 
@@ -52,25 +45,6 @@ def client(runtime: dict[str, str]) -> Iterator[TestClient]:
 def worker(runtime: dict[str, str]) -> Iterator[None]:
     with embedded_worker(CONSUMED_QUEUES):
         yield
-
-
-def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
-    """The error of ``response`` after checking its status and the one error shape."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "details"}
-    assert body["error"]["code"] == code, body
-    assert body["error"]["message"]
-    return dict(body["error"])
-
-
-def wait_status(client: TestClient, headers: Headers, job_id: str, status: str) -> dict[str, Any]:
-    def reached() -> dict[str, Any] | None:
-        job: dict[str, Any] = client.get(f"/v1/jobs/{job_id}", headers=headers).json()
-        return job if job["status"] == status else None
-
-    return wait_for(reached, timeout=20, what=f"job {job_id} to be {status}")
 
 
 def test_an_enqueued_noop_runs_and_its_result_is_readable(

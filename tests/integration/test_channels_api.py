@@ -13,14 +13,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from tasks.notifications import store
 from tasks.notifications.sealing import new_key
+from tests.support.api import Headers, api_client, assert_error, issue_keys
 from tests.support.channels import channel_settings, raw_row, use_keys
 from tests.support.sinks import HttpSink, http_sink
-from workers.store.keys import create_key
 
-Headers = dict[str, str]
 HOOK_SECRET = "whsec-api-0123456789abcdef"
 SLACK_TOKEN = "/services/TAPI/BAPI/slackapitoken99"
 APPRISE_TOKEN = "/apprise/apitoken55"
@@ -37,16 +35,12 @@ def settings(runtime: dict[str, str]) -> Iterator[pytest.MonkeyPatch]:
 
 @pytest.fixture(scope="module")
 def keys(settings: pytest.MonkeyPatch) -> dict[str, Headers]:
-    scopes = {"admin": ["admin"], "reader": ["jobs:read"]}
-    return {
-        name: {"Authorization": f"Bearer {create_key(f'chan-{name}', scope).secret}"}
-        for name, scope in scopes.items()
-    }
+    return issue_keys({"admin": ["admin"], "reader": ["jobs:read"]}, prefix="chan-")
 
 
 @pytest.fixture(scope="module")
 def client(settings: pytest.MonkeyPatch) -> Iterator[TestClient]:
-    with TestClient(create_app()) as test_client:
+    with api_client() as test_client:
         yield test_client
 
 
@@ -68,15 +62,6 @@ def _fresh_sinks(sink: HttpSink, plain_sink: HttpSink) -> None:
         each.answer = "ok"
         each.received.clear()
         each.refused.clear()
-
-
-def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "details"}
-    assert body["error"]["code"] == code, body
-    return dict(body["error"])
 
 
 def webhook(name: str, sink: HttpSink, **extra: Any) -> dict[str, Any]:

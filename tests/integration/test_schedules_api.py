@@ -8,37 +8,23 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from schedules import store
 from schedules.catalogue import STATIC_ENTRIES
-from workers.store.keys import create_key
+from tests.support.api import Headers, api_client, assert_error, issue_keys
 
-Headers = dict[str, str]
 SCOPES = {"admin": ["admin"], "reader": ["jobs:read"], "writer": ["jobs:write"]}
 
 
 @pytest.fixture(scope="module")
 def keys(runtime: dict[str, str]) -> dict[str, Headers]:
-    return {
-        name: {"Authorization": f"Bearer {create_key(f'sched-{name}', scopes).secret}"}
-        for name, scopes in SCOPES.items()
-    }
+    return issue_keys(SCOPES, prefix="sched-")
 
 
 @pytest.fixture(scope="module")
 def client(runtime: dict[str, str]) -> Iterator[TestClient]:
     store.sync_static(STATIC_ENTRIES)
-    with TestClient(create_app()) as test_client:
+    with api_client() as test_client:
         yield test_client
-
-
-def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "details"}
-    assert body["error"]["code"] == code, body
-    return dict(body["error"])
 
 
 def by_name(client: TestClient, headers: Headers, name: str) -> dict[str, Any]:

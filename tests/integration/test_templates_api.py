@@ -9,10 +9,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from workers.store.keys import create_key
+from tests.support.api import Headers, api_client, assert_error, issue_keys
 
-Headers = dict[str, str]
 SCOPES = {"admin": ["admin"], "reader": ["jobs:read"], "writer": ["jobs:write"]}
 WELCOME = {
     "name": "welcome",
@@ -26,30 +24,18 @@ WELCOME = {
 
 @pytest.fixture(scope="module")
 def keys(runtime: dict[str, str]) -> dict[str, Headers]:
-    return {
-        name: {"Authorization": f"Bearer {create_key(f'tmpl-{name}', scopes).secret}"}
-        for name, scopes in SCOPES.items()
-    }
+    return issue_keys(SCOPES, prefix="tmpl-")
 
 
 @pytest.fixture(scope="module")
 def client(runtime: dict[str, str]) -> Iterator[TestClient]:
-    with TestClient(create_app()) as test_client:
+    with api_client() as test_client:
         yield test_client
 
 
 @pytest.fixture(scope="module")
 def admin(keys: dict[str, Headers]) -> Headers:
     return keys["admin"]
-
-
-def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "details"}
-    assert body["error"]["code"] == code, body
-    return dict(body["error"])
 
 
 def create(client: TestClient, headers: Headers, **fields: Any) -> Any:
