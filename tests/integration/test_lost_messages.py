@@ -14,6 +14,7 @@ import redis
 from sqlalchemy import update
 
 from tasks.jobs.producer import JobRequest, enqueue
+from tests.support.jobs import emptied_broker
 from workers.dispatcher import Dispatcher
 from workers.lost_messages import missing_messages
 from workers.priorities import DEFAULT_PRIORITY, redis_list_key, to_broker
@@ -30,11 +31,7 @@ LIST = redis_list_key("default", to_broker(DEFAULT_PRIORITY, "redis"))
 
 @pytest.fixture
 def broker(runtime: dict[str, str]) -> redis.Redis:
-    client = shared_redis(get_settings().broker_url)
-    client.flushdb()
-    with session_scope() as session:
-        session.execute(update(Job).values(status=JobStatus.SUCCEEDED.value))
-    return client
+    return emptied_broker()
 
 
 def _queued_job(minutes_ago: float = 0) -> JobRecord:

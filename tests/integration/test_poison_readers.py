@@ -18,6 +18,7 @@ from schedules.scheduler import TaskyardScheduler
 from schedules.spec import ScheduleSpec
 from tasks.jobs.producer import JobRequest, enqueue
 from tests.support.events import SUCCESS_EVENTS, task_events
+from tests.support.jobs import emptied_broker
 from tests.support.poison import kept, run_noop
 from tests.support.worker import embedded_worker
 from workers import poison
@@ -26,8 +27,6 @@ from workers.dispatcher import Dispatcher
 from workers.lost_messages import UNACKED_INDEX_KEY, UNACKED_KEY, missing_messages
 from workers.observability.metrics import multiprocess_registry
 from workers.priorities import redis_list_key, to_broker
-from workers.redis_client import shared_redis
-from workers.settings import get_settings
 from workers.store import dispatch, jobs
 from workers.store.engine import session_scope
 from workers.store.models import Job, JobStatus, Schedule
@@ -38,11 +37,7 @@ from workers.store.types import utcnow
 @pytest.fixture
 def broker(runtime: dict[str, str]) -> redis.Redis:
     """The module's broker, emptied, with no poison kept and no job left unfinished."""
-    client = shared_redis(get_settings().broker_url)
-    client.flushdb()
-    with session_scope() as session:
-        session.execute(update(Job).values(status=JobStatus.SUCCEEDED.value))
-    return client
+    return emptied_broker()
 
 
 def bad_records(reader: str) -> float:

@@ -5,26 +5,11 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from click.testing import CliRunner, Result
 
-from cli.main import cli
 from schedules import store
 from schedules.catalogue import STATIC_ENTRIES
+from tests.support.cli import one_line_failure, run
 from workers.errors import ECHO_LIMIT
-
-
-def run(*args: str) -> Result:
-    """``taskyard ARGS`` in this process, stdout and stderr apart."""
-    return CliRunner().invoke(cli, list(args))
-
-
-def one_line_failure(result: Result, exit_code: int) -> str:
-    assert result.exit_code == exit_code, result.output
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("taskyard: ")
-    assert "Traceback" not in result.output
-    return lines[0]
 
 
 @pytest.fixture(scope="module", autouse=True)
