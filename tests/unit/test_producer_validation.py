@@ -3,25 +3,16 @@ a clean ``InvalidJob`` (PostgreSQL cannot store a NUL). No store or broker is re
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tasks.jobs.producer import JobRequest, Rejected, enqueue_many, submit
 from workers.errors import InvalidJob
-from workers.settings import get_settings
 
-
-@pytest.fixture(autouse=True)
-def scratch_store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """Settings pointing at a scratch store, in case a check let something through."""
-    monkeypatch.setenv("TASKYARD_DATABASE_URL", f"sqlite:///{tmp_path / 'unused.db'}")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
+#: Settings point at a scratch store, in case a check let something reach for it.
+pytestmark = pytest.mark.usefixtures("scratch_store")
 
 
 @pytest.mark.parametrize(

@@ -4,10 +4,8 @@ construction. No store or broker is reached (``prepare`` does no I/O)."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator
 from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +13,6 @@ import pytest
 from api.client import Client
 from api.schemas import JobIn
 from tasks.jobs.producer import NOT_HASHED, JobRequest, prepare
-from workers.settings import get_settings
 
 BASE = JobRequest(
     "diag.fail",
@@ -39,13 +36,8 @@ CHANGED: dict[str, Any] = {
 }
 
 
-@pytest.fixture(autouse=True)
-def scratch_store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """Settings pointing at a scratch store, in case something reached for it."""
-    monkeypatch.setenv("TASKYARD_DATABASE_URL", f"sqlite:///{tmp_path / 'unused.db'}")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
+#: Settings point at a scratch store, in case a check let something reach for it.
+pytestmark = pytest.mark.usefixtures("scratch_store")
 
 
 def request_hash(request: JobRequest) -> str:

@@ -1,4 +1,5 @@
-"""The scope grammar in ``workers.scopes``: which scopes exist, and what they allow."""
+"""The scope grammar in ``workers.scopes``: which scopes exist, and what they allow (pure rules,
+no store)."""
 
 from __future__ import annotations
 
@@ -71,17 +72,24 @@ def test_invalid_scopes_raise_a_value_error_naming_the_valid_ones(scope: str) ->
     ("scopes", "job_type", "allowed"),
     [
         (["admin"], "diag.noop", True),
+        (["jobs:write"], "diag.noop", True),
         (["jobs:write"], "mail.send", True),
         (["jobs:write:diag.noop"], "diag.noop", True),
         (["jobs:write:diag.noop"], "diag.noop2", False),
         (["jobs:write:diag.*"], "diag.sleep", True),
         (["jobs:write:diag.*"], "diagnostics.sleep", False),
+        (["jobs:write:*.send"], "mail.send", True),
+        (["jobs:write:*"], "anything.at_all", True),
+        (["jobs:write:diag.s???p"], "diag.sleep", True),
+        (["jobs:write:diag.[ns]*"], "diag.noop", True),
         (["jobs:write:diag.[ns]*"], "diag.fail", False),
-        (["jobs:write:Diag.*"], "diag.noop", False),
-        (["jobs:write:"], "diag.noop", False),
+        (["jobs:write:Diag.*"], "diag.noop", False),  # case-sensitive on every platform
+        (["jobs:write:"], "diag.noop", False),  # an empty pattern grants nothing
         (["jobs:write:mail.*", "jobs:write:diag.noop"], "diag.noop", True),
         (["jobs:read"], "diag.noop", False),
         (["jobs:writer"], "diag.noop", False),
+        (["jobs:write.diag.noop"], "diag.noop", False),
+        (["admin:jobs"], "diag.noop", False),
         ([], "diag.noop", False),
     ],
 )
@@ -96,6 +104,7 @@ def test_may_write_matches_job_types(scopes: list[str], job_type: str, allowed: 
         (["jobs:read"], True, False, False),
         (["jobs:write"], False, True, False),
         (["jobs:write:diag.*"], False, True, False),
+        (["jobs:writer"], False, False, False),
         (["jobs:read:diag.*"], False, False, False),
         ([], False, False, False),
     ],
@@ -111,6 +120,7 @@ def test_what_each_scope_allows(
 def test_the_narrowest_write_scope_is_valid_and_allows_its_type() -> None:
     scope = write_scope_for("diag.noop")
 
+    assert scope == "jobs:write:diag.noop"
     assert validate_scope(scope) == "jobs:write:diag.noop"
     assert may_write([scope], "diag.noop")
     assert not may_write([scope], "diag.sleep")
