@@ -52,6 +52,11 @@ class Metric:
         return self.bare_key or self.key
 
 
+def lower_is_better(key: str, label: str, target: Target | None = None) -> Metric:
+    """A metric whose smaller figure is the better one (times, memory)."""
+    return Metric(key, label, target, higher_is_better=False)
+
+
 @dataclass
 class Outcome:
     """What one repeat of a workload measured on one system."""

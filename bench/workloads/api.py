@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from bench import bare_app
 from bench.load import Call, Load, closed_loop, paced
-from bench.model import Context, Metric, Outcome, Target, Workload
+from bench.model import Context, Metric, Outcome, Target, Workload, lower_is_better
 from bench.producer_api import Api, Client, batch_body, job_body, running_api
 from bench.stats import percentile
 from bench.system import NOOP, SystemName
@@ -110,24 +110,20 @@ def _warm_up(api: Api) -> None:
     closed_loop(lambda: _poster(api, "/v1/jobs/batch", batch_body(BATCH_SIZE)), THREADS, THREADS)
 
 
-def _low(key: str, label: str, target: Target | None = None) -> Metric:
-    return Metric(key, label, target, higher_is_better=False)
-
-
 WORKLOAD = Workload(
     name="api",
     title="4. Producer API, 16 threads over loopback (bare: send_task from 16 threads)",
     metrics=(
         Metric("single_per_s", "single: requests/s (closed loop)"),
-        _low("single_p50_ms", "single: p50 ms"),
-        _low("single_p99_ms", "single: p99 ms"),
+        lower_is_better("single_p50_ms", "single: p50 ms"),
+        lower_is_better("single_p99_ms", "single: p99 ms"),
         Metric(
             "paced_per_s",
             "single at 500/s: achieved requests/s",
             Target("≥ 475/s", lambda t, b: t >= 475),
         ),
-        _low("paced_p50_ms", "single at 500/s: p50 ms (from due time)"),
-        _low(
+        lower_is_better("paced_p50_ms", "single at 500/s: p50 ms (from due time)"),
+        lower_is_better(
             "paced_p99_ms",
             "single at 500/s: p99 ms (from due time)",
             Target("< 20 ms", lambda t, b: t < 20),
@@ -137,8 +133,8 @@ WORKLOAD = Workload(
             f"batch of {BATCH_SIZE:,}: jobs/s",
             Target("≥ 10,000/s", lambda t, b: t >= 10_000),
         ),
-        _low("batch_p50_ms", "batch: p50 ms per request"),
-        _low("batch_p99_ms", "batch: p99 ms per request"),
+        lower_is_better("batch_p50_ms", "batch: p50 ms per request"),
+        lower_is_better("batch_p99_ms", "batch: p99 ms per request"),
     ),
     run=run,
     method="`taskyard api` as in the Procfile (2 uvicorn processes), warmed up with 300 "

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from bench.model import Context, Metric, Outcome, Workload
+from bench.model import Context, Outcome, Workload, lower_is_better
 from bench.stats import latency_ms
 from bench.system import NOOP, Observer, Sent, System
 
@@ -54,20 +54,16 @@ def run(ctx: Context) -> Iterator[Outcome]:
                 yield outcome
 
 
-def _row(key: str, label: str) -> Metric:
-    return Metric(key, label, higher_is_better=False)
-
-
 WORKLOAD = Workload(
     name="latency",
     title="2. End-to-end latency at ~100 jobs/s (ms)",
     metrics=(
-        _row("start_p50_ms", "enqueue → start p50"),
-        _row("start_p95_ms", "enqueue → start p95"),
-        _row("start_p99_ms", "enqueue → start p99"),
-        _row("finish_p50_ms", "enqueue → finish p50"),
-        _row("finish_p95_ms", "enqueue → finish p95"),
-        _row("finish_p99_ms", "enqueue → finish p99"),
+        lower_is_better("start_p50_ms", "enqueue → start p50"),
+        lower_is_better("start_p95_ms", "enqueue → start p95"),
+        lower_is_better("start_p99_ms", "enqueue → start p99"),
+        lower_is_better("finish_p50_ms", "enqueue → finish p50"),
+        lower_is_better("finish_p95_ms", "enqueue → finish p95"),
+        lower_is_better("finish_p99_ms", "enqueue → finish p99"),
     ),
     run=run,
     method="no-op jobs sent one at a time every 10 ms to an idle, warmed-up worker; times run "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from bench.model import Context, Metric, Outcome, Target, Workload
+from bench.model import Context, Outcome, Target, Workload, lower_is_better
 from bench.stack import rss_bytes
 from bench.system import NOOP, System, poll, unacked, waiting
 
@@ -74,13 +74,10 @@ WORKLOAD = Workload(
     name="memory",
     title="5. Worker memory (RSS of parent + 2 pool processes)",
     metrics=(
-        Metric("warm_mib", "MiB after warm-up", higher_is_better=False),
-        Metric("final_mib", "MiB after all jobs", higher_is_better=False),
-        Metric(
-            "growth_pct",
-            "growth over the run (%)",
-            Target("< 10 %", lambda t, b: t < 10),
-            higher_is_better=False,
+        lower_is_better("warm_mib", "MiB after warm-up"),
+        lower_is_better("final_mib", "MiB after all jobs"),
+        lower_is_better(
+            "growth_pct", "growth over the run (%)", Target("< 10 %", lambda t, b: t < 10)
         ),
     ),
     run=run,

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from bench.model import Context, Metric, Outcome, Target, Workload
+from bench.model import Context, Outcome, Target, Workload, lower_is_better
 from bench.stats import latency_ms
 from bench.system import NOOP, Job, Sent, System, poll, waiting
 from bench.taskyard_side import TaskyardSystem
@@ -99,14 +99,9 @@ WORKLOAD = Workload(
     name="priority",
     title="3. High-priority wait behind a bulk backlog (ms)",
     metrics=(
-        Metric("wait_p50_ms", "high job wait p50", higher_is_better=False),
-        Metric(
-            "wait_p99_ms",
-            "high job wait p99",
-            Target("< 20 ms", lambda t, b: t < 20),
-            higher_is_better=False,
-        ),
-        Metric("wait_max_ms", "high job wait max", higher_is_better=False),
+        lower_is_better("wait_p50_ms", "high job wait p50"),
+        lower_is_better("wait_p99_ms", "high job wait p99", Target("< 20 ms", lambda t, b: t < 20)),
+        lower_is_better("wait_max_ms", "high job wait max"),
     ),
     run=run,
     method="a backlog of 10 ms sleep jobs on `bulk`; fresh workers; once 20 bulk jobs are taken, "
