@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -17,9 +16,10 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
+from tests.support.devstack import descendants
 from tests.support.postgres import can_start_cluster, scratch_cluster
 from tests.support.processes import stop_group
-from tests.support.services import postgres_admin_url
+from tests.support.services import postgres_admin_url, scratch_postgres_database
 from workers.embedded_redis import EmbeddedRedis, start_embedded_redis
 
 REPO = Path(__file__).resolve().parent.parent
@@ -48,26 +48,6 @@ class Services:
         return self.workdir / "logs"
 
 
-def _admin(admin_url: str, sql: str) -> None:
-    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    try:
-        with engine.connect() as connection:
-            connection.execute(sa.text(sql))
-    finally:
-        engine.dispose()
-
-
-@contextmanager
-def scratch_database(admin_url: str) -> Iterator[str]:
-    """A new database named ``taskyard_bench_*``, dropped afterwards; yields its URL."""
-    name = f"taskyard_bench_{uuid.uuid4().hex[:12]}"
-    _admin(admin_url, f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{admin_url.rpartition('/')[0]}/{name}"
-    finally:
-        _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @contextmanager
 def services(workdir: Path) -> Iterator[Services]:
     """A private Redis on a unix socket and a scratch PostgreSQL database; removed afterwards.
@@ -84,7 +64,7 @@ def services(workdir: Path) -> Iterator[Services]:
                 raise BenchError("no PostgreSQL reachable and no initdb to start a private one")
             admin = stack.enter_context(scratch_cluster()).admin_url
             where = "a private PostgreSQL cluster (initdb, fsync off)"
-        url = stack.enter_context(scratch_database(admin))
+        url = stack.enter_context(scratch_postgres_database(admin, prefix="taskyard_bench"))
         (workdir / "logs").mkdir(parents=True, exist_ok=True)
         yield Services(redis=redis, database_url=url, postgres=where, workdir=workdir)
 
@@ -166,29 +146,9 @@ def wait_until_ready(
     raise BenchError(f"{log_path.stem} not ready after {timeout:.0f}s; see {log_path}")
 
 
-def _children() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # The command name sits in parentheses and may hold spaces; ppid follows the state.
-        ppid = int(stat.rpartition(")")[2].split()[1])
-        tree.setdefault(ppid, []).append(int(entry.name))
-    return tree
-
-
 def process_tree(pid: int) -> list[int]:
-    """``pid`` and every process below it."""
-    tree, found, pending = _children(), [], [pid]
-    while pending:
-        current = pending.pop()
-        found.append(current)
-        pending.extend(tree.get(current, []))
-    return found
+    """``pid`` and every live process below it."""
+    return [pid, *(proc.pid for proc in descendants(pid))]
 
 
 def rss_bytes(pid: int) -> int:

@@ -111,9 +111,10 @@ def _admin_execute(admin_url: str, sql: str) -> None:
 
 
 @contextmanager
-def scratch_postgres_database(admin_url: str) -> Iterator[str]:
-    """A new, empty PostgreSQL database, dropped afterwards; yields its SQLAlchemy URL."""
-    name = f"taskyard_test_{uuid.uuid4().hex[:12]}"
+def scratch_postgres_database(admin_url: str, prefix: str = "taskyard_test") -> Iterator[str]:
+    """A new, empty PostgreSQL database named ``prefix_*``, dropped afterwards; yields its
+    SQLAlchemy URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     _admin_execute(admin_url, f'CREATE DATABASE "{name}"')
     base, _, _ = admin_url.rpartition("/")
     try:
