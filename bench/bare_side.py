@@ -3,36 +3,34 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from itertools import count
 from typing import Any
 
 from bench.bare_app import BROKER_ENV, CONF_ENV, MIRRORED, NOOP, PRIORITY_ENV, SLEEP, build_app
 from bench.events import EventObserver
-from bench.stack import BARE_DB, Services, spawn, wait_until_ready, worker_command
-from bench.system import CHUNK, Job, Sent, SystemName, purge_keeping_bindings
+from bench.stack import BARE_DB, Services
+from bench.system import CHUNK, Job, Sent, System, SystemName, purge_keeping_bindings
 
 #: kombu's Redis defaults: four priority lists per queue, named with this separator.
 KOMBU_SEP = "\x06\x16"
 KOMBU_STEPS = (0, 3, 6, 9)
 
 
-class BareSystem:
+class BareSystem(System):
     """Bare Celery on Redis database ``BARE_DB`` (no store)."""
 
     name: SystemName = "bare"
     label = "bare Celery"
+    worker_app = "bench.bare_app"
 
     def __init__(self, services: Services, mirrored: Mapping[str, Any]) -> None:
-        self.services = services
+        super().__init__(services)
         self.broker_url = services.redis.url(BARE_DB)
         self.mirrored = {key: mirrored[key] for key in MIRRORED}
         self.app = build_app(self.broker_url, self.mirrored)
         self.redis = services.redis.client(BARE_DB)
-        self._starts = count(1)
 
     def reset(self) -> None:
         """Empty the queues."""
@@ -54,28 +52,13 @@ class BareSystem:
         at = time.time()
         return Sent(self._send(job, queue), at)
 
-    @contextmanager
-    def worker(
-        self,
-        queues: Sequence[str],
-        name: str,
-        concurrency: int,
-        *,
-        priority: bool = False,
-        ready: bool = True,
-    ) -> Iterator[subprocess.Popen[bytes]]:
-        """A worker like Taskyard's; ``priority`` adds ``queue_order_strategy='priority'``."""
-        log = self.services.logs / f"bare-{name}-{next(self._starts)}.log"
-        env = {
+    def worker_env(self, priority: bool) -> dict[str, str]:
+        """Taskyard's mirrored settings; ``priority`` adds ``queue_order_strategy='priority'``."""
+        return {
             BROKER_ENV: self.broker_url,
             CONF_ENV: json.dumps(self.mirrored),
             PRIORITY_ENV: "1" if priority else "0",
         }
-        command = worker_command("bench.bare_app", queues, name, concurrency)
-        with spawn(command, log, env) as process:
-            if ready:
-                wait_until_ready(process, log, b" ready.")
-            yield process
 
     def queue_keys(self, queue: str) -> list[str]:
         """kombu's default priority lists of ``queue``."""

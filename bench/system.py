@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from itertools import count
 from typing import Literal, Protocol, cast
 
 import redis
 
-from bench.stack import BenchError
+from bench.stack import BenchError, Services, spawn, wait_until_ready, worker_command
 
 SystemName = Literal["taskyard", "plain", "bare"]
 #: Jobs per publish call when filling a queue (the producer API's batch limit).
@@ -66,25 +68,44 @@ class Observer(Protocol):
         ...
 
 
-class System(Protocol):
-    """A system under test on its own Redis database."""
+class System(ABC):
+    """A system under test on its own Redis database; its workers start the one way below."""
 
     name: SystemName
     label: str
     redis: redis.Redis
+    #: The Celery app its workers run (``celery -A``).
+    worker_app: str
 
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._starts = count(1)
+
+    @abstractmethod
     def reset(self) -> None:
         """Empty its queues (declared bindings stay) and its job records."""
-        ...
 
+    @abstractmethod
     def publish(self, job: Job, count: int, queue: str) -> None:
         """Fill ``queue`` with ``count`` copies of ``job``, a chunk per producer."""
-        ...
 
+    @abstractmethod
     def send_one(self, job: Job, queue: str) -> Sent:
         """Enqueue one job as an application would."""
-        ...
 
+    @abstractmethod
+    def worker_env(self, priority: bool) -> Mapping[str, str]:
+        """The environment of its workers (``priority``: order queues strictly, if optional)."""
+
+    @abstractmethod
+    def queue_keys(self, queue: str) -> list[str]:
+        """The Redis lists holding ``queue``'s messages, one per priority step."""
+
+    @abstractmethod
+    def observe(self, routing_key: str = "task.#") -> AbstractContextManager[Observer]:
+        """Start watching job starts and finishes (``routing_key`` narrows task events)."""
+
+    @contextmanager
     def worker(
         self,
         queues: Sequence[str],
@@ -93,17 +114,15 @@ class System(Protocol):
         *,
         priority: bool = False,
         ready: bool = True,
-    ) -> AbstractContextManager[subprocess.Popen[bytes]]:
-        """A worker consuming ``queues`` (``ready``: once it says so), stopped on exit."""
-        ...
-
-    def queue_keys(self, queue: str) -> list[str]:
-        """The Redis lists holding ``queue``'s messages, one per priority step."""
-        ...
-
-    def observe(self, routing_key: str = "task.#") -> AbstractContextManager[Observer]:
-        """Start watching job starts and finishes (``routing_key`` narrows task events)."""
-        ...
+    ) -> Iterator[subprocess.Popen[bytes]]:
+        """A worker as the Procfile starts one, consuming ``queues`` (``ready``: once it says
+        so), stopped on exit; its log is ``<system>-<name>-<n>.log``."""
+        log = self.services.logs / f"{self.name}-{name}-{next(self._starts)}.log"
+        command = worker_command(self.worker_app, queues, name, concurrency)
+        with spawn(command, log, self.worker_env(priority)) as process:
+            if ready:
+                wait_until_ready(process, log, b" ready.")
+            yield process
 
 
 def waiting(system: System, queues: Sequence[str]) -> int:

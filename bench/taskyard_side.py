@@ -6,19 +6,17 @@ reconfigures the Celery app before anything has connected anywhere."""
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from itertools import count
 from typing import Any
 
 import sqlalchemy as sa
 
-from bench.stack import TASKYARD_DB, BenchError, Services, spawn, wait_until_ready, worker_command
-from bench.system import CHUNK, Job, Sent, Span, SystemName, poll, purge_keeping_bindings
+from bench.stack import TASKYARD_DB, BenchError, Services
+from bench.system import CHUNK, Job, Sent, Span, System, SystemName, poll, purge_keeping_bindings
 from tasks.jobs.producer import JobRequest, enqueue, enqueue_many
 from workers.app import app, configure
 from workers.priorities import REDIS_PRIORITY_STEPS
@@ -64,15 +62,16 @@ class RecordObserver:
         return found
 
 
-class TaskyardSystem:
+class TaskyardSystem(System):
     """Taskyard on Redis database ``TASKYARD_DB`` and the run's PostgreSQL store, with its
     speedups (``workers/speedups/``) or, as :meth:`plain`, without."""
 
     name: SystemName = "taskyard"
     label = "Taskyard"
+    worker_app = "workers.app"
 
     def __init__(self, services: Services, *, speedups: bool = True) -> None:
-        self.services = services
+        super().__init__(services)
         self.env = {
             "TASKYARD_BROKER_URL": services.redis.url(TASKYARD_DB),
             "TASKYARD_DATABASE_URL": services.database_url,
@@ -82,7 +81,6 @@ class TaskyardSystem:
             "TASKYARD_SPEEDUPS": "on" if speedups else "off",
         }
         self.redis = services.redis.client(TASKYARD_DB)
-        self._starts = count(1)
         if speedups:
             self._bind()
         else:
@@ -132,23 +130,10 @@ class TaskyardSystem:
         record = enqueue(_request(job, queue))
         return Sent(str(record.id), at)
 
-    @contextmanager
-    def worker(
-        self,
-        queues: Sequence[str],
-        name: str,
-        concurrency: int,
-        *,
-        priority: bool = False,
-        ready: bool = True,
-    ) -> Iterator[subprocess.Popen[bytes]]:
-        """A Procfile worker (``priority`` is moot: Taskyard always orders queues strictly)."""
-        log = self.services.logs / f"{self.name}-{name}-{next(self._starts)}.log"
-        command = worker_command("workers.app", queues, name, concurrency)
-        with spawn(command, log, self.env) as process:
-            if ready:
-                wait_until_ready(process, log, b" ready.")
-            yield process
+    def worker_env(self, priority: bool) -> dict[str, str]:
+        """Its ``TASKYARD_*`` settings (``priority`` is moot: Taskyard always orders queues
+        strictly)."""
+        return self.env
 
     def queue_keys(self, queue: str) -> list[str]:
         """Taskyard's ten priority lists of ``queue`` (``sep=':'``)."""
