@@ -57,13 +57,10 @@ def run(ctx: Context) -> Iterator[Outcome]:
 WORKLOAD = Workload(
     name="latency",
     title="2. End-to-end latency at ~100 jobs/s (ms)",
-    metrics=(
-        lower_is_better("start_p50_ms", "enqueue → start p50"),
-        lower_is_better("start_p95_ms", "enqueue → start p95"),
-        lower_is_better("start_p99_ms", "enqueue → start p99"),
-        lower_is_better("finish_p50_ms", "enqueue → finish p50"),
-        lower_is_better("finish_p95_ms", "enqueue → finish p95"),
-        lower_is_better("finish_p99_ms", "enqueue → finish p99"),
+    metrics=tuple(
+        lower_is_better(f"{until}_p{p}_ms", f"enqueue → {until} p{p}")
+        for until in ("start", "finish")
+        for p in (50, 95, 99)
     ),
     run=run,
     method="no-op jobs sent one at a time every 10 ms to an idle, warmed-up worker; times run "

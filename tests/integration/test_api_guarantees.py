@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.api import Headers, api_client, assert_error, issue_keys, wait_status
+from tests.support.api import Headers, assert_error, issue_keys, wait_status
 from tests.support.dispatcher import running_dispatcher
 from tests.support.waiting import wait_for
 from tests.support.worker import embedded_worker
@@ -32,12 +32,6 @@ Job = dict[str, Any]
 @pytest.fixture(scope="module")
 def keys(runtime: dict[str, str]) -> dict[str, Headers]:
     return issue_keys(SCOPES)
-
-
-@pytest.fixture(scope="module")
-def client(runtime: dict[str, str]) -> Iterator[TestClient]:
-    with api_client() as test_client:
-        yield test_client
 
 
 @pytest.fixture(scope="module")

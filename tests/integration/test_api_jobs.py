@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.api import Headers, api_client, assert_error, issue_keys, wait_status
+from tests.support.api import Headers, assert_error, issue_keys, wait_status
 from tests.support.worker import embedded_worker
 from workers.errors import DETAILS_LIMIT, ECHO_LIMIT, MESSAGE_LIMIT
 from workers.store.keys import revoke_key
@@ -33,12 +33,6 @@ def keys(runtime: dict[str, str]) -> dict[str, Headers]:
     issued = issue_keys(SCOPES)
     revoke_key("revoked")
     return issued
-
-
-@pytest.fixture(scope="module")
-def client(runtime: dict[str, str]) -> Iterator[TestClient]:
-    with api_client() as test_client:
-        yield test_client
 
 
 @pytest.fixture(scope="module")

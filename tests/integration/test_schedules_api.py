@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -10,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from schedules import store
 from schedules.catalogue import STATIC_ENTRIES
-from tests.support.api import Headers, api_client, assert_error, issue_keys
+from tests.support.api import Headers, assert_error, issue_keys
 
 SCOPES = {"admin": ["admin"], "reader": ["jobs:read"], "writer": ["jobs:write"]}
 
@@ -20,11 +19,9 @@ def keys(runtime: dict[str, str]) -> dict[str, Headers]:
     return issue_keys(SCOPES, prefix="sched-")
 
 
-@pytest.fixture(scope="module")
-def client(runtime: dict[str, str]) -> Iterator[TestClient]:
+@pytest.fixture(scope="module", autouse=True)
+def catalogue(runtime: dict[str, str]) -> None:
     store.sync_static(STATIC_ENTRIES)
-    with api_client() as test_client:
-        yield test_client
 
 
 def by_name(client: TestClient, headers: Headers, name: str) -> dict[str, Any]:

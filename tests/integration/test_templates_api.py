@@ -3,13 +3,12 @@ cursor pages, errors in the one shape, and `admin` for everything."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.api import Headers, api_client, assert_error, issue_keys
+from tests.support.api import Headers, assert_error, issue_keys
 
 SCOPES = {"admin": ["admin"], "reader": ["jobs:read"], "writer": ["jobs:write"]}
 WELCOME = {
@@ -25,12 +24,6 @@ WELCOME = {
 @pytest.fixture(scope="module")
 def keys(runtime: dict[str, str]) -> dict[str, Headers]:
     return issue_keys(SCOPES, prefix="tmpl-")
-
-
-@pytest.fixture(scope="module")
-def client(runtime: dict[str, str]) -> Iterator[TestClient]:
-    with api_client() as test_client:
-        yield test_client
 
 
 @pytest.fixture(scope="module")
