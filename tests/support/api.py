@@ -35,14 +35,17 @@ def api_client() -> Iterator[TestClient]:
         yield client
 
 
-def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
-    """The error of ``response`` after checking its status and the one error shape."""
+def assert_error(response: Any, status: int, code: str, field: str = "") -> dict[str, Any]:
+    """The error of ``response`` after checking its status and the one error shape (and, given
+    a ``field``, that its details name it)."""
     assert response.status_code == status, response.text
     body = response.json()
     assert set(body) == {"error"}
     assert set(body["error"]) == {"code", "message", "details"}
     assert body["error"]["code"] == code, body
     assert body["error"]["message"]
+    if field:
+        assert field in [item["field"] for item in body["error"]["details"]], body["error"]
     return dict(body["error"])
 
 
