@@ -121,7 +121,7 @@ class ScheduleOut(BaseModel):
     expires_s: int | None
     missed: str
     paused: bool
-    static: bool = Field(description="Defined in code (schedules/catalogue.py): pause only.")
+    static: bool = Field(description="Defined in code (schedules/catalog.py): pause only.")
     description: str | None
     created_at: datetime
     updated_at: datetime

@@ -5,7 +5,7 @@
 a standby fires nothing. The leader reloads the entries from the store, so an edit through
 the API or CLI applies on the next tick, and fires each due slot: claim it under the unique
 (schedule, slot) key first, then enqueue. Celery's own ``beat_schedule`` is not used: static
-entries live in :mod:`schedules.catalogue`.
+entries live in :mod:`schedules.catalog`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from schedules import store
-from schedules.catalogue import STATIC_ENTRIES
+from schedules.catalog import STATIC_ENTRIES
 from schedules.entries import plan_fires
 from schedules.firing import Outcome, fire
 from schedules.leader import LeaderLock, beat_identity
@@ -60,7 +60,7 @@ class TaskyardScheduler(Scheduler):  # type: ignore[misc]
         """Nothing to load up front: entries are read from the store on every tick."""
         if self.app.conf.beat_schedule:
             log.warning(
-                "beat_schedule is ignored; add entries to schedules/catalogue.py",
+                "beat_schedule is ignored; add entries to schedules/catalog.py",
                 extra={"action": "beat.beat_schedule_ignored"},
             )
 
@@ -106,7 +106,7 @@ class TaskyardScheduler(Scheduler):  # type: ignore[misc]
         return leads
 
     def _sync_static(self) -> None:
-        """Bring the static catalogue into the store; on failure, try again next tick (the
+        """Bring the static catalog into the store; on failure, try again next tick (the
         entries already stored keep firing meanwhile)."""
         try:
             report = store.sync_static(STATIC_ENTRIES)

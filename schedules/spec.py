@@ -1,5 +1,5 @@
 """What a schedule entry is, before it is stored, and the one validation API, CLI and the
-static catalogue go through."""
+static catalog go through."""
 
 from __future__ import annotations
 

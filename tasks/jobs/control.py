@@ -1,4 +1,4 @@
-"""Operator actions that need the job-type catalogue: cancel (and stop), retry, replay."""
+"""Operator actions that need the job-type catalog: cancel (and stop), retry, replay."""
 
 from __future__ import annotations
 

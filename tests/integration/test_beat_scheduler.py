@@ -257,7 +257,7 @@ def test_a_stopping_leader_hands_over_at_once(beats: Beats) -> None:
     assert second.lock.held
 
 
-def test_the_first_leader_tick_syncs_the_static_catalogue(beats: Beats) -> None:
+def test_the_first_leader_tick_syncs_the_static_catalog(beats: Beats) -> None:
     beat = beats()
     beat.include_static = True
 

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from schedules import store
-from schedules.catalogue import STATIC_ENTRIES
+from schedules.catalog import STATIC_ENTRIES
 from workers.store.keys import create_key
 
 Headers = dict[str, str]

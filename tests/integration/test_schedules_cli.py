@@ -9,7 +9,7 @@ from click.testing import CliRunner, Result
 
 from cli.main import cli
 from schedules import store
-from schedules.catalogue import STATIC_ENTRIES
+from schedules.catalog import STATIC_ENTRIES
 from workers.errors import ECHO_LIMIT
 
 
@@ -28,7 +28,7 @@ def one_line_failure(result: Result, exit_code: int) -> str:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def catalogue(runtime: dict[str, str]) -> None:
+def catalog(runtime: dict[str, str]) -> None:
     store.sync_static(STATIC_ENTRIES)
 
 

@@ -1,4 +1,4 @@
-"""The static catalogue: every entry names a registered task, is routed to a queue some
+"""The static catalog: every entry names a registered task, is routed to a queue some
 Procfile worker consumes, sets ``expires``, and validates; plus the Sentry monitor mapping."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from schedules.catalogue import STATIC_ENTRIES
+from schedules.catalog import STATIC_ENTRIES
 from schedules.entries import Timing
 from schedules.errors import InvalidSchedule
 from schedules.firing import internal_queue
