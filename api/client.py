@@ -212,11 +212,14 @@ class Client:
         result: dict[str, Any] = self._call("POST", f"/v1/jobs/{job_id}/cancel")
         return result
 
-    def retry(self, job_id: str) -> dict[str, Any]:
+    def replay(self, job_id: str) -> dict[str, Any]:
         """Enqueue a dead, failed or cancelled job again; the new job's record (``replay_of``
         names the original). Every call enqueues another job."""
-        result: dict[str, Any] = self._call("POST", f"/v1/jobs/{job_id}/retry")
+        result: dict[str, Any] = self._call("POST", f"/v1/jobs/{job_id}/replay")
         return result
+
+    #: Deprecated alias of :meth:`replay`, the name before "replay" became the one word for it.
+    retry = replay
 
     def dead_letters(self, **filters: Any) -> dict[str, Any]:
         """A page of dead jobs: filters ``type``, ``queue``, ``since``, ``until`` (datetimes or

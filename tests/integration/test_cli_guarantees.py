@@ -265,10 +265,10 @@ def test_dlq_purge_deletes_only_matching_dead_jobs(dead: DeadLetters) -> None:
     assert "nothing to delete" in run("dlq", "purge", "--queue", "bulk", "--yes").stderr
 
 
-def test_jobs_retry_enqueues_a_dead_job_again(dead: DeadLetters) -> None:
+def test_jobs_replay_enqueues_a_dead_job_again(dead: DeadLetters) -> None:
     original = dead.by_queue["critical"][0]
 
-    result = run("jobs", "retry", str(original))
+    result = run("jobs", "replay", str(original))
 
     new_id = uuid.UUID(last_line(result))
     assert str(new_id) in result.stderr
@@ -278,13 +278,23 @@ def test_jobs_retry_enqueues_a_dead_job_again(dead: DeadLetters) -> None:
     assert json.loads(shown.stdout)["replayed_by"] == str(new_id)
 
 
-def test_only_dead_failed_or_cancelled_jobs_can_be_retried(worker: None) -> None:
+def test_the_deprecated_jobs_retry_still_replays(dead: DeadLetters) -> None:
+    original = dead.by_queue["critical"][0]
+
+    result = run("jobs", "retry", str(original))
+
+    new_id = uuid.UUID(last_line(result))
+    assert f"Replayed dead job {original}" in result.stderr
+    assert jobs.get_job(new_id).replay_of == original
+
+
+def test_only_dead_failed_or_cancelled_jobs_can_be_replayed(worker: None) -> None:
     job_id = last_line(run("jobs", "enqueue", "diag.noop"))
     wait_finished(job_id)
 
-    line = one_line_failure(run("jobs", "retry", job_id), 1)
+    line = one_line_failure(run("jobs", "replay", job_id), 1)
 
-    assert "only dead, failed or cancelled jobs can be retried" in line
+    assert "only dead, failed or cancelled jobs can be replayed" in line
     assert f"job {job_id} has succeeded;" in line
 
 

@@ -49,14 +49,24 @@ def free_port() -> int:
 @pytest.mark.parametrize(
     "args",
     [[], ["keys"], ["keys", "create"], ["jobs", "enqueue"], ["jobs", "show"], ["jobs", "cancel"],
-     ["jobs", "retry"], ["dlq"], ["dlq", "list"], ["dlq", "replay"], ["dlq", "purge"], ["db"],
-     ["flower"], ["dev"]],
+     ["jobs", "replay"], ["jobs", "retry"], ["dlq"], ["dlq", "list"], ["dlq", "replay"],
+     ["dlq", "purge"], ["db"], ["flower"], ["dev"]],
 )  # fmt: skip
 def test_every_command_has_help(args: list[str]) -> None:
     result = run(*args, "--help")
 
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("Usage: taskyard")
+
+
+def test_a_deprecated_alias_is_hidden_and_its_help_names_the_command_to_use() -> None:
+    listing = run("jobs", "--help").stdout
+    alias_help = run("jobs", "retry", "--help").stdout
+
+    assert "replay" in listing
+    assert "retry" not in listing
+    assert "Deprecated alias of `taskyard jobs replay`" in alias_help
+    assert "Usage: taskyard jobs retry [OPTIONS] ID" in alias_help
 
 
 def test_bare_taskyard_shows_the_commands() -> None:

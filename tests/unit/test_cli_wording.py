@@ -44,7 +44,8 @@ def test_every_help_is_plain_text(path: tuple[str, ...]) -> None:
 def test_the_walk_reaches_every_command() -> None:
     paths = {" ".join(path) for path, _ in COMMANDS}
 
-    assert {"jobs enqueue", "jobs retry", "schedules add", "dlq replay", "keys create"} <= paths
+    wanted = {"jobs enqueue", "jobs replay", "jobs retry", "schedules add", "dlq replay"}
+    assert wanted | {"keys create"} <= paths
 
 
 @pytest.mark.parametrize(
