@@ -4,11 +4,14 @@ what to use instead (README lists them as deprecated)."""
 from __future__ import annotations
 
 import copy
+from typing import TypeVar
 
 import click
 
+C = TypeVar("C", bound=click.Command)
 
-def deprecated_alias(command: click.Command, old_name: str, new_path: str) -> click.Command:
+
+def deprecated_alias(command: C, old_name: str, new_path: str) -> C:
     """``command`` also answering to ``old_name``, hidden; a group's copy shares its subcommands."""
     alias = copy.copy(command)
     alias.name = old_name

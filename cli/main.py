@@ -9,7 +9,20 @@ from typing import Any
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from cli import api, db, dev, dispatcher, dlq, doctor, flower, jobs, keys, schedules, templates
+from cli import (
+    api,
+    db,
+    dead_letters,
+    dev,
+    dispatcher,
+    doctor,
+    flower,
+    jobs,
+    keys,
+    poison,
+    schedules,
+    templates,
+)
 from cli.failures import from_store_error, from_taskyard_error
 from cli.maintenance import maintenance
 from cli.output import EXIT_INTERRUPTED, EXIT_USAGE, PROG, CliError, error_line, note
@@ -127,7 +140,9 @@ cli.add_command(keys.keys)
 cli.add_command(jobs.jobs)
 cli.add_command(schedules.schedules)
 cli.add_command(templates.templates)
-cli.add_command(dlq.dlq)
+cli.add_command(dead_letters.dead_letters)
+cli.add_command(dead_letters.dlq)
+cli.add_command(poison.poison)
 cli.add_command(db.db)
 cli.add_command(flower.flower)
 cli.add_command(dev.dev)

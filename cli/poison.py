@@ -1,4 +1,5 @@
-"""``taskyard dlq poison``: broker entries set aside because no worker could run them."""
+"""``taskyard poison``: broker entries set aside because no worker could run them (not jobs:
+no record, no replay; the dead-letter set is ``taskyard dead-letters``)."""
 
 from __future__ import annotations
 
@@ -90,7 +91,7 @@ def list_(queue: str | None, limit: int, as_json: bool) -> None:
          truncated(text_of(e.raw), PREVIEW_WIDTH))
         for e in entries
     ]  # fmt: skip
-    hint = "; `--json` shows the raw bytes, `taskyard dlq poison purge` deletes them"
+    hint = "; `--json` shows the raw bytes, `taskyard poison purge` deletes them"
     console().print(table(None, COLUMNS, rows, caption=f"{footer}{hint}."))
 
 

@@ -44,7 +44,7 @@ def test_every_help_is_plain_text(path: tuple[str, ...]) -> None:
 def test_the_walk_reaches_every_command() -> None:
     paths = {" ".join(path) for path, _ in COMMANDS}
 
-    wanted = {"jobs enqueue", "jobs replay", "jobs retry", "schedules add", "dlq replay"}
+    wanted = {"jobs enqueue", "jobs replay", "jobs retry", "schedules add", "dead-letters replay"}
     assert wanted | {"keys create"} <= paths
 
 
@@ -59,7 +59,7 @@ def test_the_walk_reaches_every_command() -> None:
         ["jobs", "enqueue", "diag.noop", "--payload", HUGE],
         ["keys", "create", "--name", "x", "--scope", HUGE],
         ["keys", "create", "--name", HUGE, "--scope", "admin"],
-        ["dlq", "list", "--since", HUGE],
+        ["dead-letters", "list", "--since", HUGE],
         ["jobs", "list", f"--{HUGE}"],
     ],
     ids=lambda args: " ".join(a[:12] for a in args),
