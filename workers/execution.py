@@ -19,11 +19,10 @@ from billiard.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.exceptions import Ignore
 
 from workers.decision import Attempt, LimitReached, decide
-from workers.heartbeat import Slot, heartbeats
+from workers.heartbeat import Permit, heartbeats
 from workers.jobcontext import JobCancelled, JobContext
 from workers.jobtypes import JobType
-from workers.limits import acquire_slot as take_concurrency_slot
-from workers.limits import release_slot, semaphore_key, take_rate_slot
+from workers.limits import acquire_permit, release_permit, semaphore_key, take_rate_permit
 from workers.observability import metrics
 from workers.settings import get_settings
 from workers.storable import check_document
@@ -58,9 +57,9 @@ def run_attempt(job_type: JobType, fn: JobFunction, takes_context: bool, job_id:
         status = persistently(lifecycle.status_of, job_id)
         _log("job.skipped", job_id, job_type, queue, reason=f"status is {status or 'unknown'}")
         raise Ignore()
-    slot = _take_limits(job_type, claim, worker)
+    permit = _take_limits(job_type, claim, worker)
     context = JobContext(claim)
-    heartbeats().track(context, slot)
+    heartbeats().track(context, permit)
     if claim.due_at is not None:
         wait_s = max(0.0, (utcnow() - claim.due_at).total_seconds())
         metrics.QUEUE_WAIT.labels(claim.queue).observe(wait_s)
@@ -70,32 +69,32 @@ def run_attempt(job_type: JobType, fn: JobFunction, takes_context: bool, job_id:
     finally:
         metrics.JOB_DURATION.labels(job_type.name, claim.queue).observe(time.monotonic() - began)
         heartbeats().untrack(context)
-        if slot is not None:
-            release_slot(settings.locks_url, slot.key, slot.holder)
+        if permit is not None:
+            release_permit(settings.locks_url, permit.key, permit.holder)
 
 
-def _take_limits(job_type: JobType, claim: Claim, worker: str) -> Slot | None:
+def _take_limits(job_type: JobType, claim: Claim, worker: str) -> Permit | None:
     settings = get_settings()
     item = job_type.rate_limit_item
     if item is not None:
-        wait_s = take_rate_slot(settings.locks_url, job_type.name, item)
+        wait_s = take_rate_permit(settings.locks_url, job_type.name, item)
         if wait_s is not None:
             _give_back(
                 job_type, claim, LimitReached(wait_s, f"rate limit {job_type.rate_limit} reached")
             )
     if job_type.concurrency is None or claim.concurrency_key is None:
         return None
-    slot = Slot(
+    permit = Permit(
         semaphore_key(job_type.name, claim.concurrency_key),
         f"{worker}:{claim.job_id}",
         job_type.concurrency.limit,
     )
-    if not take_concurrency_slot(
-        settings.locks_url, slot.key, slot.holder, slot.limit, settings.stale_after_s
+    if not acquire_permit(
+        settings.locks_url, permit.key, permit.holder, permit.limit, settings.stale_after_s
     ):
         reason = f"{job_type.concurrency.limit} already running for {claim.concurrency_key}"
         _give_back(job_type, claim, LimitReached(CONCURRENCY_RETRY_S, reason))
-    return slot
+    return permit
 
 
 def _give_back(job_type: JobType, claim: Claim, limit: LimitReached) -> None:
