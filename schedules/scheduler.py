@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from schedules import store
 from schedules.catalog import STATIC_ENTRIES
 from schedules.entries import plan_fires
-from schedules.firing import Outcome, fire
+from schedules.firing import FireOutcome, fire
 from schedules.leader import LeaderLock, beat_identity
 from workers.celery_config import BEAT_TICK_S
 from workers.errors import TaskyardError
@@ -158,10 +158,10 @@ class TaskyardScheduler(Scheduler):  # type: ignore[misc]
             if not self.lock.still_valid() and not self.lock.hold():
                 return None  # leadership lost mid-tick: the next leader fires the rest
             outcome = fire(self.app, entry, slot, self.beat)
-            if outcome is Outcome.RETRY:
+            if outcome is FireOutcome.RETRY:
                 store.advance(entry, slot, last_run_at)
                 return None
-            if outcome is Outcome.FIRED:
+            if outcome is FireOutcome.FIRED:
                 last_run_at = utcnow()
         if next_run_at != entry.next_run_at or last_run_at is not None:
             store.advance(entry, next_run_at, last_run_at)
