@@ -27,7 +27,7 @@ from workers.lost_messages import UNACKED_INDEX_KEY, UNACKED_KEY, missing_messag
 from workers.observability.metrics import multiprocess_registry
 from workers.redis_client import shared_redis
 from workers.settings import get_settings
-from workers.store import dispatch, jobs
+from workers.store import jobs, queued
 from workers.store.engine import session_scope
 from workers.store.models import Job, JobStatus, Schedule
 from workers.store.transitions import UNPUBLISHABLE
@@ -85,7 +85,7 @@ def test_the_lost_message_sweep_reads_past_entries_that_are_not_messages(
                 json.dumps({"headers": {"taskyard_published_at": "soon"}})):  # fmt: skip
         broker.lpush("default", raw)
     _garbage_unacked(broker)
-    candidates = dispatch.queued_since_before(utcnow() + timedelta(seconds=1), 10)
+    candidates = queued.queued_since_before(utcnow() + timedelta(seconds=1), 10)
 
     # When the sweep looks, then it does not fail, and (no proof either way) keeps the job
     assert missing_messages(broker, candidates) == []
