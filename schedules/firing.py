@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from schedules import monitors, store
-from schedules.entries import default_expires_s
+from schedules.slots import default_expires_s
 from schedules.spec import check_args
 from tasks.jobs.catalog import CATALOG
 from tasks.jobs.producer import JobRequest, submit

@@ -21,9 +21,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from schedules import store
 from schedules.catalog import STATIC_ENTRIES
-from schedules.entries import plan_fires
 from schedules.firing import FireOutcome, fire
 from schedules.leader import LeaderLock, beat_identity
+from schedules.slots import plan_fires
 from workers.celery_config import BEAT_TICK_S
 from workers.errors import TaskyardError
 from workers.observability import metrics

@@ -10,8 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from schedules.entries import Timing, check_timing
 from schedules.errors import InvalidSchedule
+from schedules.slots import Timing, check_timing
 from tasks.jobs.catalog import CATALOG
 from tasks.maintenance import catalog as maintenance
 from workers.priorities import check_priority

@@ -20,8 +20,8 @@ from sqlalchemy import func, select
 
 from api.app import create_app
 from schedules import store
-from schedules.entries import Timing
 from schedules.leader import LEADER_KEY
+from schedules.slots import Timing
 from schedules.spec import ScheduleSpec
 from tests.support.processes import BIN, running
 from tests.support.waiting import wait_for
