@@ -8,8 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from schedules.entries import MAX_DESCRIPTION, MAX_EXPIRES_S, NAME_PATTERN, ScheduleSpec
 from schedules.slots import MAX_INTERVAL_S, MIN_INTERVAL_S, Timing, describe
-from schedules.spec import MAX_DESCRIPTION, MAX_EXPIRES_S, NAME_PATTERN, ScheduleSpec
 from schedules.store import timing_of
 from workers.priorities import MAX_PRIORITY, MIN_PRIORITY
 from workers.queues import QueueName

@@ -19,8 +19,8 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from schedules import monitors, store
+from schedules.entries import check_args
 from schedules.slots import default_expires_s
-from schedules.spec import check_args
 from tasks.jobs.catalog import CATALOG
 from tasks.jobs.producer import JobRequest, submit
 from workers.errors import BrokerUnavailable, StoreUnavailable, TaskyardError

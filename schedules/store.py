@@ -14,9 +14,9 @@ from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from schedules.entries import ScheduleSpec, check_spec
 from schedules.errors import ScheduleConflict, ScheduleNotFound
 from schedules.slots import Timing, slot_after
-from schedules.spec import ScheduleSpec, check_spec
 from workers.errors import StoreUnavailable
 from workers.store.engine import session_scope
 from workers.store.models import MissedRunPolicy, Schedule, ScheduleFire

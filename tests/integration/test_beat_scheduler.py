@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import update
 
 from schedules import firing, store
+from schedules.entries import ScheduleSpec
 from schedules.leader import LeaderLock
 from schedules.scheduler import TaskyardScheduler
 from schedules.slots import Timing, slot_before
-from schedules.spec import ScheduleSpec
 from workers.app import app
 from workers.errors import BrokerUnavailable
 from workers.redis_client import redis_from_url

@@ -13,9 +13,9 @@ import redis
 from sqlalchemy import update
 
 from schedules import store as schedule_store
+from schedules.entries import ScheduleSpec
 from schedules.scheduler import TaskyardScheduler
 from schedules.slots import Timing
-from schedules.spec import ScheduleSpec
 from tasks.jobs.producer import JobRequest, enqueue
 from tests.support.events import SUCCESS_EVENTS, task_events
 from tests.support.poison import kept, run_noop

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 
 from schedules import store
 from schedules.catalog import STATIC_ENTRIES
+from schedules.entries import ScheduleSpec
 from schedules.errors import InvalidSchedule, ScheduleConflict, ScheduleNotFound
 from schedules.slots import Timing, slot_after
-from schedules.spec import ScheduleSpec
 from workers.store.engine import session_scope
 from workers.store.models import Schedule, ScheduleFire
 from workers.store.types import utcnow

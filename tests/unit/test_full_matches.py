@@ -16,9 +16,9 @@ from api.schedule_schemas import ScheduleIn
 from api.schemas import JobIn, ReplayIn
 from cli.keys import check_name
 from cli.output import UsageProblem
+from schedules.entries import ScheduleSpec, check_spec
 from schedules.errors import InvalidSchedule
 from schedules.slots import Timing
-from schedules.spec import ScheduleSpec, check_spec
 from workers.jobtypes import JobType, Payload
 
 ROOT = Path(__file__).resolve().parents[2]

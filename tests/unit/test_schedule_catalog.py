@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from schedules.catalog import STATIC_ENTRIES
+from schedules.entries import ScheduleSpec, check_spec
 from schedules.errors import InvalidSchedule
 from schedules.firing import internal_queue
 from schedules.monitors import monitor_config, monitor_slug
 from schedules.slots import Timing
-from schedules.spec import ScheduleSpec, check_spec
 from tasks.jobs.catalog import CATALOG
 from tasks.maintenance import catalog as maintenance
 from workers.app import app
