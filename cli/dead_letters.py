@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -11,7 +10,18 @@ from typing import Any, TypeVar
 import click
 
 from cli.aliases import deprecated_alias
-from cli.output import EMPTY, CliError, UsageProblem, console, note, plural, table, truncated, when
+from cli.output import (
+    EMPTY,
+    CliError,
+    Listing,
+    UsageProblem,
+    console,
+    note,
+    plural,
+    table,
+    truncated,
+    when,
+)
 from cli.poison import poison
 from cli.progress import confirmed, progress_bar
 from cli.records import attempts, cell, record_fields
@@ -21,7 +31,7 @@ from workers.queues import QUEUE_ORDER
 from workers.store import control
 from workers.store import jobs as job_store
 from workers.store.jobs import JobFilter
-from workers.store.models import JobStatus
+from workers.store.models import Job, JobStatus
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_LIMIT = 50
@@ -107,22 +117,19 @@ def list_(job_type: str | None, queue: str | None, since: datetime | None,
         f"{len(records)} of {plural(total, 'dead job')}{described(filters)} shown; "
         f"{waiting} not replayed yet"
     )
-    if as_json:
-        click.echo(json.dumps([record_fields(r) for r in records], indent=2))
-        note(footer)
-        return
-    if not records:
-        note(f"No dead jobs match{described(filters)}.")
-        return
-    rows = [
-        (
-            str(r.id), r.type, r.queue, when(r.finished_at), attempts(r), short_name(r.error_type),
-            truncated(r.error_message, ERROR_WIDTH), cell(r.replayed_by),
-        )
-        for r in records
-    ]  # fmt: skip
     hint = "; `taskyard dead-letters replay` replays them" if waiting else ""
-    console().print(table(None, COLUMNS, rows, caption=f"{footer}{hint}."))
+    empty = f"No dead jobs match{described(filters)}."
+    DEAD_JOBS.show(records, as_json, footer, empty, hint)
+
+
+def _row(r: Job) -> tuple[str, ...]:
+    return (
+        str(r.id), r.type, r.queue, when(r.finished_at), attempts(r), short_name(r.error_type),
+        truncated(r.error_message, ERROR_WIDTH), cell(r.replayed_by),
+    )  # fmt: skip
+
+
+DEAD_JOBS = Listing(COLUMNS, _row, record_fields)
 
 
 @dead_letters.command()
