@@ -215,6 +215,18 @@ def test_cancel_replay_and_dead_letters_call_their_endpoints() -> None:
     }
 
 
+def test_an_unknown_option_is_a_type_error_and_sends_nothing() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(202, json={})
+
+    with client_for(handler) as api, pytest.raises(TypeError, match="quee"):
+        api.enqueue("diag.noop", quee="bulk")  # type: ignore[call-arg]
+    assert seen == []
+
+
 def test_a_conflict_raises_api_error_with_its_details() -> None:
     body = {
         "error": {
