@@ -30,7 +30,7 @@ Enqueue jobs of registered types and follow them to completion.
 Authenticate with an API key: `Authorization: Bearer <key>`. Scopes: `jobs:write`
 (any type) or `jobs:write:<glob>` (matching types, e.g. `jobs:write:diag.*`) to enqueue,
 `jobs:read` to read jobs and queues, `admin` for everything (bulk dead-letter replay
-included); cancelling or retrying a job needs the scope to enqueue its type. Priorities run
+included); cancelling or replaying a job needs the scope to enqueue its type. Priorities run
 from 0 to 9, 9 the most urgent.
 
 Delay a job with `delay_s` or `run_at` (RFC 3339 with a time zone). Send an idempotency key
@@ -78,7 +78,7 @@ def create_app() -> FastAPI:
         lifespan=_lifespan,
         dependencies=[Depends(refuse_unknown_query), Depends(refuse_ambiguous_body)],
         openapi_tags=[
-            {"name": "jobs", "description": "Enqueue jobs, read their records, cancel, retry."},
+            {"name": "jobs", "description": "Enqueue jobs, read their records, cancel, replay."},
             {"name": "dead-letters", "description": "Jobs that used up their attempts; replay."},
             {"name": "queues", "description": "What waits in each queue."},
             {"name": "schedules", "description": "Beat entries: list, add, pause, edit."},

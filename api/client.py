@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import httpx
 
@@ -16,6 +16,19 @@ from workers.errors import TaskyardError
 #: Statuses after which a job never changes again.
 FINISHED = frozenset({"succeeded", "failed", "dead", "cancelled"})
 CORRELATION_HEADER = "X-Correlation-ID"
+
+
+class JobOptions(TypedDict, total=False):
+    """What :meth:`Client.submit` and :meth:`Client.enqueue` take besides the type and payload."""
+
+    queue: str | None
+    priority: int | None
+    delay_s: float | None
+    run_at: datetime | str | None
+    idempotency_key: str | None
+    unique_key: str | None
+    unique_for_s: int | None
+    correlation_id: str | None
 
 
 class ApiError(TaskyardError):
@@ -115,65 +128,26 @@ class Client:
         return self._send(method, path, **kwargs).json()
 
     def submit(
-        self,
-        type: str,
-        payload: dict[str, Any] | None = None,
-        *,
-        queue: str | None = None,
-        priority: int | None = None,
-        delay_s: float | None = None,
-        run_at: datetime | str | None = None,
-        idempotency_key: str | None = None,
-        unique_key: str | None = None,
-        unique_for_s: int | None = None,
-        correlation_id: str | None = None,
+        self, type: str, payload: dict[str, Any] | None = None, **options: Unpack[JobOptions]
     ) -> Submission:
         """Enqueue one job, or get back the job its idempotency or unique key names already.
 
         ``run_at`` needs a time zone (an aware datetime, or an RFC 3339 string)."""
-        options = {
-            "queue": queue,
-            "priority": priority,
-            "delay_s": delay_s,
-            "run_at": run_at,
-            "idempotency_key": idempotency_key,
-            "unique_key": unique_key,
-            "unique_for_s": unique_for_s,
-        }
-        body = {"type": type, "payload": payload or {}, **_wire(options)}
+        if unknown := set(options) - JobOptions.__optional_keys__:  # as a plain signature would
+            raise TypeError(f"unexpected keyword arguments: {', '.join(sorted(unknown))}")
+        correlation_id = options.pop("correlation_id", None)
+        body = {"type": type, "payload": payload or {}, **_wire(dict(options))}
         headers = {CORRELATION_HEADER: correlation_id} if correlation_id else None
         response = self._send("POST", "/v1/jobs", json=body, headers=headers)
         return Submission(response.json(), created=response.status_code == 202)
 
     def enqueue(
-        self,
-        type: str,
-        payload: dict[str, Any] | None = None,
-        *,
-        queue: str | None = None,
-        priority: int | None = None,
-        delay_s: float | None = None,
-        run_at: datetime | str | None = None,
-        idempotency_key: str | None = None,
-        unique_key: str | None = None,
-        unique_for_s: int | None = None,
-        correlation_id: str | None = None,
+        self, type: str, payload: dict[str, Any] | None = None, **options: Unpack[JobOptions]
     ) -> dict[str, Any]:
         """Enqueue one job; returns its record (``queued``, or ``scheduled`` when delayed).
 
         Use :meth:`submit` to learn whether a key returned an existing job instead."""
-        return self.submit(
-            type,
-            payload,
-            queue=queue,
-            priority=priority,
-            delay_s=delay_s,
-            run_at=run_at,
-            idempotency_key=idempotency_key,
-            unique_key=unique_key,
-            unique_for_s=unique_for_s,
-            correlation_id=correlation_id,
-        ).job
+        return self.submit(type, payload, **options).job
 
     def enqueue_batch(
         self, jobs: list[dict[str, Any]], *, correlation_id: str | None = None
@@ -212,11 +186,14 @@ class Client:
         result: dict[str, Any] = self._call("POST", f"/v1/jobs/{job_id}/cancel")
         return result
 
-    def retry(self, job_id: str) -> dict[str, Any]:
+    def replay(self, job_id: str) -> dict[str, Any]:
         """Enqueue a dead, failed or cancelled job again; the new job's record (``replay_of``
         names the original). Every call enqueues another job."""
-        result: dict[str, Any] = self._call("POST", f"/v1/jobs/{job_id}/retry")
+        result: dict[str, Any] = self._call("POST", f"/v1/jobs/{job_id}/replay")
         return result
+
+    #: Deprecated alias of :meth:`replay`, the name before "replay" became the one word for it.
+    retry = replay
 
     def dead_letters(self, **filters: Any) -> dict[str, Any]:
         """A page of dead jobs: filters ``type``, ``queue``, ``since``, ``until`` (datetimes or

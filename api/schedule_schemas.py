@@ -8,8 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from schedules.entries import MAX_INTERVAL_S, MIN_INTERVAL_S, Timing, describe
-from schedules.spec import MAX_DESCRIPTION, MAX_EXPIRES_S, ScheduleSpec
+from schedules.entries import MAX_DESCRIPTION, MAX_EXPIRES_S, ScheduleSpec
+from schedules.slots import MAX_INTERVAL_S, MIN_INTERVAL_S, Timing, describe
 from schedules.store import timing_of
 from workers.names import NAME_PATTERN
 from workers.priorities import MAX_PRIORITY, MIN_PRIORITY
@@ -122,7 +122,7 @@ class ScheduleOut(BaseModel):
     expires_s: int | None
     missed: str
     paused: bool
-    static: bool = Field(description="Defined in code (schedules/catalogue.py): pause only.")
+    static: bool = Field(description="Defined in code (schedules/catalog.py): pause only.")
     description: str | None
     created_at: datetime
     updated_at: datetime

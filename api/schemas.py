@@ -122,8 +122,8 @@ class JobOut(BaseModel):
         description="When a cancel was asked for (a running job stops at its next check)."
     )
     timed_out: bool
-    replay_of: uuid.UUID | None = Field(description="The job this one retries.")
-    replayed_by: uuid.UUID | None = Field(description="The job that retried this one.")
+    replay_of: uuid.UUID | None = Field(description="The job this one replays.")
+    replayed_by: uuid.UUID | None = Field(description="The job that replayed this one.")
 
     @classmethod
     def from_record(cls, job: Job | JobRecord) -> JobOut:

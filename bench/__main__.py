@@ -127,10 +127,10 @@ def _run(ctx: Context, workloads: Sequence[Workload], recorder: Recorder) -> Non
             continue
         clock = CpuClock.read()
         log.info("%s ...", workload.title)
-        for outcome in workload.run(ctx):
-            recorder.add(outcome)
-            shown = ", ".join(f"{k}={v:,.1f}" for k, v in list(outcome.metrics.items())[:4])
-            log.info("  %s #%d: %s", outcome.system, outcome.repeat, shown)
+        for measurement in workload.run(ctx):
+            recorder.add(measurement)
+            shown = ", ".join(f"{k}={v:,.1f}" for k, v in list(measurement.metrics.items())[:4])
+            log.info("  %s #%d: %s", measurement.system, measurement.repeat, shown)
         now = CpuClock.read()
         others = now.others_since(clock)
         log.info("  done in %.0f s; other processes used %.2f cores", now.wall - clock.wall, others)
@@ -142,13 +142,13 @@ def _run(ctx: Context, workloads: Sequence[Workload], recorder: Recorder) -> Non
             )
 
 
-def _charts(outcomes: Any, directory: Path, notes: list[str]) -> list[str]:
+def _charts(measurements: Any, directory: Path, notes: list[str]) -> list[str]:
     try:
         from bench import charts
     except ImportError:
         notes.append("Charts skipped: matplotlib is missing (`pip install -e '.[bench]'`).")
         return []
-    return charts.draw(outcomes, directory)
+    return charts.draw(measurements, directory)
 
 
 def _write(out: Path, header: dict[str, Any], workloads: Sequence[Workload],
@@ -159,20 +159,22 @@ def _write(out: Path, header: dict[str, Any], workloads: Sequence[Workload],
             f"The code changed during the run: {header['setting']['code']} at the start, "
             f"{now} at the end."
         )
-    charts = _charts(recorder.outcomes, out, notes)
-    (out / "latest.md").write_text(markdown(header, workloads, recorder.outcomes, notes, charts))
+    charts = _charts(recorder.measurements, out, notes)
+    (out / "latest.md").write_text(
+        markdown(header, workloads, recorder.measurements, notes, charts)
+    )
     recorder.close({"elapsed_min": header["elapsed_min"], "notes": notes, "charts": charts})
     log.info("wrote %s, latest.md and %d charts in %s", recorder.path.name, len(charts), out)
 
 
 def _redraw(out: Path, workloads: Sequence[Workload]) -> None:
-    header, outcomes, footer = load(out / "latest.jsonl")
-    measured = {o.workload for o in outcomes}
+    header, measurements, footer = load(out / "latest.jsonl")
+    measured = {o.workload for o in measurements}
     workloads = [w for w in workloads if w.run is None or w.name in measured]
     header["elapsed_min"] = footer.get("elapsed_min", float("nan"))
     notes = [n for n in footer.get("notes", []) if not n.startswith("Charts skipped")]
-    charts = _charts(outcomes, out, notes)
-    (out / "latest.md").write_text(markdown(header, workloads, outcomes, notes, charts))
+    charts = _charts(measurements, out, notes)
+    (out / "latest.md").write_text(markdown(header, workloads, measurements, notes, charts))
     log.info("rebuilt latest.md and %d charts in %s", len(charts), out)
 
 

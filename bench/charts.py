@@ -15,17 +15,19 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from bench.model import Outcome
+from bench.model import Measurement
 from bench.report import spread
 
 COLOURS = {"taskyard": "#2f6db5", "plain": "#8fb3e0", "bare": "#9a9a9a"}
 LABELS = {"taskyard": "Taskyard", "plain": "Taskyard, speedups off", "bare": "bare Celery"}
 
 
-def _pooled(outcomes: Sequence[Outcome], workload: str, system: str, key: str) -> list[float]:
+def _pooled(
+    measurements: Sequence[Measurement], workload: str, system: str, key: str
+) -> list[float]:
     return [
         value
-        for o in outcomes
+        for o in measurements
         if o.workload == workload and o.system == system
         for value in o.samples.get(key, [])
     ]
@@ -52,12 +54,12 @@ BATCH_BARS: tuple[Bar, ...] = (
 
 
 def _bars(
-    axes: Axes, outcomes: Sequence[Outcome], workload: str, bars: Sequence[Bar], unit: str
+    axes: Axes, measurements: Sequence[Measurement], workload: str, bars: Sequence[Bar], unit: str
 ) -> bool:
     """Median bars with min-max whiskers; whether any had data."""
     drawn = False
     for index, (_, system, key) in enumerate(bars):
-        value = spread(outcomes, workload, system, key)
+        value = spread(measurements, workload, system, key)
         if value is None:
             continue
         low, high = value.median - value.low, value.high - value.median
@@ -89,10 +91,10 @@ def _save(figure: Figure, directory: Path, name: str) -> str:
     return name
 
 
-def drain(outcomes: Sequence[Outcome], directory: Path) -> str | None:
+def drain(measurements: Sequence[Measurement], directory: Path) -> str | None:
     """Drain throughput: Taskyard x2, Taskyard x4, bare Celery x2."""
     figure, axes = plt.subplots(figsize=(6.5, 4))
-    if not _bars(axes, outcomes, "drain", DRAIN_BARS, "jobs/s"):
+    if not _bars(axes, measurements, "drain", DRAIN_BARS, "jobs/s"):
         plt.close(figure)
         return None
     axes.set_title("1. Drain throughput (no-op jobs; median, min-max)")
@@ -100,19 +102,19 @@ def drain(outcomes: Sequence[Outcome], directory: Path) -> str | None:
 
 
 def _distributions(
-    outcomes: Sequence[Outcome],
+    measurements: Sequence[Measurement],
     directory: Path,
     workload: str,
     panels: Sequence[tuple[str, str]],
     name: str,
     target_ms: float | None = None,
 ) -> str | None:
-    if not any(o.workload == workload for o in outcomes):
+    if not any(o.workload == workload for o in measurements):
         return None
     figure, grid = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
     for axes, (key, title) in zip(grid[0], panels, strict=True):
         for system in ("taskyard", "plain", "bare"):
-            values = _pooled(outcomes, workload, system, key)
+            values = _pooled(measurements, workload, system, key)
             if values:
                 _cdf(axes, values, system)
         if target_ms is not None:
@@ -129,23 +131,23 @@ def _distributions(
     return _save(figure, directory, name)
 
 
-def latency(outcomes: Sequence[Outcome], directory: Path) -> str | None:
+def latency(measurements: Sequence[Measurement], directory: Path) -> str | None:
     """Enqueue → start and enqueue → finish at ~100 jobs/s, every repeat pooled."""
     panels = [("start_ms", "2. enqueue → start"), ("finish_ms", "2. enqueue → finish")]
-    return _distributions(outcomes, directory, "latency", panels, "latency.png")
+    return _distributions(measurements, directory, "latency", panels, "latency.png")
 
 
-def priority(outcomes: Sequence[Outcome], directory: Path) -> str | None:
+def priority(measurements: Sequence[Measurement], directory: Path) -> str | None:
     """High-job waits behind the bulk backlog, every repeat pooled."""
     panels = [("wait_ms", "3. high-priority wait behind a bulk backlog")]
-    return _distributions(outcomes, directory, "priority", panels, "priority_wait.png", 20.0)
+    return _distributions(measurements, directory, "priority", panels, "priority_wait.png", 20.0)
 
 
-def api(outcomes: Sequence[Outcome], directory: Path) -> str | None:
+def api(measurements: Sequence[Measurement], directory: Path) -> str | None:
     """Enqueue rates: single requests and batches (bare Celery: send_task in-process)."""
     figure, (single, batch) = plt.subplots(1, 2, figsize=(10, 4))
-    drawn = _bars(single, outcomes, "api", SINGLE_BARS, "calls/s")
-    drawn |= _bars(batch, outcomes, "api", BATCH_BARS, "jobs/s")
+    drawn = _bars(single, measurements, "api", SINGLE_BARS, "calls/s")
+    drawn |= _bars(batch, measurements, "api", BATCH_BARS, "jobs/s")
     if not drawn:
         plt.close(figure)
         return None
@@ -156,20 +158,20 @@ def api(outcomes: Sequence[Outcome], directory: Path) -> str | None:
     return _save(figure, directory, "api_throughput.png")
 
 
-def memory(outcomes: Sequence[Outcome], directory: Path) -> str | None:
+def memory(measurements: Sequence[Measurement], directory: Path) -> str | None:
     """Worker RSS after the warm-up and after each tenth of the jobs."""
-    runs = [o for o in outcomes if o.workload == "memory"]
+    runs = [o for o in measurements if o.workload == "memory"]
     if not runs:
         return None
     figure, axes = plt.subplots(figsize=(6.5, 4))
     labelled: set[str] = set()
-    for outcome in runs:
-        curve = outcome.samples["rss_mib"]
-        step = outcome.params["jobs"] / (len(curve) - 1)
+    for measurement in runs:
+        curve = measurement.samples["rss_mib"]
+        step = measurement.params["jobs"] / (len(curve) - 1)
         xs = [i * step for i in range(len(curve))]
-        label = LABELS[outcome.system] if outcome.system not in labelled else None
-        labelled.add(outcome.system)
-        axes.plot(xs, curve, marker="o", color=COLOURS[outcome.system], alpha=0.8, label=label)
+        label = LABELS[measurement.system] if measurement.system not in labelled else None
+        labelled.add(measurement.system)
+        axes.plot(xs, curve, marker="o", color=COLOURS[measurement.system], alpha=0.8, label=label)
     axes.set_xlabel("jobs after the warm-up")
     axes.set_ylabel("RSS, MiB (parent + pool)")
     axes.set_title("5. Worker memory (one line per repeat)")
@@ -178,7 +180,7 @@ def memory(outcomes: Sequence[Outcome], directory: Path) -> str | None:
     return _save(figure, directory, "memory.png")
 
 
-CHARTS: tuple[Callable[[Sequence[Outcome], Path], str | None], ...] = (
+CHARTS: tuple[Callable[[Sequence[Measurement], Path], str | None], ...] = (
     drain,
     latency,
     priority,
@@ -187,6 +189,6 @@ CHARTS: tuple[Callable[[Sequence[Outcome], Path], str | None], ...] = (
 )
 
 
-def draw(outcomes: Sequence[Outcome], directory: Path) -> list[str]:
+def draw(measurements: Sequence[Measurement], directory: Path) -> list[str]:
     """Every chart there is data for; the file names written."""
-    return [name for chart in CHARTS if (name := chart(outcomes, directory)) is not None]
+    return [name for chart in CHARTS if (name := chart(measurements, directory)) is not None]

@@ -1,4 +1,4 @@
-"""The bench's vocabulary: a plan (sizes and repeats), workloads, their metrics and outcomes."""
+"""The bench's vocabulary: a plan (sizes and repeats), workloads, their metrics and measurements."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class Target:
 
 @dataclass(frozen=True)
 class Metric:
-    """One row of the table: ``key`` in each system's outcome metrics (``bare_key`` for the
+    """One row of the table: ``key`` in each system's measurement metrics (``bare_key`` for the
     bare column when it differs, e.g. a Taskyard variant against plain bare Celery)."""
 
     key: str
@@ -58,7 +58,7 @@ def lower_is_better(key: str, label: str, target: Target | None = None) -> Metri
 
 
 @dataclass
-class Outcome:
+class Measurement:
     """What one repeat of a workload measured on one system."""
 
     workload: str
@@ -94,7 +94,7 @@ class Context:
             self.notes.append(text)
 
 
-Runner = Callable[[Context], Iterator[Outcome]]
+Runner = Callable[[Context], Iterator[Measurement]]
 
 
 @dataclass(frozen=True)

@@ -10,31 +10,31 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.model import Metric, Outcome, Workload
+from bench.model import Measurement, Metric, Workload
 from bench.stats import Spread
 
 
 class Recorder:
-    """Appends one JSON line per outcome, so a run stopped half-way keeps what it measured."""
+    """Appends one JSON line per measurement, so a run stopped half-way keeps what it measured."""
 
     def __init__(self, directory: Path, stamp: str, header: dict[str, Any]) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
         self.path = directory / f"{stamp}.jsonl"
-        self.outcomes: list[Outcome] = []
+        self.measurements: list[Measurement] = []
         self._write({"kind": "run", **header})
 
     def _write(self, line: dict[str, Any]) -> None:
         with self.path.open("a") as out:
             out.write(json.dumps(line, default=str) + "\n")
 
-    def add(self, outcome: Outcome) -> None:
-        """Record ``outcome``."""
-        self.outcomes.append(outcome)
-        line = asdict(outcome)
+    def add(self, measurement: Measurement) -> None:
+        """Record ``measurement``."""
+        self.measurements.append(measurement)
+        line = asdict(measurement)
         # Samples are milliseconds or MiB: three decimals keep the file small and lose nothing.
-        line["samples"] = {k: [round(v, 3) for v in vs] for k, vs in outcome.samples.items()}
-        self._write({"kind": "outcome", **line})
+        line["samples"] = {k: [round(v, 3) for v in vs] for k, vs in measurement.samples.items()}
+        self._write({"kind": "outcome", **line})  # the file's word, kept so older runs load
 
     def close(self, footer: dict[str, Any]) -> None:
         """Write the closing line and copy the file to ``latest.jsonl``."""
@@ -42,10 +42,10 @@ class Recorder:
         shutil.copyfile(self.path, self.directory / "latest.jsonl")
 
 
-def load(path: Path) -> tuple[dict[str, Any], list[Outcome], dict[str, Any]]:
-    """A recorded run: its header, outcomes and closing line (empty if it never closed)."""
+def load(path: Path) -> tuple[dict[str, Any], list[Measurement], dict[str, Any]]:
+    """A recorded run: its header, measurements and closing line (empty if it never closed)."""
     header: dict[str, Any] = {}
-    outcomes: list[Outcome] = []
+    measurements: list[Measurement] = []
     footer: dict[str, Any] = {}
     for line in path.read_text().splitlines():
         entry = json.loads(line)
@@ -53,17 +53,19 @@ def load(path: Path) -> tuple[dict[str, Any], list[Outcome], dict[str, Any]]:
         if kind == "run":
             header = entry
         elif kind == "outcome":
-            outcomes.append(Outcome(**entry))
+            measurements.append(Measurement(**entry))
         else:
             footer = entry
-    return header, outcomes, footer
+    return header, measurements, footer
 
 
-def spread(outcomes: Iterable[Outcome], workload: str, system: str, key: str) -> Spread | None:
+def spread(
+    measurements: Iterable[Measurement], workload: str, system: str, key: str
+) -> Spread | None:
     """The median and range of ``key`` over ``system``'s repeats of ``workload``."""
     values = [
         o.metrics[key]
-        for o in outcomes
+        for o in measurements
         if o.workload == workload and o.system == system and key in o.metrics
     ]
     return Spread.of(values) if values else None
@@ -104,10 +106,10 @@ def _ratio(ours: Spread | None, theirs: Spread | None) -> str:
     return f"{ours.median / theirs.median:.2f}x"
 
 
-def _row(workload: Workload, metric: Metric, outcomes: Sequence[Outcome]) -> Row:
-    ours = spread(outcomes, workload.name, "taskyard", metric.key)
-    plain = spread(outcomes, workload.name, "plain", metric.key)
-    theirs = spread(outcomes, workload.name, "bare", metric.bare)
+def _row(workload: Workload, metric: Metric, measurements: Sequence[Measurement]) -> Row:
+    ours = spread(measurements, workload.name, "taskyard", metric.key)
+    plain = spread(measurements, workload.name, "plain", metric.key)
+    theirs = spread(measurements, workload.name, "bare", metric.bare)
     met = "—"
     if metric.target is not None and ours is not None:
         ok = metric.target.met(ours.median, theirs.median if theirs else None)
@@ -126,7 +128,7 @@ def _row(workload: Workload, metric: Metric, outcomes: Sequence[Outcome]) -> Row
     )
 
 
-def rows(workloads: Sequence[Workload], outcomes: Sequence[Outcome]) -> list[Row]:
+def rows(workloads: Sequence[Workload], measurements: Sequence[Measurement]) -> list[Row]:
     """The table: every metric of every selected workload; pending workloads as one row."""
     table = []
     for workload in workloads:
@@ -136,14 +138,14 @@ def rows(workloads: Sequence[Workload], outcomes: Sequence[Outcome]) -> list[Row
                 Row(workload.title, workload.pending_reason, na, na, na, "—", "—", "", "—")
             )
             continue
-        table.extend(_row(workload, metric, outcomes) for metric in workload.metrics)
+        table.extend(_row(workload, metric, measurements) for metric in workload.metrics)
     return table
 
 
 def markdown(
     header: dict[str, Any],
     workloads: Sequence[Workload],
-    outcomes: Sequence[Outcome],
+    measurements: Sequence[Measurement],
     notes: Sequence[str],
     charts: Sequence[str],
 ) -> str:
@@ -164,7 +166,7 @@ def markdown(
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     previous = None
-    for row in rows(workloads, outcomes):
+    for row in rows(workloads, measurements):
         name = row.workload if row.workload != previous else ""
         previous = row.workload
         cells = (

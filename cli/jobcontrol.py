@@ -1,4 +1,4 @@
-"""``taskyard jobs cancel`` and ``taskyard jobs retry``: an operator's hand on one job."""
+"""``taskyard jobs cancel`` and ``taskyard jobs replay``: an operator's hand on one job."""
 
 from __future__ import annotations
 
@@ -19,14 +19,14 @@ def _already_finished(job: Job) -> CliError:
     )
 
 
-def _not_retryable(job: Job) -> CliError:
+def _not_replayable(job: Job) -> CliError:
     if job.status in FINISHED_STATUSES:
         then = f"enqueue a new one with `taskyard jobs enqueue {job.type}`"
     else:
         then = f"wait for it to finish, or cancel it with `taskyard jobs cancel {job.id}`"
     return CliError(
         f"job {job.id} {JobStatus(job.status).in_words}; only dead, failed or cancelled jobs "
-        "can be retried, "
+        "can be replayed, "
         f"so {then}"
     )
 
@@ -60,26 +60,26 @@ def cancel(job_id: uuid.UUID) -> None:
 
 @click.command()
 @click.argument("job_id", metavar="ID", type=click.UUID)
-def retry(job_id: uuid.UUID) -> None:
+def replay(job_id: uuid.UUID) -> None:
     """Run job ID again as a new job.
 
-    Only dead, failed or cancelled jobs can be retried; the new job links to the original
+    Only dead, failed or cancelled jobs can be replayed; the new job links to the original
     (replay_of). Prints the new job's id as the last line of stdout.
     """
     from tasks.jobs.control import replay_job
 
     original = job_store.get_job(job_id)
     if original.status not in REPLAYABLE_STATUSES:
-        raise _not_retryable(original)
+        raise _not_replayable(original)
     try:
-        replay = replay_job(job_id)
+        new = replay_job(job_id)
     except JobStateConflict:
-        raise _not_retryable(job_store.get_job(job_id)) from None
+        raise _not_replayable(job_store.get_job(job_id)) from None
     if original.replayed_by is not None:
-        note(f"Job {original.id} had already been retried as {original.replayed_by}.")
+        note(f"Job {original.id} had already been replayed as {original.replayed_by}.")
     note(
-        f"Retried {original.status} job {original.id} ({original.type}) as job {replay.id} on "
-        f"queue {replay.queue} (status {replay.status}); follow it with "
-        f"`taskyard jobs show {replay.id}`."
+        f"Replayed {original.status} job {original.id} ({original.type}) as job {new.id} on "
+        f"queue {new.queue} (status {new.status}); follow it with "
+        f"`taskyard jobs show {new.id}`."
     )
-    click.echo(str(replay.id))
+    click.echo(str(new.id))

@@ -1,4 +1,4 @@
-"""``taskyard jobs``: enqueue a job through the producer, read job records, cancel and retry."""
+"""``taskyard jobs``: enqueue a job through the producer, read job records, cancel and replay."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from cli.aliases import deprecated_alias
 from cli.doctor import defaults_note
 from cli.failures import from_taskyard_error
-from cli.jobcontrol import cancel, retry
+from cli.jobcontrol import cancel, replay
 from cli.output import CliError, UsageProblem, console, note, table, when
 from cli.records import record_fields, record_rows
 from cli.text import JOB_TYPE
@@ -109,11 +110,12 @@ def announce(submission: Submission, request: JobRequest) -> None:
 
 @click.group()
 def jobs() -> None:
-    """Enqueue jobs, read their records, cancel them and retry them."""
+    """Enqueue jobs, read their records, cancel them and replay them."""
 
 
 jobs.add_command(cancel)
-jobs.add_command(retry)
+jobs.add_command(replay)
+jobs.add_command(deprecated_alias(replay, "retry", "taskyard jobs replay"))
 
 
 @jobs.command()

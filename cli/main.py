@@ -13,13 +13,14 @@ from cli import (
     api,
     channels,
     db,
+    dead_letters,
     dev,
     dispatcher,
-    dlq,
     doctor,
     flower,
     jobs,
     keys,
+    poison,
     schedules,
     templates,
 )
@@ -135,19 +136,24 @@ def cli(ctx: click.Context, verbose: bool) -> None:
         doctor.require_running_stack()
 
 
-cli.add_command(api.api)
+# What the platform holds (keys, jobs, dead letters, poison messages, schedules, templates)
+# and the store's schema.
 cli.add_command(keys.keys)
 cli.add_command(jobs.jobs)
+cli.add_command(dead_letters.dead_letters)
+cli.add_command(dead_letters.dlq)
+cli.add_command(poison.poison)
 cli.add_command(schedules.schedules)
 cli.add_command(templates.templates)
 cli.add_command(channels.channels)
-cli.add_command(dlq.dlq)
 cli.add_command(db.db)
+# Maintenance, then the processes and the stack they form.
+cli.add_command(maintenance)
+cli.add_command(api.api)
+cli.add_command(dispatcher.dispatcher)
 cli.add_command(flower.flower)
 cli.add_command(dev.dev)
 cli.add_command(doctor.doctor)
-cli.add_command(dispatcher.dispatcher)
-cli.add_command(maintenance)
 
 
 def main() -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, Any, Generic, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import click
@@ -13,6 +15,8 @@ from rich.console import Console
 from rich.table import Table
 
 from workers.errors import bounded
+
+T = TypeVar("T")
 
 PROG = "taskyard"
 #: Width used when stdout is not a terminal, so piped tables are not squeezed to 80 columns.
@@ -87,6 +91,28 @@ def table(
     for row in rows:
         result.add_row(*row)
     return result
+
+
+@dataclass(frozen=True)
+class Listing(Generic[T]):
+    """How a list command shows its items: table ``columns``, a ``row`` and JSON ``fields`` each."""
+
+    columns: Sequence[str]
+    row: Callable[[T], Sequence[str]]
+    fields: Callable[[T], dict[str, Any]]
+
+    def show(self, items: Sequence[T], as_json: bool, footer: str, empty: str, hint: str) -> None:
+        """Print ``items`` as a JSON array (``footer`` on stderr), else as a table captioned with
+        ``footer`` and ``hint``; only ``empty``, on stderr, when there are none."""
+        if as_json:
+            click.echo(json.dumps([self.fields(item) for item in items], indent=2))
+            note(footer)
+            return
+        if not items:
+            note(empty)
+            return
+        rows = [self.row(item) for item in items]
+        console().print(table(None, self.columns, rows, caption=f"{footer}{hint}."))
 
 
 def masked(url: str) -> str:

@@ -1,15 +1,15 @@
-"""``taskyard dlq poison``: broker entries set aside because no worker could run them."""
+"""``taskyard poison``: broker entries set aside because no worker could run them (not jobs:
+no record, no replay; the dead-letter set is ``taskyard dead-letters``)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import click
 import redis
 
-from cli.output import CliError, console, note, plural, table, truncated, when
+from cli.output import CliError, Listing, note, plural, truncated, when
 from cli.progress import confirmed
 from cli.text import QUEUE
 from workers import poison as store
@@ -80,20 +80,17 @@ def list_(queue: str | None, limit: int, as_json: bool) -> None:
         total = store.count_poison(queue)
     where = f" on {queue}" if queue else ""
     footer = f"{len(entries)} of {plural(total, 'poison message')}{where} shown"
-    if as_json:
-        click.echo(json.dumps([entry_fields(e) for e in entries], indent=2))
-        note(footer)
-        return
-    if not entries:
-        note(f"No poison messages{where}.")
-        return
-    rows = [
-        (when(e.at), e.queue, truncated(e.reason, REASON_WIDTH), _size(e),
-         truncated(text_of(e.raw), PREVIEW_WIDTH))
-        for e in entries
-    ]  # fmt: skip
-    hint = "; `--json` shows the raw bytes, `taskyard dlq poison purge` deletes them"
-    console().print(table(None, COLUMNS, rows, caption=f"{footer}{hint}."))
+    hint = "; `--json` shows the raw bytes, `taskyard poison purge` deletes them"
+    empty = f"No poison messages{where}."
+    POISON.show(entries, as_json, footer, empty, hint)
+
+
+def _row(e: PoisonEntry) -> tuple[str, ...]:
+    reason, raw = truncated(e.reason, REASON_WIDTH), truncated(text_of(e.raw), PREVIEW_WIDTH)
+    return (when(e.at), e.queue, reason, _size(e), raw)
+
+
+POISON = Listing(COLUMNS, _row, entry_fields)
 
 
 @poison.command()

@@ -14,9 +14,9 @@ from cli.jobs import parse_payload
 from cli.output import UsageProblem, console, note, table, when
 from cli.text import NAME
 from schedules import store
-from schedules.entries import Timing, describe
+from schedules.entries import ScheduleSpec
 from schedules.errors import InvalidSchedule
-from schedules.spec import ScheduleSpec
+from schedules.slots import Timing, describe
 from workers.priorities import MAX_PRIORITY, MIN_PRIORITY
 from workers.queues import QUEUE_ORDER
 from workers.store.models import MissedRunPolicy, Schedule

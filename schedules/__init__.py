@@ -1,4 +1,4 @@
-"""Beat: the static schedule catalogue, the store-backed entries and the leader-locked scheduler.
+"""Beat: the static schedule catalog, the store-backed entries and the leader-locked scheduler.
 
 Run it with ``celery -A workers.app beat -S schedules.scheduler:TaskyardScheduler``.
 """

@@ -1,241 +1,163 @@
-"""Slot maths: when an entry fires next, and what one tick fires after a delay or downtime.
-
-Pure functions over aware UTC datetimes. A *slot* is a planned fire time:
-
-- **cron**: every instant whose wall-clock time in the entry's time zone matches the
-  five-field expression. A wall time that a spring-forward skips fires at the first instant
-  after the gap; a wall time that a fall-back repeats fires once (at its first occurrence)
-  when the expression names fixed times, and at both occurrences when its minute or hour
-  field starts with ``*`` (every N minutes): the classic cron rule.
-- **interval**: every whole multiple of the interval since the Unix epoch, so every beat
-  process computes the same slots (a fire's unique key is its schedule and slot).
-
-A slot fired within the grace period after its time is *late*; an older one is *missed* and
-follows the entry's policy: ``skip`` drops it, ``catch_up`` fires one run for all of them.
-"""
+"""What a schedule entry is, before it is stored, and the one validation API, CLI and the
+static catalog go through."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-from cron_descriptor import (  # type: ignore[import-untyped]
-    FormatException,
-    MissingFieldException,
-    WrongArgumentException,
-    get_description,
-)
-from croniter import CroniterBadDateError, CroniterError, croniter
+from pydantic import BaseModel, ValidationError
 
 from schedules.errors import InvalidSchedule
-from workers.store.models import MissedRunPolicy, ScheduleKind
+from schedules.slots import Timing, check_timing
+from tasks.jobs.catalog import CATALOG
+from tasks.maintenance import catalog as maintenance
+from workers.names import NAME_RULE, is_name
+from workers.priorities import check_priority
+from workers.queues import QueueName
+from workers.storable import Unstorable, check_document, check_text
+from workers.store.models import MissedRunPolicy
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-CRON_FIELDS = 5
-MIN_INTERVAL_S = 1
-MAX_INTERVAL_S = 366 * 24 * 3600
-#: Expiry of a run whose entry sets none: the gap to the next slot, within these bounds.
-MIN_DEFAULT_EXPIRES_S = 1
-MAX_DEFAULT_EXPIRES_S = 24 * 3600
-_MICROSECOND = timedelta(microseconds=1)
-_FIELD_SPANS = (("minute", 60), ("hour", 24), ("day", 31), ("month", 12), ("weekday", 7))
-
-
-@dataclass(frozen=True)
-class Timing:
-    """When an entry fires: a cron expression in a time zone, or every ``interval_s`` seconds."""
-
-    cron: str | None = None
-    timezone: str = "UTC"
-    interval_s: int | None = None
-
-    @property
-    def kind(self) -> ScheduleKind:
-        """``cron`` or ``interval``."""
-        return ScheduleKind.CRON if self.cron is not None else ScheduleKind.INTERVAL
-
-    @property
-    def zone(self) -> ZoneInfo:
-        """The time zone the cron expression is read in."""
-        return ZoneInfo(self.timezone)
+MAX_EXPIRES_S = 7 * 24 * 3600
+MAX_ARGS_BYTES = 64 * 1024
+MAX_DESCRIPTION = 500
+#: The most characters each text field holds (the store's column sizes; a description is
+#: bounded here only, since SQLite does not enforce a column's length).
+TEXT_LIMITS = {
+    "name": 200,
+    "task": 200,
+    "cron": 120,
+    "timezone": 64,
+    "description": MAX_DESCRIPTION,
+}
 
 
 @dataclass(frozen=True)
-class FirePlan:
-    """What one tick does for an entry: the slots to fire now (oldest first), the next slot
-    after them, and whether slots older than the grace period were found (missed)."""
+class ScheduleSpec:
+    """A schedule entry's definition: what to run, when, where, and what to do when late."""
 
-    slots: tuple[datetime, ...]
-    next_run_at: datetime
-    missed: bool = False
+    name: str
+    task: str
+    timing: Timing
+    queue: str | None = None
+    priority: int | None = None
+    args: dict[str, Any] = field(default_factory=dict)
+    expires_s: int | None = None
+    missed: MissedRunPolicy = MissedRunPolicy.SKIP
+    paused: bool = False
+    description: str | None = None
+
+    @property
+    def is_job_type(self) -> bool:
+        """Whether ``task`` is a public job type (enqueued through the producer)."""
+        return self.task in CATALOG
+
+    def columns(self) -> dict[str, Any]:
+        """The entry as ``schedules`` column values (run times excluded)."""
+        return {
+            "name": self.name,
+            "task": self.task,
+            "kind": self.timing.kind.value,
+            "cron": self.timing.cron,
+            "timezone": self.timing.timezone,
+            "interval_s": self.timing.interval_s,
+            "queue": self.queue,
+            "priority": self.priority,
+            "args": self.args,
+            "expires_s": self.expires_s,
+            "missed": self.missed.value,
+            "paused": self.paused,
+            "description": self.description,
+        }
 
 
-def _invalid(field: str, message: str) -> InvalidSchedule:
-    return InvalidSchedule(f"{field}: {message}", [{"field": field, "message": message}])
+def invalid(field_name: str, message: str) -> InvalidSchedule:
+    """An :class:`InvalidSchedule` about one field."""
+    return InvalidSchedule(f"{field_name}: {message}", [{"field": field_name, "message": message}])
 
 
-def check_zone(name: str) -> str:
-    """``name`` when it is an IANA time zone (e.g. ``Europe/Berlin``), else ``InvalidSchedule``."""
+def _check_name(name: str) -> None:
+    if not is_name(name):
+        raise invalid("name", f"{name!r} is not a usable name; {NAME_RULE}")
+
+
+def _check_task(task: str) -> None:
+    if task in CATALOG or maintenance.find(task) is not None:
+        return
+    known = ", ".join(sorted([t.name for t in CATALOG] + [t.task for t in maintenance.MAINTENANCE]))
+    raise invalid("task", f"unknown task {task!r}; schedule a job type or one of: {known}")
+
+
+def _check_text(spec: ScheduleSpec) -> None:
+    """Refuse a NUL or an overlong value in any text the entry stores."""
+    texts = {"name": spec.name, "task": spec.task, "cron": spec.timing.cron,
+             "timezone": spec.timing.timezone, "description": spec.description}  # fmt: skip
     try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise _invalid(
-            "timezone", f"unknown time zone {name!r}; use an IANA name such as Europe/Berlin"
-        ) from None
-    return name
+        for name, value in texts.items():
+            check_text(name, value, TEXT_LIMITS[name])
+    except Unstorable as error:
+        raise invalid(error.where, error.message) from None
 
 
-def _check_steps(expression: str, fields: list[str]) -> None:
-    """Refuse ``*/90 * * * *``: a step wider than its field fires once per period, not every
-    90 minutes (use an interval for that)."""
-    for (name, span), value in zip(_FIELD_SPANS, fields, strict=True):
-        for part in value.split(","):
-            _, slash, step = part.partition("/")
-            if slash and step.isascii() and step.isdigit() and int(step) >= span:
-                raise _invalid(
-                    "cron",
-                    f"{expression!r}: step /{step} is not shorter than the {name} field's range "
-                    f"({span}); for 'every {step} {name}s' use an interval instead",
-                )
-
-
-def check_cron(expression: str) -> str:
-    """The normalised five-field expression, or ``InvalidSchedule`` saying what is wrong."""
-    normalised = " ".join(expression.split())
-    if len(normalised.split(" ")) != CRON_FIELDS:
-        raise _invalid(
-            "cron",
-            f"{expression!r} is not a cron expression: give five fields "
-            "(minute hour day-of-month month day-of-week), e.g. '15 3 * * *'",
-        )
-    _check_steps(expression, normalised.split(" "))
+def _validated(task: str, model: type[BaseModel], args: dict[str, Any], what: str) -> BaseModel:
     try:
-        croniter(normalised, EPOCH).get_next(datetime)
-    except CroniterBadDateError:
-        raise _invalid("cron", f"{expression!r} never fires") from None
-    except (CroniterError, ValueError, KeyError) as error:
-        raise _invalid("cron", f"{expression!r} is not a valid cron expression ({error})") from None
-    return normalised
+        return model.model_validate(args)
+    except ValidationError as error:
+        details = [
+            {"field": ".".join(["payload", *map(str, e["loc"])]), "message": e["msg"]}
+            for e in error.errors()
+        ]
+        first = f"{details[0]['field']}: {details[0]['message']}"
+        raise InvalidSchedule(f"invalid {what} for {task}: {first}", details) from None
 
 
-def check_timing(timing: Timing) -> Timing:
-    """``timing`` normalised: exactly one of cron and interval, a known zone, sane bounds."""
-    if (timing.cron is None) == (timing.interval_s is None):
-        raise _invalid("cron", "give either a cron expression or an interval, not both or neither")
-    zone = check_zone(timing.timezone)
-    if timing.interval_s is not None:
-        if zone != "UTC":
-            raise _invalid("timezone", "a time zone applies to cron entries only")
-        if not MIN_INTERVAL_S <= timing.interval_s <= MAX_INTERVAL_S:
-            raise _invalid(
-                "interval_s",
-                f"must be between {MIN_INTERVAL_S} and {MAX_INTERVAL_S} seconds "
-                f"(got {timing.interval_s})",
-            )
-        return timing
-    assert timing.cron is not None
-    return Timing(cron=check_cron(timing.cron), timezone=zone)
-
-
-def _fires_every_few_minutes(expression: str) -> bool:
-    minute, hour = expression.split()[:2]
-    return minute.startswith("*") or hour.startswith("*")
-
-
-def _second_occurrence(moment: datetime, zone: ZoneInfo) -> bool:
-    """Whether ``moment`` is the later of two instants with the same wall time (fall-back)."""
-    local = moment.astimezone(UTC).astimezone(zone)
-    return local.fold == 1 and local.replace(fold=0).utcoffset() != local.utcoffset()
-
-
-def _cron_step(timing: Timing, moment: datetime, forward: bool) -> datetime:
-    assert timing.cron is not None
-    zone = timing.zone
-    steps = croniter(timing.cron, moment.astimezone(zone))
-    repeat_ok = _fires_every_few_minutes(timing.cron)
-    while True:
-        found = steps.get_next(datetime) if forward else steps.get_prev(datetime)
-        if repeat_ok or not _second_occurrence(found, zone):
-            return found.astimezone(UTC)
-
-
-def _interval_index(timing: Timing, moment: datetime) -> tuple[int, int]:
-    assert timing.interval_s is not None
-    step = timing.interval_s * 1_000_000
-    return (moment - EPOCH) // _MICROSECOND, step
-
-
-def slot_after(timing: Timing, moment: datetime) -> datetime:
-    """The first slot strictly after ``moment``."""
-    if timing.cron is not None:
-        return _cron_step(timing, moment, forward=True)
-    elapsed, step = _interval_index(timing, moment)
-    return EPOCH + (elapsed // step + 1) * step * _MICROSECOND
-
-
-def slot_before(timing: Timing, moment: datetime) -> datetime:
-    """The last slot strictly before ``moment``."""
-    if timing.cron is not None:
-        return _cron_step(timing, moment, forward=False)
-    elapsed, step = _interval_index(timing, moment)
-    return EPOCH + ((elapsed - 1) // step) * step * _MICROSECOND
-
-
-def plan_fires(
-    timing: Timing,
-    policy: MissedRunPolicy,
-    next_run_at: datetime | None,
-    now: datetime,
-    grace: timedelta,
-) -> FirePlan:
-    """The slots due at ``now`` for an entry whose next unfired slot is ``next_run_at``.
-
-    Slots no older than ``grace`` fire one by one (late, not missed: a slow tick or a leader
-    failover loses nothing). Older slots are missed: ``skip`` drops them, ``catch_up`` fires
-    one run, for the newest of them. ``next_run_at`` of ``None`` (a new or resumed entry)
-    starts at the first slot after ``now``.
-    """
-    if next_run_at is None:
-        return FirePlan((), slot_after(timing, now))
-    if next_run_at > now:
-        return FirePlan((), next_run_at)
-    slots: list[datetime] = []
-    start, missed = next_run_at, False
-    newest_missed = slot_before(timing, now - grace)
-    if newest_missed >= next_run_at:
-        missed = True
-        if policy is MissedRunPolicy.CATCH_UP:
-            slots.append(newest_missed)
-        start = slot_after(timing, newest_missed)
-    slot = start
-    while slot <= now:
-        slots.append(slot)
-        slot = slot_after(timing, slot)
-    return FirePlan(tuple(slots), slot, missed)
-
-
-def default_expires_s(timing: Timing, slot: datetime) -> int:
-    """Seconds a run may wait in its queue when the entry sets none: until the next slot."""
-    gap = (slot_after(timing, slot) - slot).total_seconds()
-    return int(min(max(gap, MIN_DEFAULT_EXPIRES_S), MAX_DEFAULT_EXPIRES_S))
-
-
-def _seconds_phrase(seconds: int) -> str:
-    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
-        if seconds % size == 0:
-            count = seconds // size
-            return f"Every {unit}" if count == 1 else f"Every {count} {unit}s"
-    return "Every second" if seconds == 1 else f"Every {seconds} seconds"
-
-
-def describe(timing: Timing) -> str:
-    """A human description: ``At 03:15 AM`` (cron-descriptor), or ``Every 30 seconds``."""
-    if timing.cron is None:
-        assert timing.interval_s is not None
-        return _seconds_phrase(timing.interval_s)
+def check_args(task: str, args: Any) -> dict[str, Any]:
+    """``args`` as a run of ``task`` takes them: a job type's payload through its model, a
+    maintenance task's keyword arguments through its declared ones (only those sent; ``null``
+    leaves the task's default)."""
+    if not isinstance(args, dict):
+        raise invalid("payload", f"must be a JSON object, not {type(args).__name__}")
     try:
-        text: str = get_description(timing.cron)
-    except (FormatException, MissingFieldException, WrongArgumentException, ValueError):
-        return timing.cron  # croniter accepts a few forms the descriptor cannot read
-    return text
+        check_document(args, "payload")
+    except Unstorable as error:
+        raise invalid(error.where, error.message) from None
+    if len(json.dumps(args).encode()) > MAX_ARGS_BYTES:
+        raise invalid("payload", f"must be at most {MAX_ARGS_BYTES} bytes as JSON")
+    internal = maintenance.find(task)
+    if internal is not None:
+        declared = _validated(task, internal.arguments, args, "arguments")
+        return declared.model_dump(mode="json", exclude_none=True)
+    if task not in CATALOG:
+        return args
+    payload = _validated(task, CATALOG.get(task).payload_model, args, "payload")
+    return payload.model_dump(mode="json")
+
+
+def _check_routing(spec: ScheduleSpec) -> None:
+    if spec.queue is not None and spec.queue not in {q.value for q in QueueName}:
+        choices = ", ".join(q.value for q in QueueName)
+        raise invalid("queue", f"unknown queue {spec.queue!r}; choose one of {choices}")
+    if spec.priority is not None:
+        try:
+            check_priority(spec.priority)
+        except ValueError as error:
+            raise invalid("priority", str(error)) from None
+
+
+def check_spec(spec: ScheduleSpec) -> ScheduleSpec:
+    """``spec`` validated and normalised (cron spacing, payload through the job type's model
+    or the maintenance task's arguments), else :class:`InvalidSchedule` naming the field."""
+    _check_text(spec)
+    _check_name(spec.name)
+    _check_task(spec.task)
+    timing = check_timing(spec.timing)
+    _check_routing(spec)
+    if spec.expires_s is not None and not 1 <= spec.expires_s <= MAX_EXPIRES_S:
+        raise invalid("expires_s", f"must be between 1 and {MAX_EXPIRES_S} seconds")
+    try:
+        missed = MissedRunPolicy(spec.missed)
+    except ValueError:
+        raise invalid("missed", f"unknown policy {spec.missed!r}; use skip or catch_up") from None
+    args = check_args(spec.task, spec.args)
+    return replace(spec, timing=timing, args=args, missed=missed)

@@ -19,8 +19,8 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from schedules import monitors, store
-from schedules.entries import default_expires_s
-from schedules.spec import check_args
+from schedules.entries import check_args
+from schedules.slots import default_expires_s
 from tasks.jobs.catalog import CATALOG
 from tasks.jobs.producer import JobRequest, submit
 from workers.errors import BrokerUnavailable, StoreUnavailable, TaskyardError
@@ -40,7 +40,7 @@ PLANNED_HEADER = "taskyard_planned_at"
 CORRELATION_MAX = 64
 
 
-class Outcome(StrEnum):
+class FireOutcome(StrEnum):
     """What became of one slot."""
 
     FIRED = "fired"
@@ -102,7 +102,7 @@ def _link(schedule: Schedule, planned_at: datetime, job_id: str) -> None:
         )
 
 
-def fire(app: Celery, schedule: Schedule, planned_at: datetime, beat: str) -> Outcome:
+def fire(app: Celery, schedule: Schedule, planned_at: datetime, beat: str) -> FireOutcome:
     """Claim slot ``planned_at`` of ``schedule`` and enqueue its run."""
     # Internal tasks get their id up front; the producer assigns a job type's.
     job_id = None if schedule.task in CATALOG else str(uuid.uuid4())
@@ -113,7 +113,7 @@ def fire(app: Celery, schedule: Schedule, planned_at: datetime, beat: str) -> Ou
             planned_at,
             extra={"action": "beat.slot_taken", "schedule": schedule.name},
         )
-        return Outcome.TAKEN
+        return FireOutcome.TAKEN
     extra = {"schedule": schedule.name, "task": schedule.task, "planned_at": planned_at.isoformat()}
     try:
         enqueued = _enqueue(app, schedule, planned_at, job_id)
@@ -126,7 +126,7 @@ def fire(app: Celery, schedule: Schedule, planned_at: datetime, beat: str) -> Ou
             extra={"action": "beat.fire_failed", **extra},
         )
         monitors.report_fire(schedule, ok=False)
-        return Outcome.RETRY
+        return FireOutcome.RETRY
     except TaskyardError as error:
         log.error(
             "schedule %s was refused: %s",
@@ -135,7 +135,7 @@ def fire(app: Celery, schedule: Schedule, planned_at: datetime, beat: str) -> Ou
             extra={"action": "beat.fire_rejected", "code": error.code, **extra},
         )
         monitors.report_fire(schedule, ok=False)
-        return Outcome.REJECTED
+        return FireOutcome.REJECTED
     if job_id is None:
         _link(schedule, planned_at, enqueued)
     log.info(
@@ -146,4 +146,4 @@ def fire(app: Celery, schedule: Schedule, planned_at: datetime, beat: str) -> Ou
         extra={"action": "beat.fired", "job_id": enqueued, **extra},
     )
     monitors.report_fire(schedule, ok=True)
-    return Outcome.FIRED
+    return FireOutcome.FIRED

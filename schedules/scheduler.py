@@ -5,7 +5,7 @@
 a standby fires nothing. The leader reloads the entries from the store, so an edit through
 the API or CLI applies on the next tick, and fires each due slot: claim it under the unique
 (schedule, slot) key first, then enqueue. Celery's own ``beat_schedule`` is not used: static
-entries live in :mod:`schedules.catalogue`.
+entries live in :mod:`schedules.catalog`.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from schedules import store
-from schedules.catalogue import STATIC_ENTRIES
-from schedules.entries import plan_fires
-from schedules.firing import Outcome, fire
+from schedules.catalog import STATIC_ENTRIES
+from schedules.firing import FireOutcome, fire
 from schedules.leader import LeaderLock, beat_identity
+from schedules.slots import plan_fires
 from workers.celery_config import BEAT_TICK_S
 from workers.errors import TaskyardError
 from workers.observability import metrics
@@ -60,7 +60,7 @@ class TaskyardScheduler(Scheduler):  # type: ignore[misc]
         """Nothing to load up front: entries are read from the store on every tick."""
         if self.app.conf.beat_schedule:
             log.warning(
-                "beat_schedule is ignored; add entries to schedules/catalogue.py",
+                "beat_schedule is ignored; add entries to schedules/catalog.py",
                 extra={"action": "beat.beat_schedule_ignored"},
             )
 
@@ -106,7 +106,7 @@ class TaskyardScheduler(Scheduler):  # type: ignore[misc]
         return leads
 
     def _sync_static(self) -> None:
-        """Bring the static catalogue into the store; on failure, try again next tick (the
+        """Bring the static catalog into the store; on failure, try again next tick (the
         entries already stored keep firing meanwhile)."""
         try:
             report = store.sync_static(STATIC_ENTRIES)
@@ -158,10 +158,10 @@ class TaskyardScheduler(Scheduler):  # type: ignore[misc]
             if not self.lock.still_valid() and not self.lock.hold():
                 return None  # leadership lost mid-tick: the next leader fires the rest
             outcome = fire(self.app, entry, slot, self.beat)
-            if outcome is Outcome.RETRY:
+            if outcome is FireOutcome.RETRY:
                 store.advance(entry, slot, last_run_at)
                 return None
-            if outcome is Outcome.FIRED:
+            if outcome is FireOutcome.FIRED:
                 last_run_at = utcnow()
         if next_run_at != entry.next_run_at or last_run_at is not None:
             store.advance(entry, next_run_at, last_run_at)

@@ -1,4 +1,4 @@
-"""Schedule entries in the store: the static catalogue synced in, dynamic ones created and
+"""Schedule entries in the store: the static catalog synced in, dynamic ones created and
 edited by operators, and each fired slot recorded under its unique (schedule, slot) key."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from schedules.entries import Timing, slot_after
+from schedules.entries import ScheduleSpec, check_spec
 from schedules.errors import ScheduleConflict, ScheduleNotFound
-from schedules.spec import ScheduleSpec, check_spec
+from schedules.slots import Timing, slot_after
 from workers.errors import StoreUnavailable
 from workers.store.engine import session_scope
 from workers.store.models import MissedRunPolicy, Schedule, ScheduleFire
@@ -34,7 +34,7 @@ _TIMING_FIELDS = frozenset({"cron", "timezone", "interval_s"})
 
 @dataclass(frozen=True)
 class SyncReport:
-    """What syncing the static catalogue changed."""
+    """What syncing the static catalog changed."""
 
     created: int = 0
     updated: int = 0
@@ -189,7 +189,7 @@ def update_schedule(schedule_id: uuid.UUID, changes: Mapping[str, Any]) -> Sched
         if record.static and set(changes) - {"paused"}:
             raise ScheduleConflict(
                 f"{record.name!r} is a static entry: only pause or resume it "
-                "(its definition lives in schedules/catalogue.py)",
+                "(its definition lives in schedules/catalog.py)",
                 {"fields": sorted(set(changes) - {"paused"})},
             )
         old = spec_of(record)

@@ -27,7 +27,7 @@ from workers.publisher import publish
 from workers.queues import QUEUE_ORDER
 from workers.redis_client import shared_redis
 from workers.settings import get_settings
-from workers.store import dispatch, transitions
+from workers.store import queued, transitions
 from workers.store.outage import note_outage
 from workers.store.types import utcnow
 
@@ -117,7 +117,7 @@ class Dispatcher:
             return 0
         self._next_sweep = now + settings.lost_message_after_s / SWEEPS_PER_THRESHOLD
         cutoff = utcnow() - timedelta(seconds=settings.lost_message_after_s)
-        candidates = dispatch.queued_since_before(cutoff, BATCH)
+        candidates = queued.queued_since_before(cutoff, BATCH)
         try:
             missing = missing_messages(shared_redis(settings.broker_url), candidates)
         except redis.RedisError as error:

@@ -19,11 +19,10 @@ from billiard.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.exceptions import Ignore
 
 from workers.decision import Attempt, LimitReached, decide
-from workers.heartbeat import Slot, heartbeats
+from workers.heartbeat import Permit, heartbeats
 from workers.jobcontext import JobCancelled, JobContext
 from workers.jobtypes import JobType
-from workers.limits import acquire_slot as take_concurrency_slot
-from workers.limits import release_slot, semaphore_key, take_rate_slot
+from workers.limits import acquire_permit, release_permit, semaphore_key, take_rate_permit
 from workers.observability import metrics
 from workers.settings import get_settings
 from workers.storable import check_document
@@ -48,7 +47,7 @@ _HANDLED = frozenset({JobStatus.RETRYING, JobStatus.SCHEDULED, JobStatus.CANCELL
 _UNTRACED = frozenset({JobStatus.SCHEDULED, JobStatus.CANCELLED})
 
 
-def run_attempt(spec: JobType, fn: JobFunction, takes_context: bool, job_id: str,
+def run_attempt(job_type: JobType, fn: JobFunction, takes_context: bool, job_id: str,
                 worker: str, payload: dict[str, Any], queue: str = "") -> Any:  # fmt: skip
     """Run one attempt of ``job_id``; raises ``Ignore`` when there is nothing to report."""
     settings = get_settings()
@@ -56,59 +55,61 @@ def run_attempt(spec: JobType, fn: JobFunction, takes_context: bool, job_id: str
     claim = persistently(transitions.claim_start, job_id, worker, settings.stale_after_s, token)
     if claim is None:
         status = persistently(lifecycle.status_of, job_id)
-        _log("job.skipped", job_id, spec, queue, reason=f"status is {status or 'unknown'}")
+        _log("job.skipped", job_id, job_type, queue, reason=f"status is {status or 'unknown'}")
         raise Ignore()
-    slot = _take_limits(spec, claim, worker)
+    permit = _take_limits(job_type, claim, worker)
     context = JobContext(claim)
-    heartbeats().track(context, slot)
+    heartbeats().track(context, permit)
     if claim.due_at is not None:
         wait_s = max(0.0, (utcnow() - claim.due_at).total_seconds())
         metrics.QUEUE_WAIT.labels(claim.queue).observe(wait_s)
     began = time.monotonic()
     try:
-        return _execute(spec, fn, takes_context, context, payload)
+        return _execute(job_type, fn, takes_context, context, payload)
     finally:
-        metrics.JOB_DURATION.labels(spec.name, claim.queue).observe(time.monotonic() - began)
+        metrics.JOB_DURATION.labels(job_type.name, claim.queue).observe(time.monotonic() - began)
         heartbeats().untrack(context)
-        if slot is not None:
-            release_slot(settings.locks_url, slot.key, slot.holder)
+        if permit is not None:
+            release_permit(settings.locks_url, permit.key, permit.holder)
 
 
-def _take_limits(spec: JobType, claim: Claim, worker: str) -> Slot | None:
+def _take_limits(job_type: JobType, claim: Claim, worker: str) -> Permit | None:
     settings = get_settings()
-    item = spec.rate_limit_item
+    item = job_type.rate_limit_item
     if item is not None:
-        wait_s = take_rate_slot(settings.locks_url, spec.name, item)
+        wait_s = take_rate_permit(settings.locks_url, job_type.name, item)
         if wait_s is not None:
-            _give_back(spec, claim, LimitReached(wait_s, f"rate limit {spec.rate_limit} reached"))
-    if spec.concurrency is None or claim.concurrency_key is None:
+            _give_back(
+                job_type, claim, LimitReached(wait_s, f"rate limit {job_type.rate_limit} reached")
+            )
+    if job_type.concurrency is None or claim.concurrency_key is None:
         return None
-    slot = Slot(
-        semaphore_key(spec.name, claim.concurrency_key),
+    permit = Permit(
+        semaphore_key(job_type.name, claim.concurrency_key),
         f"{worker}:{claim.job_id}",
-        spec.concurrency.limit,
+        job_type.concurrency.limit,
     )
-    if not take_concurrency_slot(
-        settings.locks_url, slot.key, slot.holder, slot.limit, settings.stale_after_s
+    if not acquire_permit(
+        settings.locks_url, permit.key, permit.holder, permit.limit, settings.stale_after_s
     ):
-        reason = f"{spec.concurrency.limit} already running for {claim.concurrency_key}"
-        _give_back(spec, claim, LimitReached(CONCURRENCY_RETRY_S, reason))
-    return slot
+        reason = f"{job_type.concurrency.limit} already running for {claim.concurrency_key}"
+        _give_back(job_type, claim, LimitReached(CONCURRENCY_RETRY_S, reason))
+    return permit
 
 
-def _give_back(spec: JobType, claim: Claim, limit: LimitReached) -> None:
-    record_error(spec, claim, limit)
+def _give_back(job_type: JobType, claim: Claim, limit: LimitReached) -> None:
+    record_error(job_type, claim, limit)
     raise Ignore() from limit
 
 
-def _execute(spec: JobType, fn: JobFunction, takes_context: bool, context: JobContext,
+def _execute(job_type: JobType, fn: JobFunction, takes_context: bool, context: JobContext,
              payload: dict[str, Any]) -> Any:  # fmt: skip
     claim = context.claim
-    _log("job.started", context.job_id, spec, claim.queue, attempt=claim.attempt)
+    _log("job.started", context.job_id, job_type, claim.queue, attempt=claim.attempt)
     try:
         if context.cancelled:
             raise JobCancelled("cancelled before it started")
-        model = spec.payload_model.model_validate(payload)
+        model = job_type.payload_model.model_validate(payload)
         result = fn(model, context) if takes_context else fn(model)
         check_document(result, "result")  # one neither store holds fails the attempt, clearly
     except Exception as exc:
@@ -118,21 +119,21 @@ def _execute(spec: JobType, fn: JobFunction, takes_context: bool, context: JobCo
             isinstance(exc, SoftTimeLimitExceeded)
             and persistently(lifecycle.cancel_requested, context.job_id)
         )
-        if record_error(spec, claim, exc, cancelled) in _HANDLED:
+        if record_error(job_type, claim, exc, cancelled) in _HANDLED:
             raise Ignore() from exc
         raise
     persistently(transitions.succeed, claim, result)
-    _log("job.succeeded", context.job_id, spec, claim.queue, attempt=claim.attempt)
+    _log("job.succeeded", context.job_id, job_type, claim.queue, attempt=claim.attempt)
     return result
 
 
 def record_error(
-    spec: JobType, claim: Claim, exc: BaseException, cancelled: bool = False
+    job_type: JobType, claim: Claim, exc: BaseException, cancelled: bool = False
 ) -> JobStatus:
     """Record how the attempt ``claim`` ended with ``exc`` (see :func:`decide`); returns the
     status the job moved to."""
     attempt = Attempt(claim.attempt, claim.max_attempts, cancelled or claim.cancel_requested)
-    decision = decide(spec, attempt, exc)
+    decision = decide(job_type, attempt, exc)
     # A deferral is no error, and a cancel is the operator's, not the job's: no traceback.
     trace = None if decision.status in _UNTRACED else _traceback(exc)
     persistently(transitions.settle, claim, decision, trace)
@@ -142,27 +143,27 @@ def record_error(
         fields["delay_s"] = decision.delay_s
     elif decision.status is JobStatus.SCHEDULED:  # the attempt was given back
         fields = {"reason": decision.message, "wait_s": round(decision.delay_s, 3)}
-    _log(action, str(claim.job_id), spec, claim.queue, **fields)
+    _log(action, str(claim.job_id), job_type, claim.queue, **fields)
     return decision.status
 
 
-def record_hard_time_limit(spec: JobType, job_id: str, exc: TimeLimitExceeded) -> None:
+def record_hard_time_limit(job_type: JobType, job_id: str, exc: TimeLimitExceeded) -> None:
     """After the pool killed an attempt at its hard limit, record it (runs in the parent)."""
     claim = persistently(lifecycle.current_claim, job_id)
     if claim is not None:
-        record_error(spec, claim, exc)
+        record_error(job_type, claim, exc)
 
 
 def _traceback(exc: BaseException) -> str:
     return "".join(traceback.format_exception(exc))
 
 
-def _log(action: str, job_id: str, spec: JobType, queue: str = "", **fields: Any) -> None:
+def _log(action: str, job_id: str, job_type: JobType, queue: str = "", **fields: Any) -> None:
     """One log line per state change; every outcome but ``started`` is also counted."""
-    queue = queue or spec.queue.value
+    queue = queue or job_type.queue.value
     level = _LEVELS.get(action, logging.INFO)
-    log.log(level, action, extra={"action": action, "job_id": job_id, "job_type": spec.name,
+    log.log(level, action, extra={"action": action, "job_id": job_id, "job_type": job_type.name,
                                   "queue": queue, **fields})  # fmt: skip
     outcome = action.removeprefix("job.")
     if outcome != "started":
-        metrics.JOB_ATTEMPTS.labels(spec.name, queue, outcome).inc()
+        metrics.JOB_ATTEMPTS.labels(job_type.name, queue, outcome).inc()

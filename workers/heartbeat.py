@@ -1,4 +1,4 @@
-"""One thread per worker process keeps its running jobs' heartbeats (and limit slots) fresh
+"""One thread per worker process keeps its running jobs' heartbeats (and concurrency permits) fresh
 and relays cancel requests to them."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from workers.jobcontext import JobContext
-from workers.limits import acquire_slot
+from workers.limits import acquire_permit
 from workers.settings import get_settings
 from workers.store import lifecycle
 from workers.store.outage import note_outage
@@ -21,8 +21,8 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Slot:
-    """A concurrency slot held by a running job."""
+class Permit:
+    """A concurrency permit held by a running job."""
 
     key: str
     holder: str
@@ -34,15 +34,15 @@ class Heartbeats:
 
     def __init__(self, interval_s: float) -> None:
         self.interval_s = interval_s
-        self._running: dict[uuid.UUID, tuple[JobContext, Slot | None]] = {}
+        self._running: dict[uuid.UUID, tuple[JobContext, Permit | None]] = {}
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="taskyard-heartbeat", daemon=True)
         self._thread.start()
 
-    def track(self, context: JobContext, slot: Slot | None) -> None:
+    def track(self, context: JobContext, permit: Permit | None) -> None:
         """Start beating for ``context``'s attempt."""
         with self._lock:
-            self._running[context.claim.job_id] = (context, slot)
+            self._running[context.claim.job_id] = (context, permit)
 
     def untrack(self, context: JobContext) -> None:
         """Stop beating for ``context``'s attempt."""
@@ -58,12 +58,16 @@ class Heartbeats:
         pairs = [(ctx.claim.job_id, ctx.claim.attempt) for ctx, _ in running]
         cancelled = lifecycle.heartbeat(pairs)
         settings = get_settings()
-        for context, slot in running:
+        for context, permit in running:
             if context.claim.job_id in cancelled:
                 context.request_cancel()
-            if slot is not None:
-                acquire_slot(
-                    settings.locks_url, slot.key, slot.holder, slot.limit, settings.stale_after_s
+            if permit is not None:
+                acquire_permit(
+                    settings.locks_url,
+                    permit.key,
+                    permit.holder,
+                    permit.limit,
+                    settings.stale_after_s,
                 )
 
     def _loop(self) -> None:

@@ -1,4 +1,4 @@
-"""Registering job types as Celery tasks: ``@job_task(SPEC)`` over a plain function."""
+"""Registering job types as Celery tasks: ``@job_task(JOB_TYPE)`` over a plain function."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ class JobTask(Task):  # type: ignore[misc]
     """Base task of every job type; the attempt's life is in :mod:`workers.execution`."""
 
     abstract = True
-    spec: JobType
+    job_type: JobType
 
     def on_failure(
         self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: ExceptionInfo
@@ -39,11 +39,11 @@ class JobTask(Task):  # type: ignore[misc]
         # Errors raised by the job are recorded where they happen; only a hard time limit
         # kills the child first, so the pool's parent records it here.
         if isinstance(exc, TimeLimitExceeded):
-            record_hard_time_limit(self.spec, task_id, exc)
+            record_hard_time_limit(self.job_type, task_id, exc)
 
 
-def job_task(spec: JobType) -> Callable[[JobFunction], Task]:
-    """Register ``fn(payload)`` or ``fn(payload, context)`` as the task behind ``spec``."""
+def job_task(job_type: JobType) -> Callable[[JobFunction], Task]:
+    """Register ``fn(payload)`` or ``fn(payload, context)`` as the task behind ``job_type``."""
 
     def decorate(fn: JobFunction) -> Task:
         takes_context = len(inspect.signature(fn).parameters) >= 2
@@ -51,17 +51,17 @@ def job_task(spec: JobType) -> Callable[[JobFunction], Task]:
         def run(self: JobTask, payload: dict[str, Any]) -> Any:
             worker = self.request.hostname or "unknown"
             queue = queue_of(self.request.delivery_info)
-            return run_attempt(spec, fn, takes_context, self.request.id, worker, payload, queue)
+            return run_attempt(job_type, fn, takes_context, self.request.id, worker, payload, queue)
 
         run.__doc__ = fn.__doc__
         return app.task(
             run,
-            name=spec.name,
+            name=job_type.name,
             base=JobTask,
             bind=True,
-            spec=spec,
-            time_limit=spec.time_limit_s,
-            soft_time_limit=spec.soft_time_limit_s,
+            job_type=job_type,
+            time_limit=job_type.time_limit_s,
+            soft_time_limit=job_type.soft_time_limit_s,
             max_retries=0,
             typing=False,
         )

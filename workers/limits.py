@@ -1,7 +1,8 @@
 """Cluster-wide limits kept in Redis: rate limits per job type and concurrency per key.
 
 Rate limits use the ``limits`` library's moving window. Concurrency uses a small Lua
-semaphore: a sorted set of holders scored by expiry, so a dead worker's slot frees itself.
+semaphore: a sorted set of holders scored by expiry, so a dead worker's permit frees itself.
+Both hand out *permits* ("slot" is a schedule's planned time, in ``schedules/``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from workers.redis_client import shared_redis
 KEY_PREFIX = "taskyard"
 _limiters: dict[tuple[int, str], MovingWindowRateLimiter] = {}
 
-# KEYS[1]: the semaphore; ARGV: holder, limit, ttl in ms. Returns 1 when the holder has a slot.
+# KEYS[1]: the semaphore; ARGV: holder, limit, ttl in ms. Returns 1 when the holder has a permit.
 _ACQUIRE = """
 local now = redis.call('TIME')
 local now_ms = now[1] * 1000 + math.floor(now[2] / 1000)
@@ -52,8 +53,8 @@ def _limiter(url: str) -> MovingWindowRateLimiter:
     return limiter
 
 
-def take_rate_slot(url: str, job_type: str, item: RateLimitItem) -> float | None:
-    """Count one run of ``job_type``; ``None`` if allowed, else seconds until a slot frees."""
+def take_rate_permit(url: str, job_type: str, item: RateLimitItem) -> float | None:
+    """Count one run of ``job_type``; ``None`` if allowed, else seconds until a permit frees."""
     limiter = _limiter(url)
     if limiter.hit(item, job_type):
         return None
@@ -66,12 +67,12 @@ def semaphore_key(job_type: str, concurrency_key: str) -> str:
     return f"{KEY_PREFIX}:concurrency:{job_type}:{concurrency_key}"
 
 
-def acquire_slot(url: str, key: str, holder: str, limit: int, ttl_s: float) -> bool:
-    """Take (or refresh) ``holder``'s slot in semaphore ``key``; False when all are taken."""
+def acquire_permit(url: str, key: str, holder: str, limit: int, ttl_s: float) -> bool:
+    """Take (or refresh) ``holder``'s permit in semaphore ``key``; False when all are taken."""
     client = shared_redis(url)
     return bool(client.eval(_ACQUIRE, 1, key, holder, limit, int(ttl_s * 1000)))
 
 
-def release_slot(url: str, key: str, holder: str) -> None:
-    """Give ``holder``'s slot back."""
+def release_permit(url: str, key: str, holder: str) -> None:
+    """Give ``holder``'s permit back."""
     shared_redis(url).zrem(key, holder)

@@ -26,7 +26,7 @@ import redis
 from workers import poison
 from workers.messages import PUBLISHED_AT_HEADER
 from workers.priorities import redis_list_key, to_broker
-from workers.store.dispatch import QueuedJob
+from workers.store.queued import QueuedJob
 
 #: Clock skew tolerated between producers: a list head must be this much younger than a job.
 CLOCK_MARGIN_S = 2.0

@@ -10,7 +10,7 @@ Poison entries are kept in the Redis at ``TASKYARD_REDIS_URL`` (every deployment
 whatever the broker), one list per queue, ``taskyard:poison:<queue>``, newest first. Each
 entry records when, where and why, and the raw bytes up to :data:`RAW_LIMIT`. A list keeps
 the newest :data:`KEEP_PER_QUEUE` entries, so a flood cannot fill Redis.
-``taskyard dlq poison list`` and ``taskyard dlq poison purge`` read and clear them.
+``taskyard poison list`` and ``taskyard poison purge`` read and clear them.
 """
 
 from __future__ import annotations

@@ -93,7 +93,7 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="A slot this late still fires; older ones are missed."
     )
     beat_static_entries: bool = Field(
-        default=True, description="Fire the static catalogue (schedules/catalogue.py)."
+        default=True, description="Fire the static catalog (schedules/catalog.py)."
     )
 
     @field_validator("broker_url")

@@ -1,5 +1,5 @@
 """What the store holds alike on PostgreSQL and SQLite: the one check of the text and JSON that
-callers hand it (the producer for jobs, ``schedules.spec`` for schedule entries).
+callers hand it (the producer for jobs, ``schedules.entries`` for schedule entries).
 
 PostgreSQL refuses a NUL in text and JSON, and ``Infinity``/``NaN`` in JSON; SQLite keeps
 them, and ignores a column's declared length; neither takes a lone surrogate. Checking here,

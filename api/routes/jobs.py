@@ -1,4 +1,4 @@
-"""Enqueueing jobs (one or a batch), reading them back, and cancelling or retrying one."""
+"""Enqueueing jobs (one or a batch), reading them back, and cancelling or replaying one."""
 
 from __future__ import annotations
 
@@ -55,12 +55,12 @@ IdempotencyHeader = Annotated[
 ]
 
 
-#: A batch would name 1000 jobs with one key; a retry enqueues a new job on every call.
+#: A batch would name 1000 jobs with one key; a replay enqueues a new job on every call.
 BatchKeyRefused = Annotated[None, refuse_idempotency_header("give each item its idempotency_key")]
-RetryKeyRefused = Annotated[
+ReplayKeyRefused = Annotated[
     None,
     refuse_idempotency_header(
-        "every retry enqueues a new job; the original's replayed_by names the last one"
+        "every replay enqueues a new job; the original's replayed_by names the last one"
     ),
 ]
 _DEDUPLICATED: dict[int | str, dict[str, Any]] = {
@@ -223,18 +223,32 @@ def cancel(job_id: str, key: WriteKey) -> CancelOut:
 
 
 @router.post(
-    "/{job_id}/retry",
+    "/{job_id}/replay",
     status_code=202,
-    summary="Retry a job",
+    summary="Replay a job",
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
-def retry(job_id: str, key: WriteKey, _: RetryKeyRefused = None) -> JobOut:
+def replay(job_id: str, key: WriteKey, _: ReplayKeyRefused = None) -> JobOut:
     """Enqueue a dead, failed or cancelled job again as a new job (its `replay_of` names the
     original); 409 `job_state_conflict` for any other status. Needs the scope to enqueue its type.
     Every call enqueues a new job: an `Idempotency-Key` header is a 422.
     """
     record = _writable_job(job_id, key)
     return JobOut.from_record(replay_job(record.id))
+
+
+# The path before "replay" became the one word for an operator's run-again ("retry" names the
+# worker's automatic next attempt); kept so existing clients and scripts keep working.
+router.add_api_route(
+    "/{job_id}/retry",
+    replay,
+    methods=["POST"],
+    status_code=202,
+    summary="Replay a job (deprecated alias)",
+    description="Deprecated: the same as `POST /v1/jobs/{job_id}/replay`; use that path.",
+    responses=error_responses(401, 403, 404, 409, 422, 503),
+    deprecated=True,
+)
 
 
 @router.get("", summary="List jobs", responses=error_responses(401, 403, 422, 503))

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from bench import bare_app
 from bench.load import Call, Load, closed_loop, paced
-from bench.model import Context, Metric, Outcome, Target, Workload, lower_is_better
+from bench.model import Context, Measurement, Metric, Target, Workload, lower_is_better
 from bench.producer_api import Api, Client, batch_body, job_body, running_api
 from bench.stats import percentile
 from bench.system import NOOP, SystemName
@@ -36,7 +36,7 @@ def _poster(api: Api, path: str, body: bytes) -> Call:
     return lambda: client.post(path, body)
 
 
-def _taskyard(ctx: Context, system: SystemName, api: Api, sizes: dict[str, int]) -> Outcome:
+def _taskyard(ctx: Context, system: SystemName, api: Api, sizes: dict[str, int]) -> Measurement:
     ctx.taskyard.reset()
     one, many = job_body(), batch_body(BATCH_SIZE)
     single = closed_loop(lambda: _poster(api, "/v1/jobs", one), sizes["single"], THREADS)
@@ -53,10 +53,10 @@ def _taskyard(ctx: Context, system: SystemName, api: Api, sizes: dict[str, int])
         "paced_p99_ms": percentile(due_ms, 99),
     }
     samples = {"single_ms": [s * 1000 for s in single.latencies], "paced_ms": due_ms}
-    return Outcome("api", system, 0, metrics, sizes, samples)
+    return Measurement("api", system, 0, metrics, sizes, samples)
 
 
-def _bare(ctx: Context, sizes: dict[str, int]) -> Outcome:
+def _bare(ctx: Context, sizes: dict[str, int]) -> Measurement:
     bare = ctx.bare
     bare.reset()
 
@@ -75,10 +75,10 @@ def _bare(ctx: Context, sizes: dict[str, int]) -> Outcome:
     bare.reset()
     metrics = {**_summary(single, "single"), **_summary(batch, "batch", BATCH_SIZE)}
     samples = {"single_ms": [s * 1000 for s in single.latencies]}
-    return Outcome("api", "bare", 0, metrics, sizes, samples)
+    return Measurement("api", "bare", 0, metrics, sizes, samples)
 
 
-def run(ctx: Context) -> Iterator[Outcome]:
+def run(ctx: Context) -> Iterator[Measurement]:
     """One API serves every repeat (a second one the speedups-off repeats). A warm-up at the
     measured concurrency comes first: the API processes open their store connections and
     threads as the first requests need them, and a cold first repeat measured that instead
@@ -98,11 +98,11 @@ def run(ctx: Context) -> Iterator[Outcome]:
         for repeat in range(1, ctx.plan.repeats + 1):
             for system in ctx.in_turn(repeat, plain=True):
                 if system.name == "bare":
-                    outcome = _bare(ctx, sizes)
+                    measurement = _bare(ctx, sizes)
                 else:
-                    outcome = _taskyard(ctx, system.name, apis[system.name], sizes)
-                outcome.repeat = repeat
-                yield outcome
+                    measurement = _taskyard(ctx, system.name, apis[system.name], sizes)
+                measurement.repeat = repeat
+                yield measurement
 
 
 def _warm_up(api: Api) -> None:

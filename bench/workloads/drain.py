@@ -7,7 +7,7 @@ import statistics
 import time
 from collections.abc import Iterator
 
-from bench.model import Context, Metric, Outcome, Target, Workload
+from bench.model import Context, Measurement, Metric, Target, Workload
 from bench.system import NOOP, System, poll, unacked, waiting
 from bench.taskyard_side import TaskyardSystem
 
@@ -45,7 +45,7 @@ def _drain(system: System, count: int, concurrency: int) -> dict[str, float]:
     return metrics
 
 
-def run(ctx: Context) -> Iterator[Outcome]:
+def run(ctx: Context) -> Iterator[Measurement]:
     """Each repeat: Taskyard, Taskyard with its speedups off, and bare Celery at prefork x2,
     then Taskyard at prefork x4 (the stretch)."""
     count = ctx.plan.size(ISSUE_SIZE, DEFAULT_SIZE, minimum=200)
@@ -61,11 +61,11 @@ def run(ctx: Context) -> Iterator[Outcome]:
             metrics = _drain(system, count, CONCURRENCY)
             if system.name == "plain":  # filled by this process, through the speedups
                 del metrics["publish_per_s"]
-            yield Outcome("drain", system.name, repeat, metrics, {**params, "concurrency": 2})
+            yield Measurement("drain", system.name, repeat, metrics, {**params, "concurrency": 2})
         wide = _drain(ctx.taskyard, count, WIDE)
         best.append(wide["jobs_per_s"])
         metrics = {"jobs_per_s_wide": wide["jobs_per_s"]}
-        yield Outcome("drain", "taskyard", repeat, metrics, {**params, "concurrency": WIDE})
+        yield Measurement("drain", "taskyard", repeat, metrics, {**params, "concurrency": WIDE})
     rate = statistics.median(best)
     low, high = OTHERS_PER_S
     ctx.note(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from bench.model import Context, Outcome, Workload, lower_is_better
+from bench.model import Context, Measurement, Workload, lower_is_better
 from bench.stats import latency_ms
 from bench.system import NOOP, Observer, Sent, System
 
@@ -30,17 +30,17 @@ def _send_paced(system: System, count: int, rate: float) -> list[Sent]:
     return sent
 
 
-def _measure(system: System, observer: Observer, count: int) -> Outcome:
+def _measure(system: System, observer: Observer, count: int) -> Measurement:
     sent = _send_paced(system, count, RATE_PER_S)
     spans = observer.spans([s.id for s in sent], timeout=60)
     to_start = [spans[s.id].started_after(s.at) for s in sent]
     to_finish = [spans[s.id].finished_after(s.at) for s in sent]
     metrics = {**latency_ms(to_start, "start"), **latency_ms(to_finish, "finish")}
     samples = {"start_ms": [v * 1000 for v in to_start], "finish_ms": [v * 1000 for v in to_finish]}
-    return Outcome("latency", system.name, 0, metrics, samples=samples)
+    return Measurement("latency", system.name, 0, metrics, samples=samples)
 
 
-def run(ctx: Context) -> Iterator[Outcome]:
+def run(ctx: Context) -> Iterator[Measurement]:
     """One idle worker per system (prefork x2) serves every repeat; a warm-up comes first."""
     count = ctx.plan.size(ISSUE_SIZE, ISSUE_SIZE, minimum=50)
     params = {"jobs": count, "rate_per_s": RATE_PER_S, "concurrency": 2}
@@ -49,9 +49,9 @@ def run(ctx: Context) -> Iterator[Outcome]:
         with system.worker([QUEUE], "default", 2), system.observe() as observer:
             _measure(system, observer, WARM_UP)
             for repeat in range(1, ctx.plan.repeats + 1):
-                outcome = _measure(system, observer, count)
-                outcome.repeat, outcome.params = repeat, params
-                yield outcome
+                measurement = _measure(system, observer, count)
+                measurement.repeat, measurement.params = repeat, params
+                yield measurement
 
 
 WORKLOAD = Workload(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from bench.model import Context, Outcome, Target, Workload, lower_is_better
+from bench.model import Context, Measurement, Target, Workload, lower_is_better
 from bench.stack import rss_bytes
 from bench.system import NOOP, System, poll, unacked, waiting
 
@@ -31,7 +31,7 @@ def _process(system: System, count: int) -> None:
     )
 
 
-def _measure(system: System, total: int) -> Outcome:
+def _measure(system: System, total: int) -> Measurement:
     system.reset()
     warm_up, step = max(100, total // 100), total // CHECKPOINTS
     with system.worker([QUEUE], "default", 2) as worker:
@@ -50,10 +50,10 @@ def _measure(system: System, total: int) -> Outcome:
         "growth_pct": 100 * (curve[-1] - warm) / warm,
     }
     params = {"jobs": total, "warm_up": warm_up, "checkpoints": CHECKPOINTS}
-    return Outcome("memory", system.name, 0, metrics, params, {"rss_mib": curve})
+    return Measurement("memory", system.name, 0, metrics, params, {"rss_mib": curve})
 
 
-def run(ctx: Context) -> Iterator[Outcome]:
+def run(ctx: Context) -> Iterator[Measurement]:
     """Each repeat is a fresh worker lifetime per system."""
     total = ctx.plan.size(ISSUE_SIZE, DEFAULT_SIZE, minimum=1_000)
     if total < ISSUE_SIZE:
@@ -65,9 +65,9 @@ def run(ctx: Context) -> Iterator[Outcome]:
         )
     for repeat in range(1, ctx.plan.repeats + 1):
         for system in ctx.in_turn(repeat):
-            outcome = _measure(system, total)
-            outcome.repeat = repeat
-            yield outcome
+            measurement = _measure(system, total)
+            measurement.repeat = repeat
+            yield measurement
 
 
 WORKLOAD = Workload(

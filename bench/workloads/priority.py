@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from bench.model import Context, Outcome, Target, Workload, lower_is_better
+from bench.model import Context, Measurement, Target, Workload, lower_is_better
 from bench.stats import latency_ms
 from bench.system import NOOP, Job, Sent, System, poll, waiting
 from bench.taskyard_side import TaskyardSystem
@@ -48,7 +48,7 @@ def _send_high(system: System, count: int) -> list[Sent]:
     return sent
 
 
-def _round(system: System, backlog: int) -> Outcome:
+def _round(system: System, backlog: int) -> Measurement:
     short = backlog - waiting(system, ["bulk"])
     if short > 0:
         system.publish(BULK_JOB, short, "bulk")
@@ -68,10 +68,10 @@ def _round(system: System, backlog: int) -> Outcome:
         "spacing_s": SPACING_S,
         "warm_up": WARM_UP,
     }
-    return Outcome("priority", system.name, 0, metrics, params, samples)
+    return Measurement("priority", system.name, 0, metrics, params, samples)
 
 
-def run(ctx: Context) -> Iterator[Outcome]:
+def run(ctx: Context) -> Iterator[Measurement]:
     """Each repeat starts fresh workers on a backlog topped up to its full size."""
     backlog = ctx.plan.size(ISSUE_BACKLOG, ISSUE_BACKLOG, minimum=500)
     for each in (ctx.taskyard, ctx.bare):
@@ -79,13 +79,13 @@ def run(ctx: Context) -> Iterator[Outcome]:
     bare_p99: list[float] = []
     for repeat in range(1, ctx.plan.repeats + 1):
         for system in ctx.in_turn(repeat):
-            outcome = _round(system, backlog)
-            outcome.repeat = repeat
-            if outcome.metrics["bulk_left"] == 0:
+            measurement = _round(system, backlog)
+            measurement.repeat = repeat
+            if measurement.metrics["bulk_left"] == 0:
                 ctx.note(f"Priority: {system.label}'s backlog ran out during repeat {repeat}.")
             if system.name == "bare":
-                bare_p99.append(outcome.metrics["wait_p99_ms"])
-            yield outcome
+                bare_p99.append(measurement.metrics["wait_p99_ms"])
+            yield measurement
     ctx.note(
         "Priority: the issue quotes 43-48 ms p99 for bare Celery's best set-up; with warmed "
         f"workers and high jobs 20 ms apart it measures {statistics.median(bare_p99):.0f} ms "

@@ -1,1 +1,1 @@
-"""Public job types: the catalogue (data the API validates against) and their implementations."""
+"""Public job types: the catalog (data the API validates against) and their implementations."""

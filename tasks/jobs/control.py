@@ -1,4 +1,4 @@
-"""Operator actions that need the job-type catalogue: cancel (and stop), retry, replay."""
+"""Operator actions that need the job-type catalog: cancel (and stop), replay, bulk replay."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def replay_job(job_id: uuid.UUID) -> JobRecord:
     original = jobs.get_job(job_id)
     if original.status not in REPLAYABLE_STATUSES:
         raise JobStateConflict(f"job {job_id} {JobStatus(original.status).in_words}; only "
-                               "dead, failed or cancelled jobs can be retried")  # fmt: skip
+                               "dead, failed or cancelled jobs can be replayed")  # fmt: skip
     request = JobRequest(original.type, original.payload, original.queue, original.priority)
     replay = submit(request, api_key_id=original.api_key_id,
                     correlation_id=original.correlation_id, replay_of=original.id).job  # fmt: skip

@@ -100,20 +100,20 @@ def _check_storable(request: JobRequest, correlation_id: str | None) -> None:
         ) from None
 
 
-def _payload(spec: JobType, payload: dict[str, Any]) -> dict[str, Any]:
+def _payload(job_type: JobType, payload: dict[str, Any]) -> dict[str, Any]:
     try:
-        return spec.payload_model.model_validate(payload).model_dump(mode="json")
+        return job_type.payload_model.model_validate(payload).model_dump(mode="json")
     except ValidationError as error:
         details = [
             {"field": ".".join(str(p) for p in e["loc"]) or "payload", "message": e["msg"]}
             for e in error.errors()
         ]
-        raise InvalidJob(f"invalid payload for {spec.name}", details) from None
+        raise InvalidJob(f"invalid payload for {job_type.name}", details) from None
 
 
-def _queue(spec: JobType, requested: str | None) -> QueueName:
+def _queue(job_type: JobType, requested: str | None) -> QueueName:
     try:
-        return QueueName(requested) if requested is not None else spec.queue
+        return QueueName(requested) if requested is not None else job_type.queue
     except ValueError:
         choices = ", ".join(q.value for q in QueueName)
         raise InvalidJob(f"unknown queue {requested!r}; choose one of {choices}") from None
@@ -169,8 +169,10 @@ def _resolved(request: JobRequest, new: jobs.NewJob, unique_for: int | None) -> 
     }  # fmt: skip
 
 
-def _dedupe(request: JobRequest, spec: JobType, new: jobs.NewJob, scope: str) -> jobs.Dedupe | None:
-    unique_for = request.unique_for_s or spec.unique_for_s
+def _dedupe(
+    request: JobRequest, job_type: JobType, new: jobs.NewJob, scope: str
+) -> jobs.Dedupe | None:
+    unique_for = request.unique_for_s or job_type.unique_for_s
     if unique_for is not None and not 0 < unique_for <= MAX_DELAY.total_seconds():
         raise InvalidJob("unique_for_s must be between 1 and 31536000 (a year)")
     if request.unique_key is not None and unique_for is None:
@@ -198,31 +200,31 @@ def prepare(
 ) -> Prepared:
     """Validate ``request`` and build its record (no I/O); :class:`InvalidJob` when it is bad."""
     _check_storable(request, correlation_id)
-    spec = CATALOG.get(request.type)
-    payload = _payload(spec, request.payload)
-    priority = spec.priority if request.priority is None else request.priority
+    job_type = CATALOG.get(request.type)
+    payload = _payload(job_type, request.payload)
+    priority = job_type.priority if request.priority is None else request.priority
     try:
         check_priority(priority)
     except ValueError as error:
         raise InvalidJob(str(error)) from None
     concurrency_key = None
-    if spec.concurrency is not None:
-        concurrency_key = str(payload.get(spec.concurrency.key_field, ""))[:200] or None
+    if job_type.concurrency is not None:
+        concurrency_key = str(payload.get(job_type.concurrency.key_field, ""))[:200] or None
     new = jobs.NewJob(
         id=uuid.uuid4(),
-        type=spec.name,
-        queue=_queue(spec, request.queue).value,
+        type=job_type.name,
+        queue=_queue(job_type, request.queue).value,
         priority=priority,
         payload=payload,
         correlation_id=correlation_id,
         api_key_id=api_key_id,
         run_at=_run_at(request),
-        max_attempts=spec.max_attempts,
+        max_attempts=job_type.max_attempts,
         concurrency_key=concurrency_key,
         replay_of=replay_of,
     )
     scope = str(api_key_id) if api_key_id else "internal"
-    return Prepared(new, _dedupe(request, spec, new, scope))
+    return Prepared(new, _dedupe(request, job_type, new, scope))
 
 
 class Producer:

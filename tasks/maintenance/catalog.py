@@ -5,7 +5,7 @@ Each row is one task ``maintenance.<name>``, implemented by function ``<name>`` 
 Celery task) in module ``tasks.maintenance.<name>``. Everything else is derived from
 :data:`MAINTENANCE`: the Celery app loads ``tasks.maintenance.tasks``, which imports every
 module named here; ``taskyard maintenance run`` finds its runner with :func:`runner`;
-``schedules.catalogue`` turns each default schedule into a static entry; and a schedule that
+``schedules.catalog`` turns each default schedule into a static entry; and a schedule that
 names a maintenance task is checked against the task's ``arguments`` when it is saved.
 """
 

@@ -47,7 +47,7 @@ def lock_key(name: str) -> str:
     return f"{LOCK_PREFIX}maintenance:{name}"
 
 
-class Outcome(StrEnum):
+class RunOutcome(StrEnum):
     """How a run ended (``running`` until it does)."""
 
     RUNNING = "running"
@@ -68,7 +68,7 @@ class RunResult:
 
     id: uuid.UUID
     name: str
-    outcome: Outcome
+    outcome: RunOutcome
     started_at: datetime
     finished_at: datetime | None
     figures: dict[str, Any]
@@ -95,14 +95,14 @@ class RunResult:
 
     def reported(self) -> dict[str, Any]:
         """What a Celery task returns: the run, or :class:`MaintenanceFailed` when it failed."""
-        if self.outcome is Outcome.FAILED:
+        if self.outcome is RunOutcome.FAILED:
             raise MaintenanceFailed(f"maintenance.{self.name} failed: {self.error}")
         return self.as_dict()
 
 
 def from_row(row: MaintenanceRun) -> RunResult:
     """A :class:`RunResult` from its stored row."""
-    return RunResult(row.id, row.name, Outcome(row.outcome), row.started_at, row.finished_at,
+    return RunResult(row.id, row.name, RunOutcome(row.outcome), row.started_at, row.finished_at,
                      dict(row.figures or {}), row.error)  # fmt: skip
 
 
@@ -151,19 +151,21 @@ def run_maintenance(name: str, work: Work, *, lock_ttl_s: float) -> RunResult:
             return _run_held(name, work, started, held)
     except LockHeld as busy:
         reason = f"another {name} run holds the lock ({busy.holder or 'it just finished'})"
-        return _record(name, started, Outcome.SKIPPED, {"reason": reason}, None)
+        return _record(name, started, RunOutcome.SKIPPED, {"reason": reason}, None)
     except redis.RedisError as error:
-        return _record(name, started, Outcome.FAILED, {}, REDIS_DOWN.format(kind=describe(error)))
+        return _record(
+            name, started, RunOutcome.FAILED, {}, REDIS_DOWN.format(kind=describe(error))
+        )
 
 
 def _run_held(name: str, work: Work, started: datetime, held: TtlLock) -> RunResult:
     run_id = _begin(name, started)
     figures: dict[str, Any] = {}
-    outcome, error = Outcome.SUCCEEDED, None
+    outcome, error = RunOutcome.SUCCEEDED, None
     try:
         work(figures)
     except Exception as failure:  # recorded as a failed run; the next scheduled run retries
-        outcome, error = Outcome.FAILED, describe(failure)
+        outcome, error = RunOutcome.FAILED, describe(failure)
         log.warning("maintenance run failed", exc_info=True,
                     extra={"action": "maintenance.error", "task": name})  # fmt: skip
     if held.lost:
@@ -173,18 +175,20 @@ def _run_held(name: str, work: Work, started: datetime, held: TtlLock) -> RunRes
 
 def _begin(name: str, started: datetime) -> uuid.UUID:
     """Mark this task's orphaned ``running`` rows failed, then record this run as running."""
-    run = MaintenanceRun(name=name, started_at=started, outcome=Outcome.RUNNING.value, figures={})
+    run = MaintenanceRun(
+        name=name, started_at=started, outcome=RunOutcome.RUNNING.value, figures={}
+    )
     with session_scope() as session:
         session.execute(
             update(MaintenanceRun)
-            .where(MaintenanceRun.name == name, MaintenanceRun.outcome == Outcome.RUNNING.value)
-            .values(outcome=Outcome.FAILED.value, finished_at=utcnow(), error=ABANDONED)
+            .where(MaintenanceRun.name == name, MaintenanceRun.outcome == RunOutcome.RUNNING.value)
+            .values(outcome=RunOutcome.FAILED.value, finished_at=utcnow(), error=ABANDONED)
         )
         session.add(run)
     return run.id
 
 
-def _finish(run_id: uuid.UUID, name: str, started: datetime, outcome: Outcome,
+def _finish(run_id: uuid.UUID, name: str, started: datetime, outcome: RunOutcome,
             figures: dict[str, Any], error: str | None) -> RunResult:  # fmt: skip
     finished = utcnow()
     with session_scope() as session:
@@ -198,7 +202,7 @@ def _finish(run_id: uuid.UUID, name: str, started: datetime, outcome: Outcome,
     return result
 
 
-def _record(name: str, started: datetime, outcome: Outcome, figures: dict[str, Any],
+def _record(name: str, started: datetime, outcome: RunOutcome, figures: dict[str, Any],
             error: str | None) -> RunResult:  # fmt: skip
     run = MaintenanceRun(name=name, started_at=started, finished_at=utcnow(),
                          outcome=outcome.value, figures=figures, error=error)  # fmt: skip
@@ -210,7 +214,7 @@ def _record(name: str, started: datetime, outcome: Outcome, figures: dict[str, A
 
 
 def _log(result: RunResult) -> None:
-    level = logging.WARNING if result.outcome is Outcome.FAILED else logging.INFO
+    level = logging.WARNING if result.outcome is RunOutcome.FAILED else logging.INFO
     log.log(level, "maintenance %s %s", result.name, result.outcome.value,
             extra={"action": f"maintenance.{result.outcome.value}", "task": result.name,
                    "duration_s": result.duration_s, "figures": result.figures,

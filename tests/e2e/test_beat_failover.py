@@ -20,9 +20,9 @@ from sqlalchemy import func, select
 
 from api.app import create_app
 from schedules import store
-from schedules.entries import Timing
+from schedules.entries import ScheduleSpec
 from schedules.leader import LEADER_KEY
-from schedules.spec import ScheduleSpec
+from schedules.slots import Timing
 from tests.support.processes import BIN, running
 from tests.support.waiting import wait_for
 from workers.redis_client import redis_from_url

@@ -112,7 +112,7 @@ def test_the_cli_and_celery_reach_the_stack_started_in_their_directory(stack: St
     # When the README's steps run there
     enqueued = stack.run("taskyard", "jobs", "enqueue", "diag.noop")
     listed = stack.run("taskyard", "-v", "jobs", "list")
-    dead = stack.run("taskyard", "dlq", "list")
+    dead = stack.run("taskyard", "dead-letters", "list")
     ping = stack.run("celery", "-A", "workers.app", "inspect", "ping")
 
     # Then the job went through the stack's own broker and store, and ran

@@ -139,13 +139,13 @@ def test_keys_delays_cancel_and_dead_letters_through_the_client(api: Client) -> 
     assert again.job["id"] == first.job["id"]
     assert first.job["status"] == "scheduled"
 
-    # And it can be cancelled once, then neither cancelled nor retried as if it had failed
+    # And it can be cancelled once, then neither cancelled nor replayed as if it had failed
     outcome = api.cancel(first.job["id"])
     assert (outcome["final"], outcome["job"]["status"]) == (True, "cancelled")
     with pytest.raises(ApiError) as twice:
         api.cancel(first.job["id"])
     assert (twice.value.status, twice.value.code) == (409, "job_state_conflict")
-    assert api.retry(first.job["id"])["replay_of"] == first.job["id"]
+    assert api.replay(first.job["id"])["replay_of"] == first.job["id"]
 
     # And the dead-letter set is readable, but replaying it in bulk needs admin
     assert api.dead_letters(type="diag.noop", since=due - timedelta(days=1))["items"] == []

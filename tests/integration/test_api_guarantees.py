@@ -242,19 +242,19 @@ def test_a_batch_refuses_an_idempotency_header_and_creates_nothing(
     post(client, f"/v1/jobs/{created.json()['id']}/cancel", keys["admin"])
 
 
-def test_a_retry_refuses_an_idempotency_header_and_enqueues_nothing(
+def test_a_replay_refuses_an_idempotency_header_and_enqueues_nothing(
     client: TestClient, keys: dict[str, Headers]
 ) -> None:
-    # Given a cancelled job, and a retry of it sent with an Idempotency-Key header
+    # Given a cancelled job, and a replay of it sent with an Idempotency-Key header
     job = post(client, "/v1/jobs", keys["admin"], {"type": "diag.noop", "delay_s": 60})
     post(client, f"/v1/jobs/{job['id']}/cancel", keys["admin"])
-    headers = {**keys["admin"], "Idempotency-Key": f"retry-{uuid.uuid4()}"}
+    headers = {**keys["admin"], "Idempotency-Key": f"replay-{uuid.uuid4()}"}
 
-    refused = client.post(f"/v1/jobs/{job['id']}/retry", headers=headers)
+    refused = client.post(f"/v1/jobs/{job['id']}/replay", headers=headers)
 
-    # Then it is a 422 (each retry is a new job, a key would not stop a second), and no retry
+    # Then it is a 422 (each replay is a new job, a key would not stop a second), and no replay
     error = assert_error(refused, 422, "validation_error")
-    assert "every retry enqueues a new job" in error["message"]
+    assert "every replay enqueues a new job" in error["message"]
     assert get(client, f"/v1/jobs/{job['id']}", keys["admin"])["replayed_by"] is None
 
 
@@ -263,7 +263,7 @@ def test_the_openapi_document_does_not_offer_the_header_where_it_is_refused(
 ) -> None:
     paths = client.get("/openapi.json").json()["paths"]
 
-    for path in ("/v1/jobs/batch", "/v1/jobs/{job_id}/retry"):
+    for path in ("/v1/jobs/batch", "/v1/jobs/{job_id}/replay", "/v1/jobs/{job_id}/retry"):
         names = [p["name"] for p in paths[path]["post"].get("parameters", [])]
         assert "Idempotency-Key" not in names
 
@@ -391,7 +391,7 @@ def test_acting_on_a_job_needs_the_scope_for_its_type(
 ) -> None:
     job = post(client, "/v1/jobs", keys["admin"], {"type": "diag.noop", "delay_s": 30})
 
-    for action in ("cancel", "retry"):
+    for action in ("cancel", "replay", "retry"):
         path = f"/v1/jobs/{job['id']}/{action}"
         reader = client.post(path, headers=keys["reader"])
         narrow = client.post(path, headers=keys["sleeper"])
@@ -404,16 +404,16 @@ def test_acting_on_a_job_needs_the_scope_for_its_type(
     post(client, f"/v1/jobs/{job['id']}/cancel", keys["admin"])
 
 
-# --- retry and dead letters ---------------------------------------------------------------------
+# --- replay and dead letters --------------------------------------------------------------------
 
 
-def test_a_dead_job_is_retried_as_a_new_job_linked_to_it(
+def test_a_dead_job_is_replayed_as_a_new_job_linked_to_it(
     client: TestClient, keys: dict[str, Headers], dead: dict[str, list[Job]]
 ) -> None:
     original = dead["retried"][0]
     assert original["attempts"] == original["max_attempts"] > 1
 
-    replay = post(client, f"/v1/jobs/{original['id']}/retry", keys["operator"])
+    replay = post(client, f"/v1/jobs/{original['id']}/replay", keys["operator"])
 
     assert replay["id"] != original["id"]
     assert replay["replay_of"] == original["id"]
@@ -422,13 +422,28 @@ def test_a_dead_job_is_retried_as_a_new_job_linked_to_it(
     assert get(client, f"/v1/jobs/{original['id']}", keys["reader"])["replayed_by"] == replay["id"]
 
 
-def test_retrying_a_job_that_did_not_fail_is_a_conflict(
+def test_the_deprecated_retry_path_replays_too_and_says_it_is_deprecated(
+    client: TestClient, keys: dict[str, Headers], dead: dict[str, list[Job]]
+) -> None:
+    original = dead["retried"][0]
+
+    replay = post(client, f"/v1/jobs/{original['id']}/retry", keys["operator"])
+
+    assert replay["replay_of"] == original["id"]
+    assert get(client, f"/v1/jobs/{original['id']}", keys["reader"])["replayed_by"] == replay["id"]
+    paths = client.get("/openapi.json").json()["paths"]
+    assert paths["/v1/jobs/{job_id}/retry"]["post"]["deprecated"] is True
+    assert "/v1/jobs/{job_id}/replay" in paths["/v1/jobs/{job_id}/retry"]["post"]["description"]
+    assert "deprecated" not in paths["/v1/jobs/{job_id}/replay"]["post"]
+
+
+def test_replaying_a_job_that_did_not_fail_is_a_conflict(
     client: TestClient, keys: dict[str, Headers], worker: None
 ) -> None:
     job = post(client, "/v1/jobs", keys["admin"], {"type": "diag.noop"})
     wait_status(client, keys["admin"], job["id"], "succeeded")
 
-    response = client.post(f"/v1/jobs/{job['id']}/retry", headers=keys["admin"])
+    response = client.post(f"/v1/jobs/{job['id']}/replay", headers=keys["admin"])
 
     message = assert_error(response, 409, "job_state_conflict")["message"]
     assert message.startswith(f"job {job['id']} has succeeded; only dead, failed or cancelled")
@@ -528,6 +543,7 @@ def test_the_openapi_document_lists_the_guarantee_paths(client: TestClient) -> N
 
     assert {
         "/v1/jobs/{job_id}/cancel",
+        "/v1/jobs/{job_id}/replay",
         "/v1/jobs/{job_id}/retry",
         "/v1/dead-letters",
         "/v1/dead-letters/replay",

@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import update
 
 from schedules import firing, store
-from schedules.entries import Timing, slot_before
+from schedules.entries import ScheduleSpec
 from schedules.leader import LeaderLock
 from schedules.scheduler import TaskyardScheduler
-from schedules.spec import ScheduleSpec
+from schedules.slots import Timing, slot_before
 from workers.app import app
 from workers.errors import BrokerUnavailable
 from workers.redis_client import redis_from_url
@@ -257,7 +257,7 @@ def test_a_stopping_leader_hands_over_at_once(beats: Beats) -> None:
     assert second.lock.held
 
 
-def test_the_first_leader_tick_syncs_the_static_catalogue(beats: Beats) -> None:
+def test_the_first_leader_tick_syncs_the_static_catalog(beats: Beats) -> None:
     beat = beats()
     beat.include_static = True
 

@@ -161,8 +161,8 @@ def test_jobs_show_displays_progress_and_attempts(worker: None) -> None:
     assert record["cancel_requested_at"] is None
 
 
-def test_dlq_list_shows_dead_jobs_in_a_table(dead: DeadLetters) -> None:
-    result = run("dlq", "list", "--type", "diag.fail", "--until", dead.until)
+def test_dead_letters_list_shows_dead_jobs_in_a_table(dead: DeadLetters) -> None:
+    result = run("dead-letters", "list", "--type", "diag.fail", "--until", dead.until)
 
     assert result.exit_code == 0, result.output
     for column in ("id", "died at", "attempts", "error type", "replayed by"):
@@ -173,16 +173,18 @@ def test_dlq_list_shows_dead_jobs_in_a_table(dead: DeadLetters) -> None:
         assert "disk on fire" in row
         assert "4/4" in row
     assert "of 7 dead jobs" in result.stdout
-    listed = json.loads(run("dlq", "list", "--queue", "high", "--until", dead.until,
+    listed = json.loads(run("dead-letters", "list", "--queue", "high", "--until", dead.until,
                             "--json").stdout)  # fmt: skip
     assert {r["id"] for r in listed} == {str(i) for i in dead.by_queue["high"]}
     future = (utcnow() + timedelta(hours=1)).isoformat()
-    assert "No dead jobs match" in run("dlq", "list", "--since", future).stderr
+    assert "No dead jobs match" in run("dead-letters", "list", "--since", future).stderr
+    aliased = run("dlq", "list", "--type", "diag.fail", "--until", dead.until)
+    assert aliased.stdout == result.stdout, "the deprecated dlq group runs the same command"
 
 
-def test_dlq_replay_replays_each_dead_job_once(dead: DeadLetters) -> None:
+def test_dead_letters_replay_replays_each_dead_job_once(dead: DeadLetters) -> None:
     # When the operator replays the dead jobs of the high queue
-    args = ("dlq", "replay", "--queue", "high", "--until", dead.until, "--yes")
+    args = ("dead-letters", "replay", "--queue", "high", "--until", dead.until, "--yes")
     result = run(*args)
 
     # Then each became a new job linked to it, and the summary says how many
@@ -201,8 +203,8 @@ def test_dlq_replay_replays_each_dead_job_once(dead: DeadLetters) -> None:
     assert again.stdout == ""
 
 
-def test_dlq_replay_without_a_terminal_or_yes_refuses(dead: DeadLetters) -> None:
-    result = run("dlq", "replay", "--queue", "default", "--until", dead.until)
+def test_dead_letters_replay_without_a_terminal_or_yes_refuses(dead: DeadLetters) -> None:
+    result = run("dead-letters", "replay", "--queue", "default", "--until", dead.until)
 
     line = one_line_failure(result, 2)
     assert "1 dead job (queue default" in line
@@ -210,12 +212,12 @@ def test_dlq_replay_without_a_terminal_or_yes_refuses(dead: DeadLetters) -> None
     assert jobs.get_job(dead.by_queue["default"][0]).replayed_by is None
 
 
-def test_dlq_replay_asks_on_a_terminal_and_a_no_changes_nothing(
+def test_dead_letters_replay_asks_on_a_terminal_and_a_no_changes_nothing(
     dead: DeadLetters, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("cli.progress.stdin_is_terminal", lambda: True)
 
-    result = run("dlq", "replay", "--queue", "default", "--until", dead.until, stdin="n\n")
+    result = run("dead-letters", "replay", "--queue", "default", "--until", dead.until, stdin="n\n")
 
     assert result.exit_code == 0, result.output
     assert "Replay them?" in result.stderr
@@ -234,7 +236,7 @@ def test_dead_jobs_that_cannot_be_replayed_are_listed_and_fail_the_command(
         session.execute(update(Job).where(Job.id == gone.id).values(**dead))
 
     # When the operator replays it
-    result = run("dlq", "replay", "--type", "gone.away", "--yes")
+    result = run("dead-letters", "replay", "--type", "gone.away", "--yes")
 
     # Then the command fails after saying which job could not be replayed, and why
     assert result.exit_code == 1, result.output
@@ -247,14 +249,14 @@ def test_dead_jobs_that_cannot_be_replayed_are_listed_and_fail_the_command(
     assert jobs.get_job(gone.id).replayed_by is None
 
 
-def test_dlq_purge_deletes_only_matching_dead_jobs(dead: DeadLetters) -> None:
+def test_dead_letters_purge_deletes_only_matching_dead_jobs(dead: DeadLetters) -> None:
     # Given a finished job on the bulk queue that is not dead
     alive = last_line(run("jobs", "enqueue", "diag.noop", "--queue", "bulk"))
     wait_finished(alive)
-    assert "--yes" in one_line_failure(run("dlq", "purge", "--queue", "bulk"), 2)
+    assert "--yes" in one_line_failure(run("dead-letters", "purge", "--queue", "bulk"), 2)
 
     # When the operator purges the bulk queue's dead jobs
-    result = run("dlq", "purge", "--queue", "bulk", "--type", "diag.fail", "--yes")
+    result = run("dead-letters", "purge", "--queue", "bulk", "--type", "diag.fail", "--yes")
 
     # Then exactly those are gone
     assert result.exit_code == 0, result.output
@@ -262,13 +264,13 @@ def test_dlq_purge_deletes_only_matching_dead_jobs(dead: DeadLetters) -> None:
     assert all(is_gone(job_id) for job_id in dead.by_queue["bulk"])
     assert jobs.get_job(uuid.UUID(alive)).status == JobStatus.SUCCEEDED
     assert jobs.get_job(dead.by_queue["default"][0]).status == JobStatus.DEAD
-    assert "nothing to delete" in run("dlq", "purge", "--queue", "bulk", "--yes").stderr
+    assert "nothing to delete" in run("dead-letters", "purge", "--queue", "bulk", "--yes").stderr
 
 
-def test_jobs_retry_enqueues_a_dead_job_again(dead: DeadLetters) -> None:
+def test_jobs_replay_enqueues_a_dead_job_again(dead: DeadLetters) -> None:
     original = dead.by_queue["critical"][0]
 
-    result = run("jobs", "retry", str(original))
+    result = run("jobs", "replay", str(original))
 
     new_id = uuid.UUID(last_line(result))
     assert str(new_id) in result.stderr
@@ -278,13 +280,23 @@ def test_jobs_retry_enqueues_a_dead_job_again(dead: DeadLetters) -> None:
     assert json.loads(shown.stdout)["replayed_by"] == str(new_id)
 
 
-def test_only_dead_failed_or_cancelled_jobs_can_be_retried(worker: None) -> None:
+def test_the_deprecated_jobs_retry_still_replays(dead: DeadLetters) -> None:
+    original = dead.by_queue["critical"][0]
+
+    result = run("jobs", "retry", str(original))
+
+    new_id = uuid.UUID(last_line(result))
+    assert f"Replayed dead job {original}" in result.stderr
+    assert jobs.get_job(new_id).replay_of == original
+
+
+def test_only_dead_failed_or_cancelled_jobs_can_be_replayed(worker: None) -> None:
     job_id = last_line(run("jobs", "enqueue", "diag.noop"))
     wait_finished(job_id)
 
-    line = one_line_failure(run("jobs", "retry", job_id), 1)
+    line = one_line_failure(run("jobs", "replay", job_id), 1)
 
-    assert "only dead, failed or cancelled jobs can be retried" in line
+    assert "only dead, failed or cancelled jobs can be replayed" in line
     assert f"job {job_id} has succeeded;" in line
 
 

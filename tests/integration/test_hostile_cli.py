@@ -27,10 +27,10 @@ Headers = dict[str, str]
 
 
 CLI_TIMES = [
-    ["dlq", "list", "--since"],
-    ["dlq", "list", "--until"],
-    ["dlq", "replay", "--yes", "--since"],
-    ["dlq", "purge", "--yes", "--until"],
+    ["dead-letters", "list", "--since"],
+    ["dead-letters", "list", "--until"],
+    ["dead-letters", "replay", "--yes", "--since"],
+    ["dead-letters", "purge", "--yes", "--until"],
     ["jobs", "enqueue", "diag.noop", "--run-at"],
 ]
 
@@ -93,8 +93,8 @@ def test_cli_enqueue_refuses_what_the_store_cannot_hold(
 
 
 NAMED = [["keys", "revoke"], ["schedules", "pause"], ["schedules", "resume"],
-         ["schedules", "remove"], ["dlq", "poison", "list", "--queue"],
-         ["dlq", "poison", "purge", "--yes", "--queue"]]  # fmt: skip
+         ["schedules", "remove"], ["poison", "list", "--queue"],
+         ["poison", "purge", "--yes", "--queue"]]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -132,9 +132,9 @@ def _flags(**options: st.SearchStrategy[str]) -> st.SearchStrategy[list[str]]:
 #: One command for every CLI option that takes a time, a text or a number.
 COMMANDS = st.one_of(
     st.builds(lambda command, name: [*command, name], st.sampled_from(NAMED), CLI_TEXT),
-    st.builds(lambda flags: ["dlq", "list", *flags],
+    st.builds(lambda flags: ["dead-letters", "list", *flags],
               _flags(since=TIMESTAMPS, until=TIMESTAMPS, type=CLI_TEXT, limit=CLI_NUMBERS)),
-    st.builds(lambda flags: ["dlq", "replay", "--yes", *flags],
+    st.builds(lambda flags: ["dead-letters", "replay", "--yes", *flags],
               _flags(since=TIMESTAMPS, until=TIMESTAMPS, type=CLI_TEXT, limit=CLI_NUMBERS)),
     st.builds(lambda job_type, flags: ["jobs", "enqueue", job_type, *flags],
               st.one_of(st.sampled_from(["diag.noop", "diag.limited"]), CLI_TEXT),

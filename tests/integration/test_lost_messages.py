@@ -20,7 +20,7 @@ from workers.lost_messages import missing_messages
 from workers.priorities import DEFAULT_PRIORITY, redis_list_key, to_broker
 from workers.redis_client import shared_redis
 from workers.settings import get_settings
-from workers.store import dispatch, jobs
+from workers.store import jobs, queued
 from workers.store.engine import session_scope
 from workers.store.models import Job, JobStatus
 from workers.store.records import JobRecord
@@ -47,7 +47,7 @@ def _queued_job(minutes_ago: float = 0) -> JobRecord:
 
 
 def _missing() -> set[uuid.UUID]:
-    candidates = dispatch.queued_since_before(utcnow() + timedelta(seconds=1), 100)
+    candidates = queued.queued_since_before(utcnow() + timedelta(seconds=1), 100)
     return {job.id for job in missing_messages(shared_redis(get_settings().broker_url),
                                                candidates)}  # fmt: skip
 

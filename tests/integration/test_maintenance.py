@@ -22,7 +22,7 @@ from tasks.maintenance.redis_hygiene import redis_hygiene
 from tasks.maintenance.runs import (
     ABANDONED,
     MaintenanceFailed,
-    Outcome,
+    RunOutcome,
     lock_key,
     recent_runs,
     run_maintenance,
@@ -119,7 +119,7 @@ def test_purge_deletes_exactly_what_is_past_retention_in_batches(
     result = purge()
 
     # Then exactly the expired rows are gone, in several batches
-    assert result.outcome is Outcome.SUCCEEDED, result.error
+    assert result.outcome is RunOutcome.SUCCEEDED, result.error
     assert surviving(Job, [j.id for j in expired + kept]) == {j.id for j in kept}
     assert surviving(ScheduleFire, [f.id for f in fires]) == {fires[1].id}
     assert surviving(MaintenanceRun, [r.id for r in runs]) == {runs[1].id}
@@ -144,10 +144,10 @@ def test_a_run_while_another_holds_the_lock_is_skipped_and_recorded(
     with held_lock(shared_redis(get_settings().locks_url), lock_key("purge"), 30) as held:
         skipped = purge()
 
-    assert skipped.outcome is Outcome.SKIPPED
+    assert skipped.outcome is RunOutcome.SKIPPED
     assert held.token in skipped.figures["reason"]
     assert recent_runs("purge", 1)[0].id == skipped.id
-    assert purge().outcome is Outcome.SUCCEEDED
+    assert purge().outcome is RunOutcome.SUCCEEDED
 
 
 def test_a_held_lock_outlives_its_ttl_and_only_its_holder_releases_it(
@@ -180,7 +180,7 @@ def test_a_lock_lost_midway_is_noticed_and_left_to_its_new_holder(
 
     result = run_maintenance("test-lost", taken_over, lock_ttl_s=0.3)
 
-    assert result.outcome is Outcome.SUCCEEDED
+    assert result.outcome is RunOutcome.SUCCEEDED
     assert result.figures["lock_lost"] is True
     assert holder_of(client, key) == "intruder:1:x"  # the late release left it alone
     client.delete(key)
@@ -189,7 +189,7 @@ def test_a_lock_lost_midway_is_noticed_and_left_to_its_new_holder(
 def test_vacuum_runs_and_reports_the_store_size(runtime: dict[str, str]) -> None:
     result = vacuum()
 
-    assert result.outcome is Outcome.SUCCEEDED, result.error
+    assert result.outcome is RunOutcome.SUCCEEDED, result.error
     assert result.figures["bytes_after"] > 0
 
 
@@ -241,7 +241,7 @@ def test_redis_hygiene_removes_orphans_and_leaves_live_keys(
     result = redis_hygiene(scan_count=2)
 
     # Then only the orphans are gone, and memory and key counts are reported
-    assert result.outcome is Outcome.SUCCEEDED, result.error
+    assert result.outcome is RunOutcome.SUCCEEDED, result.error
     remaining = {k.decode() for k in client.scan_iter(count=100)}
     assert ORPHANS.isdisjoint(remaining)
     assert LIVE.issubset(remaining)
@@ -265,7 +265,7 @@ def test_canary_sends_one_job_per_queue_and_the_next_run_measures_them(
 ) -> None:
     # Given a canary run with no worker consuming: four marked jobs, one per queue
     first = canary()
-    assert first.outcome is Outcome.SUCCEEDED, first.error
+    assert first.outcome is RunOutcome.SUCCEEDED, first.error
     assert first.figures["enqueued"] == 4
     with session_scope() as session:
         sent = list(session.scalars(select(Job).where(Job.id.in_(_canaries(first.figures)))))
@@ -282,7 +282,7 @@ def test_canary_sends_one_job_per_queue_and_the_next_run_measures_them(
             wait_finished(job_id)
 
     # Then it recorded each queue's end-to-end latency without waiting for its own jobs
-    assert second.outcome is Outcome.SUCCEEDED, second.error
+    assert second.outcome is RunOutcome.SUCCEEDED, second.error
     for queue in QUEUE_ORDER:
         assert second.figures[f"{queue.value}_latency_ms"] > 0
     assert second.figures["max_latency_ms"] > 0
@@ -313,7 +313,7 @@ def test_a_failed_run_is_recorded_and_the_task_raises(
         backup_task()
 
     latest = recent_runs("backup", 1)[0]
-    assert latest.outcome is Outcome.FAILED
+    assert latest.outcome is RunOutcome.FAILED
     assert "NotADirectoryError" in (latest.error or "")
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 from tasks.maintenance import backup as backup_module
 from tasks.maintenance.backup import backup, pg_tool
-from tasks.maintenance.runs import Outcome
+from tasks.maintenance.runs import RunOutcome
 from tests.support.services import scratch_postgres_database
 from workers.settings import get_settings
 from workers.store.engine import session_scope
@@ -76,7 +76,7 @@ def test_a_backup_restores_with_the_same_row_counts(
     result = backup()
 
     # Then the verified copy restores into a new database with the same rows
-    assert result.outcome is Outcome.SUCCEEDED, result.error
+    assert result.outcome is RunOutcome.SUCCEEDED, result.error
     dump = Path(result.figures["file"])
     assert dump.parent == backup_dir.resolve()
     assert result.figures["verified"] is True
@@ -91,7 +91,7 @@ def test_rotation_keeps_the_newest_backups(runtime: dict[str, str], backup_dir: 
     runs = [backup() for _ in range(3)]
 
     # (and each backup is one self-contained file: no -wal, -shm or .partial left over)
-    assert [r.outcome for r in runs] == [Outcome.SUCCEEDED] * 3
+    assert [r.outcome for r in runs] == [RunOutcome.SUCCEEDED] * 3
     assert [(r.figures["rotated"], r.figures["kept"]) for r in runs] == [(0, 1), (0, 2), (1, 2)]
     assert sorted(backup_dir.iterdir()) == sorted(Path(r.figures["file"]) for r in runs[1:])
 
@@ -110,6 +110,6 @@ def test_a_copy_that_fails_verification_is_deleted_and_fails_the_run(
     result = backup()
 
     # Then the run failed saying why, and no file (final or partial) is left behind
-    assert result.outcome is Outcome.FAILED
+    assert result.outcome is RunOutcome.FAILED
     assert "integrity_check" in (result.error or "") or "pg_restore failed" in (result.error or "")
     assert list(backup_dir.iterdir()) == []

@@ -97,22 +97,23 @@ def test_the_cli_lists_and_purges_poison_messages(clean_poison: None) -> None:
     poison.set_aside("bulk", b'{"x": 1}', "the envelope has no properties")
 
     # When they are listed, then the table shows both, newest first
-    listed = run("dlq", "poison", "list")
+    listed = run("poison", "list")
     assert listed.exit_code == 0, listed.output
     assert "not json at all" in listed.stdout
     assert "envelope has no properties" in listed.stdout
     assert listed.stdout.index("bulk") < listed.stdout.index("default")
-    as_json = json.loads(run("dlq", "poison", "list", "--json", "--queue", "bulk").stdout)
+    as_json = json.loads(run("poison", "list", "--json", "--queue", "bulk").stdout)
     assert [entry["raw"] for entry in as_json] == ['{"x": 1}']
+    assert run("dlq", "poison", "list").stdout == listed.stdout, "the deprecated path still reads"
 
     # When one queue is purged, then only that queue's are gone
-    purged = run("dlq", "poison", "purge", "--queue", "bulk", "--yes")
+    purged = run("poison", "purge", "--queue", "bulk", "--yes")
     assert purged.exit_code == 0, purged.output
     assert "Deleted 1 poison message." in purged.stdout
     assert poison.count_poison() == 1
 
     # And a purge without --yes and without a terminal changes nothing
-    refused = run("dlq", "poison", "purge")
+    refused = run("poison", "purge")
     assert refused.exit_code == 2
     assert poison.count_poison() == 1
 

@@ -13,9 +13,9 @@ import redis
 from sqlalchemy import update
 
 from schedules import store as schedule_store
-from schedules.entries import Timing
+from schedules.entries import ScheduleSpec
 from schedules.scheduler import TaskyardScheduler
-from schedules.spec import ScheduleSpec
+from schedules.slots import Timing
 from tasks.jobs.producer import JobRequest, enqueue
 from tests.support.events import SUCCESS_EVENTS, task_events
 from tests.support.jobs import emptied_broker
@@ -27,7 +27,7 @@ from workers.dispatcher import Dispatcher
 from workers.lost_messages import UNACKED_INDEX_KEY, UNACKED_KEY, missing_messages
 from workers.observability.metrics import multiprocess_registry
 from workers.priorities import redis_list_key, to_broker
-from workers.store import dispatch, jobs
+from workers.store import jobs, queued
 from workers.store.engine import session_scope
 from workers.store.models import Job, JobStatus, Schedule
 from workers.store.transitions import UNPUBLISHABLE
@@ -84,7 +84,7 @@ def test_the_lost_message_sweep_reads_past_entries_that_are_not_messages(
                 json.dumps({"headers": {"taskyard_published_at": 10**400}})):  # fmt: skip
         broker.lpush(head, raw)
     _garbage_unacked(broker)
-    candidates = dispatch.queued_since_before(utcnow() + timedelta(seconds=1), 10)
+    candidates = queued.queued_since_before(utcnow() + timedelta(seconds=1), 10)
 
     # When the sweep looks, then it does not fail, and (no proof either way) keeps the job
     assert missing_messages(broker, candidates) == []

@@ -47,7 +47,7 @@ def test_higher_public_priority_starts_first(broker_runtime: str) -> None:
     queued = [j for j in enqueue_many(requests) if isinstance(j, JobRecord)]
     assert sum(q.depth for q in queue_depths() if q.name == "default") == len(priorities)
 
-    # When one worker with a single slot drains the queue
+    # When one worker with a single pool process drains the queue
     with embedded_worker(queues=["default"], concurrency=1):
         records = [wait_finished(j.id) for j in queued]
 

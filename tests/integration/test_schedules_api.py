@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from schedules import store
-from schedules.catalogue import STATIC_ENTRIES
+from schedules.catalog import STATIC_ENTRIES
 from tests.support.api import Headers, assert_error, issue_keys
 
 SCOPES = {"admin": ["admin"], "reader": ["jobs:read"], "writer": ["jobs:write"]}
@@ -20,7 +20,7 @@ def keys(runtime: dict[str, str]) -> dict[str, Headers]:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def catalogue(runtime: dict[str, str]) -> None:
+def static_catalog(runtime: dict[str, str]) -> None:
     store.sync_static(STATIC_ENTRIES)
 
 

@@ -7,13 +7,13 @@ import uuid
 import pytest
 
 from schedules import store
-from schedules.catalogue import STATIC_ENTRIES
+from schedules.catalog import STATIC_ENTRIES
 from tests.support.cli import one_line_failure, run
 from workers.errors import ECHO_LIMIT
 
 
 @pytest.fixture(scope="module", autouse=True)
-def catalogue(runtime: dict[str, str]) -> None:
+def catalog(runtime: dict[str, str]) -> None:
     store.sync_static(STATIC_ENTRIES)
 
 

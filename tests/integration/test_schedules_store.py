@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select
 
 from schedules import store
-from schedules.catalogue import STATIC_ENTRIES
-from schedules.entries import Timing, slot_after
+from schedules.catalog import STATIC_ENTRIES
+from schedules.entries import ScheduleSpec
 from schedules.errors import InvalidSchedule, ScheduleConflict, ScheduleNotFound
-from schedules.spec import ScheduleSpec
+from schedules.slots import Timing, slot_after
 from workers.store.engine import session_scope
 from workers.store.models import Schedule, ScheduleFire
 from workers.store.types import utcnow
@@ -29,10 +29,10 @@ def static_rows() -> dict[str, Schedule]:
     return {r.name: r for r in store.list_schedules() if r.static}
 
 
-def test_syncing_the_static_catalogue_twice_changes_nothing_the_second_time(
+def test_syncing_the_static_catalog_twice_changes_nothing_the_second_time(
     runtime: dict[str, str],
 ) -> None:
-    # Given the catalogue synced once
+    # Given the catalog synced once
     store.sync_static(STATIC_ENTRIES)
     before = static_rows()
 
@@ -64,10 +64,10 @@ def test_an_operators_pause_of_a_static_entry_survives_a_resync(runtime: dict[st
     assert resumed.next_run_at is not None
 
 
-def test_a_changed_catalogue_updates_retimes_and_removes_static_entries(
+def test_a_changed_catalog_updates_retimes_and_removes_static_entries(
     runtime: dict[str, str],
 ) -> None:
-    # Given the catalogue synced, then a release that moves the purge and drops the canary
+    # Given the catalog synced, then a release that moves the purge and drops the canary
     store.sync_static(STATIC_ENTRIES)
     moved = [
         dataclasses.replace(e, timing=Timing(cron="0 4 * * *"))

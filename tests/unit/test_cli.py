@@ -49,7 +49,9 @@ def free_port() -> int:
 @pytest.mark.parametrize(
     "args",
     [[], ["keys"], ["keys", "create"], ["jobs", "enqueue"], ["jobs", "show"], ["jobs", "cancel"],
-     ["jobs", "retry"], ["dlq"], ["dlq", "list"], ["dlq", "replay"], ["dlq", "purge"], ["db"],
+     ["jobs", "replay"], ["jobs", "retry"], ["dead-letters"], ["dead-letters", "list"],
+     ["dead-letters", "replay"], ["dead-letters", "purge"], ["poison"], ["poison", "list"],
+     ["poison", "purge"], ["dlq"], ["dlq", "list"], ["dlq", "poison", "purge"], ["db"],
      ["flower"], ["dev"]],
 )  # fmt: skip
 def test_every_command_has_help(args: list[str]) -> None:
@@ -59,11 +61,38 @@ def test_every_command_has_help(args: list[str]) -> None:
     assert result.stdout.startswith("Usage: taskyard")
 
 
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (["jobs", "retry"], "taskyard jobs replay"),
+        (["dlq"], "taskyard dead-letters"),
+        (["dlq", "poison"], "taskyard poison"),
+    ],
+)
+def test_a_deprecated_alias_is_hidden_and_its_help_names_the_command_to_use(
+    old: list[str], new: str
+) -> None:
+    listing = run(*old[:-1], "--help").stdout
+    alias_help = run(*old, "--help").stdout
+
+    assert new.split()[-1] in listing
+    assert f"  {old[-1]} " not in listing
+    assert f"Deprecated alias of `{new}`" in alias_help
+    assert alias_help.startswith(f"Usage: taskyard {' '.join(old)} ")
+
+
+def test_the_dlq_alias_keeps_every_dead_letters_command_and_poison() -> None:
+    from cli.dead_letters import dead_letters, dlq
+
+    assert set(dlq.commands) == set(dead_letters.commands) | {"poison"}
+    assert "poison" not in dead_letters.commands
+
+
 def test_bare_taskyard_shows_the_commands() -> None:
     result = run()
 
     assert result.exit_code == 0
-    for command in ("keys", "jobs", "dlq", "db", "flower", "dev"):
+    for command in ("keys", "jobs", "dead-letters", "poison", "db", "flower", "dev"):
         assert command in result.stdout
 
 
@@ -78,11 +107,19 @@ def test_bare_taskyard_shows_the_commands() -> None:
         (["jobs", "enqueue", "diag.noop", "--delay", "-1"], "--delay"),
         (["jobs", "enqueue", "diag.noop", "--unique-for", "0"], "--unique-for"),
         (["jobs", "cancel", "not-a-uuid"], "ID"),
-        (["dlq", "list", "--since", "last tuesday"], "not an RFC 3339 date-time"),
-        (["dlq", "replay", "--until", "2026-01-01"], "has no time zone"),
+        (["dead-letters", "list", "--since", "last tuesday"], "not an RFC 3339 date-time"),
+        (["dead-letters", "replay", "--until", "2026-01-01"], "has no time zone"),
+        (["dead-letters", "purge", "--queue", "urgent"], "--queue"),
         (["dlq", "purge", "--queue", "urgent"], "--queue"),
         (
-            ["dlq", "purge", "--since", "2026-01-02T00:00:00Z", "--until", "2026-01-01T00:00:00Z"],
+            [
+                "dead-letters",
+                "purge",
+                "--since",
+                "2026-01-02T00:00:00Z",
+                "--until",
+                "2026-01-01T00:00:00Z",
+            ],
             "--since (2026-01-02 00:00:00 UTC) must be before --until",
         ),
     ],

@@ -49,7 +49,13 @@ def test_the_lock_tells_a_running_stack_from_a_stopped_one(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize(
-    "args", [["jobs", "list"], ["jobs", "enqueue", "diag.noop"], ["dlq", "list"], ["keys", "list"]]
+    "args",
+    [
+        ["jobs", "list"],
+        ["jobs", "enqueue", "diag.noop"],
+        ["dead-letters", "list"],
+        ["keys", "list"],
+    ],
 )
 def test_a_stopped_dev_stack_is_one_line_at_once(beside_a_dev_stack: Path, args: list[str]) -> None:
     # Given var/dev.env is left from a stack that stopped (nobody holds it)

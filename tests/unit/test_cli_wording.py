@@ -44,7 +44,8 @@ def test_every_help_is_plain_text(path: tuple[str, ...]) -> None:
 def test_the_walk_reaches_every_command() -> None:
     paths = {" ".join(path) for path, _ in COMMANDS}
 
-    assert {"jobs enqueue", "jobs retry", "schedules add", "dlq replay", "keys create"} <= paths
+    wanted = {"jobs enqueue", "jobs replay", "jobs retry", "schedules add", "dead-letters replay"}
+    assert wanted | {"keys create"} <= paths
 
 
 @pytest.mark.parametrize(
@@ -58,7 +59,7 @@ def test_the_walk_reaches_every_command() -> None:
         ["jobs", "enqueue", "diag.noop", "--payload", HUGE],
         ["keys", "create", "--name", "x", "--scope", HUGE],
         ["keys", "create", "--name", HUGE, "--scope", "admin"],
-        ["dlq", "list", "--since", HUGE],
+        ["dead-letters", "list", "--since", HUGE],
         ["jobs", "list", f"--{HUGE}"],
     ],
     ids=lambda args: " ".join(a[:12] for a in args),

@@ -173,11 +173,11 @@ def test_submit_sends_the_guarantee_fields_and_says_whether_it_created_the_job()
     }
 
 
-def test_cancel_retry_and_dead_letters_call_their_endpoints() -> None:
+def test_cancel_replay_and_dead_letters_call_their_endpoints() -> None:
     seen: list[httpx.Request] = []
     answers = {
         "/v1/jobs/j1/cancel": {"job": job("cancelled"), "final": True},
-        "/v1/jobs/j1/retry": job("queued", "j2"),
+        "/v1/jobs/j1/replay": job("queued", "j2"),
         "/v1/dead-letters": {"items": [job("dead")], "next_cursor": None},
         "/v1/dead-letters/replay": {"replayed": 1, "jobs": ["j2"], "errors": []},
     }
@@ -189,7 +189,8 @@ def test_cancel_retry_and_dead_letters_call_their_endpoints() -> None:
     since = datetime(2026, 1, 1, tzinfo=UTC)
     with client_for(handler) as api:
         assert api.cancel("j1")["final"] is True
-        assert api.retry("j1")["id"] == "j2"
+        assert api.replay("j1")["id"] == "j2"
+        assert api.retry("j1")["id"] == "j2", "the deprecated alias replays too"
         page = api.dead_letters(type="diag.fail", since=since, until=None, replayed=False)
         report = api.replay_dead_letters(queue="high", since=since, limit=10)
 
@@ -197,20 +198,33 @@ def test_cancel_retry_and_dead_letters_call_their_endpoints() -> None:
     assert report["jobs"] == ["j2"]
     assert [(r.method, r.url.path) for r in seen] == [
         ("POST", "/v1/jobs/j1/cancel"),
-        ("POST", "/v1/jobs/j1/retry"),
+        ("POST", "/v1/jobs/j1/replay"),
+        ("POST", "/v1/jobs/j1/replay"),
         ("GET", "/v1/dead-letters"),
         ("POST", "/v1/dead-letters/replay"),
     ]
-    assert dict(seen[2].url.params) == {
+    assert dict(seen[3].url.params) == {
         "type": "diag.fail",
         "since": "2026-01-01T00:00:00+00:00",
         "replayed": "false",
     }
-    assert json.loads(seen[3].content) == {
+    assert json.loads(seen[4].content) == {
         "queue": "high",
         "since": "2026-01-01T00:00:00+00:00",
         "limit": 10,
     }
+
+
+def test_an_unknown_option_is_a_type_error_and_sends_nothing() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(202, json={})
+
+    with client_for(handler) as api, pytest.raises(TypeError, match="quee"):
+        api.enqueue("diag.noop", quee="bulk")  # type: ignore[call-arg]
+    assert seen == []
 
 
 def test_a_conflict_raises_api_error_with_its_details() -> None:

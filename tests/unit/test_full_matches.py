@@ -16,9 +16,9 @@ from api.schedule_schemas import ScheduleIn
 from api.schemas import JobIn, ReplayIn
 from cli.keys import check_name
 from cli.output import UsageProblem
-from schedules.entries import Timing
+from schedules.entries import ScheduleSpec, check_spec
 from schedules.errors import InvalidSchedule
-from schedules.spec import ScheduleSpec, check_spec
+from schedules.slots import Timing
 from workers.jobtypes import JobType, Payload
 from workers.names import NAME_PATTERN, is_name
 

@@ -61,7 +61,7 @@ def test_backoff_is_capped_exponential_with_full_jitter() -> None:
     assert max(delays[5]) <= 10
 
 
-def test_every_catalogued_type_has_a_registered_task_with_its_limits() -> None:
+def test_every_type_in_the_catalog_has_a_registered_task_with_its_limits() -> None:
     app.loader.import_default_modules()
     for job_type in CATALOG:
         task = app.tasks[job_type.name]

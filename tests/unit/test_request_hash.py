@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from api.client import Client
+from api.client import Client, JobOptions
 from api.schemas import JobIn
 from tasks.jobs.producer import NOT_HASHED, JobRequest, prepare
 
@@ -97,7 +97,8 @@ def test_the_key_itself_is_not_part_of_the_request() -> None:
 
 def test_the_api_and_the_client_carry_every_request_field() -> None:
     requested = {f.name for f in fields(JobRequest)}
-    client = set(inspect.signature(Client.submit).parameters) - {"self", "correlation_id"}
+    named = set(inspect.signature(Client.submit).parameters) - {"self", "options"}
+    client = named | set(JobOptions.__annotations__) - {"correlation_id"}
 
     assert set(JobIn.model_fields) == requested
     assert client == requested

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from schedules.entries import (
+from schedules.errors import InvalidSchedule
+from schedules.slots import (
     FirePlan,
     Timing,
     check_timing,
@@ -18,7 +19,6 @@ from schedules.entries import (
     slot_after,
     slot_before,
 )
-from schedules.errors import InvalidSchedule
 from workers.store.models import MissedRunPolicy
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -1,5 +1,5 @@
 """Tables of the store: jobs with their idempotency and unique keys, API keys, schedules with
-their fires, and maintenance runs."""
+their fires, maintenance runs and notification templates."""
 
 from __future__ import annotations
 

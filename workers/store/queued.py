@@ -1,4 +1,4 @@
-"""The dispatcher's read of the store: queued jobs whose message the lost-message sweep checks
+"""Queued jobs as the store sees them: the read the lost-message sweep checks against Redis
 (its writes, like every change of a job's status, are in ``transitions``)."""
 
 from __future__ import annotations

@@ -1,16 +1,27 @@
-"""``taskyard dlq``: the dead-letter set (jobs dead after their last attempt)."""
+"""``taskyard dead-letters`` (``dlq``, a deprecated alias): jobs dead after their last attempt."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
 import click
 
-from cli.output import EMPTY, CliError, UsageProblem, console, note, plural, table, truncated, when
+from cli.aliases import deprecated_alias
+from cli.output import (
+    EMPTY,
+    CliError,
+    Listing,
+    UsageProblem,
+    console,
+    note,
+    plural,
+    table,
+    truncated,
+    when,
+)
 from cli.poison import poison
 from cli.progress import confirmed, progress_bar
 from cli.records import attempts, cell, record_fields
@@ -20,7 +31,7 @@ from workers.queues import QUEUE_ORDER
 from workers.store import control
 from workers.store import jobs as job_store
 from workers.store.jobs import JobFilter
-from workers.store.models import JobStatus
+from workers.store.models import Job, JobStatus
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_LIMIT = 50
@@ -81,18 +92,15 @@ def count_dead(filters: JobFilter, *, replayed: bool | None = None) -> int:
     )
 
 
-@click.group()
-def dlq() -> None:
+@click.group(name="dead-letters")
+def dead_letters() -> None:
     """The dead-letter set: jobs that died after their last attempt. List, replay or purge them.
 
-    `taskyard dlq poison` holds what no worker could run: queue entries set aside unrun.
+    Queue entries no worker could run are not jobs: see `taskyard poison`.
     """
 
 
-dlq.add_command(poison)
-
-
-@dlq.command(name="list")
+@dead_letters.command(name="list")
 @dead_letter_filters
 @click.option("--limit", type=click.IntRange(1, 1000), default=DEFAULT_LIMIT, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the records as a JSON array.")
@@ -109,25 +117,22 @@ def list_(job_type: str | None, queue: str | None, since: datetime | None,
         f"{len(records)} of {plural(total, 'dead job')}{described(filters)} shown; "
         f"{waiting} not replayed yet"
     )
-    if as_json:
-        click.echo(json.dumps([record_fields(r) for r in records], indent=2))
-        note(footer)
-        return
-    if not records:
-        note(f"No dead jobs match{described(filters)}.")
-        return
-    rows = [
-        (
-            str(r.id), r.type, r.queue, when(r.finished_at), attempts(r), short_name(r.error_type),
-            truncated(r.error_message, ERROR_WIDTH), cell(r.replayed_by),
-        )
-        for r in records
-    ]  # fmt: skip
-    hint = "; `taskyard dlq replay` replays them" if waiting else ""
-    console().print(table(None, COLUMNS, rows, caption=f"{footer}{hint}."))
+    hint = "; `taskyard dead-letters replay` replays them" if waiting else ""
+    empty = f"No dead jobs match{described(filters)}."
+    DEAD_JOBS.show(records, as_json, footer, empty, hint)
 
 
-@dlq.command()
+def _row(r: Job) -> tuple[str, ...]:
+    return (
+        str(r.id), r.type, r.queue, when(r.finished_at), attempts(r), short_name(r.error_type),
+        truncated(r.error_message, ERROR_WIDTH), cell(r.replayed_by),
+    )  # fmt: skip
+
+
+DEAD_JOBS = Listing(COLUMNS, _row, record_fields)
+
+
+@dead_letters.command()
 @dead_letter_filters
 @click.option("--limit", type=click.IntRange(min=1), help="Replay at most N, oldest deaths first.")
 @click.option("--yes", "-y", is_flag=True, help="Go ahead without asking.")
@@ -164,11 +169,11 @@ def replay(job_type: str | None, queue: str | None, since: datetime | None,
         console().print(table("not replayed", ("id", "error"), rows))
         raise CliError(
             f"{plural(len(report.errors), 'dead job')} could not be replayed (listed above); "
-            "fix what the errors name, then run `taskyard dlq replay` again"
+            "fix what the errors name, then run `taskyard dead-letters replay` again"
         )
 
 
-@dlq.command()
+@dead_letters.command()
 @dead_letter_filters
 @click.option("--yes", "-y", is_flag=True, help="Go ahead without asking.")
 def purge(job_type: str | None, queue: str | None, since: datetime | None,
@@ -199,3 +204,11 @@ def purge(job_type: str | None, queue: str | None, since: datetime | None,
             deleted += batch
             advance(batch)
     click.echo(f"Deleted {plural(deleted, 'dead job')} from the store.")
+
+
+#: The group's name before it took the API's: ``dlq``, with ``dlq poison`` for ``poison``.
+dlq = deprecated_alias(dead_letters, "dlq", "taskyard dead-letters")
+dlq.commands = {
+    **dead_letters.commands,
+    "poison": deprecated_alias(poison, "poison", "taskyard poison"),
+}

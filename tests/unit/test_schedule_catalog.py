@@ -1,4 +1,4 @@
-"""The static catalogue: every entry names a registered task, is routed to a queue some
+"""The static catalog: every entry names a registered task, is routed to a queue some
 Procfile worker consumes, sets ``expires``, and validates; plus the Sentry monitor mapping."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from schedules.catalogue import STATIC_ENTRIES
-from schedules.entries import Timing
+from schedules.catalog import STATIC_ENTRIES
+from schedules.entries import ScheduleSpec, check_spec
 from schedules.errors import InvalidSchedule
 from schedules.firing import internal_queue
 from schedules.monitors import monitor_config, monitor_slug
-from schedules.spec import ScheduleSpec, check_spec
+from schedules.slots import Timing
 from tasks.jobs.catalog import CATALOG
 from tasks.maintenance import catalog as maintenance
 from workers.app import app

@@ -8,8 +8,8 @@ pause NAME``); nothing else about it changes outside the code.
 
 from __future__ import annotations
 
-from schedules.entries import Timing
-from schedules.spec import ScheduleSpec
+from schedules.entries import ScheduleSpec
+from schedules.slots import Timing
 from tasks.maintenance.catalog import MAINTENANCE, MaintenanceTask
 from workers.queues import QueueName
 
