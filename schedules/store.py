@@ -19,6 +19,7 @@ from schedules.errors import ScheduleConflict, ScheduleNotFound
 from schedules.spec import ScheduleSpec, check_spec
 from workers.errors import StoreUnavailable
 from workers.store.engine import session_scope
+from workers.store.lookup import get_or_raise, named_or_raise
 from workers.store.models import MissedRunPolicy, Schedule, ScheduleFire
 from workers.store.types import utcnow
 
@@ -136,20 +137,12 @@ def list_schedules() -> list[Schedule]:
 
 def get_schedule(schedule_id: uuid.UUID) -> Schedule:
     """The entry with ``schedule_id``, or :class:`ScheduleNotFound`."""
-    with session_scope() as session:
-        record = session.get(Schedule, schedule_id)
-    if record is None:
-        raise ScheduleNotFound(f"no schedule with id {schedule_id}")
-    return record
+    return get_or_raise(Schedule, schedule_id, ScheduleNotFound, "schedule")
 
 
 def find_schedule(name: str) -> Schedule:
     """The entry called ``name``, or :class:`ScheduleNotFound`."""
-    with session_scope() as session:
-        record = session.scalar(select(Schedule).where(Schedule.name == name))
-    if record is None:
-        raise ScheduleNotFound(f"no schedule named {name!r}")
-    return record
+    return named_or_raise(Schedule, Schedule.name, name, ScheduleNotFound, "schedule")
 
 
 def _timing_with(old: Timing, changes: Mapping[str, Any]) -> Timing:

@@ -1,0 +1,58 @@
+"""Reading rows the way every store does: one by id, one by name, a newest-first page."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.orm import InstrumentedAttribute
+
+from workers.errors import TaskyardError
+from workers.store.engine import session_scope
+
+R = TypeVar("R")
+
+
+def get_or_raise(model: type[R], row_id: uuid.UUID, missing: type[TaskyardError], noun: str) -> R:
+    """The ``model`` row with ``row_id``, or ``missing`` saying there is no such ``noun``."""
+    with session_scope() as session:
+        record = session.get(model, row_id)
+    if record is None:
+        raise missing(f"no {noun} with id {row_id}")
+    return record
+
+
+def named_or_raise(
+    model: type[R],
+    column: InstrumentedAttribute[str],
+    name: str,
+    missing: type[TaskyardError],
+    noun: str,
+) -> R:
+    """The ``model`` row whose unique ``column`` holds ``name``, or ``missing`` saying there is
+    no such ``noun``."""
+    with session_scope() as session:
+        record = session.scalar(select(model).where(column == name))
+    if record is None:
+        raise missing(f"no {noun} named {name!r}")
+    return record
+
+
+def newest_page(
+    query: Select[R],
+    created_at: InstrumentedAttribute[datetime],
+    row_id: InstrumentedAttribute[uuid.UUID],
+    before: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[R]:
+    """Up to ``limit`` rows of ``query``, newest first, after the position ``before`` (a
+    ``created_at`` and an id: the id breaks ties between rows created at the same instant)."""
+    query = query.order_by(created_at.desc(), row_id.desc())
+    if before is not None:
+        created, last_id = before
+        later = and_(created_at == created, row_id < last_id)
+        query = query.where(or_(created_at < created, later))
+    with session_scope() as session:
+        return list(session.scalars(query.limit(limit)))
