@@ -19,7 +19,7 @@ from schedules.errors import ScheduleConflict, ScheduleNotFound
 from schedules.spec import ScheduleSpec, check_spec
 from workers.errors import StoreUnavailable
 from workers.store.engine import session_scope
-from workers.store.lookup import get_or_raise, named_or_raise
+from workers.store.lookup import get_or_raise, named_or_raise, row_or_raise
 from workers.store.models import MissedRunPolicy, Schedule, ScheduleFire
 from workers.store.types import utcnow
 
@@ -176,9 +176,9 @@ def update_schedule(schedule_id: uuid.UUID, changes: Mapping[str, Any]) -> Sched
     if unknown:
         raise ValueError(f"not editable: {sorted(unknown)}")
     with session_scope() as session:
-        record = session.get(Schedule, schedule_id, with_for_update=True)
-        if record is None:
-            raise ScheduleNotFound(f"no schedule with id {schedule_id}")
+        record = row_or_raise(
+            session, Schedule, schedule_id, ScheduleNotFound, "schedule", lock=True
+        )
         if record.static and set(changes) - {"paused"}:
             raise ScheduleConflict(
                 f"{record.name!r} is a static entry: only pause or resume it "
@@ -199,9 +199,7 @@ def update_schedule(schedule_id: uuid.UUID, changes: Mapping[str, Any]) -> Sched
 def delete_schedule(schedule_id: uuid.UUID) -> None:
     """Remove a dynamic entry and its fires; :class:`ScheduleConflict` for a static one."""
     with session_scope() as session:
-        record = session.get(Schedule, schedule_id)
-        if record is None:
-            raise ScheduleNotFound(f"no schedule with id {schedule_id}")
+        record = row_or_raise(session, Schedule, schedule_id, ScheduleNotFound, "schedule")
         if record.static:
             raise ScheduleConflict(
                 f"{record.name!r} is a static entry and cannot be removed; pause it instead",

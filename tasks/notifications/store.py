@@ -26,7 +26,7 @@ from tasks.notifications.errors import ChannelConflict, ChannelNotFound, Secrets
 from tasks.notifications.sealing import reseal, seal, unseal
 from tasks.notifications.targets import check_target
 from workers.store.engine import session_scope
-from workers.store.lookup import get_or_raise, named_or_raise, newest_page
+from workers.store.lookup import get_or_raise, named_or_raise, newest_page, row_or_raise
 from workers.store.models import Channel
 from workers.store.types import utcnow
 
@@ -134,9 +134,9 @@ def update_channel(channel_id: uuid.UUID, changes: Mapping[str, Any]) -> Channel
         raise ValueError(f"not editable: {sorted(unknown)}")
     try:
         with session_scope() as session:
-            record = session.get(Channel, channel_id, with_for_update=True)
-            if record is None:
-                raise ChannelNotFound(f"no channel with id {channel_id}")
+            record = row_or_raise(
+                session, Channel, channel_id, ChannelNotFound, "channel", lock=True
+            )
             _apply(session, record, changes)
     except IntegrityError:
         raise _taken(str(changes.get("name"))) from None
@@ -146,9 +146,7 @@ def update_channel(channel_id: uuid.UUID, changes: Mapping[str, Any]) -> Channel
 def delete_channel(channel_id: uuid.UUID) -> None:
     """Remove a channel."""
     with session_scope() as session:
-        record = session.get(Channel, channel_id)
-        if record is None:
-            raise ChannelNotFound(f"no channel with id {channel_id}")
+        record = row_or_raise(session, Channel, channel_id, ChannelNotFound, "channel")
         session.delete(record)
 
 

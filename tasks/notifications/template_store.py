@@ -16,7 +16,7 @@ from tasks.notifications.errors import TemplateConflict, TemplateNotFound
 from tasks.notifications.rendering import Rendered, render
 from tasks.notifications.templates import TemplateSpec, check_data, check_template, render_checked
 from workers.store.engine import session_scope
-from workers.store.lookup import get_or_raise, named_or_raise, newest_page
+from workers.store.lookup import get_or_raise, named_or_raise, newest_page, row_or_raise
 from workers.store.models import Template
 
 #: The fields an edit may change (``name`` is the template's identity).
@@ -82,9 +82,9 @@ def update_template(template_id: uuid.UUID, changes: Mapping[str, Any]) -> Templ
     if "default_channels" in fields:
         fields["default_channels"] = tuple(fields["default_channels"] or ())
     with session_scope() as session:
-        record = session.get(Template, template_id, with_for_update=True)
-        if record is None:
-            raise TemplateNotFound(f"no template with id {template_id}")
+        record = row_or_raise(
+            session, Template, template_id, TemplateNotFound, "template", lock=True
+        )
         new = check_template(replace(spec_of(record), **fields))
         for name, value in new.columns().items():
             setattr(record, name, value)
@@ -94,9 +94,7 @@ def update_template(template_id: uuid.UUID, changes: Mapping[str, Any]) -> Templ
 def delete_template(template_id: uuid.UUID) -> None:
     """Remove a template, or :class:`TemplateNotFound`."""
     with session_scope() as session:
-        record = session.get(Template, template_id)
-        if record is None:
-            raise TemplateNotFound(f"no template with id {template_id}")
+        record = row_or_raise(session, Template, template_id, TemplateNotFound, "template")
         session.delete(record)
 
 

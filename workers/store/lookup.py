@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import Select, and_, or_, select
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from workers.errors import TaskyardError
 from workers.store.engine import session_scope
@@ -15,13 +15,31 @@ from workers.store.engine import session_scope
 R = TypeVar("R")
 
 
+def _found(record: R | None, missing: type[TaskyardError], message: str) -> R:
+    if record is None:
+        raise missing(message)
+    return record
+
+
+def row_or_raise(
+    session: Session,
+    model: type[R],
+    row_id: uuid.UUID,
+    missing: type[TaskyardError],
+    noun: str,
+    *,
+    lock: bool = False,
+) -> R:
+    """The ``model`` row with ``row_id`` in ``session`` (locked for update with ``lock``), or
+    ``missing`` saying there is no such ``noun``."""
+    record = session.get(model, row_id, with_for_update=lock)
+    return _found(record, missing, f"no {noun} with id {row_id}")
+
+
 def get_or_raise(model: type[R], row_id: uuid.UUID, missing: type[TaskyardError], noun: str) -> R:
     """The ``model`` row with ``row_id``, or ``missing`` saying there is no such ``noun``."""
     with session_scope() as session:
-        record = session.get(model, row_id)
-    if record is None:
-        raise missing(f"no {noun} with id {row_id}")
-    return record
+        return row_or_raise(session, model, row_id, missing, noun)
 
 
 def named_or_raise(
@@ -35,9 +53,7 @@ def named_or_raise(
     no such ``noun``."""
     with session_scope() as session:
         record = session.scalar(select(model).where(column == name))
-    if record is None:
-        raise missing(f"no {noun} named {name!r}")
-    return record
+    return _found(record, missing, f"no {noun} named {name!r}")
 
 
 def newest_page(
