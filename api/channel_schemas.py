@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.resources import PatchBody
+from api.resources import PatchBody, same_named
 from tasks.notifications.channels import MAX_DESCRIPTION, ChannelConfig
 from tasks.notifications.outcomes import ErrorClass, Outcome
 from tasks.notifications.store import secret_names
@@ -66,15 +66,9 @@ class ChannelOut(BaseModel):
     def from_record(cls, record: Channel) -> ChannelOut:
         """The JSON form of a stored channel."""
         return cls(
-            id=record.id,
-            name=record.name,
-            kind=record.kind,
-            description=record.description,
-            config=dict(record.config),
+            **same_named(record, cls, "secrets", "secrets_sealed"),
             secrets=secret_names(record),
             secrets_sealed=record.sealed,
-            created_at=record.created_at,
-            updated_at=record.updated_at,
         )
 
 

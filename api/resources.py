@@ -30,6 +30,12 @@ class PatchBody(BaseModel):
         return self.model_dump(exclude_unset=True)
 
 
+def same_named(record: object, schema: type[BaseModel], *computed: str) -> dict[str, Any]:
+    """The attributes of ``record`` named like the fields of ``schema``, but the ``computed``
+    ones (which the caller adds), so a response shows the columns it declares."""
+    return {name: getattr(record, name) for name in schema.model_fields if name not in computed}
+
+
 def non_null(changes: dict[str, Any], not_null: Iterable[str]) -> dict[str, Any]:
     """``changes``, after a 422 for any field of ``not_null`` sent as ``null``."""
     for name in not_null:

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from api.resources import PatchBody
+from api.resources import PatchBody, same_named
 from schedules.entries import MAX_INTERVAL_S, MIN_INTERVAL_S, Timing, describe
 from schedules.spec import MAX_DESCRIPTION, MAX_EXPIRES_S, ScheduleSpec
 from schedules.store import timing_of
@@ -132,26 +132,9 @@ class ScheduleOut(BaseModel):
     def from_record(cls, record: Schedule) -> ScheduleOut:
         """The JSON form of a stored entry."""
         return cls(
-            id=record.id,
-            name=record.name,
-            task=record.task,
-            kind=record.kind,
-            cron=record.cron,
-            timezone=record.timezone,
-            interval_s=record.interval_s,
+            **same_named(record, cls, "human_description", "payload"),
             human_description=describe(timing_of(record)),
             payload=record.args,
-            queue=record.queue,
-            priority=record.priority,
-            expires_s=record.expires_s,
-            missed=record.missed,
-            paused=record.paused,
-            static=record.static,
-            description=record.description,
-            created_at=record.created_at,
-            updated_at=record.updated_at,
-            last_run_at=record.last_run_at,
-            next_run_at=record.next_run_at,
         )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.resources import PatchBody
+from api.resources import PatchBody, same_named
 from tasks.notifications.rendering import Rendered
 from tasks.notifications.templates import (
     MAX_BODY_SOURCE,
@@ -82,17 +82,7 @@ class TemplateOut(BaseModel):
     @classmethod
     def from_record(cls, record: Template) -> TemplateOut:
         """The JSON form of a stored template."""
-        return cls(
-            id=record.id,
-            name=record.name,
-            subject=record.subject,
-            text=record.text,
-            html=record.html,
-            sample_data=record.sample_data,
-            default_channels=record.default_channels,
-            created_at=record.created_at,
-            updated_at=record.updated_at,
-        )
+        return cls(**same_named(record, cls))
 
 
 class TemplatePage(BaseModel):
