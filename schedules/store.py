@@ -19,7 +19,7 @@ from schedules.errors import ScheduleConflict, ScheduleNotFound
 from schedules.spec import ScheduleSpec, check_spec
 from workers.errors import StoreUnavailable
 from workers.store.engine import session_scope
-from workers.store.lookup import get_or_raise, named_or_raise, row_or_raise
+from workers.store.lookup import add_named, get_or_raise, named_or_raise, row_or_raise
 from workers.store.models import MissedRunPolicy, Schedule, ScheduleFire
 from workers.store.types import utcnow
 
@@ -114,14 +114,7 @@ def create_schedule(spec: ScheduleSpec) -> Schedule:
     """Store a new dynamic entry (validated); :class:`ScheduleConflict` when the name is taken."""
     checked = check_spec(spec)
     record = Schedule(**checked.columns(), static=False, next_run_at=_first_run(checked, utcnow()))
-    try:
-        with session_scope() as session:
-            if session.scalar(select(Schedule.id).where(Schedule.name == checked.name)):
-                raise _taken(checked.name)
-            session.add(record)
-    except IntegrityError:
-        raise _taken(checked.name) from None
-    return record
+    return add_named(record, Schedule.name, _taken)
 
 
 def _taken(name: str) -> ScheduleConflict:

@@ -26,7 +26,7 @@ from tasks.notifications.errors import ChannelConflict, ChannelNotFound, Secrets
 from tasks.notifications.sealing import reseal, seal, unseal
 from tasks.notifications.targets import check_target
 from workers.store.engine import session_scope
-from workers.store.lookup import get_or_raise, named_or_raise, newest_page, row_or_raise
+from workers.store.lookup import add_named, get_or_raise, named_or_raise, newest_page, row_or_raise
 from workers.store.models import Channel
 from workers.store.types import utcnow
 
@@ -78,14 +78,7 @@ def create_channel(name: str, config: ChannelConfig, description: str | None = N
         sealed=sealed,
         description=description,
     )
-    try:
-        with session_scope() as session:
-            if session.scalar(select(Channel.id).where(Channel.name == name)):
-                raise _taken(name)
-            session.add(record)
-    except IntegrityError:
-        raise _taken(name) from None
-    return record
+    return add_named(record, Channel.name, _taken)
 
 
 def list_channels(before: tuple[datetime, uuid.UUID] | None, limit: int) -> list[Channel]:

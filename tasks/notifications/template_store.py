@@ -10,13 +10,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from tasks.notifications.errors import TemplateConflict, TemplateNotFound
 from tasks.notifications.rendering import Rendered, render
 from tasks.notifications.templates import TemplateSpec, check_data, check_template, render_checked
 from workers.store.engine import session_scope
-from workers.store.lookup import get_or_raise, named_or_raise, newest_page, row_or_raise
+from workers.store.lookup import add_named, get_or_raise, named_or_raise, newest_page, row_or_raise
 from workers.store.models import Template
 
 #: The fields an edit may change (``name`` is the template's identity).
@@ -44,14 +43,7 @@ def create_template(spec: TemplateSpec) -> Template:
     when it does not validate, :class:`TemplateConflict` when the name is taken."""
     checked = check_template(spec)
     record = Template(**checked.columns())
-    try:
-        with session_scope() as session:
-            if session.scalar(select(Template.id).where(Template.name == checked.name)):
-                raise _taken(checked.name)
-            session.add(record)
-    except IntegrityError:
-        raise _taken(checked.name) from None
-    return record
+    return add_named(record, Template.name, _taken)
 
 
 def list_templates(before: tuple[datetime, uuid.UUID] | None, limit: int) -> list[Template]:

@@ -1,12 +1,15 @@
-"""Reading rows the way every store does: one by id, one by name, a newest-first page."""
+"""Rows the way every store reads and adds them: one by id, one by name, a newest-first page,
+a new row under a unique name."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from workers.errors import TaskyardError
@@ -72,3 +75,19 @@ def newest_page(
         query = query.where(or_(created_at < created, later))
     with session_scope() as session:
         return list(session.scalars(query.limit(limit)))
+
+
+def add_named(
+    record: R, column: InstrumentedAttribute[str], taken: Callable[[str], TaskyardError]
+) -> R:
+    """Insert ``record``, or raise ``taken(name)`` when its unique ``column`` names a row that
+    exists already: looked up first for a clear answer, the unique index settles a race."""
+    name: str = getattr(record, column.key)
+    try:
+        with session_scope() as session:
+            if session.scalar(select(column).where(column == name)) is not None:
+                raise taken(name)
+            session.add(record)
+    except IntegrityError:
+        raise taken(name) from None
+    return record
