@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.resources import PatchBody, same_named
 from tasks.notifications.channels import MAX_DESCRIPTION, ChannelConfig
 from tasks.notifications.outcomes import ErrorClass, Outcome
 from tasks.notifications.store import secret_names
@@ -38,18 +39,12 @@ class ChannelIn(BaseModel):
     config: ChannelConfig = Field(description=_CONFIG)
 
 
-class ChannelPatch(BaseModel):
+class ChannelPatch(PatchBody):
     """Fields to change; absent ones stay."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=200, pattern=_NAME)
     description: str | None = Field(default=None, max_length=MAX_DESCRIPTION)
     config: dict[str, Any] | None = Field(default=None, description=_PATCH_CONFIG)
-
-    def changes(self) -> dict[str, Any]:
-        """The fields sent."""
-        return self.model_dump(exclude_unset=True)
 
 
 class ChannelOut(BaseModel):
@@ -71,15 +66,9 @@ class ChannelOut(BaseModel):
     def from_record(cls, record: Channel) -> ChannelOut:
         """The JSON form of a stored channel."""
         return cls(
-            id=record.id,
-            name=record.name,
-            kind=record.kind,
-            description=record.description,
-            config=dict(record.config),
+            **same_named(record, cls, "secrets", "secrets_sealed"),
             secrets=secret_names(record),
             secrets_sealed=record.sealed,
-            created_at=record.created_at,
-            updated_at=record.updated_at,
         )
 
 

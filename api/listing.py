@@ -1,11 +1,12 @@
-"""Listing job records a page at a time (``GET /v1/jobs``, ``GET /v1/dead-letters``)."""
+"""Listing records a page at a time (jobs, dead letters, templates, channels)."""
 
 from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Protocol, TypeVar
 
 from fastapi import Query
 
@@ -13,10 +14,23 @@ from api.errors import ApiProblem
 from api.pagination import decode_cursor, encode_cursor
 from api.schemas import TYPE_PATTERN, JobOut, JobPage
 from workers.store import jobs
+from workers.store.models import Job
 
 TypeFilter = Annotated[str | None, Query(alias="type", max_length=200, pattern=TYPE_PATTERN)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Cursor = Annotated[str | None, Query(max_length=200)]
+
+
+class _Dated(Protocol):
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def created_at(self) -> datetime: ...
+
+
+D = TypeVar("D", bound=_Dated)
+Position = tuple[datetime, uuid.UUID]
 
 
 def position(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
@@ -30,11 +44,22 @@ def position(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
         raise ApiProblem(422, "validation_error", f"invalid cursor: {error}", details) from None
 
 
-def job_page(filters: jobs.JobFilter, cursor: str | None, limit: int) -> JobPage:
-    """Up to ``limit`` jobs matching ``filters`` after ``cursor``, newest first."""
-    filters = dataclasses.replace(filters, before=position(cursor))
-    records = jobs.list_jobs(filters, limit + 1)
+def fetch_page(
+    fetch: Callable[[Position | None, int], Sequence[D]], cursor: str | None, limit: int
+) -> tuple[Sequence[D], str | None]:
+    """Up to ``limit`` records ``fetch`` finds after ``cursor`` (newest first), and the cursor
+    of the next page when there is one (asking for one more record tells)."""
+    records = fetch(position(cursor), limit + 1)
     page = records[:limit]
     last = page[-1] if len(records) > limit else None
-    next_cursor = encode_cursor(last.created_at, last.id) if last is not None else None
+    return page, encode_cursor(last.created_at, last.id) if last is not None else None
+
+
+def job_page(filters: jobs.JobFilter, cursor: str | None, limit: int) -> JobPage:
+    """Up to ``limit`` jobs matching ``filters`` after ``cursor``, newest first."""
+
+    def fetch(before: Position | None, count: int) -> list[Job]:
+        return jobs.list_jobs(dataclasses.replace(filters, before=before), count)
+
+    page, next_cursor = fetch_page(fetch, cursor, limit)
     return JobPage(items=[JobOut.from_record(r) for r in page], next_cursor=next_cursor)

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from api.resources import PatchBody, same_named
 from schedules.entries import MAX_DESCRIPTION, MAX_EXPIRES_S, ScheduleSpec
 from schedules.slots import MAX_INTERVAL_S, MIN_INTERVAL_S, Timing, describe
 from schedules.store import timing_of
@@ -74,11 +75,9 @@ class ScheduleIn(BaseModel):
         )
 
 
-class SchedulePatch(BaseModel):
+class SchedulePatch(PatchBody):
     """Fields to change; absent ones stay. `null` resets `queue`, `priority`, `expires_s`,
     `payload`, `missed` and `description` to their defaults. A static entry takes `paused` only."""
-
-    model_config = ConfigDict(extra="forbid")
 
     task: str | None = Field(default=None, min_length=1, max_length=200, description=_TASK)
     cron: str | None = Field(default=None, max_length=120, description=_CRON)
@@ -94,7 +93,7 @@ class SchedulePatch(BaseModel):
 
     def changes(self) -> dict[str, Any]:
         """The fields sent, as store column names and plain values."""
-        sent = self.model_dump(exclude_unset=True)
+        sent = super().changes()
         if "payload" in sent:
             sent["args"] = sent.pop("payload")
         for name in ("queue", "missed"):
@@ -133,26 +132,9 @@ class ScheduleOut(BaseModel):
     def from_record(cls, record: Schedule) -> ScheduleOut:
         """The JSON form of a stored entry."""
         return cls(
-            id=record.id,
-            name=record.name,
-            task=record.task,
-            kind=record.kind,
-            cron=record.cron,
-            timezone=record.timezone,
-            interval_s=record.interval_s,
+            **same_named(record, cls, "human_description", "payload"),
             human_description=describe(timing_of(record)),
             payload=record.args,
-            queue=record.queue,
-            priority=record.priority,
-            expires_s=record.expires_s,
-            missed=record.missed,
-            paused=record.paused,
-            static=record.static,
-            description=record.description,
-            created_at=record.created_at,
-            updated_at=record.updated_at,
-            last_run_at=record.last_run_at,
-            next_run_at=record.next_run_at,
         )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.resources import PatchBody, same_named
 from tasks.notifications.rendering import Rendered
 from tasks.notifications.templates import (
     MAX_BODY_SOURCE,
@@ -54,21 +55,15 @@ class TemplateIn(BaseModel):
         )
 
 
-class TemplatePatch(BaseModel):
+class TemplatePatch(PatchBody):
     """Fields to change; absent ones stay. `null` drops the HTML part and empties
     `sample_data` and `default_channels`. The whole template is rendered again."""
-
-    model_config = ConfigDict(extra="forbid")
 
     subject: str | None = Field(default=None, min_length=1, max_length=MAX_SUBJECT_SOURCE)
     text: str | None = Field(default=None, min_length=1, max_length=MAX_BODY_SOURCE)
     html: str | None = Field(default=None, max_length=MAX_BODY_SOURCE)
     sample_data: dict[str, Any] | None = None
     default_channels: list[str] | None = Field(default=None, max_length=MAX_DEFAULT_CHANNELS)
-
-    def changes(self) -> dict[str, Any]:
-        """The fields sent."""
-        return self.model_dump(exclude_unset=True)
 
 
 class TemplateOut(BaseModel):
@@ -87,17 +82,7 @@ class TemplateOut(BaseModel):
     @classmethod
     def from_record(cls, record: Template) -> TemplateOut:
         """The JSON form of a stored template."""
-        return cls(
-            id=record.id,
-            name=record.name,
-            subject=record.subject,
-            text=record.text,
-            html=record.html,
-            sample_data=record.sample_data,
-            default_channels=record.default_channels,
-            created_at=record.created_at,
-            updated_at=record.updated_at,
-        )
+        return cls(**same_named(record, cls))
 
 
 class TemplatePage(BaseModel):

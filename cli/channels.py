@@ -5,7 +5,8 @@ hidden prompt, and are never printed (a generated webhook secret is shown once).
 from __future__ import annotations
 
 import secrets as tokens
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -23,6 +24,7 @@ from workers.store.models import Channel
 COLUMNS = ("name", "kind", "target", "secrets", "description", "created")
 SECRET_ENV = {"secret": "TASKYARD_CHANNEL_SECRET", "password": "TASKYARD_CHANNEL_PASSWORD",
               "url": "TASKYARD_CHANNEL_URL"}  # fmt: skip
+F = TypeVar("F", bound=Callable[..., Any])
 SECURITY = ("starttls", "tls", "none")
 #: The options of `add` each kind takes; another kind's option is refused, not ignored.
 KIND_OPTIONS = {
@@ -59,6 +61,14 @@ def _row(record: Channel) -> tuple[str, ...]:
 @click.group()
 def channels() -> None:
     """Notification channels: email (SMTP), signed webhooks, Slack, and Apprise URLs."""
+
+
+def _secret_option(name: str, help_text: str) -> Callable[[F], F]:
+    """``--name``, which may come from its environment variable so it stays off the command
+    line (and out of shell history)."""
+    return click.option(
+        f"--{name}", envvar=SECRET_ENV[name], show_envvar=True, metavar=name.upper(), help=help_text
+    )
 
 
 def _hidden(value: str | None, option: str, what: str) -> str:
@@ -100,31 +110,13 @@ def _document(kind: str, given: dict[str, Any]) -> tuple[dict[str, Any], str | N
 @channels.command()
 @click.argument("name")
 @click.option("--kind", required=True, type=click.Choice([k.value for k in ChannelKind]))
-@click.option(
-    "--url",
-    envvar=SECRET_ENV["url"],
-    show_envvar=True,
-    metavar="URL",
-    help="webhook: where to POST; slack, apprise: the (secret) URL, else prompted.",
-)
-@click.option(
-    "--secret",
-    envvar=SECRET_ENV["secret"],
-    show_envvar=True,
-    metavar="SECRET",
-    help="webhook: the signing secret (default: generated and shown once).",
-)
+@_secret_option("url", "webhook: where to POST; slack, apprise: the (secret) URL, else prompted.")
+@_secret_option("secret", "webhook: the signing secret (default: generated and shown once).")
 @click.option("--host", metavar="HOST", help="email: the SMTP server.")
 @click.option("--port", type=click.IntRange(1, 65_535), help="email: [default: 587].")
 @click.option("--security", type=click.Choice(SECURITY), help="email: [default: starttls].")
 @click.option("--username", metavar="USER", help="email: log in as USER.")
-@click.option(
-    "--password",
-    envvar=SECRET_ENV["password"],
-    show_envvar=True,
-    metavar="PASSWORD",
-    help="email: the login's password (else prompted).",
-)
+@_secret_option("password", "email: the login's password (else prompted).")
 @click.option("--from", "sender", metavar="ADDRESS", help="email: the From address.")
 @click.option("--to", "recipients", multiple=True, metavar="ADDRESS", help="email: repeatable.")
 @click.option("--description", metavar="TEXT", help="What the channel is for.")

@@ -19,6 +19,7 @@ from schedules.errors import ScheduleConflict, ScheduleNotFound
 from schedules.slots import Timing, slot_after
 from workers.errors import StoreUnavailable
 from workers.store.engine import session_scope
+from workers.store.lookup import add_named, get_or_raise, named_or_raise, row_or_raise
 from workers.store.models import MissedRunPolicy, Schedule, ScheduleFire
 from workers.store.types import utcnow
 
@@ -113,14 +114,7 @@ def create_schedule(spec: ScheduleSpec) -> Schedule:
     """Store a new dynamic entry (validated); :class:`ScheduleConflict` when the name is taken."""
     checked = check_spec(spec)
     record = Schedule(**checked.columns(), static=False, next_run_at=_first_run(checked, utcnow()))
-    try:
-        with session_scope() as session:
-            if session.scalar(select(Schedule.id).where(Schedule.name == checked.name)):
-                raise _taken(checked.name)
-            session.add(record)
-    except IntegrityError:
-        raise _taken(checked.name) from None
-    return record
+    return add_named(record, Schedule.name, _taken)
 
 
 def _taken(name: str) -> ScheduleConflict:
@@ -136,20 +130,12 @@ def list_schedules() -> list[Schedule]:
 
 def get_schedule(schedule_id: uuid.UUID) -> Schedule:
     """The entry with ``schedule_id``, or :class:`ScheduleNotFound`."""
-    with session_scope() as session:
-        record = session.get(Schedule, schedule_id)
-    if record is None:
-        raise ScheduleNotFound(f"no schedule with id {schedule_id}")
-    return record
+    return get_or_raise(Schedule, schedule_id, ScheduleNotFound, "schedule")
 
 
 def find_schedule(name: str) -> Schedule:
     """The entry called ``name``, or :class:`ScheduleNotFound`."""
-    with session_scope() as session:
-        record = session.scalar(select(Schedule).where(Schedule.name == name))
-    if record is None:
-        raise ScheduleNotFound(f"no schedule named {name!r}")
-    return record
+    return named_or_raise(Schedule, Schedule.name, name, ScheduleNotFound, "schedule")
 
 
 def _timing_with(old: Timing, changes: Mapping[str, Any]) -> Timing:
@@ -183,9 +169,9 @@ def update_schedule(schedule_id: uuid.UUID, changes: Mapping[str, Any]) -> Sched
     if unknown:
         raise ValueError(f"not editable: {sorted(unknown)}")
     with session_scope() as session:
-        record = session.get(Schedule, schedule_id, with_for_update=True)
-        if record is None:
-            raise ScheduleNotFound(f"no schedule with id {schedule_id}")
+        record = row_or_raise(
+            session, Schedule, schedule_id, ScheduleNotFound, "schedule", lock=True
+        )
         if record.static and set(changes) - {"paused"}:
             raise ScheduleConflict(
                 f"{record.name!r} is a static entry: only pause or resume it "
@@ -206,9 +192,7 @@ def update_schedule(schedule_id: uuid.UUID, changes: Mapping[str, Any]) -> Sched
 def delete_schedule(schedule_id: uuid.UUID) -> None:
     """Remove a dynamic entry and its fires; :class:`ScheduleConflict` for a static one."""
     with session_scope() as session:
-        record = session.get(Schedule, schedule_id)
-        if record is None:
-            raise ScheduleNotFound(f"no schedule with id {schedule_id}")
+        record = row_or_raise(session, Schedule, schedule_id, ScheduleNotFound, "schedule")
         if record.static:
             raise ScheduleConflict(
                 f"{record.name!r} is a static entry and cannot be removed; pause it instead",

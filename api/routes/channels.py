@@ -17,9 +17,8 @@ from api.channel_schemas import (
     ChannelPatch,
     ChannelTestOut,
 )
-from api.errors import ApiProblem
-from api.listing import Cursor, Limit, position
-from api.pagination import encode_cursor
+from api.listing import Cursor, Limit, fetch_page
+from api.resources import non_null, path_id
 from api.schemas import error_responses
 from tasks.notifications import store
 from tasks.notifications.errors import ChannelNotFound, ChannelTestFailed
@@ -44,20 +43,13 @@ def _shown(record: Channel) -> ChannelOut:
 
 
 def _channel_id(channel_id: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(channel_id)
-    except ValueError:
-        message = f"no channel with id {channel_id!r}; channel ids are UUIDs"
-        raise ApiProblem(404, ChannelNotFound.code, message) from None
+    return path_id(channel_id, "channel", ChannelNotFound.code)
 
 
 @router.get("", summary="List channels", responses=error_responses(401, 403, 422, 503))
 def list_channels(key: AdminKey, cursor: Cursor = None, limit: Limit = 50) -> ChannelPage:
     """Channels, newest first, a page at a time. Needs `admin`."""
-    records = store.list_channels(position(cursor), limit + 1)
-    page = records[:limit]
-    last = page[-1] if len(records) > limit else None
-    next_cursor = encode_cursor(last.created_at, last.id) if last is not None else None
+    page, next_cursor = fetch_page(store.list_channels, cursor, limit)
     return ChannelPage(items=[ChannelOut.from_record(r) for r in page], next_cursor=next_cursor)
 
 
@@ -82,11 +74,7 @@ def get_channel(channel_id: str, key: AdminKey) -> ChannelOut:
 )
 def update_channel(channel_id: str, body: ChannelPatch, key: AdminKey) -> ChannelOut:
     """Rename, describe, or change settings (secrets left out are kept). Needs `admin`."""
-    changes = body.changes()
-    for name in NOT_NULL:
-        if name in changes and changes[name] is None:
-            details = [{"field": f"body.{name}", "message": "must not be null"}]
-            raise ApiProblem(422, "validation_error", f"body.{name} must not be null", details)
+    changes = non_null(body.changes(), NOT_NULL)
     return _shown(store.update_channel(_channel_id(channel_id), changes))
 
 

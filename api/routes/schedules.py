@@ -9,7 +9,7 @@ import uuid
 from fastapi import APIRouter, Response
 
 from api.auth import AdminKey, ReadKey
-from api.errors import ApiProblem
+from api.resources import non_null, path_id
 from api.schedule_schemas import NOT_NULL, ScheduleIn, ScheduleList, ScheduleOut, SchedulePatch
 from api.schemas import error_responses
 from schedules import store
@@ -19,11 +19,7 @@ router = APIRouter(prefix="/v1/schedules", tags=["schedules"])
 
 
 def _schedule_id(schedule_id: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(schedule_id)
-    except ValueError:
-        message = f"no schedule with id {schedule_id!r}; schedule ids are UUIDs"
-        raise ApiProblem(404, ScheduleNotFound.code, message) from None
+    return path_id(schedule_id, "schedule", ScheduleNotFound.code)
 
 
 @router.get("", summary="List schedules", responses=error_responses(401, 403, 503))
@@ -60,11 +56,7 @@ def update_schedule(schedule_id: str, body: SchedulePatch, key: AdminKey) -> Sch
     """Change the fields sent. `{"paused": true}` pauses, `{"paused": false}` resumes from the
     next slot (paused slots are not caught up). A static entry only pauses or resumes (409
     otherwise). Needs `admin`."""
-    changes = body.changes()
-    for name in NOT_NULL:
-        if name in changes and changes[name] is None:
-            details = [{"field": f"body.{name}", "message": "must not be null"}]
-            raise ApiProblem(422, "validation_error", f"body.{name} must not be null", details)
+    changes = non_null(body.changes(), NOT_NULL)
     return ScheduleOut.from_record(store.update_schedule(_schedule_id(schedule_id), changes))
 
 

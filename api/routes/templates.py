@@ -9,9 +9,8 @@ import uuid
 from fastapi import APIRouter, Response
 
 from api.auth import AdminKey
-from api.errors import ApiProblem
-from api.listing import Cursor, Limit, position
-from api.pagination import encode_cursor
+from api.listing import Cursor, Limit, fetch_page
+from api.resources import non_null, path_id
 from api.schemas import error_responses
 from api.template_schemas import (
     NOT_NULL,
@@ -29,11 +28,7 @@ router = APIRouter(prefix="/v1/templates", tags=["templates"])
 
 
 def _template_id(template_id: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(template_id)
-    except ValueError:
-        message = f"no template with id {template_id!r}; template ids are UUIDs"
-        raise ApiProblem(404, TemplateNotFound.code, message) from None
+    return path_id(template_id, "template", TemplateNotFound.code)
 
 
 @router.post(
@@ -52,10 +47,7 @@ def create_template(body: TemplateIn, key: AdminKey) -> TemplateOut:
 @router.get("", summary="List templates", responses=error_responses(401, 403, 422, 503))
 def list_templates(key: AdminKey, limit: Limit = 50, cursor: Cursor = None) -> TemplatePage:
     """Templates, newest first, a page at a time. Needs `admin`."""
-    records = store.list_templates(position(cursor), limit + 1)
-    page = records[:limit]
-    last = page[-1] if len(records) > limit else None
-    next_cursor = encode_cursor(last.created_at, last.id) if last is not None else None
+    page, next_cursor = fetch_page(store.list_templates, cursor, limit)
     return TemplatePage(items=[TemplateOut.from_record(r) for r in page], next_cursor=next_cursor)
 
 
@@ -73,11 +65,7 @@ def get_template(template_id: str, key: AdminKey) -> TemplateOut:
 def update_template(template_id: str, body: TemplatePatch, key: AdminKey) -> TemplateOut:
     """Change the fields sent; the template is rendered again against its (new) sample data
     and nothing changes when it fails (422). Needs `admin`."""
-    changes = body.changes()
-    for name in NOT_NULL:
-        if name in changes and changes[name] is None:
-            details = [{"field": f"body.{name}", "message": "must not be null"}]
-            raise ApiProblem(422, "validation_error", f"body.{name} must not be null", details)
+    changes = non_null(body.changes(), NOT_NULL)
     return TemplateOut.from_record(store.update_template(_template_id(template_id), changes))
 
 

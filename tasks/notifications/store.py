@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,7 @@ from tasks.notifications.errors import ChannelConflict, ChannelNotFound, Secrets
 from tasks.notifications.sealing import reseal, seal, unseal
 from tasks.notifications.targets import check_target
 from workers.store.engine import session_scope
+from workers.store.lookup import add_named, get_or_raise, named_or_raise, newest_page, row_or_raise
 from workers.store.models import Channel
 from workers.store.types import utcnow
 
@@ -77,23 +78,12 @@ def create_channel(name: str, config: ChannelConfig, description: str | None = N
         sealed=sealed,
         description=description,
     )
-    try:
-        with session_scope() as session:
-            if session.scalar(select(Channel.id).where(Channel.name == name)):
-                raise _taken(name)
-            session.add(record)
-    except IntegrityError:
-        raise _taken(name) from None
-    return record
+    return add_named(record, Channel.name, _taken)
 
 
 def list_channels(before: tuple[datetime, uuid.UUID] | None, limit: int) -> list[Channel]:
     """Up to ``limit`` channels, newest first, after the position ``before``."""
-    query = select(Channel).order_by(Channel.created_at.desc(), Channel.id.desc()).limit(limit)
-    if before is not None:
-        query = query.where(tuple_(Channel.created_at, Channel.id) < tuple_(*before))
-    with session_scope() as session:
-        return list(session.scalars(query))
+    return newest_page(select(Channel), Channel.created_at, Channel.id, before, limit)
 
 
 def all_channels() -> list[Channel]:
@@ -104,20 +94,12 @@ def all_channels() -> list[Channel]:
 
 def get_channel(channel_id: uuid.UUID) -> Channel:
     """The channel with ``channel_id``, or :class:`ChannelNotFound`."""
-    with session_scope() as session:
-        record = session.get(Channel, channel_id)
-    if record is None:
-        raise ChannelNotFound(f"no channel with id {channel_id}")
-    return record
+    return get_or_raise(Channel, channel_id, ChannelNotFound, "channel")
 
 
 def find_channel(name: str) -> Channel:
     """The channel called ``name``, or :class:`ChannelNotFound`."""
-    with session_scope() as session:
-        record = session.scalar(select(Channel).where(Channel.name == name))
-    if record is None:
-        raise ChannelNotFound(f"no channel named {name!r}")
-    return record
+    return named_or_raise(Channel, Channel.name, name, ChannelNotFound, "channel")
 
 
 def _apply(session: Session, record: Channel, changes: Mapping[str, Any]) -> None:
@@ -145,9 +127,9 @@ def update_channel(channel_id: uuid.UUID, changes: Mapping[str, Any]) -> Channel
         raise ValueError(f"not editable: {sorted(unknown)}")
     try:
         with session_scope() as session:
-            record = session.get(Channel, channel_id, with_for_update=True)
-            if record is None:
-                raise ChannelNotFound(f"no channel with id {channel_id}")
+            record = row_or_raise(
+                session, Channel, channel_id, ChannelNotFound, "channel", lock=True
+            )
             _apply(session, record, changes)
     except IntegrityError:
         raise _taken(str(changes.get("name"))) from None
@@ -157,9 +139,7 @@ def update_channel(channel_id: uuid.UUID, changes: Mapping[str, Any]) -> Channel
 def delete_channel(channel_id: uuid.UUID) -> None:
     """Remove a channel."""
     with session_scope() as session:
-        record = session.get(Channel, channel_id)
-        if record is None:
-            raise ChannelNotFound(f"no channel with id {channel_id}")
+        record = row_or_raise(session, Channel, channel_id, ChannelNotFound, "channel")
         session.delete(record)
 
 

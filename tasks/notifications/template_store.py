@@ -10,12 +10,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from tasks.notifications.errors import TemplateConflict, TemplateNotFound
 from tasks.notifications.rendering import Rendered, render
 from tasks.notifications.templates import TemplateSpec, check_data, check_template, render_checked
 from workers.store.engine import session_scope
+from workers.store.lookup import add_named, get_or_raise, named_or_raise, newest_page, row_or_raise
 from workers.store.models import Template
 
 #: The fields an edit may change (``name`` is the template's identity).
@@ -43,45 +43,22 @@ def create_template(spec: TemplateSpec) -> Template:
     when it does not validate, :class:`TemplateConflict` when the name is taken."""
     checked = check_template(spec)
     record = Template(**checked.columns())
-    try:
-        with session_scope() as session:
-            if session.scalar(select(Template.id).where(Template.name == checked.name)):
-                raise _taken(checked.name)
-            session.add(record)
-    except IntegrityError:
-        raise _taken(checked.name) from None
-    return record
+    return add_named(record, Template.name, _taken)
 
 
 def list_templates(before: tuple[datetime, uuid.UUID] | None, limit: int) -> list[Template]:
     """Up to ``limit`` templates created before the position ``before``, newest first."""
-    query = select(Template).order_by(Template.created_at.desc(), Template.id.desc())
-    if before is not None:
-        created, template_id = before
-        query = query.where(
-            (Template.created_at < created)
-            | ((Template.created_at == created) & (Template.id < template_id))
-        )
-    with session_scope() as session:
-        return list(session.scalars(query.limit(limit)))
+    return newest_page(select(Template), Template.created_at, Template.id, before, limit)
 
 
 def get_template(template_id: uuid.UUID) -> Template:
     """The template with ``template_id``, or :class:`TemplateNotFound`."""
-    with session_scope() as session:
-        record = session.get(Template, template_id)
-    if record is None:
-        raise TemplateNotFound(f"no template with id {template_id}")
-    return record
+    return get_or_raise(Template, template_id, TemplateNotFound, "template")
 
 
 def find_template(name: str) -> Template:
     """The template called ``name``, or :class:`TemplateNotFound`."""
-    with session_scope() as session:
-        record = session.scalar(select(Template).where(Template.name == name))
-    if record is None:
-        raise TemplateNotFound(f"no template named {name!r}")
-    return record
+    return named_or_raise(Template, Template.name, name, TemplateNotFound, "template")
 
 
 def update_template(template_id: uuid.UUID, changes: Mapping[str, Any]) -> Template:
@@ -97,9 +74,9 @@ def update_template(template_id: uuid.UUID, changes: Mapping[str, Any]) -> Templ
     if "default_channels" in fields:
         fields["default_channels"] = tuple(fields["default_channels"] or ())
     with session_scope() as session:
-        record = session.get(Template, template_id, with_for_update=True)
-        if record is None:
-            raise TemplateNotFound(f"no template with id {template_id}")
+        record = row_or_raise(
+            session, Template, template_id, TemplateNotFound, "template", lock=True
+        )
         new = check_template(replace(spec_of(record), **fields))
         for name, value in new.columns().items():
             setattr(record, name, value)
@@ -109,9 +86,7 @@ def update_template(template_id: uuid.UUID, changes: Mapping[str, Any]) -> Templ
 def delete_template(template_id: uuid.UUID) -> None:
     """Remove a template, or :class:`TemplateNotFound`."""
     with session_scope() as session:
-        record = session.get(Template, template_id)
-        if record is None:
-            raise TemplateNotFound(f"no template with id {template_id}")
+        record = row_or_raise(session, Template, template_id, TemplateNotFound, "template")
         session.delete(record)
 
 

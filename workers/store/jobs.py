@@ -11,13 +11,10 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Select,
     Table,
-    and_,
     delete,
     func,
     insert,
-    or_,
     select,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
@@ -27,6 +24,7 @@ from workers import speedups
 from workers.errors import IdempotencyConflict, JobNotFound, StoreUnavailable
 from workers.speedups.copy_in import copy_rows
 from workers.store.engine import get_writer_engine, session_scope
+from workers.store.lookup import get_or_raise, newest_page
 from workers.store.models import (
     FINISHED_STATUSES,
     IdempotencyKey,
@@ -239,24 +237,13 @@ def delete_jobs(ids: Sequence[uuid.UUID]) -> None:
 
 def get_job(job_id: uuid.UUID) -> Job:
     """The record of ``job_id``, or :class:`JobNotFound`."""
-    with session_scope() as session:
-        job = session.get(Job, job_id)
-    if job is None:
-        raise JobNotFound(f"no job with id {job_id}")
-    return job
+    return get_or_raise(Job, job_id, JobNotFound, "job")
 
 
 def list_jobs(filters: JobFilter, limit: int) -> list[Job]:
     """Up to ``limit`` records matching ``filters``, newest first."""
-    query: Select[Job] = select(Job).where(*filters.conditions())
-    query = query.order_by(Job.created_at.desc(), Job.id.desc())
-    if filters.before is not None:
-        created, job_id = filters.before
-        query = query.where(
-            or_(Job.created_at < created, and_(Job.created_at == created, Job.id < job_id))
-        )
-    with session_scope() as session:
-        return list(session.scalars(query.limit(limit)))
+    query = select(Job).where(*filters.conditions())
+    return newest_page(query, Job.created_at, Job.id, filters.before, limit)
 
 
 def count_jobs(filters: JobFilter) -> int:
