@@ -7,8 +7,9 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from api.middleware import HttpMiddleware
 from workers.observability import context
 
 HEADER = "X-Correlation-ID"
@@ -27,16 +28,11 @@ def from_scope(scope: MutableMapping[str, Any]) -> str | None:
     return cid if isinstance(cid, str) else None
 
 
-class CorrelationMiddleware:
+class CorrelationMiddleware(HttpMiddleware):
     """Pure ASGI middleware: sets the id in ``request.state``, the log context and the response."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Take or make the request's id, and hand it to the log context and the response."""
         cid = accept_or_generate(Headers(scope=scope).get(HEADER))
         scope.setdefault("state", {})["correlation_id"] = cid
 

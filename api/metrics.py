@@ -4,35 +4,18 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import Counter, Histogram
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
-from workers.observability.metrics import LATENCY_BUCKETS
-
-REQUESTS = Counter(
-    "taskyard_api_requests",
-    "API requests by route template and status.",
-    ["method", "route", "status"],
-)
-LATENCY = Histogram(
-    "taskyard_api_request_duration_seconds",
-    "API request latency by route template.",
-    ["method", "route"],
-    buckets=LATENCY_BUCKETS,
-)
+from api.middleware import HttpMiddleware
+from workers.observability.metrics import API_LATENCY, API_REQUESTS
 
 
-class RequestMetrics:
+class RequestMetrics(HttpMiddleware):
     """Counts every request under its route template (``/v1/jobs/{job_id}``), never the raw
     path, so ids do not explode the label set."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the request, then count it and its latency under its route template."""
         began = time.perf_counter()
         status = 500
 
@@ -48,5 +31,5 @@ class RequestMetrics:
             route = scope.get("route")
             template = getattr(route, "path", "unmatched")
             method = scope["method"]
-            REQUESTS.labels(method, template, str(status)).inc()
-            LATENCY.labels(method, template).observe(time.perf_counter() - began)
+            API_REQUESTS.labels(method, template, str(status)).inc()
+            API_LATENCY.labels(method, template).observe(time.perf_counter() - began)

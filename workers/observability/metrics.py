@@ -24,6 +24,18 @@ from prometheus_client import (
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800)
 
+API_REQUESTS = Counter(
+    "taskyard_api_requests",
+    "API requests by route template and status.",
+    ["method", "route", "status"],
+)
+API_LATENCY = Histogram(
+    "taskyard_api_request_duration_seconds",
+    "API request latency by route template.",
+    ["method", "route"],
+    buckets=LATENCY_BUCKETS,
+)
+
 JOB_ATTEMPTS = Counter(
     "taskyard_job_attempts",
     "Job attempts by outcome (succeeded, failed, dead, retrying, cancelled, deferred, skipped).",
