@@ -228,6 +228,11 @@ class Job(Base):
     claim_token: Mapped[str | None] = mapped_column(String(32))
 
 
+def _owning_job() -> Mapped[uuid.UUID]:
+    """The job a key row belongs to; the row goes when the job is purged."""
+    return mapped_column(Uuid, ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+
+
 class IdempotencyKey(Base):
     """A caller's idempotency key: the job it created and a hash of the request, until expiry."""
 
@@ -235,9 +240,7 @@ class IdempotencyKey(Base):
 
     scope: Mapped[str] = mapped_column(String(64), primary_key=True)
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    job_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("jobs.id", ondelete="CASCADE"), index=True
-    )
+    job_id: Mapped[uuid.UUID] = _owning_job()
     request_hash: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
@@ -249,9 +252,7 @@ class UniqueJob(Base):
 
     type: Mapped[str] = mapped_column(String(200), primary_key=True)
     unique_key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    job_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("jobs.id", ondelete="CASCADE"), index=True
-    )
+    job_id: Mapped[uuid.UUID] = _owning_job()
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
