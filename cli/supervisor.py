@@ -95,6 +95,9 @@ class Supervisor:
         self._lines: queue.Queue[Message] = queue.Queue()
         self._signal: int | None = None
         self._stop_deadline: float | None = None
+        #: The terminal or pipe the output went to is gone (a closed `| tee`): supervision,
+        #: and above all stopping every process, goes on without it.
+        self._output_lost = False
 
     def add(self, name: str, cmd: str, env: dict[str, str], cwd: Path) -> None:
         """Run ``cmd`` (a shell command line) as ``name`` once :meth:`run` starts."""
@@ -191,21 +194,29 @@ class Supervisor:
     def _signal_all(self, signum: int) -> None:
         for process in self._running():
             assert process.child is not None
-            if signum == signal.SIGKILL:
-                self._say(f"sending SIGKILL to {process.name} (pid {process.child.pid})")
             _signal_group(process.child.pid, signum)
+            if signum == signal.SIGKILL:
+                self._say(f"sent SIGKILL to {process.name} (pid {process.child.pid})")
 
     def _print_lines(self, wait: float = 0.0) -> None:
         try:
             message = self._lines.get(timeout=wait) if wait else self._lines.get_nowait()
             while True:
-                self._printer.write(message)
+                self._write(message)
                 message = self._lines.get_nowait()
         except queue.Empty:
             return
 
     def _say(self, text: str) -> None:
-        self._printer.write(Message("line", f"{text}\n", datetime.now(), SYSTEM, None))
+        self._write(Message("line", f"{text}\n", datetime.now(), SYSTEM, None))
+
+    def _write(self, message: Message) -> None:
+        if self._output_lost:
+            return
+        try:
+            self._printer.write(message)
+        except OSError:  # BrokenPipeError and the like: nobody reads the output any more
+            self._output_lost = True
 
 
 def _signal_group(pgid: int, signum: int) -> None:

@@ -93,6 +93,32 @@ def test_a_crashing_process_is_restarted_with_backoff_until_a_signal_stops_all(
         # Then every process stops, the one ignoring SIGTERM after the kill wait, promptly
         assert process.wait(timeout=15) == code
         stopped = log.read_text()
-        assert "sending SIGKILL to stubborn" in stopped
+        assert "sent SIGKILL to stubborn" in stopped
         left = processes()
         assert not [pid for pids_of in pids.values() for pid in pids_of if pid in left]
+
+
+def test_a_signal_stops_every_process_after_the_output_pipe_closed(tmp_path: Path) -> None:
+    # Given a supervisor whose output goes to a pipe, as in `make run | tee log`
+    process = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        seen = b""
+        while b"sleeper started" not in seen or b"stubborn started" not in seen:
+            line = process.stdout.readline()
+            assert line, f"the supervisor stopped early: {seen.decode()[-500:]}"
+            seen += line
+        pids = started_pids(seen.decode())
+        # When the reader goes away (Ctrl-C kills `tee` too) and the signal arrives
+        process.stdout.close()
+        process.send_signal(signal.SIGINT)
+
+        # Then every process still stops: writing to the closed pipe stops nothing
+        assert process.wait(timeout=15) == 130
+        left = processes()
+        assert not [pid for pids_of in pids.values() for pid in pids_of if pid in left]
+    finally:
+        kill_everything(process, tmp_path)
