@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -104,6 +105,7 @@ def test_a_signal_stops_every_process_after_the_output_pipe_closed(tmp_path: Pat
         [sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         start_new_session=True,
     )  # fmt: skip
+    pids: dict[str, list[int]] = {}
     try:
         assert process.stdout is not None
         seen = b""
@@ -122,3 +124,6 @@ def test_a_signal_stops_every_process_after_the_output_pipe_closed(tmp_path: Pat
         assert not [pid for pids_of in pids.values() for pid in pids_of if pid in left]
     finally:
         kill_everything(process, tmp_path)
+        for pid in (pid for pids_of in pids.values() for pid in pids_of):
+            with suppress(ProcessLookupError):  # each runs in a session of its own
+                os.killpg(pid, signal.SIGKILL)
