@@ -11,7 +11,8 @@ which workers read), once it decodes.
 This channel checks each entry before kombu delivers it. One that is not a kombu envelope is
 set aside with :func:`workers.poison.set_aside` (kept, counted, logged) and the channel reads
 on. kombu offers no hook between the pop and the decode, so ``_brpop_read`` is kombu's own
-read with the decode replaced; ``tests/unit/test_transport.py`` pins the kombu it mirrors.
+read with the decode replaced; ``tests/unit/test_poison.py`` pins the kombu it mirrors (the
+private names it calls, ``conn_or_acquire`` among them, included).
 
 This is a correctness guard, not a speed bypass: :func:`install` points kombu's ``redis`` and
 ``rediss`` names here, and a faster channel must subclass :class:`Channel` to keep it.
