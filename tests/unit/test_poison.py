@@ -153,8 +153,8 @@ def test_kombus_brpop_read_is_still_the_one_the_guarded_channel_mirrors() -> Non
 
 def test_kombus_restore_by_tag_is_still_the_one_the_guarded_qos_wraps() -> None:
     # The guarded QoS catches what kombu's restore raises on an unreadable unacked entry and
-    # removes that entry through the channel's conn_or_acquire and QoS._remove_from_indices,
-    # as kombu's own restore does.
+    # removes that entry from the unacked hash and index through the channel's
+    # conn_or_acquire, the keys and the client kombu's own restore uses.
     source = inspect.getsource(kombu_redis.QoS.restore_by_tag)
     for step in ("pipe.hget(self.unacked_key, tag)", "self._remove_from_indices(tag, pipe)",
                  "M, EX, RK = loads(bytes_to_str(p))",
