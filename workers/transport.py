@@ -11,8 +11,7 @@ which workers read), once it decodes.
 This channel checks each entry before kombu delivers it. One that is not a kombu envelope is
 set aside with :func:`workers.poison.set_aside` (kept, counted, logged) and the channel reads
 on. kombu offers no hook between the pop and the decode, so ``_brpop_read`` is kombu's own
-read with the decode replaced; ``tests/unit/test_poison.py`` pins the kombu it mirrors (the
-private names it calls, ``conn_or_acquire`` among them, included).
+read with the decode replaced; ``tests/unit/test_poison.py`` pins the kombu it mirrors.
 
 This is a correctness guard, not a speed bypass: :func:`install` points kombu's ``redis`` and
 ``rediss`` names here, and a faster channel must subclass :class:`Channel` to keep it.
@@ -26,6 +25,7 @@ from collections.abc import Callable
 from queue import Empty
 from typing import Any
 
+import redis
 from kombu import transport as kombu_transports
 from kombu.exceptions import KombuError
 from kombu.transport import redis as kombu_redis
@@ -107,13 +107,15 @@ class QoS(kombu_redis.QoS):
             super().restore_by_tag(tag, client=client, leftmost=leftmost)  # type: ignore[no-untyped-call]
         except (ValueError, TypeError) as error:  # the entry did not decode as kombu's triple
             reason = f"unacked entry is not a kombu message ({type(error).__name__})"
-            with self.channel.conn_or_acquire(client) as conn:
-                raw = conn.hget(self.unacked_key, tag)
-                if raw is not None:
-                    poison.set_aside("unacked", raw, reason)
-                conn.pipeline().zrem(self.unacked_index_key, tag).hdel(
-                    self.unacked_key, tag
-                ).execute()
+            # redis-py's own client on the channel's pool, as kombu's restore builds one.
+            conn: redis.Redis = client or redis.Redis(connection_pool=self.channel.pool)
+            raw: bytes | None = conn.hget(self.unacked_key, tag)  # type: ignore[assignment]
+            if raw is not None:
+                poison.set_aside("unacked", raw, reason)
+            with conn.pipeline() as pipe:
+                pipe.zrem(self.unacked_index_key, tag)
+                pipe.hdel(self.unacked_key, tag)
+                pipe.execute()
 
 
 class Channel(kombu_redis.Channel):

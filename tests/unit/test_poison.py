@@ -153,12 +153,10 @@ def test_kombus_brpop_read_is_still_the_one_the_guarded_channel_mirrors() -> Non
 
 def test_kombus_restore_by_tag_is_still_the_one_the_guarded_qos_wraps() -> None:
     # The guarded QoS catches what kombu's restore raises on an unreadable unacked entry and
-    # removes that entry from the unacked hash and index through the channel's
-    # conn_or_acquire, the keys and the client kombu's own restore uses.
+    # removes that entry from the unacked hash and index kombu's own restore reads.
     source = inspect.getsource(kombu_redis.QoS.restore_by_tag)
     for step in ("pipe.hget(self.unacked_key, tag)", "self._remove_from_indices(tag, pipe)",
-                 "M, EX, RK = loads(bytes_to_str(p))",
-                 "self.channel.conn_or_acquire(client)"):  # fmt: skip
+                 "M, EX, RK = loads(bytes_to_str(p))"):  # fmt: skip
         assert step in source, step
 
 
