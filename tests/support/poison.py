@@ -6,11 +6,13 @@ from tasks.jobs.producer import JobRequest, enqueue
 from tests.support.jobs import wait_finished
 from workers import poison
 from workers.observability.metrics import multiprocess_registry
+from workers.observability.multiproc import setup_multiprocess_metrics
 from workers.store.models import JobStatus
 
 
 def poison_counted(queue: str) -> float:
     """``taskyard_poison_messages_total{queue}`` as this process tree exports it."""
+    setup_multiprocess_metrics()  # as the worker this test runs in-process would at its start
     value = multiprocess_registry().get_sample_value(
         "taskyard_poison_messages_total", {"queue": queue}
     )

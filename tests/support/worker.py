@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from celery.contrib.testing.worker import start_worker
 
 from workers.app import app
+from workers.observability.multiproc import setup_multiprocess_metrics
 from workers.queues import QUEUE_ORDER
 
 
@@ -16,6 +17,9 @@ def embedded_worker(
     queues: Sequence[str] = tuple(q.value for q in QUEUE_ORDER), concurrency: int = 2
 ) -> Iterator[None]:
     """Consume ``queues`` until the block ends; stops (and joins) the worker afterwards."""
+    # As a worker process does at start (worker_init, which the embedded worker does not send),
+    # so its metrics can be read whatever ran before in this test process.
+    setup_multiprocess_metrics()
     with start_worker(
         app,
         pool="threads",
