@@ -28,6 +28,7 @@ from tasks.notifications.errors import (
 from workers.errors import (
     BrokerUnavailable,
     IdempotencyConflict,
+    InternalJobType,
     InvalidJob,
     JobNotFound,
     JobStateConflict,
@@ -45,6 +46,7 @@ RETRY_AFTER_S = 5
 #: The one table of platform errors to HTTP statuses (anything else is a 500).
 _TASKYARD_STATUS: dict[type[TaskyardError], int] = {
     UnknownJobType: 422,
+    InternalJobType: 403,
     InvalidJob: 422,
     InvalidSchedule: 422,
     JobNotFound: 404,

@@ -22,6 +22,7 @@ from workers.errors import (
     ApiKeyError,
     BrokerUnavailable,
     IdempotencyConflict,
+    InternalJobType,
     InvalidJob,
     JobNotFound,
     StoreUnavailable,
@@ -45,6 +46,7 @@ _CHANNEL_OPTIONS = {"sender": "--from", "recipients": "--to"}
 #: bad input, else 1), and what to do next, added to its line. Errors not listed: 1, as said.
 FAILURES: dict[type[TaskyardError], tuple[type[CliError], str | None]] = {
     UnknownJobType: (UsageProblem, None),
+    InternalJobType: (UsageProblem, None),
     InvalidJob: (UsageProblem, None),
     InvalidSchedule: (UsageProblem, None),
     JobNotFound: (CliError, "check the id (`taskyard jobs list` shows recent jobs)"),

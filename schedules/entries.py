@@ -83,9 +83,15 @@ def _check_name(name: str) -> None:
 
 
 def _check_task(task: str) -> None:
-    if task in CATALOG or maintenance.find(task) is not None:
+    if task in CATALOG:
+        job_type = CATALOG.get(task)
+        if job_type.internal is None:
+            return
+        raise invalid("task", f"job type {task!r} is internal; {job_type.internal}")
+    if maintenance.find(task) is not None:
         return
-    known = ", ".join(sorted([t.name for t in CATALOG] + [t.task for t in maintenance.MAINTENANCE]))
+    public = [t.name for t in CATALOG if t.internal is None]
+    known = ", ".join(sorted(public + [t.task for t in maintenance.MAINTENANCE]))
     raise invalid("task", f"unknown task {task!r}; schedule a job type or one of: {known}")
 
 

@@ -59,6 +59,12 @@ class UnknownJobType(TaskyardError):
     code = "unknown_job_type"
 
 
+class InternalJobType(TaskyardError):
+    """The job type exists but only Taskyard enqueues it (the message says what to use)."""
+
+    code = "internal_job_type"
+
+
 class InvalidJob(TaskyardError):
     """The job request (payload, queue or priority) does not validate."""
 

@@ -11,7 +11,7 @@ from limits import RateLimitItem, parse
 from pydantic import BaseModel, ConfigDict
 from pydantic.types import Strict
 
-from workers.errors import UnknownJobType
+from workers.errors import InternalJobType, UnknownJobType
 from workers.priorities import DEFAULT_PRIORITY, check_priority
 from workers.queues import QueueName
 
@@ -82,6 +82,9 @@ class JobType:
     concurrency: ConcurrencyLimit | None = None
     unique_for_s: int | None = None
     terminable: bool = False
+    #: Set on a job type only Taskyard itself enqueues (``notify.deliver``): what a caller
+    #: uses instead. The API, the CLI, schedules and replays refuse it by name.
+    internal: str | None = None
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
@@ -126,6 +129,17 @@ class JobTypeRegistry:
         except KeyError:
             known = ", ".join(sorted(self._types))
             raise UnknownJobType(f"unknown job type {name!r}; known types: {known}") from None
+
+    def public(self, name: str) -> JobType:
+        """The job type called ``name`` if callers may enqueue it: :class:`UnknownJobType`, or
+        :class:`InternalJobType` for one only Taskyard enqueues."""
+        job_type = self.get(name)
+        if job_type.internal is not None:
+            raise InternalJobType(
+                f"job type {name!r} is internal and cannot be enqueued directly; "
+                f"{job_type.internal}"
+            )
+        return job_type
 
     def __iter__(self) -> Iterator[JobType]:
         return iter(self._types.values())

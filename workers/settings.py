@@ -179,6 +179,17 @@ class Settings(BaseSettings):
     notify_ca_file: Path | None = Field(
         default=None, description="Extra CA certificates (PEM) trusted by SMTP and HTTPS sends."
     )
+    notify_max_attempts: int = Field(
+        default=6, ge=1, le=25, description="Sends a delivery may make before it is dead."
+    )
+    notify_backoff_base_s: float = Field(default=2.0, gt=0, le=3_600)
+    notify_backoff_cap_s: float = Field(default=600.0, gt=0, le=86_400)
+    notify_retry_after_cap_s: float = Field(
+        default=3_600.0, gt=0, le=86_400, description="The longest Retry-After a delivery honours."
+    )
+    retention_deliveries_days: int = Field(
+        default=30, ge=1, description="Finished deliveries and their notifications."
+    )
 
     @field_validator("secret_keys", "notify_ca_file", mode="before")
     @classmethod

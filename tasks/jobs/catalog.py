@@ -1,9 +1,11 @@
-"""The registry of public job types. Data only: the API imports this, never the implementations."""
+"""The registry of job types: the public ones, and the internal ``notify.deliver`` that only
+Taskyard enqueues. Data only: the API imports this, never the implementations."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
+from tasks.notifications.catalog import NOTIFY_DELIVER
 from workers.jobtypes import ConcurrencyLimit, JobType, JobTypeRegistry, Payload, RetryPolicy
 
 
@@ -109,5 +111,14 @@ DIAG_SLOW = JobType(
 )
 
 CATALOG = JobTypeRegistry(
-    [DIAG_NOOP, DIAG_SLEEP, DIAG_FAIL, DIAG_STEPS, DIAG_FLAKY, DIAG_LIMITED, DIAG_SLOW]
+    [
+        DIAG_NOOP,
+        DIAG_SLEEP,
+        DIAG_FAIL,
+        DIAG_STEPS,
+        DIAG_FLAKY,
+        DIAG_LIMITED,
+        DIAG_SLOW,
+        NOTIFY_DELIVER,
+    ]
 )

@@ -197,10 +197,13 @@ def prepare(
     api_key_id: uuid.UUID | None = None,
     correlation_id: str | None = None,
     replay_of: uuid.UUID | None = None,
+    internal: bool = False,
 ) -> Prepared:
-    """Validate ``request`` and build its record (no I/O); :class:`InvalidJob` when it is bad."""
+    """Validate ``request`` and build its record (no I/O); :class:`InvalidJob` when it is bad.
+    An internal job type (see :attr:`JobType.internal`) only with ``internal``: Taskyard's
+    own producers (deliveries) say so, every caller's path refuses it."""
     _check_storable(request, correlation_id)
-    job_type = CATALOG.get(request.type)
+    job_type = CATALOG.get(request.type) if internal else CATALOG.public(request.type)
     payload = _payload(job_type, request.payload)
     priority = job_type.priority if request.priority is None else request.priority
     try:

@@ -78,3 +78,27 @@ class ChannelTestFailed(TaskyardError):
     """A channel's test message was not delivered; ``details`` holds the outcome."""
 
     code = "channel_test_failed"
+
+
+class InvalidNotification(TaskyardError):
+    """A notification request does not validate (its channels, message, data or timing)."""
+
+    code = "invalid_notification"
+
+
+class ChannelNotAllowed(TaskyardError):
+    """The caller may not send to one of the channels the notification resolved to."""
+
+    code = "forbidden"
+
+
+class DeliveryNotFound(TaskyardError):
+    """No delivery has that id."""
+
+    code = "delivery_not_found"
+
+
+class DeliveryStateConflict(TaskyardError):
+    """The delivery is not in a status that allows the operation (replay, cancel)."""
+
+    code = "delivery_state_conflict"

@@ -63,6 +63,17 @@ BAD_RECORDS = Counter(
     "Store rows a reader could not use and skipped or failed (dispatcher: jobs; beat: schedules).",
     ["reader"],
 )
+DELIVERIES = Counter(
+    "taskyard_deliveries",
+    "Delivery sends and their ends by channel: sent, retrying, failed, dead, deferred, lost.",
+    ["channel", "outcome"],
+)
+DELIVERY_SEND = Histogram(
+    "taskyard_delivery_send_seconds",
+    "How long one send to a channel's provider took, whatever its outcome.",
+    ["channel"],
+    buckets=LATENCY_BUCKETS,
+)
 REAPED = Counter(
     "taskyard_reaped_jobs", "Jobs whose worker went silent, by what the reaper did.", ["action"]
 )

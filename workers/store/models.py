@@ -1,5 +1,6 @@
 """Tables of the store: jobs with their idempotency and unique keys, API keys, schedules with
-their fires, maintenance runs and notification templates."""
+their fires, maintenance runs, and notifications (templates, channels, notifications, their
+deliveries and digest members, subscriptions)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Uuid,
     false,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -364,5 +366,142 @@ class Channel(Base):
     secret_config: Mapped[str] = mapped_column(Text)
     sealed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Notification(Base):
+    """A message asked for (by the API, the CLI or a subscription): what to say, to whom is
+    its deliveries (one per channel)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index("ix_notifications_created", "created_at", "id"),
+        # One notification per caller and key: scope is the API key's id, "internal", or
+        # "subscription:<id>" for the notifications a subscription makes.
+        Index(
+            "ux_notifications_idempotency",
+            "idempotency_scope",
+            "idempotency_key",
+            unique=True,
+            **_where("idempotency_key IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    template_name: Mapped[str | None] = mapped_column(String(200))
+    subject: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str | None] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+    queue: Mapped[str] = mapped_column(String(32))
+    priority: Mapped[int] = mapped_column(SmallInteger)
+    idempotency_scope: Mapped[str] = mapped_column(String(64))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    digest_key: Mapped[str | None] = mapped_column(String(200))
+    digest_window_s: Mapped[int | None]
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("api_keys.id", ondelete="SET NULL")
+    )
+    subscription_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("subscriptions.id", ondelete="SET NULL")
+    )
+    #: What made it: ``api``, ``cli``, ``subscription`` or ``replay``.
+    source: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Delivery(Base):
+    """One notification (or a digest of several) through one channel: the record that is
+    claimed before a send, so nothing is sent twice. Its job (``notify.deliver``) carries it
+    through the queues; every status change is in ``tasks/notifications/deliveries.py``."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        Index("ix_deliveries_created", "created_at", "id"),
+        Index("ix_deliveries_status_created", "status", "created_at"),
+        Index("ix_deliveries_channel_created", "channel_name", "created_at"),
+        Index("ix_deliveries_job", "job_id"),
+        Index("ix_deliveries_finished", "finished_at"),
+        # The open digest a new notification with this key and channel joins: one at most.
+        Index(
+            "ux_deliveries_open_digest",
+            "digest_key",
+            "channel_name",
+            unique=True,
+            **_where("digest_key IS NOT NULL AND status = 'scheduled' AND sending_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    notification_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("notifications.id", ondelete="CASCADE"), index=True
+    )
+    channel_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("channels.id", ondelete="SET NULL")
+    )
+    channel_name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    #: The job carrying this delivery through the queues (replaced by none: a replay makes a
+    #: new delivery and a new job).
+    job_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    queue: Mapped[str] = mapped_column(String(32))
+    priority: Mapped[int] = mapped_column(SmallInteger)
+    attempts: Mapped[int] = mapped_column(default=0)
+    max_attempts: Mapped[int] = mapped_column(SmallInteger)
+    #: The key a provider recognises a repeat by (webhook ``Idempotency-Key``, email
+    #: ``Message-ID``): the same on every attempt of this delivery.
+    message_key: Mapped[str] = mapped_column(String(64))
+    digest_key: Mapped[str | None] = mapped_column(String(200))
+    run_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sending_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    error_class: Mapped[str | None] = mapped_column(String(32))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    status_code: Mapped[int | None]
+    provider_message_id: Mapped[str | None] = mapped_column(String(255))
+    maybe_delivered: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    duration_ms: Mapped[int | None]
+    replay_of: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("deliveries.id", ondelete="SET NULL", name="fk_deliveries_replay_of")
+    )
+    replayed_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+
+
+class DigestMember(Base):
+    """A notification folded into a digest delivery (the delivery's own notification is its
+    first member)."""
+
+    __tablename__ = "digest_members"
+
+    delivery_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("deliveries.id", ondelete="CASCADE"), primary_key=True
+    )
+    notification_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("notifications.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Subscription(Base):
+    """Turns platform events (``job.dead`` and the rest) into notifications, once per event."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (Index("ix_subscriptions_created", "created_at", "id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    event: Mapped[str] = mapped_column(String(64))
+    #: Which job types (or maintenance tasks, or schedules) it listens to: a glob.
+    match: Mapped[str] = mapped_column(String(200), default="*")
+    channels: Mapped[list[str]] = mapped_column(JsonDocument, default=list)
+    template_name: Mapped[str | None] = mapped_column(String(200))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    #: Events up to this time have been turned into notifications.
+    scanned_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

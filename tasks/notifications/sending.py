@@ -1,0 +1,165 @@
+"""One run of a delivery's job (``notify.deliver``): claim the delivery, make its message,
+send it once, record what happened. Every status it writes goes through
+:mod:`tasks.notifications.deliveries`; what follows a send is
+:func:`tasks.notifications.decision.decide`.
+
+The delivery is claimed (``sending``) in the store before the send, so a second copy of the
+job (a redelivered message, a duplicated publish, a job taken over from a worker presumed
+dead) finds it taken and sends nothing. A run that finds it ``sending`` knows the run before
+it was lost mid-send: see :func:`tasks.notifications.decision.decide_lost`.
+
+Waiting never holds a worker: a retry raises :class:`workers.jobcontext.RetryAfter`, and a
+rate limit or an open breaker :class:`workers.decision.LimitReached`, so the job waits in the
+store (``retrying`` or ``scheduled``) and the dispatcher publishes it when due.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from tasks.notifications import deliveries, guards
+from tasks.notifications.catalog import DeliverPayload
+from tasks.notifications.channels import ChannelConfig
+from tasks.notifications.compose import Unsendable, compose
+from tasks.notifications.decision import UNSENDABLE, Decision, Policy, decide, decide_lost
+from tasks.notifications.deliveries import DeliveryRecord, SendClaim
+from tasks.notifications.errors import SecretsUnreadable
+from tasks.notifications.senders import send
+from tasks.notifications.states import FINISHED, DeliveryStatus
+from tasks.notifications.store import config_of
+from workers.decision import LimitReached
+from workers.jobcontext import RetryAfter
+from workers.observability import metrics
+from workers.settings import get_settings
+from workers.store.engine import session_scope
+from workers.store.models import Channel
+
+log = logging.getLogger(__name__)
+
+_LEVELS = {DeliveryStatus.FAILED: logging.WARNING, DeliveryStatus.DEAD: logging.WARNING}
+
+
+def policy() -> Policy:
+    """The retry policy of deliveries, from the settings."""
+    settings = get_settings()
+    return Policy(settings.notify_max_attempts, settings.notify_backoff_base_s,
+                  settings.notify_backoff_cap_s, settings.notify_retry_after_cap_s)  # fmt: skip
+
+
+def deliver(payload: DeliverPayload) -> dict[str, Any]:
+    """Send the delivery ``payload`` names, at most once; the job's result says how it ended."""
+    delivery = deliveries.find(uuid.UUID(payload.delivery_id))
+    if delivery is None:
+        return {"delivery_id": payload.delivery_id, "skipped": "no such delivery"}
+    status = DeliveryStatus(delivery.status)
+    if status in FINISHED:
+        return _skipped(delivery, f"the delivery is {status}")
+    channel = _channel(delivery)
+    token = uuid.uuid4().hex
+    if status is DeliveryStatus.SENDING:
+        claim = _after_loss(delivery, channel, token)
+    else:
+        if not isinstance(channel, str):
+            _hold_back(delivery, channel)
+        claim = deliveries.claim(delivery.id, token)
+    if claim is None:
+        return _skipped(delivery, "another run has claimed it")
+    if isinstance(channel, str):
+        return _end(delivery, claim, Decision(DeliveryStatus.FAILED, UNSENDABLE, channel))
+    name, config = channel
+    try:
+        message = compose(delivery.message_key, deliveries.members(delivery))
+    except Unsendable as error:
+        return _end(delivery, claim, Decision(DeliveryStatus.FAILED, UNSENDABLE, error.reason))
+    outcome = send(name, config, message)
+    metrics.DELIVERY_SEND.labels(name).observe(outcome.duration_s)
+    guards.record_result(guards.endpoint_for(config), ok=_breaker_ok(outcome))
+    decision = decide(outcome, claim.attempt, policy(), _idempotent(config))
+    if not deliveries.settle(claim, decision, outcome):
+        return _skipped(delivery, "its claim was taken over while it was sending")
+    _log(delivery, decision, claim.attempt, status_code=outcome.status_code)
+    if decision.status is DeliveryStatus.RETRYING:
+        raise RetryAfter(decision.delay_s, f"delivery retrying: {decision.reason}")
+    return {"delivery_id": str(delivery.id), "status": decision.status.value}
+
+
+def _breaker_ok(outcome: Any) -> bool:
+    """Only what says the endpoint is unwell opens its breaker: a retryable failure. A
+    permanent one (a 4xx, a refused recipient) is the message's, not the endpoint's."""
+    return bool(outcome.ok or outcome.error_class != "retryable")
+
+
+def _channel(delivery: DeliveryRecord) -> tuple[str, ChannelConfig] | str:
+    """The delivery's channel (name and settings, secrets opened), or why there is none."""
+    with session_scope() as session:
+        row = session.get(Channel, delivery.channel_id) if delivery.channel_id else None
+        if row is None:
+            return f"channel {delivery.channel_name!r} no longer exists"
+        try:
+            return row.name, config_of(row)
+        except SecretsUnreadable as error:
+            return f"{error.message}; fix TASKYARD_SECRET_KEYS, then replay the delivery"
+
+
+def _idempotent(config: ChannelConfig) -> bool:
+    return bool(getattr(config, "idempotent", False))
+
+
+def _hold_back(delivery: DeliveryRecord, channel: tuple[str, ChannelConfig]) -> None:
+    """Defer the delivery while its endpoint's breaker is open or its channel's rate limit is
+    spent: the job is given back to the store, holding no worker."""
+    name, config = channel
+    endpoint = guards.endpoint_for(config)
+    wait_s = guards.breaker_wait_s(endpoint)
+    reason = f"the circuit breaker of {endpoint} is open"
+    if wait_s is None and getattr(config, "rate_limit", None):
+        wait_s = guards.rate_wait_s(name, config.rate_limit)  # type: ignore[union-attr]
+        reason = f"channel {name} is at its rate limit {config.rate_limit}"  # type: ignore[union-attr]
+    if wait_s is None:
+        return
+    if deliveries.defer(delivery.id, wait_s):
+        metrics.DELIVERIES.labels(name, "deferred").inc()
+    raise LimitReached(wait_s, reason)
+
+
+def _after_loss(
+    delivery: DeliveryRecord, channel: tuple[str, ChannelConfig] | str, token: str
+) -> SendClaim | None:
+    """The run before this one claimed the delivery and was lost mid-send: send again on an
+    idempotent channel, else end it with the outcome unknown."""
+    idempotent = not isinstance(channel, str) and _idempotent(channel[1])
+    decision = decide_lost(delivery.attempts, policy(), idempotent)
+    if decision.status is DeliveryStatus.SENDING:
+        log.warning("delivery.resent", extra={"action": "delivery.resent",
+                    "delivery_id": str(delivery.id), "channel": delivery.channel_name})  # fmt: skip
+        return deliveries.resend(delivery, token)
+    if deliveries.lose(delivery, decision):
+        metrics.DELIVERIES.labels(delivery.channel_name, "lost").inc()
+        _log(delivery, decision, delivery.attempts)
+    return None
+
+
+def _end(delivery: DeliveryRecord, claim: SendClaim, decision: Decision) -> dict[str, Any]:
+    if deliveries.settle(claim, decision, None):
+        _log(delivery, decision, claim.attempt)
+    return {"delivery_id": str(delivery.id), "status": decision.status.value}
+
+
+def _skipped(delivery: DeliveryRecord, reason: str) -> dict[str, Any]:
+    log.info("delivery.skipped", extra={"action": "delivery.skipped",
+             "delivery_id": str(delivery.id), "reason": reason})  # fmt: skip
+    return {"delivery_id": str(delivery.id), "skipped": reason}
+
+
+def _log(delivery: DeliveryRecord, decision: Decision, attempt: int, **fields: Any) -> None:
+    """One line per send's end, and its count."""
+    action = f"delivery.{decision.status.value}"
+    extra = {"action": action, "delivery_id": str(delivery.id), "channel": delivery.channel_name,
+             "attempt": attempt, "error_class": decision.error_class, "reason": decision.reason,
+             **fields}  # fmt: skip
+    if decision.status is DeliveryStatus.RETRYING:
+        extra["delay_s"] = round(decision.delay_s, 3)
+    log.log(_LEVELS.get(decision.status, logging.INFO), action, extra=extra)
+    metrics.DELIVERIES.labels(delivery.channel_name, decision.status.value).inc()

@@ -1,0 +1,231 @@
+"""Deliveries on both stores, against a real HTTP sink on loopback: a notification makes one
+delivery per channel, sent at most once, with retries classified, Retry-After honoured, the
+outcome unknown never re-sent, render errors recorded, idempotency keys and digests; and a
+real worker and dispatcher carrying it all through the queues."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tasks.notifications import deliveries, notify, store
+from tasks.notifications.catalog import DeliverPayload
+from tasks.notifications.channels import parse_config
+from tasks.notifications.errors import InvalidNotification
+from tasks.notifications.notify import NotificationRequest
+from tasks.notifications.sending import deliver
+from tasks.notifications.template_store import create_template
+from tasks.notifications.templates import TemplateSpec
+from tests.support.channels import channel_settings
+from tests.support.dispatcher import running_dispatcher
+from tests.support.sinks import HttpSink, http_sink
+from tests.support.waiting import wait_for
+from tests.support.worker import embedded_worker
+from workers.errors import IdempotencyConflict, InternalJobType
+from workers.jobcontext import RetryAfter
+from workers.store.engine import session_scope
+from workers.store.models import Job
+
+SECRET = "whsec-deliveries-0123456789"
+
+
+@pytest.fixture(scope="module")
+def sink(runtime: dict[str, str]) -> Iterator[HttpSink]:
+    with http_sink(SECRET) as running:
+        yield running
+
+
+@pytest.fixture(scope="module", autouse=True)
+def settings(sink: HttpSink) -> Iterator[None]:
+    env = {"TASKYARD_NOTIFY_TIMEOUT_S": "1", "TASKYARD_NOTIFY_BACKOFF_BASE_S": "0.05",
+           "TASKYARD_NOTIFY_MAX_ATTEMPTS": "3"}  # fmt: skip
+    with channel_settings(**env):
+        for name, path in (("hook", "/a"), ("hook-b", "/b")):
+            config = {"kind": "webhook", "url": sink.url + path, "secret": SECRET}
+            store.create_channel(name, parse_config(config))
+        create_template(
+            TemplateSpec(
+                "welcome",
+                "Hello {{ name }}",
+                "Dear {{ name }},\nwelcome.",
+                sample_data={"name": "Ada"},
+                default_channels=("hook",),
+            )
+        )
+        yield
+
+
+@pytest.fixture(autouse=True)
+def fresh(sink: HttpSink) -> None:
+    sink.received.clear()
+    sink.refused.clear()
+    sink.answer = "ok"
+
+
+def _only(sent: notify.Sent) -> deliveries.DeliveryRecord:
+    (delivery,) = sent.deliveries
+    return delivery
+
+
+def _run(delivery_id: uuid.UUID) -> dict[str, object]:
+    return deliver(DeliverPayload(delivery_id=str(delivery_id)))
+
+
+def _keys(sink: HttpSink) -> list[str]:
+    return [r.headers["Idempotency-Key"] for r in sink.received]
+
+
+def test_a_template_goes_to_its_default_channel_once_even_when_its_job_runs_twice(
+    sink: HttpSink,
+) -> None:
+    sent = notify.send(NotificationRequest(template="welcome", data={"name": "Grace"}))
+    delivery = _only(sent)
+    assert (delivery.channel_name, delivery.status) == ("hook", "queued")
+    assert _run(delivery.id) == {"delivery_id": str(delivery.id), "status": "sent"}
+    assert _run(delivery.id)["skipped"] == "the delivery is sent"
+    assert _keys(sink) == [delivery.message_key]
+    body = json.loads(sink.received[0].body)
+    assert (body["subject"], body["text"]) == ("Hello Grace", "Dear Grace,\nwelcome.")
+    after = deliveries.get(delivery.id)
+    assert (after.status, after.attempts, after.status_code) == ("sent", 1, 200)
+    assert after.sent_at is not None
+    assert not sink.refused
+
+
+def test_a_server_error_retries_with_back_off_and_the_last_attempt_is_dead(sink: HttpSink) -> None:
+    sink.answer = "500"
+    delivery = _only(notify.send(NotificationRequest(channels=("hook",), subject="s", text="t")))
+    for attempt in (1, 2):
+        with pytest.raises(RetryAfter):
+            _run(delivery.id)
+        retrying = deliveries.get(delivery.id)
+        assert (retrying.status, retrying.attempts) == ("retrying", attempt)
+        assert retrying.error_class == "retryable"
+        assert retrying.status_code == 500
+    assert _run(delivery.id)["status"] == "dead"
+    assert len(sink.received) == 3
+    assert set(_keys(sink)) == {delivery.message_key}  # one key on every attempt
+
+
+def test_429_honours_retry_after_and_4xx_fails_at_once(sink: HttpSink) -> None:
+    sink.answer = "429"
+    delivery = _only(notify.send(NotificationRequest(channels=("hook",), subject="s", text="t")))
+    with pytest.raises(RetryAfter) as retry:
+        _run(delivery.id)
+    assert retry.value.delay_s >= 7
+    sink.answer = "400"
+    other = _only(notify.send(NotificationRequest(channels=("hook",), subject="s", text="t")))
+    assert _run(other.id)["status"] == "failed"
+    assert deliveries.get(other.id).error_class == "permanent"
+
+
+def test_an_answer_lost_after_the_request_went_out_is_not_sent_again(sink: HttpSink) -> None:
+    sink.answer = "hang"
+    delivery = _only(notify.send(NotificationRequest(channels=("hook",), subject="s", text="t")))
+    assert _run(delivery.id)["status"] == "failed"
+    after = deliveries.get(delivery.id)
+    assert (after.error_class, after.maybe_delivered) == ("outcome_unknown", True)
+    assert len(sink.received) == 1
+
+
+def test_a_run_lost_mid_send_is_not_repeated_on_a_channel_that_is_not_idempotent(
+    sink: HttpSink,
+) -> None:
+    delivery = _only(notify.send(NotificationRequest(channels=("hook",), subject="s", text="t")))
+    assert deliveries.claim(delivery.id, "lost-run") is not None  # the run that died
+    assert "skipped" in _run(delivery.id)
+    after = deliveries.get(delivery.id)
+    assert (after.status, after.error_class) == ("failed", "outcome_unknown")
+    assert sink.received == []
+
+
+def test_a_render_error_at_send_time_fails_the_delivery_with_its_reason(sink: HttpSink) -> None:
+    delivery = _only(notify.send(NotificationRequest(template="welcome", data={"nom": "x"})))
+    assert _run(delivery.id)["status"] == "failed"
+    after = deliveries.get(delivery.id)
+    assert after.error_class == "unsendable"
+    assert after.last_error is not None
+    assert "'name' is undefined" in after.last_error
+    assert sink.received == []
+
+
+def test_an_idempotency_key_returns_the_same_notification_and_refuses_another_request() -> None:
+    request = NotificationRequest(channels=("hook", "hook-b"), subject="s", text="t",
+                                  idempotency_key="k-1")  # fmt: skip
+    first = notify.send(request)
+    again = notify.send(request)
+    assert (first.created, again.created) == (True, False)
+    assert again.notification.id == first.notification.id
+    assert {d.id for d in again.deliveries} == {d.id for d in first.deliveries}
+    assert [d.channel_name for d in first.deliveries] == ["hook", "hook-b"]
+    with pytest.raises(IdempotencyConflict):
+        notify.send(NotificationRequest(channels=("hook",), subject="s", text="other",
+                                        idempotency_key="k-1"))  # fmt: skip
+
+
+def test_notifications_sharing_a_digest_key_go_out_as_one_message(sink: HttpSink) -> None:
+    made = [
+        notify.send(
+            NotificationRequest(
+                channels="hook-*",
+                subject=f"s{n}",
+                text=f"t{n}",
+                digest_key="d-1",
+                digest_window_s=60,
+            )
+        )
+        for n in range(3)
+    ]
+    ids = {_only(sent).id for sent in made}
+    assert len(ids) == 1
+    (digest_id,) = ids
+    assert deliveries.get(digest_id).status == "scheduled"
+    assert _run(digest_id)["status"] == "sent"
+    body = json.loads(sink.received[0].body)
+    assert body["subject"] == "3 notifications: s0"
+    assert "t0" in body["text"]
+    assert "t2" in body["text"]
+    critical = notify.send(NotificationRequest(channels=("hook-b",), subject="now", text="t",
+                                               digest_key="d-1", digest_window_s=60,
+                                               queue="critical"))  # fmt: skip
+    assert _only(critical).status == "queued"
+    assert _only(critical).digest_key is None
+
+
+def test_bad_requests_are_refused_before_anything_is_recorded() -> None:
+    for request in (
+        NotificationRequest(channels=("nope",), subject="s", text="t"),
+        NotificationRequest(channels="zz-*", subject="s", text="t"),
+        NotificationRequest(channels=("hook",), subject="two\nlines", text="t"),
+        NotificationRequest(channels=("hook",), template="welcome", subject="s"),
+        NotificationRequest(channels=("hook",), subject="s", text="t", priority=10),
+        NotificationRequest(channels=("hook",), subject="s", text="t", queue="nope"),
+        NotificationRequest(channels=("hook",), subject="s", text="t", digest_key="k"),
+    ):
+        with pytest.raises(InvalidNotification):
+            notify.send(request)
+
+
+def test_the_delivery_job_type_is_internal() -> None:
+    from tasks.jobs.producer import JobRequest, prepare
+
+    with pytest.raises(InternalJobType):
+        prepare(JobRequest(type="notify.deliver", payload={"delivery_id": str(uuid.uuid4())}))
+
+
+def test_a_worker_and_the_dispatcher_carry_deliveries_and_their_retries(sink: HttpSink) -> None:
+    sink.answer = "500"
+    with embedded_worker(), running_dispatcher():
+        sent = notify.send(NotificationRequest(channels=("hook", "hook-b"), subject="s", text="t"))
+        wait_for(lambda: len(sink.received) >= 2, what="first attempts")
+        sink.answer = "ok"
+        for delivery in sent.deliveries:
+            wait_for(lambda d=delivery: deliveries.get(d.id).status == "sent", timeout=30,
+                     what="sent after a retry")  # fmt: skip
+    with session_scope() as session:
+        jobs = [session.get(Job, d.job_id) for d in sent.deliveries]
+    assert all(job is not None and job.status == "succeeded" for job in jobs)
+    assert {r.path for r in sink.received if r.headers.get("Idempotency-Key")} == {"/a", "/b"}
