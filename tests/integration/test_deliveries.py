@@ -14,7 +14,7 @@ import pytest
 from tasks.notifications import deliveries, notify, store
 from tasks.notifications.catalog import DeliverPayload
 from tasks.notifications.channels import parse_config
-from tasks.notifications.errors import InvalidNotification
+from tasks.notifications.errors import DeliveryStateConflict, InvalidNotification
 from tasks.notifications.notify import NotificationRequest
 from tasks.notifications.sending import deliver
 from tasks.notifications.template_store import create_template
@@ -229,3 +229,28 @@ def test_a_worker_and_the_dispatcher_carry_deliveries_and_their_retries(sink: Ht
         jobs = [session.get(Job, d.job_id) for d in sent.deliveries]
     assert all(job is not None and job.status == "succeeded" for job in jobs)
     assert {r.path for r in sink.received if r.headers.get("Idempotency-Key")} == {"/a", "/b"}
+
+
+def test_a_delivery_whose_job_ended_without_it_is_reaped_with_what_is_known() -> None:
+    waiting = _only(notify.send(NotificationRequest(channels=("hook",), subject="s", text="t")))
+    sending = _only(notify.send(NotificationRequest(channels=("hook",), subject="s", text="t")))
+    assert deliveries.claim(sending.id, "gone") is not None
+    with session_scope() as session:
+        for delivery in (waiting, sending):
+            job = session.get(Job, delivery.job_id)
+            assert job is not None
+            job.status = "dead"  # its workers kept dying: the reaper buried it
+    assert deliveries.reap_orphans() >= 2
+    after_waiting, after_sending = deliveries.get(waiting.id), deliveries.get(sending.id)
+    assert (after_waiting.status, after_waiting.error_class) == ("failed", "orphaned")
+    assert (after_sending.status, after_sending.error_class) == ("failed", "outcome_unknown")
+    assert after_sending.maybe_delivered
+
+
+def test_a_cancelled_delivery_is_never_sent_and_cannot_be_cancelled_twice(sink: HttpSink) -> None:
+    delivery = _only(notify.send(NotificationRequest(channels=("hook",), subject="s", text="t")))
+    assert deliveries.cancel(delivery.id).status == "cancelled"
+    assert "skipped" in _run(delivery.id)
+    with pytest.raises(DeliveryStateConflict):
+        deliveries.cancel(delivery.id)
+    assert sink.received == []
