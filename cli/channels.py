@@ -34,7 +34,9 @@ KIND_OPTIONS = {
     ChannelKind.SLACK: {"url"},
     ChannelKind.APPRISE: {"url"},
 }  # fmt: skip
-OPTION_NAMES = {"sender": "--from", "recipients": "--to"}
+#: The options of `add` every kind takes.
+COMMON_OPTIONS = {"rate_limit", "idempotent"}
+OPTION_NAMES = {"sender": "--from", "recipients": "--to", "rate_limit": "--rate-limit"}
 
 
 def _target(record: Channel) -> str:
@@ -83,6 +85,16 @@ def _hidden(value: str | None, option: str, what: str) -> str:
 
 def _document(kind: str, given: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     """The settings for ``kind`` from the options, and a webhook secret generated to show."""
+    common = {name: given.pop(name) for name in COMMON_OPTIONS}
+    document, generated = _kind_document(kind, given)
+    if common["rate_limit"] is not None:
+        document["rate_limit"] = common["rate_limit"]
+    if common["idempotent"]:
+        document["idempotent"] = True
+    return document, generated
+
+
+def _kind_document(kind: str, given: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     takes = KIND_OPTIONS[ChannelKind(kind)]
     stray = sorted(k for k, v in given.items() if v not in (None, ()) and k not in takes)
     if stray:
@@ -119,6 +131,18 @@ def _document(kind: str, given: dict[str, Any]) -> tuple[dict[str, Any], str | N
 @_secret_option("password", "email: the login's password (else prompted).")
 @click.option("--from", "sender", metavar="ADDRESS", help="email: the From address.")
 @click.option("--to", "recipients", multiple=True, metavar="ADDRESS", help="email: repeatable.")
+@click.option(
+    "--rate-limit",
+    metavar="RATE",
+    help="Sends allowed across all workers, e.g. 20/second or 100/minute.",
+)
+@click.option(
+    "--idempotent",
+    is_flag=True,
+    default=False,
+    help="The receiver drops a repeated Idempotency-Key (webhook) or Message-ID "
+    "(email): a send whose outcome is unknown may be sent again.",
+)
 @click.option("--description", metavar="TEXT", help="What the channel is for.")
 def add(name: str, kind: str, description: str | None, **given: Any) -> None:  # fmt: skip
     """Add channel NAME of --kind; checks its target, prints its id last."""
