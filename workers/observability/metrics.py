@@ -63,6 +63,11 @@ BAD_RECORDS = Counter(
     "Store rows a reader could not use and skipped or failed (dispatcher: jobs; beat: schedules).",
     ["reader"],
 )
+BREAKER_TRANSITIONS = Counter(
+    "taskyard_breaker_transitions",
+    "Circuit breaker changes by endpoint and the state entered (open, half-open, closed).",
+    ["endpoint", "state"],
+)
 REAPED = Counter(
     "taskyard_reaped_jobs", "Jobs whose worker went silent, by what the reaper did.", ["action"]
 )
