@@ -140,12 +140,26 @@ def test_an_email_channel_logs_in_without_showing_its_password() -> None:
         (["--kind", "webhook"], "a webhook needs --url URL"),
         (["--kind", "slack", "--url", "http://127.0.0.1/x", "--to", "a@example.com"],
          "--to do(es) not apply to --kind slack"),
+        (["--kind", "slack", "--url", "http://127.0.0.1/x", "--rate-limit", "lots"],
+         "--rate-limit: 'lots' is not a rate limit"),
     ],
 )  # fmt: skip
 def test_bad_settings_are_usage_errors(args: list[str], expected: str) -> None:
     line = one_line_failure(run("channels", "add", "bad", *args), 2)
 
     assert expected in line
+
+
+def test_any_kind_takes_a_rate_limit_and_idempotent(sink: HttpSink) -> None:
+    added = run("channels", "add", "paced", "--kind", "webhook", "--url", f"{sink.url}/p",
+                "--rate-limit", "100/minute", "--idempotent")  # fmt: skip
+    assert added.exit_code == 0, added.output
+
+    record = store.find_channel("paced")
+    assert (record.config["rate_limit"], record.config["idempotent"]) == ("100/minute", True)
+    shown = run("channels", "show", "paced").stdout
+    assert "100/minute" in shown
+    assert "idempotent" in shown
 
 
 def test_a_taken_name_is_one_line(sink: HttpSink) -> None:
