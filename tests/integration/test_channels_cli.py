@@ -12,10 +12,12 @@ from click.testing import CliRunner, Result
 
 from cli.main import cli
 from tasks.notifications import store
+from tasks.notifications.guards import channel_endpoint, record_result
 from tasks.notifications.sealing import new_key
 from tests.support.channels import channel_settings, raw_row, use_keys
 from tests.support.cli import last_line, one_line_failure, run
 from tests.support.sinks import HttpSink, http_sink, smtp_server
+from workers.settings import get_settings
 
 HOOK_SECRET = "whsec-cli-0123456789abcdef"
 SLACK_URL_TAIL = "/services/TCLI/BCLI/clislacktoken31"
@@ -160,6 +162,28 @@ def test_any_kind_takes_a_rate_limit_and_idempotent(sink: HttpSink) -> None:
     shown = run("channels", "show", "paced").stdout
     assert "100/minute" in shown
     assert "idempotent" in shown
+
+
+def test_show_tells_an_open_breaker_and_reset_closes_it(sink: HttpSink) -> None:
+    # Given a channel whose endpoint failed enough times in a row to open its breaker
+    assert run("channels", "add", "flaky", "--kind", "webhook", "--url",
+               f"{sink.url}/SECRET-PATH").exit_code == 0  # fmt: skip
+    endpoint = channel_endpoint(store.find_channel("flaky"))
+    assert endpoint == sink.url
+    for _ in range(get_settings().breaker_failures):
+        record_result(endpoint, ok=False)
+
+    # Then `show` says it is open, and how to close it
+    shown = run("channels", "show", "flaky").stdout
+    assert "open, one trial send in" in shown
+    assert "taskyard channels reset flaky" in shown
+
+    # When an operator resets it, it is closed
+    reset = run("channels", "reset", "flaky")
+    assert reset.exit_code == 0, reset.output
+    assert f"Closed the breaker of {endpoint}" in reset.stdout
+    assert f"closed ({endpoint})" in run("channels", "show", "flaky").stdout
+    assert "was closed, with no failures" in run("channels", "reset", "flaky").stdout
 
 
 def test_a_taken_name_is_one_line(sink: HttpSink) -> None:
