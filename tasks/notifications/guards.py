@@ -215,8 +215,9 @@ def breaker_wait_s(endpoint: str) -> float | None:
 
 
 def record_result(endpoint: str, ok: bool) -> None:
-    """Count a send's outcome: ``ok=False`` only for a retryable failure (timeout, connection
-    error, 5xx, 429), which may open the breaker; a success closes a half-open one."""
+    """Count a send's outcome: ``ok=False`` for a retryable failure (timeout, connection
+    error, 5xx, 429), which may open the breaker; ``ok=True`` for any other answer (a 4xx too:
+    the endpoint is up), which forgets the failures and closes a half-open breaker."""
     settings = get_settings()
     after, before, failures = _eval(
         _RECORD, endpoint, int(ok), settings.breaker_failures, _ttl_ms(settings.breaker_reset_s)
