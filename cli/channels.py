@@ -16,7 +16,7 @@ from cli.progress import progress_bar, stdin_is_terminal
 from tasks.notifications import store
 from tasks.notifications.channels import ChannelKind, parse_config
 from tasks.notifications.errors import ChannelTestFailed
-from tasks.notifications.guards import BreakerState, breaker_status, channel_endpoint, reset_breaker
+from tasks.notifications.guards import BreakerState, breaker_status, endpoint_for, reset_breaker
 from tasks.notifications.message import channel_test_message
 from tasks.notifications.outcomes import ErrorClass
 from tasks.notifications.sealing import KEYS_SETTING, UNSEALED_NOTE, keyring, new_key
@@ -67,7 +67,7 @@ def _row(record: Channel) -> tuple[str, ...]:
 
 
 def _breaker(record: Channel) -> str:
-    endpoint = channel_endpoint(record)
+    endpoint = endpoint_for(store.config_of(record))
     try:
         status = breaker_status(endpoint)
     except redis.RedisError:
@@ -238,7 +238,7 @@ def reset(name: str) -> None:
     """Close channel NAME's circuit breaker now; it is its endpoint's, so every channel sending
     there sends again."""
     record = store.find_channel(name)
-    endpoint = channel_endpoint(record)
+    endpoint = endpoint_for(store.config_of(record))
     try:
         was_open = reset_breaker(endpoint)
     except redis.RedisError as error:

@@ -28,13 +28,11 @@ from enum import StrEnum
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from tasks.notifications.channels import ChannelKind, split
-from tasks.notifications.store import config_of
+from tasks.notifications.channels import ChannelConfig, ChannelKind, split
 from workers.limits import KEY_PREFIX, parse_rate_limit, take_rate_permit
 from workers.observability.metrics import BREAKER_TRANSITIONS
 from workers.redis_client import shared_redis
 from workers.settings import get_settings
-from workers.store.models import Channel
 
 log = logging.getLogger(__name__)
 
@@ -170,10 +168,10 @@ def endpoint_of(kind: str, public_settings: dict[str, Any], secrets: dict[str, s
     return f"{scheme}://{_host(host)}" if _is_host_name(host) else f"{scheme}://"
 
 
-def channel_endpoint(record: Channel) -> str:
-    """The endpoint of a stored channel (:func:`endpoint_of` its settings)."""
-    public, secrets = split(config_of(record))
-    return endpoint_of(record.kind, public, secrets)
+def endpoint_for(config: ChannelConfig) -> str:
+    """The endpoint of a channel's settings (secrets opened): :func:`endpoint_of` them."""
+    public, secrets = split(config)
+    return endpoint_of(config.kind, public, secrets)
 
 
 def breaker_key(endpoint: str) -> str:

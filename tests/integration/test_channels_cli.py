@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 
 from cli.main import cli
 from tasks.notifications import store
-from tasks.notifications.guards import channel_endpoint, record_result
+from tasks.notifications.guards import endpoint_for, record_result
 from tasks.notifications.sealing import new_key
 from tests.support.channels import channel_settings, raw_row, use_keys
 from tests.support.cli import last_line, one_line_failure, run
@@ -168,7 +168,7 @@ def test_show_tells_an_open_breaker_and_reset_closes_it(sink: HttpSink) -> None:
     # Given a channel whose endpoint failed enough times in a row to open its breaker
     assert run("channels", "add", "flaky", "--kind", "webhook", "--url",
                f"{sink.url}/SECRET-PATH").exit_code == 0  # fmt: skip
-    endpoint = channel_endpoint(store.find_channel("flaky"))
+    endpoint = endpoint_for(store.config_of(store.find_channel("flaky")))
     assert endpoint == sink.url
     for _ in range(get_settings().breaker_failures):
         record_result(endpoint, ok=False)

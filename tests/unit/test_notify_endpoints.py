@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.notifications.guards import endpoint_of
+from tasks.notifications.channels import parse_config
+from tasks.notifications.guards import endpoint_for, endpoint_of
 
 
 @pytest.mark.parametrize(
@@ -33,3 +34,9 @@ def test_the_endpoint_is_where_a_channel_sends_without_its_secrets(
 
     assert found == endpoint
     assert "secret" not in found.lower()
+
+
+def test_a_channels_settings_name_its_endpoint() -> None:
+    config = parse_config({"kind": "slack", "url": "https://hooks.slack.example/services/X/Y/Z"})
+
+    assert endpoint_for(config) == "hooks.slack.example"
