@@ -21,7 +21,9 @@ _NAME = NAME_PATTERN.pattern
 _CONFIG = (
     "The kind's settings, told apart by `kind`: `email` (host, port, security, username, "
     "password, sender, recipients), `webhook` (url, secret), `slack` (url) or `apprise` (url). "
-    "Secrets (password, secret, the Slack and Apprise URLs) are write-only."
+    "Secrets (password, secret, the Slack and Apprise URLs) are write-only. Every kind also "
+    "takes `rate_limit` (sends across all workers, e.g. `20/second`) and `idempotent` (the "
+    "receiver drops a repeated `Idempotency-Key` or `Message-ID`; default false)."
 )
 _PATCH_CONFIG = (
     "Only the settings to change; a secret left out is kept, `null` clears an optional one. "

@@ -9,18 +9,24 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
+import redis
 
 from cli.output import EMPTY, CliError, UsageProblem, console, note, plural, table, when
 from cli.progress import progress_bar, stdin_is_terminal
 from tasks.notifications import store
 from tasks.notifications.channels import ChannelKind, parse_config
 from tasks.notifications.errors import ChannelTestFailed
+from tasks.notifications.guards import BreakerState, breaker_status, endpoint_for, reset_breaker
 from tasks.notifications.message import channel_test_message
 from tasks.notifications.outcomes import ErrorClass
 from tasks.notifications.sealing import KEYS_SETTING, UNSEALED_NOTE, keyring, new_key
 from tasks.notifications.senders import send
 from workers.store.models import Channel
 
+REDIS_DOWN = (
+    "Redis is unreachable (TASKYARD_REDIS_URL, else TASKYARD_BROKER_URL), where breakers are "
+    "kept; start Redis or fix the URL"
+)
 COLUMNS = ("name", "kind", "target", "secrets", "description", "created")
 SECRET_ENV = {"secret": "TASKYARD_CHANNEL_SECRET", "password": "TASKYARD_CHANNEL_PASSWORD",
               "url": "TASKYARD_CHANNEL_URL"}  # fmt: skip
@@ -34,7 +40,9 @@ KIND_OPTIONS = {
     ChannelKind.SLACK: {"url"},
     ChannelKind.APPRISE: {"url"},
 }  # fmt: skip
-OPTION_NAMES = {"sender": "--from", "recipients": "--to"}
+#: The options of `add` every kind takes.
+COMMON_OPTIONS = {"rate_limit", "idempotent"}
+OPTION_NAMES = {"sender": "--from", "recipients": "--to", "rate_limit": "--rate-limit"}
 
 
 def _target(record: Channel) -> str:
@@ -56,6 +64,21 @@ def _secrets(record: Channel) -> str:
 def _row(record: Channel) -> tuple[str, ...]:
     return (record.name, record.kind, _target(record), _secrets(record),
             record.description or EMPTY, when(record.created_at))  # fmt: skip
+
+
+def _breaker(record: Channel) -> str:
+    endpoint = endpoint_for(store.config_of(record))
+    try:
+        status = breaker_status(endpoint)
+    except redis.RedisError:
+        return f"unknown: Redis is unreachable ({endpoint})"
+    if status.state is BreakerState.OPEN:
+        return (f"open, one trial send in {status.wait_s:.0f} s ({endpoint}); "
+                f"`taskyard channels reset {record.name}` closes it")  # fmt: skip
+    if status.state is BreakerState.HALF_OPEN:
+        return f"half-open, a trial send is out ({endpoint})"
+    failures = f", {plural(status.failures, 'failure')} in a row" if status.failures else ""
+    return f"closed{failures} ({endpoint})"
 
 
 @click.group()
@@ -83,6 +106,16 @@ def _hidden(value: str | None, option: str, what: str) -> str:
 
 def _document(kind: str, given: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     """The settings for ``kind`` from the options, and a webhook secret generated to show."""
+    common = {name: given.pop(name) for name in COMMON_OPTIONS}
+    document, generated = _kind_document(kind, given)
+    if common["rate_limit"] is not None:
+        document["rate_limit"] = common["rate_limit"]
+    if common["idempotent"]:
+        document["idempotent"] = True
+    return document, generated
+
+
+def _kind_document(kind: str, given: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     takes = KIND_OPTIONS[ChannelKind(kind)]
     stray = sorted(k for k, v in given.items() if v not in (None, ()) and k not in takes)
     if stray:
@@ -119,6 +152,18 @@ def _document(kind: str, given: dict[str, Any]) -> tuple[dict[str, Any], str | N
 @_secret_option("password", "email: the login's password (else prompted).")
 @click.option("--from", "sender", metavar="ADDRESS", help="email: the From address.")
 @click.option("--to", "recipients", multiple=True, metavar="ADDRESS", help="email: repeatable.")
+@click.option(
+    "--rate-limit",
+    metavar="RATE",
+    help="Sends allowed across all workers, e.g. 20/second or 100/minute.",
+)
+@click.option(
+    "--idempotent",
+    is_flag=True,
+    default=False,
+    help="The receiver drops a repeated Idempotency-Key (webhook) or Message-ID "
+    "(email): a send whose outcome is unknown may be sent again.",
+)
 @click.option("--description", metavar="TEXT", help="What the channel is for.")
 def add(name: str, kind: str, description: str | None, **given: Any) -> None:  # fmt: skip
     """Add channel NAME of --kind; checks its target, prints its id last."""
@@ -156,7 +201,8 @@ def show(name: str) -> None:
     for key, value in record.config.items():
         shown = ", ".join(value) if isinstance(value, list) else str(value)
         rows.append((key, shown if value is not None else EMPTY))
-    rows += [("secrets", _secrets(record)), ("created", when(record.created_at)),
+    rows += [("secrets", _secrets(record)), ("breaker", _breaker(record)),
+             ("created", when(record.created_at)),
              ("updated", when(record.updated_at))]  # fmt: skip
     console().print(table(None, ("field", "value"), rows))
 
@@ -184,6 +230,23 @@ def remove(name: str) -> None:
     """Remove channel NAME."""
     store.delete_channel(store.find_channel(name).id)
     click.echo(f"Channel {name!r} is removed.")
+
+
+@channels.command()
+@click.argument("name")
+def reset(name: str) -> None:
+    """Close channel NAME's circuit breaker now; it is its endpoint's, so every channel sending
+    there sends again."""
+    record = store.find_channel(name)
+    endpoint = endpoint_for(store.config_of(record))
+    try:
+        was_open = reset_breaker(endpoint)
+    except redis.RedisError as error:
+        raise CliError(f"{REDIS_DOWN} ({type(error).__name__})") from None
+    if was_open:
+        click.echo(f"Closed the breaker of {endpoint} (channel {name!r}); sends go again.")
+    else:
+        click.echo(f"The breaker of {endpoint} (channel {name!r}) was closed, with no failures.")
 
 
 @channels.command()

@@ -119,4 +119,4 @@ def from_taskyard_error(error: TaskyardError) -> CliError:
 
 def _option_of(field: re.Match[str]) -> str:
     name = field[1]
-    return _CHANNEL_OPTIONS.get(name, f"--{name}")
+    return _CHANNEL_OPTIONS.get(name, f"--{name.replace('_', '-')}")

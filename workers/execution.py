@@ -77,7 +77,7 @@ def _take_limits(job_type: JobType, claim: Claim, worker: str) -> Permit | None:
     settings = get_settings()
     item = job_type.rate_limit_item
     if item is not None:
-        wait_s = take_rate_permit(settings.locks_url, job_type.name, item)
+        wait_s = take_rate_permit(settings.locks_url, "job", job_type.name, item)
         if wait_s is not None:
             _give_back(
                 job_type, claim, LimitReached(wait_s, f"rate limit {job_type.rate_limit} reached")

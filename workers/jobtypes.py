@@ -7,11 +7,12 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from limits import RateLimitItem, parse
+from limits import RateLimitItem
 from pydantic import BaseModel, ConfigDict
 from pydantic.types import Strict
 
 from workers.errors import InternalJobType, UnknownJobType
+from workers.limits import parse_rate_limit
 from workers.priorities import DEFAULT_PRIORITY, check_priority
 from workers.queues import QueueName
 
@@ -97,7 +98,7 @@ class JobType:
         if soft is not None and soft >= self.time_limit_s:
             raise ValueError(f"{self.name}: soft time limit must be below the hard limit")
         if self.rate_limit is not None:
-            parse(self.rate_limit)  # fails at import on a malformed limit
+            parse_rate_limit(self.rate_limit)  # fails at import on a malformed limit
         if self.concurrency is not None and self.concurrency.limit < 1:
             raise ValueError(f"{self.name}: concurrency limit must be at least 1")
 
@@ -109,7 +110,7 @@ class JobType:
     @property
     def rate_limit_item(self) -> RateLimitItem | None:
         """The parsed cluster-wide rate limit, e.g. ``100/minute``."""
-        return parse(self.rate_limit) if self.rate_limit else None
+        return parse_rate_limit(self.rate_limit) if self.rate_limit else None
 
 
 class JobTypeRegistry:

@@ -1,23 +1,28 @@
 """Cluster-wide limits kept in Redis: rate limits per job type and concurrency per key.
 
-Rate limits use the ``limits`` library's moving window. Concurrency uses a small Lua
-semaphore: a sorted set of holders scored by expiry, so a dead worker's permit frees itself.
-Both hand out *permits* ("slot" is a schedule's planned time, in ``schedules/``).
+Rate limits use the ``limits`` library's moving window, one per job type or notification
+channel (:data:`RateScope`), under ``taskyard:rate:LIMITER/<scope>/<name>/...``; each key
+expires with its window. Concurrency uses a small Lua semaphore: a sorted set of holders
+scored by expiry, so a dead worker's permit frees itself. Both hand out *permits* ("slot" is
+a schedule's planned time, in ``schedules/``).
 """
 
 from __future__ import annotations
 
 import os
 import time
+from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
-from limits import RateLimitItem
+from limits import RateLimitItem, parse_many
 from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from workers.redis_client import shared_redis
 
 KEY_PREFIX = "taskyard"
+#: What a rate limit counts: runs of a job type, or sends through a notification channel.
+RateScope = Literal["job", "channel"]
 _limiters: dict[tuple[int, str], MovingWindowRateLimiter] = {}
 
 # KEYS[1]: the semaphore; ARGV: holder, limit, ttl in ms. Returns 1 when the holder has a permit.
@@ -44,6 +49,19 @@ def limits_storage_uri(url: str) -> str:
     return url
 
 
+def parse_rate_limit(text: str) -> RateLimitItem:
+    """One ``limits`` rate such as ``20/second`` or ``100 per minute``, else ``ValueError``."""
+    try:
+        items = parse_many(text)
+    except ValueError:
+        items = []
+    if len(items) != 1 or items[0].amount < 1:
+        raise ValueError(
+            f"{text!r} is not a rate limit; give one rate such as 20/second or 100/minute"
+        )
+    return items[0]
+
+
 def _limiter(url: str) -> MovingWindowRateLimiter:
     key = (os.getpid(), url)
     limiter = _limiters.get(key)
@@ -53,12 +71,13 @@ def _limiter(url: str) -> MovingWindowRateLimiter:
     return limiter
 
 
-def take_rate_permit(url: str, job_type: str, item: RateLimitItem) -> float | None:
-    """Count one run of ``job_type``; ``None`` if allowed, else seconds until a permit frees."""
+def take_rate_permit(url: str, scope: RateScope, name: str, item: RateLimitItem) -> float | None:
+    """Count one run of job type (or one send through channel) ``name``; ``None`` if allowed,
+    else seconds until a permit frees."""
     limiter = _limiter(url)
-    if limiter.hit(item, job_type):
+    if limiter.hit(item, scope, name):
         return None
-    stats = limiter.get_window_stats(item, job_type)
+    stats = limiter.get_window_stats(item, scope, name)
     return max(0.05, stats.reset_time - time.time())
 
 

@@ -190,6 +190,12 @@ class Settings(BaseSettings):
     retention_deliveries_days: int = Field(
         default=30, ge=1, description="Finished deliveries and their notifications."
     )
+    breaker_failures: int = Field(
+        default=5, ge=1, le=1000, description="Retryable failures in a row that open a breaker."
+    )
+    breaker_reset_s: float = Field(
+        default=30.0, gt=0, le=3600, description="An open breaker lets one trial send after this."
+    )
 
     @field_validator("secret_keys", "notify_ca_file", mode="before")
     @classmethod

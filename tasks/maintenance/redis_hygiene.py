@@ -1,10 +1,11 @@
 """``maintenance.redis_hygiene``: remove Taskyard's orphaned Redis keys and report memory.
 
 Orphans are keys that would never go away on their own: lock keys (``taskyard:lock:*`` and
-beat's leader key) and rate-limit keys without a TTL, and concurrency semaphores
-(``workers/limits.py``) whose holders have all expired. Keys are found with one ``SCAN`` of
-``taskyard:*`` (never ``KEYS``), and each is checked and deleted in one Lua call, so a key
-that comes alive meanwhile is left alone. The Redis is the one holding locks and limits
+beat's leader key), rate-limit keys (job types' and channels') and circuit breakers
+(``taskyard:breaker:*``, ``tasks/notifications/guards.py``) without a TTL, and concurrency
+semaphores (``workers/limits.py``) whose holders have all expired. Keys are found with one
+``SCAN`` of ``taskyard:*`` (never ``KEYS``), and each is checked and deleted in one Lua call,
+so a key that comes alive meanwhile is left alone. The Redis is the one holding locks and limits
 (``TASKYARD_REDIS_URL``, else the Redis broker).
 """
 
@@ -48,6 +49,7 @@ FAMILIES = (
     ("locks", LOCK_PREFIX, _DROP_IF_NO_TTL),
     ("semaphores", f"{KEY_PREFIX}:concurrency:", _DROP_IF_NO_HOLDER),
     ("rate_keys", f"{KEY_PREFIX}:rate", _DROP_IF_NO_TTL),
+    ("breakers", f"{KEY_PREFIX}:breaker:", _DROP_IF_NO_TTL),
 )
 
 
@@ -103,5 +105,5 @@ def redis_hygiene(scan_count: int = SCAN_COUNT) -> RunResult:
 
 @maintenance_task(NAME, TIME_LIMIT_S)
 def redis_hygiene_task(scan_count: int = SCAN_COUNT) -> dict[str, Any]:
-    """Remove orphaned lock, semaphore and rate keys; idempotent; no retry (the next run is)."""
+    """Remove orphaned lock, semaphore, rate and breaker keys; idempotent; no retry (next run)."""
     return redis_hygiene(scan_count).reported()

@@ -14,6 +14,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from tasks.notifications.errors import InvalidChannel
 from tasks.notifications.redaction import redacting
+from workers.limits import parse_rate_limit
 from workers.names import NAME_RULE, is_name
 
 MAX_DESCRIPTION = 500
@@ -94,6 +95,11 @@ def _webhook_secret(value: SecretStr) -> SecretStr:
     return value
 
 
+def _rate_limit(value: str) -> str:
+    parse_rate_limit(value)
+    return value
+
+
 def apprise_plugin(url: str) -> Any:
     """Apprise's plugin for ``url`` (``None`` when Apprise cannot read it); Apprise logs the
     URL it loads, so its log lines are redacted meanwhile."""
@@ -114,10 +120,23 @@ HttpUrl = Annotated[str, Field(max_length=MAX_URL), AfterValidator(_one_line),
                     AfterValidator(_http_url)]  # fmt: skip
 Secret = Annotated[SecretStr, AfterValidator(_secret_text)]
 SecretUrl = Annotated[Secret, AfterValidator(_secret_http_url)]
+RateLimit = Annotated[str, Field(max_length=100), AfterValidator(_rate_limit)]
 
 
 class _Config(BaseModel):
+    """What every kind takes: a rate limit shared by all workers, and whether the receiver
+    deduplicates (so a send whose outcome is unknown may be sent again)."""
+
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    rate_limit: RateLimit | None = Field(
+        default=None, description="Sends allowed across all workers, e.g. `20/second`."
+    )
+    idempotent: bool = Field(
+        default=False,
+        description="The receiver drops a repeated `Idempotency-Key` (webhook) or `Message-ID` "
+        "(email), so a send whose outcome is unknown may be sent again.",
+    )
 
 
 class EmailConfig(_Config):

@@ -104,19 +104,25 @@ def _channel(delivery: DeliveryRecord) -> tuple[str, ChannelConfig] | str:
 
 
 def _idempotent(config: ChannelConfig) -> bool:
-    return bool(getattr(config, "idempotent", False))
+    return config.idempotent
 
 
 def _hold_back(delivery: DeliveryRecord, channel: tuple[str, ChannelConfig]) -> None:
-    """Defer the delivery while its endpoint's breaker is open or its channel's rate limit is
-    spent: the job is given back to the store, holding no worker."""
+    """Defer the delivery while its channel's rate limit is spent or its endpoint's breaker is
+    open: the job is given back to the store, holding no worker.
+
+    The rate limit is asked first: a permit taken while the breaker then refuses is wasted,
+    harmless while nothing is sent; asked the other way, a delivery chosen as the breaker's
+    half-open trial could be deferred by the limit and hold the trial's lease unused."""
     name, config = channel
-    endpoint = guards.endpoint_for(config)
-    wait_s = guards.breaker_wait_s(endpoint)
-    reason = f"the circuit breaker of {endpoint} is open"
-    if wait_s is None and getattr(config, "rate_limit", None):
-        wait_s = guards.rate_wait_s(name, config.rate_limit)  # type: ignore[union-attr]
-        reason = f"channel {name} is at its rate limit {config.rate_limit}"  # type: ignore[union-attr]
+    wait_s: float | None = None
+    if config.rate_limit is not None:
+        wait_s = guards.rate_wait_s(name, config.rate_limit)
+        reason = f"channel {name} is at its rate limit {config.rate_limit}"
+    if wait_s is None:
+        endpoint = guards.endpoint_for(config)
+        wait_s = guards.breaker_wait_s(endpoint)
+        reason = f"the circuit breaker of {endpoint} is open"
     if wait_s is None:
         return
     if deliveries.defer(delivery.id, wait_s):

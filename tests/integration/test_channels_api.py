@@ -80,14 +80,15 @@ def test_an_admin_creates_reads_edits_tests_and_removes_a_channel(
     assert created.status_code == 201, created.text
     channel = created.json()
     assert (channel["name"], channel["kind"], channel["description"]) == ("hooks", "webhook", "CI")
-    assert channel["config"] == {"url": f"{sink.url}/hook"}
+    assert channel["config"] == {"url": f"{sink.url}/hook", "rate_limit": None,
+                                 "idempotent": False}  # fmt: skip
     assert (channel["secrets"], channel["secrets_sealed"]) == (["secret"], True)
     assert client.get(f"/v1/channels/{channel['id']}", headers=admin).json() == channel
 
     change = {"name": "hooks-2", "config": {"url": f"{sink.url}/v2"}}
     edited = client.patch(f"/v1/channels/{channel['id']}", json=change, headers=admin)
     assert edited.status_code == 200, edited.text
-    assert edited.json()["config"] == {"url": f"{sink.url}/v2"}
+    assert edited.json()["config"]["url"] == f"{sink.url}/v2"
     tested = client.post(f"/v1/channels/{channel['id']}/test", headers=admin)
     assert tested.status_code == 200, tested.text
     assert (tested.json()["ok"], tested.json()["status_code"]) == (True, 200)
@@ -98,6 +99,34 @@ def test_an_admin_creates_reads_edits_tests_and_removes_a_channel(
     assert client.delete(f"/v1/channels/{channel['id']}", headers=admin).status_code == 204
     assert_error(client.get(f"/v1/channels/{channel['id']}", headers=admin), 404,
                  "channel_not_found")  # fmt: skip
+
+
+def test_a_channel_keeps_a_rate_limit_and_whether_it_is_idempotent(
+    client: TestClient, keys: dict[str, Headers], sink: HttpSink
+) -> None:
+    admin = keys["admin"]
+    body = webhook("limited", sink)
+    body["config"] |= {"rate_limit": "20/second", "idempotent": True}
+
+    created = client.post("/v1/channels", json=body, headers=admin)
+    assert created.status_code == 201, created.text
+    path = f"/v1/channels/{created.json()['id']}"
+    assert created.json()["config"]["rate_limit"] == "20/second"
+    assert created.json()["config"]["idempotent"] is True
+
+    lifted = client.patch(path, json={"config": {"rate_limit": None}}, headers=admin)
+    assert lifted.json()["config"]["rate_limit"] is None
+    assert lifted.json()["config"]["idempotent"] is True
+    body = webhook("badly-limited", sink)
+    body["config"] |= {"rate_limit": "lots"}
+    error = assert_error(client.post("/v1/channels", json=body, headers=admin), 422,
+                         "validation_error")  # fmt: skip
+    assert "is not a rate limit" in json.dumps(error["details"])
+    stopped = client.patch(path, json={"config": {"rate_limit": "0/second"}}, headers=admin)
+    error = assert_error(stopped, 422, "invalid_channel")
+    [detail] = error["details"]
+    assert detail["field"] == "config.rate_limit"
+    assert detail["message"].startswith("'0/second' is not a rate limit")
 
 
 @pytest.mark.parametrize(("answer", "error_class"), [("500", "retryable"), ("400", "permanent")])

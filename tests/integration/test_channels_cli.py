@@ -12,10 +12,12 @@ from click.testing import CliRunner, Result
 
 from cli.main import cli
 from tasks.notifications import store
+from tasks.notifications.guards import endpoint_for, record_result
 from tasks.notifications.sealing import new_key
 from tests.support.channels import channel_settings, raw_row, use_keys
 from tests.support.cli import last_line, one_line_failure, run
 from tests.support.sinks import HttpSink, http_sink, smtp_server
+from workers.settings import get_settings
 
 HOOK_SECRET = "whsec-cli-0123456789abcdef"
 SLACK_URL_TAIL = "/services/TCLI/BCLI/clislacktoken31"
@@ -140,12 +142,48 @@ def test_an_email_channel_logs_in_without_showing_its_password() -> None:
         (["--kind", "webhook"], "a webhook needs --url URL"),
         (["--kind", "slack", "--url", "http://127.0.0.1/x", "--to", "a@example.com"],
          "--to do(es) not apply to --kind slack"),
+        (["--kind", "slack", "--url", "http://127.0.0.1/x", "--rate-limit", "lots"],
+         "--rate-limit: 'lots' is not a rate limit"),
     ],
 )  # fmt: skip
 def test_bad_settings_are_usage_errors(args: list[str], expected: str) -> None:
     line = one_line_failure(run("channels", "add", "bad", *args), 2)
 
     assert expected in line
+
+
+def test_any_kind_takes_a_rate_limit_and_idempotent(sink: HttpSink) -> None:
+    added = run("channels", "add", "paced", "--kind", "webhook", "--url", f"{sink.url}/p",
+                "--rate-limit", "100/minute", "--idempotent")  # fmt: skip
+    assert added.exit_code == 0, added.output
+
+    record = store.find_channel("paced")
+    assert (record.config["rate_limit"], record.config["idempotent"]) == ("100/minute", True)
+    shown = run("channels", "show", "paced").stdout
+    assert "100/minute" in shown
+    assert "idempotent" in shown
+
+
+def test_show_tells_an_open_breaker_and_reset_closes_it(sink: HttpSink) -> None:
+    # Given a channel whose endpoint failed enough times in a row to open its breaker
+    assert run("channels", "add", "flaky", "--kind", "webhook", "--url",
+               f"{sink.url}/SECRET-PATH").exit_code == 0  # fmt: skip
+    endpoint = endpoint_for(store.config_of(store.find_channel("flaky")))
+    assert endpoint == sink.url
+    for _ in range(get_settings().breaker_failures):
+        record_result(endpoint, ok=False)
+
+    # Then `show` says it is open, and how to close it
+    shown = run("channels", "show", "flaky").stdout
+    assert "open, one trial send in" in shown
+    assert "taskyard channels reset flaky" in shown
+
+    # When an operator resets it, it is closed
+    reset = run("channels", "reset", "flaky")
+    assert reset.exit_code == 0, reset.output
+    assert f"Closed the breaker of {endpoint}" in reset.stdout
+    assert f"closed ({endpoint})" in run("channels", "show", "flaky").stdout
+    assert "was closed, with no failures" in run("channels", "reset", "flaky").stdout
 
 
 def test_a_taken_name_is_one_line(sink: HttpSink) -> None:

@@ -210,11 +210,14 @@ ORPHANS = {
     "taskyard:rate:LIMITER/diag.limited/20/1/second",  # no TTL
     "taskyard:lock:orphan",  # no TTL
     "taskyard:beat:leader",  # no TTL
+    "taskyard:rate:LIMITER/channel/ops-mail/20/1/second",  # no TTL
+    "taskyard:breaker:https://hooks.example:443",  # no TTL
 }
 LIVE = {
     "taskyard:concurrency:diag.limited:live",
     "taskyard:rate:LIMITER/diag.other/1/1/second",
     "taskyard:lock:live",
+    "taskyard:breaker:smtp.example:587",
     "someone-else:key",  # not Taskyard's, TTL or not
 }
 
@@ -232,6 +235,10 @@ def test_redis_hygiene_removes_orphans_and_leaves_live_keys(
     )
     client.zadd("taskyard:rate:LIMITER/diag.limited/20/1/second", {"x": now_ms})
     client.set("taskyard:rate:LIMITER/diag.other/1/1/second", "1", px=60_000)
+    client.zadd("taskyard:rate:LIMITER/channel/ops-mail/20/1/second", {"x": now_ms})
+    client.hset("taskyard:breaker:https://hooks.example:443", "state", "open")
+    client.hset("taskyard:breaker:smtp.example:587", "failures", "2")
+    client.pexpire("taskyard:breaker:smtp.example:587", 60_000)
     client.set("taskyard:lock:orphan", "x")
     client.set("taskyard:beat:leader", "host:1:token")
     client.set("taskyard:lock:live", "x", px=60_000)
@@ -250,8 +257,9 @@ def test_redis_hygiene_removes_orphans_and_leaves_live_keys(
         figures["removed_locks"],
         figures["removed_semaphores"],
         figures["removed_rate_keys"],
+        figures["removed_breakers"],
     )
-    assert removed == (2, 1, 1)
+    assert removed == (2, 1, 2, 1)
     assert figures["used_memory"] > 0
     assert figures["keys"] == len(remaining) + 1  # and its own lock, held while it counts
 

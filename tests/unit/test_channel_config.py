@@ -70,6 +70,11 @@ def test_each_kind_splits_into_public_settings_and_secrets() -> None:
         ({"kind": "slack", "url": "https://h.example:99999/token-is-secret"}, "url"),
         ({"kind": "webhook", "url": "https://h.example:99999/", "secret": "s" * 16}, "url"),
         ({"kind": "pager"}, ""),
+        ({**EMAIL, "rate_limit": "lots"}, "rate_limit"),
+        ({**EMAIL, "rate_limit": "0/second"}, "rate_limit"),
+        ({**EMAIL, "rate_limit": "1/second;5/minute"}, "rate_limit"),
+        ({"kind": "slack", "url": SLACK, "rate_limit": 20}, "rate_limit"),
+        ({"kind": "slack", "url": SLACK, "idempotent": "yes"}, "idempotent"),
     ],
 )
 def test_invalid_settings_name_the_field_and_never_the_secret(
@@ -80,6 +85,28 @@ def test_invalid_settings_name_the_field_and_never_the_secret(
 
     assert raised.value.details[0]["field"] == f"config.{field}".rstrip(".")
     assert "token-is-secret" not in str(raised.value.details)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        EMAIL,
+        {"kind": "webhook", "url": "https://x.example/hook", "secret": "s" * 16},
+        {"kind": "slack", "url": SLACK},
+        {"kind": "apprise", "url": "json://hooks.example/notify"},
+    ],
+)
+def test_every_kind_takes_a_shared_rate_limit_and_says_whether_it_is_idempotent(
+    document: dict[str, object],
+) -> None:
+    plain = parse_config(document)
+    assert (plain.rate_limit, plain.idempotent) == (None, False)
+
+    config = merged(plain, {"rate_limit": "100 per minute", "idempotent": True})
+    public, _ = split(config)
+
+    assert (public["rate_limit"], public["idempotent"]) == ("100 per minute", True)
+    assert merged(config, {"rate_limit": None}).rate_limit is None
 
 
 def test_names_follow_the_schedule_rule() -> None:

@@ -77,7 +77,7 @@ def test_rate_limits_are_parsed_when_the_type_is_declared() -> None:
 
     assert job_type.rate_limit_item is not None
     assert job_type.rate_limit_item.amount == 100
-    with pytest.raises(ValueError, match="couldn't parse"):
+    with pytest.raises(ValueError, match="is not a rate limit"):
         JobType("a.c", Empty, "x", rate_limit="lots")
 
 

@@ -74,6 +74,11 @@ DELIVERY_SEND = Histogram(
     ["channel"],
     buckets=LATENCY_BUCKETS,
 )
+BREAKER_TRANSITIONS = Counter(
+    "taskyard_breaker_transitions",
+    "Circuit breaker changes by endpoint and the state entered (open, half-open, closed).",
+    ["endpoint", "state"],
+)
 REAPED = Counter(
     "taskyard_reaped_jobs", "Jobs whose worker went silent, by what the reaper did.", ["action"]
 )
