@@ -1,4 +1,5 @@
-"""``taskyard dev``: the whole platform on one machine, every Procfile process supervised."""
+"""``taskyard dev``: the whole platform on one machine, every Procfile process and a mail
+catcher supervised."""
 
 from __future__ import annotations
 
@@ -11,17 +12,22 @@ from pathlib import Path
 from types import FrameType
 
 import click
+from click.core import ParameterSource
 from honcho.environ import expand_processes, parse_procfile
 
+from cli.devmail import DEV_MAIL_CHANNEL
 from cli.devstack import (
     ADMIN_KEY_FILE,
+    LOOPBACK,
     Endpoint,
     Stack,
     check_not_running,
     check_ports,
     prepare,
     publish_settings,
+    settle_mail_port,
 )
+from cli.mailcatcher import DEFAULT_MAIL_PORT, MAIL_DIR, NO_AIOSMTPD, available
 from cli.output import masked, note
 from cli.paths import PROCFILE, project_root
 from cli.supervisor import Supervisor
@@ -70,6 +76,9 @@ def banner(stack: Stack) -> list[str]:
         f"  API docs   {stack.api.url}/docs",
         f"  Metrics    {stack.api.url}/metrics",
         f"  Flower     {stack.flower.url}  (user {user}, password {password})",
+        f"  Mail       smtp://{stack.mail.host}:{stack.mail.port} keeps every message in "
+        f"{stack.var_dir / MAIL_DIR}",
+        f"             (channel {DEV_MAIL_CHANNEL}: `taskyard channels test {DEV_MAIL_CHANNEL}`)",
         f"  Admin key  {stack.admin_key}  (saved in {stack.var_dir / ADMIN_KEY_FILE})",
         f"  Broker     {broker}{masked(stack.broker_url)}",
         f"  Store      {masked(stack.database_url)} (revision {stack.revision})",
@@ -79,17 +88,33 @@ def banner(stack: Stack) -> list[str]:
         f"    {activate_command(stack.root)}taskyard jobs enqueue diag.noop",
         "  or over HTTP:",
         f"    {enqueue_example(stack)}",
-        "Starting every Procfile process (one that exits is restarted); Ctrl-C stops them all.",
+        "Starting every Procfile process and the mail catcher (one that exits is restarted); "
+        "Ctrl-C stops them all.",
         "",
     ]
 
 
+def mail_catcher_command(stack: Stack) -> str:
+    """The dev stack's own process, beside the Procfile's (a deployment has no catcher)."""
+    directory = shlex.quote(str(stack.var_dir / MAIL_DIR))
+    return (
+        f"taskyard mail-catcher --host {stack.mail.host} --port {stack.mail.port} "
+        f"--directory {directory}"
+    )
+
+
 def run_procfile(stack: Stack) -> int:
-    """Run every Procfile process, restarting any that exits, until SIGINT or SIGTERM."""
+    """Run every Procfile process and the mail catcher, restarting any that exits, until
+    SIGINT or SIGTERM."""
     procfile = parse_procfile((stack.root / PROCFILE).read_text(encoding="utf-8"))
     supervisor = Supervisor()
-    for process in expand_processes(procfile.processes, env=stack.environment()):
+    environment = stack.environment()
+    for process in expand_processes(procfile.processes, env=environment):
         supervisor.add(process.name, process.cmd, env=process.env, cwd=stack.root)
+    if available():
+        supervisor.add("mail-catcher", mail_catcher_command(stack), environment, stack.root)
+    else:
+        note(f"taskyard dev: no mail catcher: {NO_AIOSMTPD}")
     return supervisor.run()
 
 
@@ -103,6 +128,12 @@ def run_procfile(stack: Stack) -> int:
     help="Flower's port (env TASKYARD_FLOWER_PORT).",
 )  # fmt: skip
 @click.option(
+    "--mail-port", type=PORTS, default=DEFAULT_MAIL_PORT, envvar="TASKYARD_MAIL_PORT",
+    show_default=True,
+    help="The mail catcher's SMTP port (env TASKYARD_MAIL_PORT); when left unset and taken, "
+    "the next free one.",
+)  # fmt: skip
+@click.option(
     "--var-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=DEFAULT_VAR_DIR,
@@ -110,12 +141,15 @@ def run_procfile(stack: Stack) -> int:
     show_default=True,
     help="Local state: SQLite store, Redis data, saved secrets (env TASKYARD_VAR_DIR).",
 )
-def dev(api_port: int, flower_port: int, var_dir: Path) -> None:
+@click.pass_context
+def dev(ctx: click.Context, api_port: int, flower_port: int, mail_port: int, var_dir: Path) -> None:
     """Run the whole platform locally until Ctrl-C.
 
     Starts an embedded Redis unless TASKYARD_BROKER_URL is set, uses SQLite in the var
     directory unless TASKYARD_DATABASE_URL is set, applies migrations, ensures an admin API
-    key and Flower credentials, then runs the API, workers, beat and Flower from the Procfile.
+    key and Flower credentials, then runs the API, workers, beat and Flower from the Procfile,
+    and a mail catcher keeping every message in mail/ in the var directory, which the dev-mail
+    channel (made when missing, with a sample `welcome` template) sends to.
     A process that exits is restarted after a back-off (1 s, doubling to 30 s). The stack's
     settings go to dev.env in the var directory, so that `taskyard` and `celery -A workers.app`
     run from this directory use this stack.
@@ -126,14 +160,19 @@ def dev(api_port: int, flower_port: int, var_dir: Path) -> None:
     flower = Endpoint(
         os.environ.get("TASKYARD_FLOWER_HOST", "127.0.0.1"), flower_port, "--flower-port"
     )
+    mail = Endpoint(LOOPBACK, mail_port, "--mail-port")
     check_not_running(var_dir)
-    check_ports(api, flower)
+    if ctx.get_parameter_source("mail_port") is ParameterSource.DEFAULT:
+        check_ports(api, flower)
+        mail = settle_mail_port(mail, (api, flower))
+    else:
+        check_ports(api, flower, mail)
     # One metrics directory for the whole stack, so the API's /metrics shows every process.
     setup_multiprocess_metrics()
     with ExitStack() as cleanup:
         _handle_sigterm_until_done(cleanup)
         try:
-            stack = prepare(root, var_dir, api, flower, cleanup)
+            stack = prepare(root, var_dir, api, flower, mail, cleanup)
             publish_settings(stack, cleanup)
             click.echo("\n".join(banner(stack)))
             run_procfile(stack)

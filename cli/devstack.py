@@ -1,4 +1,5 @@
-"""Preparing the embedded dev stack: ports, broker, store, admin key, Flower credentials."""
+"""Preparing the embedded dev stack: ports, broker, store, admin key, Flower credentials, and
+the channel to its mail catcher."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import secrets
 import socket
 import sys
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import redis
 from pydantic import SecretStr
 
-from cli.output import CliError, UsageProblem, masked
+from cli.devmail import ensure_dev_mail
+from cli.output import CliError, UsageProblem, masked, note
 from cli.paths import read_secret, write_secret
 from workers.embedded_redis import start_embedded_redis
 from workers.redis_client import redis_from_url
@@ -68,6 +70,7 @@ class Stack:
     var_dir: Path
     api: Endpoint
     flower: Endpoint
+    mail: Endpoint
     broker_url: str
     database_url: str
     revision: str | None
@@ -81,6 +84,7 @@ class Stack:
         env.update(
             TASKYARD_API_PORT=str(self.api.port),
             TASKYARD_FLOWER_PORT=str(self.flower.port),
+            TASKYARD_MAIL_PORT=str(self.mail.port),
             TASKYARD_VAR_DIR=str(self.var_dir),
             TASKYARD_BROKER_URL=self.broker_url,
             TASKYARD_DATABASE_URL=self.database_url,
@@ -93,20 +97,22 @@ class Stack:
         return env
 
 
-def check_ports(api: Endpoint, flower: Endpoint) -> None:
+def check_ports(*endpoints: Endpoint) -> None:
     """Fail fast, naming the port and the variable that moves it, when a port is taken."""
-    if api.port == flower.port:
-        raise UsageProblem(
-            f"{api.variable} and {flower.variable} (--api-port, --flower-port) are both "
-            f"{api.port}; pick two ports"
-        )
-    for endpoint in (api, flower):
+    for position, endpoint in enumerate(endpoints):
+        for other in endpoints[:position]:
+            if other.port == endpoint.port:
+                raise UsageProblem(
+                    f"{other.variable} and {endpoint.variable} ({other.flag}, {endpoint.flag}) "
+                    f"are both {endpoint.port}; pick two ports"
+                )
+    for endpoint in endpoints:
         if not _bindable(endpoint.host, endpoint.port):
-            other = _free_port_after(endpoint)
+            free = _free_port_after(endpoint)
             raise CliError(
                 f"port {endpoint.port} on {endpoint.host} is already in use; stop what holds it, "
-                f"or pick another: `{endpoint.variable}={other} make run` "
-                f"(or `taskyard dev {endpoint.flag} {other}`)"
+                f"or pick another: `{endpoint.variable}={free} make run` "
+                f"(or `taskyard dev {endpoint.flag} {free}`)"
             )
 
 
@@ -121,12 +127,33 @@ def _bindable(host: str, port: int) -> bool:
     return True
 
 
+def _next_free_port(endpoint: Endpoint, avoid: frozenset[int] = frozenset()) -> int | None:
+    """The first free port above ``endpoint``'s, not in ``avoid``; ``None`` when none is near."""
+    for port in range(endpoint.port + 1, min(endpoint.port + 100, 65_536)):
+        if port not in avoid and _bindable(endpoint.host, port):
+            return port
+    return None
+
+
 def _free_port_after(endpoint: Endpoint) -> str:
     """The next free port above a taken one, to suggest; ``N`` when none is near."""
-    for port in range(endpoint.port + 1, min(endpoint.port + 100, 65_536)):
-        if _bindable(endpoint.host, port):
-            return str(port)
-    return "N"
+    port = _next_free_port(endpoint)
+    return "N" if port is None else str(port)
+
+
+def settle_mail_port(mail: Endpoint, others: tuple[Endpoint, ...]) -> Endpoint:
+    """Where the mail catcher listens when its port was not chosen: the usual one, else (taken,
+    say by another catcher) the next free one above it, else one the system picks. Nothing
+    outside the stack needs that port: the dev-mail channel follows it."""
+    avoid = frozenset(other.port for other in others)
+    if mail.port not in avoid and _bindable(mail.host, mail.port):
+        return mail
+    port = _next_free_port(mail, avoid)
+    if port is None:
+        with socket.socket() as probe:
+            probe.bind((mail.host, 0))
+            port = int(probe.getsockname()[1])
+    return replace(mail, port=port)
 
 
 def _start_broker(var_dir: Path, cleanup: ExitStack) -> str:
@@ -195,9 +222,10 @@ def ensure_flower_auth(var_dir: Path, configured: SecretStr | None) -> str:
 
 
 def prepare(
-    root: Path, var_dir: Path, api: Endpoint, flower: Endpoint, cleanup: ExitStack
+    root: Path, var_dir: Path, api: Endpoint, flower: Endpoint, mail: Endpoint, cleanup: ExitStack
 ) -> Stack:
-    """Start the broker when none is configured, migrate the store, ensure the secrets."""
+    """Start the broker when none is configured, migrate the store, ensure the secrets and the
+    dev-mail channel."""
     var_dir.mkdir(parents=True, exist_ok=True)
     embedded = not os.environ.get("TASKYARD_BROKER_URL")
     if embedded:
@@ -218,6 +246,7 @@ def prepare(
         var_dir=var_dir,
         api=api,
         flower=flower,
+        mail=mail,
         broker_url=settings.broker_url,
         database_url=settings.database_url,
         revision=current_revision(settings.database_url),
@@ -225,6 +254,9 @@ def prepare(
         flower_auth=ensure_flower_auth(var_dir, settings.flower_basic_auth),
         embedded_broker=embedded,
     )
+    problem = ensure_dev_mail(mail.host, mail.port)
+    if problem is not None:
+        note(f"taskyard dev: {problem}")
     dispose_engines()
     return stack
 
@@ -247,6 +279,8 @@ def publish_settings(stack: Stack, cleanup: ExitStack) -> Path:
         "TASKYARD_REDIS_URL": os.environ.get("TASKYARD_REDIS_URL", ""),
         "TASKYARD_VAR_DIR": str(stack.var_dir),
         "TASKYARD_API_URL": stack.api.url,
+        # So that `taskyard channels test dev-mail` beside the stack may reach its catcher.
+        "TASKYARD_OUTBOUND_ALLOW": os.environ.get("TASKYARD_OUTBOUND_ALLOW", ""),
     }
     lines = [
         f"# The dev stack `taskyard dev` (pid {os.getpid()}) runs from {stack.root}.",

@@ -20,6 +20,7 @@ from cli import (
     flower,
     jobs,
     keys,
+    mailcatcher,
     poison,
     schedules,
     templates,
@@ -29,8 +30,9 @@ from cli.maintenance import maintenance
 from cli.output import EXIT_INTERRUPTED, EXIT_USAGE, PROG, CliError, error_line, note
 from workers.errors import TaskyardError
 
-#: Commands that judge the dev stack's state themselves (``dev`` replaces a stopped one).
-OWN_STACK_CHECK = frozenset({"dev", "doctor"})
+#: Commands that judge the dev stack's state themselves (``dev`` replaces a stopped one), or
+#: need no stack (the mail catcher only writes files).
+OWN_STACK_CHECK = frozenset({"dev", "doctor", "mail-catcher"})
 HELP_ONLY = "taskyard.help_only"
 
 
@@ -152,6 +154,7 @@ cli.add_command(maintenance)
 cli.add_command(api.api)
 cli.add_command(dispatcher.dispatcher)
 cli.add_command(flower.flower)
+cli.add_command(mailcatcher.mail_catcher)
 cli.add_command(dev.dev)
 cli.add_command(doctor.doctor)
 

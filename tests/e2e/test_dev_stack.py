@@ -1,11 +1,17 @@
-"""`taskyard dev` from nothing: embedded Redis and SQLite, a job over HTTP, Flower, clean Ctrl-C."""
+"""`taskyard dev` from nothing: embedded Redis and SQLite, a job over HTTP, Flower, clean Ctrl-C;
+its mail catcher, and the dev-mail channel that sends to it."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
 import stat
-from collections.abc import Callable
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from email import message_from_bytes
 from pathlib import Path
 
 import httpx
@@ -16,6 +22,8 @@ from tests.support import devstack
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
+
+USUAL_MAIL_PORT = 1025
 
 
 @pytest.mark.parametrize(
@@ -109,3 +117,76 @@ def test_dev_stack_runs_a_job_shows_it_in_flower_and_stops_cleanly(
         with pytest.raises(redis.ConnectionError):
             client.ping()
         client.close()
+
+
+@contextmanager
+def usual_mail_port_taken() -> Iterator[None]:
+    """Port 1025 on loopback held by a listener (unless something holds it already)."""
+    with socket.socket() as holder:
+        try:
+            holder.bind(("127.0.0.1", USUAL_MAIL_PORT))
+            holder.listen()
+        except OSError:
+            pass  # taken already: as good for the test
+        yield
+
+
+def test_dev_stack_catches_what_the_dev_mail_channel_sends(
+    project_root: Path, tmp_path: Path
+) -> None:
+    var_dir = tmp_path / "var"
+    log = tmp_path / "dev.log"
+    ports = ["--api-port", str(devstack.free_port()), "--flower-port", str(devstack.free_port())]
+    with (
+        usual_mail_port_taken(),
+        devstack.dev_stack(
+            project_root, var_dir, log, [*ports, "--var-dir", str(var_dir)]
+        ) as process,
+    ):
+        # Given the stack started while the usual mail port was taken: its catcher took another
+        def catcher_port() -> int | None:
+            devstack.assert_running(process)
+            said = re.search(r"Mail +smtp://127\.0\.0\.1:(\d+)", log.read_text(errors="replace"))
+            return int(said.group(1)) if said else None
+
+        port = wait_for(catcher_port, timeout=devstack.START_TIMEOUT_S, what="the Mail line")
+        assert port != USUAL_MAIL_PORT
+
+        def listening() -> bool:
+            devstack.assert_running(process)
+            return "mail catcher on 127.0.0.1:" in log.read_text(errors="replace")
+
+        wait_for(listening, timeout=devstack.START_TIMEOUT_S, interval=0.2, what="the catcher")
+
+        # When a second terminal beside the stack tests dev-mail and previews welcome
+        def beside(*command: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [str(devstack.TASKYARD), *command], cwd=tmp_path, env=devstack.clean_env(),
+                capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+
+        tested = beside("channels", "test", "dev-mail")
+        shown = beside("channels", "show", "dev-mail")
+        preview = beside("templates", "preview", "welcome")
+
+        # Then the test message is one .eml file in var/mail, with the channel's headers
+        assert tested.returncode == 0, tested.stdout + tested.stderr
+        assert f"│ port        │ {port}" in shown.stdout, shown.stdout
+        assert "Welcome to Taskyard, Ada" in preview.stdout, preview.stdout + preview.stderr
+        [name] = wait_for(lambda: os.listdir(var_dir / "mail"), what="a file in var/mail")
+        assert name.endswith(".eml")
+        kept = message_from_bytes((var_dir / "mail" / name).read_bytes())
+        assert kept["Subject"] == "Taskyard test message for channel dev-mail"
+        assert kept["From"] == "taskyard@localhost"
+        assert kept["To"] == "dev@localhost"
+        assert "If you read it, the channel works." in str(kept.get_payload(decode=True))
+        # And the catcher logged it in one line, without the body
+        [line] = [ln for ln in log.read_text().splitlines() if "mail from taskyard@localhost" in ln]
+        assert "to dev@localhost, subject 'Taskyard test message for channel dev-mail'" in line
+        assert "If you read it" not in log.read_text()
+
+        # When the stack is stopped, then the catcher stops with it
+        started = devstack.descendants(process.pid)
+        os.killpg(process.pid, signal.SIGINT)
+        assert process.wait(devstack.STOP_TIMEOUT_S) == 0
+        assert devstack.still_alive(started) == set()
