@@ -132,7 +132,8 @@ def test_dev_mail_is_made_once_then_follows_the_catcher() -> None:
     assert channel.kind == "email"
     assert channel.config == {"host": LOOPBACK, "port": first, "security": "none",
                               "username": None, "sender": DEV_MAIL_SENDER,
-                              "recipients": [DEV_MAIL_RECIPIENT]}  # fmt: skip
+                              "recipients": [DEV_MAIL_RECIPIENT], "rate_limit": None,
+                              "idempotent": False}  # fmt: skip
     template = template_store.find_template(WELCOME.name)
     assert template.default_channels == [DEV_MAIL_CHANNEL]
     rendered = template_store.preview(template, {"name": "Grace"})
