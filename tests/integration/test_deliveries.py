@@ -6,12 +6,13 @@ real worker and dispatcher carrying it all through the queues."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from tasks.notifications import deliveries, notify, store
+from tasks.notifications import deliveries, guards, notify, store
 from tasks.notifications.catalog import DeliverPayload
 from tasks.notifications.channels import parse_config
 from tasks.notifications.errors import DeliveryStateConflict, InvalidNotification
@@ -21,9 +22,10 @@ from tasks.notifications.template_store import create_template
 from tasks.notifications.templates import TemplateSpec
 from tests.support.channels import channel_settings
 from tests.support.dispatcher import running_dispatcher
-from tests.support.sinks import HttpSink, http_sink
+from tests.support.sinks import HttpSink, http_sink, make_certificate, smtp_server
 from tests.support.waiting import wait_for
 from tests.support.worker import embedded_worker
+from workers.decision import LimitReached
 from workers.errors import IdempotencyConflict, InternalJobType
 from workers.jobcontext import RetryAfter
 from workers.store.engine import session_scope
@@ -41,7 +43,7 @@ def sink(runtime: dict[str, str]) -> Iterator[HttpSink]:
 @pytest.fixture(scope="module", autouse=True)
 def settings(sink: HttpSink) -> Iterator[None]:
     env = {"TASKYARD_NOTIFY_TIMEOUT_S": "1", "TASKYARD_NOTIFY_BACKOFF_BASE_S": "0.05",
-           "TASKYARD_NOTIFY_MAX_ATTEMPTS": "3"}  # fmt: skip
+           "TASKYARD_NOTIFY_MAX_ATTEMPTS": "3", "TASKYARD_BREAKER_FAILURES": "1000"}  # fmt: skip
     with channel_settings(**env):
         for name, path in (("hook", "/a"), ("hook-b", "/b")):
             config = {"kind": "webhook", "url": sink.url + path, "secret": SECRET}
@@ -254,3 +256,54 @@ def test_a_cancelled_delivery_is_never_sent_and_cannot_be_cancelled_twice(sink: 
     with pytest.raises(DeliveryStateConflict):
         deliveries.cancel(delivery.id)
     assert sink.received == []
+
+
+def test_a_templated_email_delivery_goes_over_starttls_once_with_its_key_as_message_id(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    certificate = make_certificate(tmp_path_factory.mktemp("tls"))
+    with (
+        channel_settings(TASKYARD_NOTIFY_CA_FILE=str(certificate.cert)),
+        smtp_server("starttls", certificate, ("ops", "smtp-pass-0123")) as mailbox,
+    ):
+        config = {"kind": "email", "host": "localhost", "port": mailbox.port,
+                  "security": "starttls", "username": "ops", "password": "smtp-pass-0123",
+                  "sender": "taskyard@example.com", "recipients": ["ops@example.com"]}  # fmt: skip
+        store.create_channel("mail", parse_config(config))
+        request = NotificationRequest(channels=("mail",), template="welcome", data={"name": "Lin"})
+        delivery = _only(notify.send(request))
+        assert _run(delivery.id)["status"] == "sent"
+        assert "skipped" in _run(delivery.id)
+    [(sender, recipients, received)] = mailbox.messages
+    assert (sender, recipients) == ("taskyard@example.com", ["ops@example.com"])
+    assert received["Subject"] == "Hello Lin"
+    assert received["Message-ID"] == f"<taskyard.{delivery.message_key}@example.com>"
+    after = deliveries.get(delivery.id)
+    assert (after.status_code, after.provider_message_id) == (250, received["Message-ID"])
+    assert mailbox.logins == ["ops"]
+
+
+def test_an_open_breaker_holds_deliveries_back_in_the_store_until_it_half_opens(
+    sink: HttpSink,
+) -> None:
+    endpoint = sink.url
+    guards.reset_breaker(endpoint)
+    with channel_settings(TASKYARD_BREAKER_FAILURES="2", TASKYARD_BREAKER_RESET_S="0.5"):
+        sink.answer = "500"
+        for _ in range(2):
+            failing = _only(notify.send(NotificationRequest(channels=("hook",), subject="s",
+                                                            text="t")))  # fmt: skip
+            with pytest.raises(RetryAfter):
+                _run(failing.id)
+        assert guards.breaker_status(endpoint).state == "open"
+        held = _only(notify.send(NotificationRequest(channels=("hook",), subject="s", text="t")))
+        with pytest.raises(LimitReached) as deferred:
+            _run(held.id)
+        assert 0 < deferred.value.wait_s <= 0.5
+        after = deliveries.get(held.id)
+        assert (after.status, after.attempts) == ("scheduled", 0)
+        assert len(sink.received) == 2  # nothing sent while open
+        sink.answer = "ok"
+        time.sleep(0.6)  # the breaker's reset time: it half-opens for one trial
+        assert _run(held.id)["status"] == "sent"
+        assert guards.breaker_status(endpoint).state == "closed"
