@@ -51,6 +51,7 @@ def json_object(option: str, text: str) -> dict[str, Any]:
 
 
 def read_text_file(option: str, path: str | None) -> str | None:
+    """The UTF-8 text of the file ``option`` names (``None`` when not given), or a usage error."""
     if path is None:
         return None
     try:
@@ -59,6 +60,8 @@ def read_text_file(option: str, path: str | None) -> str | None:
         raise UsageProblem(f"{option}: {path} is not UTF-8 text") from None
     except OSError as error:
         raise UsageProblem(f"{option}: cannot read {path} ({error.strerror})") from None
+    except ValueError:  # a NUL or a lone surrogate: no file has that name
+        raise UsageProblem(f"{option}: {path!r} is not a path a file can have") from None
 
 
 def _row(record: Template) -> tuple[str, ...]:

@@ -6,12 +6,15 @@ path (``/v1/jobs``, its batch and replay, dead-letter replay, schedules)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import update
 
 from tasks.notifications import store
@@ -22,6 +25,15 @@ from tasks.notifications.template_store import create_template
 from tasks.notifications.templates import TemplateSpec
 from tests.support.api import Headers, api_client, assert_error, issue_keys
 from tests.support.channels import channel_settings
+from tests.support.hostile import (
+    ARGUMENT_TEXT,
+    BAD_TEXT,
+    CURSORS,
+    DOCUMENTS,
+    HUGE_NUMBERS,
+    TIMESTAMPS,
+    some_of,
+)
 from tests.support.sinks import HttpSink, http_sink
 from workers.store.engine import session_scope
 from workers.store.models import Job
@@ -44,7 +56,7 @@ def sink(runtime: dict[str, str]) -> Iterator[HttpSink]:
 
 
 @pytest.fixture(scope="module")
-def settings(sink: HttpSink) -> Iterator[None]:
+def channels(sink: HttpSink) -> Iterator[None]:
     with channel_settings(TASKYARD_NOTIFY_MAX_ATTEMPTS="2"):
         for name in ("ops-hook", "ops-pager", "billing"):
             config = {"kind": "webhook", "url": f"{sink.url}/{name}", "secret": SECRET}
@@ -57,12 +69,12 @@ def settings(sink: HttpSink) -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def keys(settings: None) -> dict[str, Headers]:
+def keys(channels: None) -> dict[str, Headers]:
     return issue_keys(SCOPES, prefix="notify-")
 
 
 @pytest.fixture(scope="module")
-def client(settings: None) -> Iterator[TestClient]:
+def client(channels: None) -> Iterator[TestClient]:
     with api_client() as test_client:
         yield test_client
 
@@ -499,3 +511,48 @@ def test_a_schedule_cannot_fire_the_delivery_job_type(
                          "invalid_schedule", "task")  # fmt: skip
 
     assert "internal" in error["message"]
+
+
+# -- hostile input -----------------------------------------------------------------------------
+
+
+def _or_fine(hostile: st.SearchStrategy[Any], *fine: Any) -> st.SearchStrategy[Any]:
+    return st.one_of(hostile, st.sampled_from(fine))
+
+
+NOTIFICATION_BODIES = st.builds(
+    lambda channels, rest: {"channels": channels, "subject": "s", "text": "t", **rest},
+    _or_fine(BAD_TEXT, ["ops-hook"], "ops-*"),
+    some_of(subject=_or_fine(BAD_TEXT, "s"), text=_or_fine(BAD_TEXT, "t"),
+            html=_or_fine(BAD_TEXT, "<p>t</p>"), data=DOCUMENTS,
+            idempotency_key=_or_fine(BAD_TEXT, "k"), digest_key=_or_fine(BAD_TEXT, "d"),
+            digest_window_s=_or_fine(HUGE_NUMBERS, 60), priority=_or_fine(HUGE_NUMBERS, 0, 9),
+            delay_s=_or_fine(HUGE_NUMBERS, 0, 0.5),
+            run_at=_or_fine(TIMESTAMPS, "2020-01-01T00:00:00Z")),
+)  # fmt: skip
+DELIVERY_QUERIES = some_of(
+    status=st.sampled_from(["queued", "sent"]), channel=ARGUMENT_TEXT, cursor=CURSORS,
+    created_after=TIMESTAMPS.filter(str.isascii), created_before=TIMESTAMPS.filter(str.isascii),
+    limit=HUGE_NUMBERS.map(str),
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(body=NOTIFICATION_BODIES, query=DELIVERY_QUERIES)
+def test_no_hostile_request_gets_a_server_error_or_stores_what_cannot_be_read(
+    client: TestClient, keys: dict[str, Headers], body: dict[str, Any], query: dict[str, Any]
+) -> None:
+    # Given text no store takes, huge numbers, deep documents and extreme times
+    as_python = {**keys["admin"], "Content-Type": "application/json"}  # NaN, lone surrogates
+    sent = client.post("/v1/notifications", content=json.dumps(body), headers=as_python)
+    listed = client.get("/v1/deliveries", params=query, headers=keys["admin"])
+
+    # Then a 4xx in the one shape, or a notification whose deliveries read back
+    for response in (sent, listed):
+        assert response.status_code < 500, response.text
+        if response.status_code >= 400:
+            assert_error(response, response.status_code, response.json()["error"]["code"])
+    if sent.status_code < 400:
+        for delivery in sent.json()["deliveries"]:
+            read = client.get(f"/v1/deliveries/{delivery['id']}", headers=keys["reader"])
+            assert read.status_code == 200, read.text

@@ -10,6 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import update
 
 from tasks.notifications import deliveries, store
 from tasks.notifications.catalog import DeliverPayload
@@ -19,7 +22,10 @@ from tasks.notifications.template_store import create_template
 from tasks.notifications.templates import TemplateSpec
 from tests.support.channels import channel_settings
 from tests.support.cli import last_line, one_line_failure, run
+from tests.support.hostile import BAD_TEXT, DOCUMENTS, HUGE_NUMBERS, TIMESTAMPS, some_of
 from tests.support.sinks import HttpSink, http_sink
+from workers.store.engine import session_scope
+from workers.store.models import Job
 
 SECRET = "whsec-notify-cli-0123456789"
 
@@ -31,7 +37,7 @@ def sink(runtime: dict[str, str]) -> Iterator[HttpSink]:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def settings(sink: HttpSink) -> Iterator[None]:
+def channels(sink: HttpSink) -> Iterator[None]:
     with channel_settings():
         for name in ("ops-hook", "ops-pager", "billing"):
             config = {"kind": "webhook", "url": f"{sink.url}/{name}", "secret": SECRET}
@@ -134,6 +140,8 @@ def test_an_idempotency_key_returns_the_first_notification() -> None:
          "--priority"),
         (["--channels", "billing", "--subject", "s", "--text-file", "/no/such/file"],
          "--text-file: cannot read"),
+        (["--channels", "billing", "--subject", "s", "--text-file", "a\x00b"],
+         "is not a path a file can have"),
     ],
 )  # fmt: skip
 def test_a_bad_send_is_one_line_and_exit_2(args: list[str], words: str) -> None:
@@ -200,3 +208,51 @@ def test_unknown_and_malformed_ids() -> None:
         assert "`taskyard deliveries list` shows recent ones" in line
         one_line_failure(run("deliveries", verb, "nope"), 2)
     one_line_failure(run("deliveries", "list", "--status", "lost"), 2)
+
+
+def test_the_delivery_job_type_is_neither_enqueued_nor_replayed_as_a_job() -> None:
+    (delivery_id,) = _sent_ids("--channels", "billing", "--subject", "s", "--text", "t")
+    job_id = deliveries.get(delivery_id).job_id
+    with session_scope() as session:
+        session.execute(update(Job).where(Job.id == job_id).values(status="dead"))
+
+    enqueued = run("jobs", "enqueue", "notify.deliver", "--payload",
+                   json.dumps({"delivery_id": str(delivery_id)}))  # fmt: skip
+    replayed = run("jobs", "replay", str(job_id))
+
+    for result in (enqueued, replayed):
+        line = one_line_failure(result, 2)
+        assert "is internal" in line
+        assert "taskyard notifications send" in line
+
+
+CLI_TEXT = BAD_TEXT.filter(lambda text: not text.startswith("-"))
+SEND_FLAGS = some_of(
+    channels=st.one_of(CLI_TEXT, st.just("ops-hook")), template=CLI_TEXT, subject=CLI_TEXT,
+    text=CLI_TEXT, text_file=CLI_TEXT, html_file=CLI_TEXT,
+    data=DOCUMENTS.map(json.dumps), idempotency_key=CLI_TEXT, digest_key=CLI_TEXT,
+    digest_window=HUGE_NUMBERS.map(str), priority=HUGE_NUMBERS.map(str),
+    delay=HUGE_NUMBERS.map(str), run_at=TIMESTAMPS, queue=CLI_TEXT,
+).map(lambda found: [part for name, value in found.items()
+                     for part in (f"--{name.replace('_', '-')}", value)])  # fmt: skip
+DELIVERY_COMMANDS = st.one_of(
+    st.builds(lambda verb, ident: ["deliveries", verb, ident],
+              st.sampled_from(["show", "replay", "cancel"]), CLI_TEXT),
+    st.builds(lambda channel, limit: ["deliveries", "list", "--channel", channel, "--limit", limit],
+              CLI_TEXT, HUGE_NUMBERS.map(str)),
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(args=st.one_of(SEND_FLAGS.map(lambda flags: ["notifications", "send", *flags]),
+                      DELIVERY_COMMANDS))  # fmt: skip
+def test_no_hostile_command_line_gets_a_traceback(args: list[str]) -> None:
+    result = run(*args)
+
+    where = f"taskyard {' '.join(map(repr, args)):.300}"
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        f"{where}: {result.exception!r}"
+    )
+    assert result.exit_code in (0, 1, 2), f"{where}: {result.output}"
+    if result.exit_code:
+        one_line_failure(result, result.exit_code)
