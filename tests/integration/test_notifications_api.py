@@ -414,6 +414,25 @@ def test_a_waiting_delivery_cancels_and_a_cancelled_one_replays(
     assert replayed.json()["replay_of"] == delivery_id
 
 
+def test_a_cancelled_digest_replays_with_its_members_and_is_no_open_digest(
+    client: TestClient, keys: dict[str, Headers], sink: HttpSink
+) -> None:
+    sender = keys["sender"]
+    digest = {"channels": ["ops-pager"], "digest_key": "nightly", "digest_window_s": 600}
+    made = [_send(client, sender, subject=f"s{n}", **digest).json() for n in range(2)]
+    (digest_id,) = {d["id"] for sent in made for d in sent["deliveries"]}
+    assert client.post(f"/v1/deliveries/{digest_id}/cancel", headers=sender).status_code == 202
+
+    new = client.post(f"/v1/deliveries/{digest_id}/replay", headers=sender).json()
+    later = _send(client, sender, subject="s2", **digest).json()
+
+    assert (new["status"], new["digest_key"]) == ("queued", None)
+    assert later["deliveries"][0]["id"] != new["id"]  # a later one opens a digest of its own
+    assert _run(new["id"])["status"] == "sent"
+    (received,) = sink.received
+    assert json.loads(received.body)["subject"] == "2 notifications: s0"
+
+
 def test_replaying_or_cancelling_needs_the_scope_for_the_delivery_s_channel(
     client: TestClient, keys: dict[str, Headers], sink: HttpSink
 ) -> None:
