@@ -19,6 +19,7 @@ from tasks.notifications.notify import (
     MAX_SUBJECT,
     NotificationRecord,
     NotificationRequest,
+    Sent,
 )
 from tasks.notifications.states import DeliveryStatus
 from workers.names import NAME_PATTERN
@@ -166,6 +167,14 @@ class NotificationSent(BaseModel):
 
     notification: NotificationOut
     deliveries: list[DeliveryOut]
+
+    @classmethod
+    def from_sent(cls, sent: Sent) -> NotificationSent:
+        """The JSON form of what :func:`tasks.notifications.notify.send` made or found."""
+        return cls(
+            notification=NotificationOut.from_record(sent.notification),
+            deliveries=[DeliveryOut.from_record(record) for record in sent.deliveries],
+        )
 
 
 class DeliveryPage(BaseModel):

@@ -20,6 +20,7 @@ from tasks.notifications.deliveries import DeliveryFilter, DeliveryRecord
 from tasks.notifications.errors import DeliveryNotFound
 from tasks.notifications.states import DeliveryStatus
 from workers.names import NAME_PATTERN
+from workers.store.models import ApiKey
 from workers.timestamps import Rfc3339
 
 router = APIRouter(prefix="/v1/deliveries", tags=["deliveries"])
@@ -41,7 +42,7 @@ def _delivery_id(delivery_id: str) -> uuid.UUID:
     return path_id(delivery_id, "delivery", DeliveryNotFound.code)
 
 
-def _sendable(delivery_id: str, key: NotifyKey) -> DeliveryRecord:
+def _sendable(delivery_id: str, key: ApiKey) -> DeliveryRecord:
     """The delivery, when ``key`` may send to its channel (the rule for acting on it)."""
     record = deliveries.get(_delivery_id(delivery_id))
     check_notify(key, record.channel_name)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Response
 
 from api.auth import NotifyKey
 from api.idempotency import DEDUPLICATED_HEADER, IdempotencyHeader, deduplicated, idempotency_key
-from api.notification_schemas import DeliveryOut, NotificationIn, NotificationOut, NotificationSent
+from api.notification_schemas import NotificationIn, NotificationSent
 from api.schemas import error_responses
 from tasks.notifications import notify
 from workers.scopes import may_notify
@@ -50,7 +50,4 @@ def send_notification(
     if not sent.created:
         response.status_code = 200
         response.headers[DEDUPLICATED_HEADER] = "true"
-    return NotificationSent(
-        notification=NotificationOut.from_record(sent.notification),
-        deliveries=[DeliveryOut.from_record(record) for record in sent.deliveries],
-    )
+    return NotificationSent.from_sent(sent)
