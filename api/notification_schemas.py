@@ -137,8 +137,8 @@ class DeliveryOut(BaseModel):
     )
     digest_key: str | None
     error_class: str | None = Field(
-        description="`retryable`, `permanent`, `unsendable`, `outcome_unknown`, `orphaned` or "
-        "`cancelled`, when it did not go out (yet)."
+        description="Why it did not go out (yet): `retryable`, `permanent`, `outcome_unknown`, "
+        "`unsendable`, ..."
     )
     last_error: str | None
     status_code: int | None = Field(description="The last HTTP status or SMTP reply code.")

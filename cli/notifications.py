@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cli.jobs import MAX_DELAY_S, check_key
-from cli.output import UsageProblem, console, note, table, truncated, when
+from cli.output import EMPTY, UsageProblem, console, note, table, truncated, when
 from cli.records import cell
 from cli.templates import json_object, read_text_file
 from cli.text import NAME
@@ -22,7 +22,7 @@ from cli.timestamps import RFC3339
 from tasks.notifications import deliveries as delivery_store
 from tasks.notifications.deliveries import DeliveryFilter, DeliveryRecord
 from tasks.notifications.errors import InvalidNotification
-from tasks.notifications.states import DeliveryStatus
+from tasks.notifications.states import FINISHED, DeliveryStatus
 from workers.priorities import MAX_PRIORITY, MIN_PRIORITY
 from workers.queues import QUEUE_ORDER
 from workers.timestamps import EXAMPLE
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 COLUMNS = ("id", "channel", "status", "attempts", "queue", "priority", "created", "due",
            "last error")  # fmt: skip
-#: A delivery's fields, in the order ``deliveries show`` prints them (its claim token stays in).
+#: A delivery's fields, in the order ``deliveries show`` prints them (not its claim token).
 FIELDS = (
     "id", "notification_id", "channel_name", "channel_id", "status", "attempts", "max_attempts",
     "queue", "priority", "job_id", "message_key", "digest_key", "run_at", "created_at",
@@ -74,6 +74,9 @@ def parse_channels(text: str | None) -> tuple[str, ...] | str | None:
 
 
 def _due(record: DeliveryRecord) -> str:
+    """When a delivery still to be sent is due; ``-`` once it is finished."""
+    if DeliveryStatus(record.status) in FINISHED:
+        return EMPTY
     return when(record.run_at) if record.run_at is not None else "now"
 
 
