@@ -208,16 +208,11 @@ def send(
     due now. ``scope`` names whose idempotency keys these are (an API key's id by default);
     ``may_use`` refuses a channel the caller may not send to (:class:`ChannelNotAllowed`)."""
     data = _check(request)
+    if may_use is not None and isinstance(request.channels, tuple):
+        _refuse_unless_allowed(request.channels, may_use)  # before telling whether they exist
     channels = resolve_channels(request)
     if may_use is not None:
-        refused = [name for _, name in channels if not may_use(name)]
-        if refused:
-            scope_needed = notify_scope_for(refused[0])
-            raise ChannelNotAllowed(
-                f"this API key may not send to channel {refused[0]!r}: it lacks the scope "
-                f"{scope_needed} (or notifications:write)",
-                {"scope": scope_needed},
-            )
+        _refuse_unless_allowed([name for _, name in channels], may_use)
     scope = scope or (str(api_key_id) if api_key_id else "internal")
     request_hash = _fingerprint(request, [name for _, name in channels], data)
     if request.idempotency_key is not None:
@@ -236,6 +231,18 @@ def send(
             race = {"action": "notification.digest_race", "error": type(error).__name__}
             log.info("notification.digest_race", extra=race)
     raise TaskyardError("the notification's digest kept closing under it; try again")
+
+
+def _refuse_unless_allowed(names: Sequence[str], may_use: Callable[[str], bool]) -> None:
+    """:class:`ChannelNotAllowed` naming the scope the first channel ``may_use`` refuses needs."""
+    refused = [name for name in names if not may_use(name)]
+    if refused:
+        scope_needed = notify_scope_for(refused[0])
+        raise ChannelNotAllowed(
+            f"this API key may not send to channel {refused[0][:200]!r}: it lacks the scope "
+            f"{scope_needed[:250]} (or notifications:write)",
+            {"scope": scope_needed},
+        )
 
 
 def _existing(scope: str, key: str, request_hash: str) -> Sent | None:

@@ -251,8 +251,11 @@ def test_a_narrowed_key_sends_only_to_the_channels_its_glob_matches(
     refused = _send(client, ops, channels=["billing"])
     mixed = _send(client, ops, channels=["ops-hook", "billing"])
     everything = _send(client, ops, channels="*")
+    unknown = _send(client, ops, channels=["billing-eu"])  # refused before its existence is told
 
     assert allowed.status_code == 202, allowed.text
+    error = assert_error(unknown, 403, "forbidden")
+    assert error["details"]["scope"] == "notifications:write:billing-eu"
     for response in (refused, mixed, everything):
         error = assert_error(response, 403, "forbidden")
         assert error["details"]["scope"] == "notifications:write:billing"
