@@ -14,7 +14,18 @@ from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.metrics import RequestMetrics
 from api.refusals import document_refusals, refuse_ambiguous_body, refuse_unknown_query
-from api.routes import channels, dead_letters, health, jobs, metrics, queues, schedules, templates
+from api.routes import (
+    channels,
+    dead_letters,
+    deliveries,
+    health,
+    jobs,
+    metrics,
+    notifications,
+    queues,
+    schedules,
+    templates,
+)
 from api.submissions import CoalescedSubmissions
 from tasks.jobs.producer import Producer
 from workers import speedups
@@ -29,8 +40,11 @@ Enqueue jobs of registered types and follow them to completion.
 
 Authenticate with an API key: `Authorization: Bearer <key>`. Scopes: `jobs:write`
 (any type) or `jobs:write:<glob>` (matching types, e.g. `jobs:write:diag.*`) to enqueue,
-`jobs:read` to read jobs and queues, `admin` for everything (bulk dead-letter replay
-included); cancelling or replaying a job needs the scope to enqueue its type. Priorities run
+`jobs:read` to read jobs and queues, `notifications:write` (any channel) or
+`notifications:write:<glob>` (matching channel names, e.g. `notifications:write:ops-*`) to
+send notifications, `notifications:read` to read deliveries, `admin` for everything (bulk
+dead-letter replay, channels and templates included); cancelling or replaying a job needs the
+scope to enqueue its type, and a delivery the scope to send to its channel. Priorities run
 from 0 to 9, 9 the most urgent.
 
 Delay a job with `delay_s` or `run_at` (RFC 3339 with a time zone). Send an idempotency key
@@ -83,6 +97,8 @@ def create_app() -> FastAPI:
             {"name": "queues", "description": "What waits in each queue."},
             {"name": "schedules", "description": "Beat entries: list, add, pause, edit."},
             {"name": "templates", "description": "Notification templates: add, preview, edit."},
+            {"name": "notifications", "description": "Send a notification to channels."},
+            {"name": "deliveries", "description": "Deliveries of notifications: read, replay."},
             {"name": "health", "description": "Liveness and readiness probes (no key)."},
         ],
     )
@@ -99,6 +115,8 @@ def create_app() -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(CorrelationMiddleware)
     app.add_middleware(RequestMetrics)
-    for module in (jobs, dead_letters, queues, schedules, channels, templates, health, metrics):
+    routers = (jobs, dead_letters, queues, schedules, notifications, deliveries, channels,
+               templates, health, metrics)  # fmt: skip
+    for module in routers:
         app.include_router(document_refusals(module.router))
     return app

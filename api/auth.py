@@ -14,10 +14,16 @@ from workers.scopes import (
     ADMIN,
     JOBS_READ,
     JOBS_WRITE,
+    NOTIFICATIONS_READ,
+    NOTIFICATIONS_WRITE,
     is_admin,
+    may_notify,
+    may_notify_some,
     may_read,
+    may_read_deliveries,
     may_write,
     may_write_some,
+    notify_scope_for,
     write_scope_for,
 )
 from workers.store.keys import authenticate, remembered
@@ -80,10 +86,30 @@ async def admin(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
     return key
 
 
+async def delivery_reader(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
+    """A key allowed to read notification deliveries."""
+    if not may_read_deliveries(key.scopes):
+        raise forbidden(NOTIFICATIONS_READ)
+    return key
+
+
+async def notifier(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
+    """A key allowed to send to at least some channel (each channel is checked on its own)."""
+    if not may_notify_some(key.scopes):
+        raise forbidden(NOTIFICATIONS_WRITE)
+    return key
+
+
 def check_write(key: ApiKey, job_type: str) -> None:
     """403 unless ``key`` may enqueue ``job_type``."""
     if not may_write(key.scopes, job_type):
         raise forbidden(write_scope_for(job_type), JOBS_WRITE)
+
+
+def check_notify(key: ApiKey, channel: str) -> None:
+    """403 unless ``key`` may send to ``channel``."""
+    if not may_notify(key.scopes, channel):
+        raise forbidden(notify_scope_for(channel), NOTIFICATIONS_WRITE)
 
 
 async def correlation_id(request: Request) -> str | None:
@@ -94,4 +120,6 @@ async def correlation_id(request: Request) -> str | None:
 ReadKey = Annotated[ApiKey, Depends(reader)]
 WriteKey = Annotated[ApiKey, Depends(writer)]
 AdminKey = Annotated[ApiKey, Depends(admin)]
+DeliveryReadKey = Annotated[ApiKey, Depends(delivery_reader)]
+NotifyKey = Annotated[ApiKey, Depends(notifier)]
 CorrelationId = Annotated[str | None, Depends(correlation_id)]

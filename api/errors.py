@@ -16,9 +16,13 @@ from api.correlation import from_scope
 from schedules.errors import InvalidSchedule, ScheduleConflict, ScheduleNotFound
 from tasks.notifications.errors import (
     ChannelConflict,
+    ChannelNotAllowed,
     ChannelNotFound,
     ChannelTestFailed,
+    DeliveryNotFound,
+    DeliveryStateConflict,
     InvalidChannel,
+    InvalidNotification,
     InvalidTemplate,
     RenderError,
     SecretsUnreadable,
@@ -65,6 +69,10 @@ _TASKYARD_STATUS: dict[type[TaskyardError], int] = {
     ChannelConflict: 409,
     ChannelTestFailed: 502,
     SecretsUnreadable: 503,
+    InvalidNotification: 422,
+    ChannelNotAllowed: 403,
+    DeliveryNotFound: 404,
+    DeliveryStateConflict: 409,
 }
 _HTTP_CODES = {
     400: "bad_request",

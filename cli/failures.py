@@ -11,8 +11,12 @@ from cli.output import CliError, UsageProblem
 from schedules.errors import InvalidSchedule, ScheduleNotFound
 from tasks.notifications.errors import (
     ChannelConflict,
+    ChannelNotAllowed,
     ChannelNotFound,
+    DeliveryNotFound,
+    DeliveryStateConflict,
     InvalidChannel,
+    InvalidNotification,
     InvalidTemplate,
     RenderError,
     SecretsUnreadable,
@@ -62,6 +66,10 @@ FAILURES: dict[type[TaskyardError], tuple[type[CliError], str | None]] = {
     ChannelNotFound: (CliError, "`taskyard channels list` shows them"),
     ChannelConflict: (CliError, "choose another name or remove it first"),
     SecretsUnreadable: (CliError, None),
+    InvalidNotification: (UsageProblem, None),
+    ChannelNotAllowed: (CliError, None),
+    DeliveryNotFound: (CliError, "`taskyard deliveries list` shows recent ones"),
+    DeliveryStateConflict: (CliError, "`taskyard deliveries show ID` shows where it is"),
 }
 
 

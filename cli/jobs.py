@@ -61,7 +61,7 @@ def parse_payload(text: str) -> dict[str, Any]:
     return value
 
 
-def _key(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+def check_key(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """A deduplication key: 1 to 200 characters."""
     if value is not None and not 1 <= len(value) <= MAX_KEY:
         raise click.BadParameter(f"must be 1 to {MAX_KEY} characters long", ctx, param)
@@ -148,13 +148,13 @@ jobs.add_command(deprecated_alias(replay, "retry", "taskyard jobs replay"))
 @click.option(
     "--idempotency-key",
     metavar="KEY",
-    callback=_key,
+    callback=check_key,
     help="Enqueue at most once per KEY: repeating the same request returns the first job.",
 )
 @click.option(
     "--unique-key",
     metavar="KEY",
-    callback=_key,
+    callback=check_key,
     help="At most one open job of TYPE holds KEY (needs --unique-for unless TYPE sets one).",
 )
 @click.option(

@@ -21,6 +21,7 @@ from cli import (
     jobs,
     keys,
     mailcatcher,
+    notifications,
     poison,
     schedules,
     templates,
@@ -138,8 +139,8 @@ def cli(ctx: click.Context, verbose: bool) -> None:
         doctor.require_running_stack()
 
 
-# What the platform holds (keys, jobs, dead letters, poison messages, schedules, templates)
-# and the store's schema.
+# What the platform holds (keys, jobs, dead letters, poison messages, schedules, templates,
+# channels, notifications and their deliveries) and the store's schema.
 cli.add_command(keys.keys)
 cli.add_command(jobs.jobs)
 cli.add_command(dead_letters.dead_letters)
@@ -148,6 +149,8 @@ cli.add_command(poison.poison)
 cli.add_command(schedules.schedules)
 cli.add_command(templates.templates)
 cli.add_command(channels.channels)
+cli.add_command(notifications.notifications)
+cli.add_command(notifications.deliveries)
 cli.add_command(db.db)
 # Maintenance, then the processes and the stack they form.
 cli.add_command(maintenance)

@@ -42,7 +42,7 @@ def _reported(options: dict[str, str]) -> Iterator[None]:
         raise InvalidTemplate(message, error.details) from None
 
 
-def _json_object(option: str, text: str) -> dict[str, Any]:
+def json_object(option: str, text: str) -> dict[str, Any]:
     """The one JSON-object parser of the CLI, its errors naming ``option``."""
     try:
         return parse_payload(text)
@@ -50,7 +50,8 @@ def _json_object(option: str, text: str) -> dict[str, Any]:
         raise UsageProblem(error.message.replace("--payload", option, 1)) from None
 
 
-def _read(option: str, path: str | None) -> str | None:
+def read_text_file(option: str, path: str | None) -> str | None:
+    """The UTF-8 text of the file ``option`` names (``None`` when not given), or a usage error."""
     if path is None:
         return None
     try:
@@ -59,6 +60,8 @@ def _read(option: str, path: str | None) -> str | None:
         raise UsageProblem(f"{option}: {path} is not UTF-8 text") from None
     except OSError as error:
         raise UsageProblem(f"{option}: cannot read {path} ({error.strerror})") from None
+    except ValueError:  # a NUL or a lone surrogate: no file has that name
+        raise UsageProblem(f"{option}: {path!r} is not a path a file can have") from None
 
 
 def _row(record: Template) -> tuple[str, ...]:
@@ -97,9 +100,9 @@ def add(
     spec = TemplateSpec(
         name=name,
         subject=subject,
-        text=_read("--text-file", text_file) or "",
-        html=_read("--html-file", html_file),
-        sample_data=_json_object("--sample-data", sample_data),
+        text=read_text_file("--text-file", text_file) or "",
+        html=read_text_file("--html-file", html_file),
+        sample_data=json_object("--sample-data", sample_data),
         default_channels=channels,
     )
     with _reported(ADD_OPTIONS):
@@ -151,7 +154,7 @@ def preview(name: str, data: str | None) -> None:
     """Render template NAME as a send would: subject, text and HTML."""
     record = store.find_template(name)
     with _reported({"data": "--data"}):
-        rendered = store.preview(record, None if data is None else _json_object("--data", data))
+        rendered = store.preview(record, None if data is None else json_object("--data", data))
     out = console()
     out.print(f"Subject: {rendered.subject}\n\n--- text ---\n{rendered.text}")
     if rendered.html is not None:

@@ -1,8 +1,11 @@
 """API key scopes: which scopes exist, and what a set of them allows (pure rules, no store).
 
-``admin`` allows everything; ``jobs:read`` reading jobs and queues; ``jobs:write`` enqueueing
-any job type, narrowable to ``jobs:write:<glob>`` (``fnmatch``, case-sensitive), e.g.
-``jobs:write:diag.*``.
+``admin`` allows everything. ``jobs:read`` allows reading jobs and queues; ``jobs:write``
+enqueueing any job type, narrowable to ``jobs:write:<glob>`` over type names (``fnmatch``,
+case-sensitive), e.g. ``jobs:write:diag.*``. ``notifications:read`` allows reading deliveries;
+``notifications:write`` sending notifications to any channel, narrowable the same way to
+``notifications:write:<glob>`` over channel names, e.g. ``notifications:write:ops-*``.
+Channels and templates themselves are ``admin``'s.
 """
 
 from __future__ import annotations
@@ -16,22 +19,52 @@ JOBS_READ = "jobs:read"
 JOBS_WRITE = "jobs:write"
 #: ``jobs:write:<glob>`` narrows writing to job types matching the glob, e.g. ``diag.*``.
 JOBS_WRITE_PREFIX = JOBS_WRITE + ":"
-FIXED_SCOPES = (ADMIN, JOBS_READ, JOBS_WRITE)
+NOTIFICATIONS_READ = "notifications:read"
+NOTIFICATIONS_WRITE = "notifications:write"
+#: ``notifications:write:<glob>`` narrows sending to channels matching the glob, e.g. ``ops-*``.
+NOTIFICATIONS_WRITE_PREFIX = NOTIFICATIONS_WRITE + ":"
+FIXED_SCOPES = (ADMIN, JOBS_READ, JOBS_WRITE, NOTIFICATIONS_READ, NOTIFICATIONS_WRITE)
 #: A job-type glob: the characters of job-type names plus fnmatch's ``* ? [ ] !``, and no
 #: longer than a job-type name may be.
 TYPE_GLOB = re.compile(r"[a-z0-9_.*?\[\]!-]{1,200}")
-SCOPE_HELP = "admin, jobs:read, jobs:write, or jobs:write:<type glob> such as jobs:write:diag.*"
+#: A channel glob: the characters of channel names (``workers.names``) plus fnmatch's
+#: ``* ? [ ] !``, and no longer than a channel name may be.
+CHANNEL_GLOB = re.compile(r"[A-Za-z0-9_.:@*?\[\]!-]{1,200}")
+#: Each narrowable scope's prefix, and the glob its narrowing takes.
+_NARROWED = ((JOBS_WRITE_PREFIX, TYPE_GLOB), (NOTIFICATIONS_WRITE_PREFIX, CHANNEL_GLOB))
+SCOPE_HELP = (
+    "admin, jobs:read, jobs:write, jobs:write:<type glob> such as jobs:write:diag.*, "
+    "notifications:read, notifications:write, or notifications:write:<channel glob> such as "
+    "notifications:write:ops-*"
+)
 
 
 def validate_scope(scope: str) -> str:
     """Return ``scope`` when it is one Taskyard knows; else ``ValueError`` naming the valid ones."""
     if scope in FIXED_SCOPES:
         return scope
-    if scope.startswith(JOBS_WRITE_PREFIX) and TYPE_GLOB.fullmatch(
-        scope.removeprefix(JOBS_WRITE_PREFIX)
-    ):
-        return scope
+    for prefix, glob in _NARROWED:
+        if scope.startswith(prefix) and glob.fullmatch(scope.removeprefix(prefix)):
+            return scope
     raise ValueError(f"unknown scope {scope!r}; use {SCOPE_HELP}")
+
+
+def _grants(scopes: Iterable[str], whole: str, name: str) -> bool:
+    """Whether the scopes hold ``admin``, ``whole``, or ``whole:<glob>`` with a glob matching
+    ``name`` (an empty glob grants nothing)."""
+    prefix = whole + ":"
+    for scope in scopes:
+        if scope in (ADMIN, whole):
+            return True
+        pattern = scope.removeprefix(prefix)
+        if scope.startswith(prefix) and pattern and fnmatchcase(name, pattern):
+            return True
+    return False
+
+
+def _grants_some(scopes: Iterable[str], whole: str) -> bool:
+    """Whether the scopes hold ``admin``, ``whole`` or any narrowing of it."""
+    return any(scope in (ADMIN, whole) or scope.startswith(whole + ":") for scope in scopes)
 
 
 def write_scope_for(job_type: str) -> str:
@@ -51,17 +84,29 @@ def may_read(scopes: Iterable[str]) -> bool:
 
 def may_write(scopes: Iterable[str], job_type: str) -> bool:
     """Whether the scopes allow enqueueing ``job_type`` (an empty glob grants nothing)."""
-    for scope in scopes:
-        if scope in (ADMIN, JOBS_WRITE):
-            return True
-        pattern = scope.removeprefix(JOBS_WRITE_PREFIX)
-        if scope.startswith(JOBS_WRITE_PREFIX) and pattern and fnmatchcase(job_type, pattern):
-            return True
-    return False
+    return _grants(scopes, JOBS_WRITE, job_type)
 
 
 def may_write_some(scopes: Iterable[str]) -> bool:
     """Whether the scopes allow enqueueing at least some job type."""
-    return any(
-        scope in (ADMIN, JOBS_WRITE) or scope.startswith(JOBS_WRITE_PREFIX) for scope in scopes
-    )
+    return _grants_some(scopes, JOBS_WRITE)
+
+
+def notify_scope_for(channel: str) -> str:
+    """The narrowest scope that lets a key send to ``channel``."""
+    return NOTIFICATIONS_WRITE_PREFIX + channel
+
+
+def may_read_deliveries(scopes: Iterable[str]) -> bool:
+    """Whether the scopes allow reading notification deliveries."""
+    return any(scope in (ADMIN, NOTIFICATIONS_READ) for scope in scopes)
+
+
+def may_notify(scopes: Iterable[str], channel: str) -> bool:
+    """Whether the scopes allow sending to ``channel`` (an empty glob grants nothing)."""
+    return _grants(scopes, NOTIFICATIONS_WRITE, channel)
+
+
+def may_notify_some(scopes: Iterable[str]) -> bool:
+    """Whether the scopes allow sending to at least some channel."""
+    return _grants_some(scopes, NOTIFICATIONS_WRITE)

@@ -7,17 +7,22 @@ from functools import partial
 from typing import Annotated, Any
 
 from anyio import to_thread
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Request, Response
 from kombu.exceptions import OperationalError
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 
 from api.auth import CorrelationId, ReadKey, WriteKey, check_write, forbidden
-from api.errors import ApiProblem, error_body
+from api.errors import error_body
+from api.idempotency import (
+    DEDUPLICATED_HEADER,
+    IdempotencyHeader,
+    deduplicated,
+    idempotency_key,
+)
 from api.listing import Cursor, Limit, TypeFilter, job_page
 from api.refusals import refuse_idempotency_header
 from api.schemas import (
-    MAX_KEY,
     BatchAccepted,
     BatchIn,
     BatchOut,
@@ -42,18 +47,6 @@ from workers.store.records import JobRecord
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 BatchResult = BatchAccepted | BatchRejected
-#: Set (to ``true``) when an idempotency or unique key resolved the request to an existing job.
-DEDUPLICATED_HEADER = "Taskyard-Deduplicated"
-IdempotencyHeader = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=MAX_KEY,
-        description="The same as `idempotency_key` in the body (which must then agree).",
-    ),
-]
-
 
 #: A batch would name 1000 jobs with one key; a replay enqueues a new job on every call.
 BatchKeyRefused = Annotated[None, refuse_idempotency_header("give each item its idempotency_key")]
@@ -63,22 +56,9 @@ ReplayKeyRefused = Annotated[
         "every replay enqueues a new job; the original's replayed_by names the last one"
     ),
 ]
-_DEDUPLICATED: dict[int | str, dict[str, Any]] = {
-    200: {
-        "model": JobOut,
-        "description": "An idempotency or unique key resolved the request to an existing job.",
-        "headers": {DEDUPLICATED_HEADER: {"schema": {"type": "string", "enum": ["true"]}}},
-    }
-}
-
-
-def _idempotency_key(body: JobIn, header: str | None) -> str | None:
-    """The request's idempotency key, from the body or the header (422 if they disagree)."""
-    if body.idempotency_key is not None and header is not None and body.idempotency_key != header:
-        details = [{"field": "header.Idempotency-Key", "message": "differs from the body's"}]
-        message = "the Idempotency-Key header and body.idempotency_key differ; send one of them"
-        raise ApiProblem(422, "validation_error", message, details)
-    return body.idempotency_key or header
+_DEDUPLICATED = deduplicated(
+    JobOut, "An idempotency or unique key resolved the request to an existing job."
+)
 
 
 def _json(model: BaseModel, status_code: int, headers: dict[str, str] | None = None) -> Response:
@@ -99,7 +79,7 @@ async def create_job(
     key: WriteKey,
     cid: CorrelationId,
     request: Request,
-    idempotency_key: IdempotencyHeader = None,
+    idempotency_header: IdempotencyHeader = None,
 ) -> Response:
     """Validate, record and publish one job (``scheduled`` instead when delayed): 202.
 
@@ -107,7 +87,7 @@ async def create_job(
     returned with 200 and `Taskyard-Deduplicated: true`; an idempotency key used before with
     a different request is a 409 `idempotency_conflict` naming the original job.
     """
-    job = body.to_request(_idempotency_key(body, idempotency_key))
+    job = body.to_request(idempotency_key(body.idempotency_key, idempotency_header))
     check_write(key, body.type)
     submissions: CoalescedSubmissions = request.app.state.submissions
     prepared = prepare(job, api_key_id=key.id, correlation_id=cid)

@@ -30,6 +30,7 @@ from tasks.notifications.catalog import NOTIFY_DELIVER
 from tasks.notifications.deliveries import DeliveryRecord, DigestClosed, DigestJoin
 from tasks.notifications.errors import (
     ChannelNotAllowed,
+    DeliveryStateConflict,
     InvalidNotification,
     InvalidTemplate,
     TemplateNotFound,
@@ -42,6 +43,7 @@ from workers.messages import Message
 from workers.names import is_name
 from workers.publisher import publish
 from workers.queues import QueueName
+from workers.scopes import notify_scope_for
 from workers.settings import get_settings
 from workers.storable import Unstorable, check_text
 from workers.store import transitions
@@ -161,10 +163,12 @@ def _template_channels(request: NotificationRequest) -> tuple[str, ...]:
 
 def resolve_channels(request: NotificationRequest) -> list[tuple[uuid.UUID, str]]:
     """The channels (id, name) ``request`` goes to, in name order; :class:`InvalidNotification`
-    when it names none, a channel that does not exist, or a glob that matches none."""
+    when it names none, a channel or a template that does not exist, or a glob that matches
+    none."""
+    defaults = _template_channels(request)  # a template named must exist, channels given or not
     asked = request.channels
     if asked is None:
-        asked = _template_channels(request)
+        asked = defaults
         if not asked:
             raise _invalid("channels", "name channels (or a template with default channels)")
     with session_scope() as session:
@@ -204,14 +208,11 @@ def send(
     due now. ``scope`` names whose idempotency keys these are (an API key's id by default);
     ``may_use`` refuses a channel the caller may not send to (:class:`ChannelNotAllowed`)."""
     data = _check(request)
+    if may_use is not None and isinstance(request.channels, tuple):
+        _refuse_unless_allowed(request.channels, may_use)  # before telling whether they exist
     channels = resolve_channels(request)
     if may_use is not None:
-        refused = [name for _, name in channels if not may_use(name)]
-        if refused:
-            raise ChannelNotAllowed(
-                f"this API key may not send to channel {refused[0]!r}",
-                {"scope": f"notifications:write:{refused[0]}"},
-            )
+        _refuse_unless_allowed([name for _, name in channels], may_use)
     scope = scope or (str(api_key_id) if api_key_id else "internal")
     request_hash = _fingerprint(request, [name for _, name in channels], data)
     if request.idempotency_key is not None:
@@ -230,6 +231,18 @@ def send(
             race = {"action": "notification.digest_race", "error": type(error).__name__}
             log.info("notification.digest_race", extra=race)
     raise TaskyardError("the notification's digest kept closing under it; try again")
+
+
+def _refuse_unless_allowed(names: Sequence[str], may_use: Callable[[str], bool]) -> None:
+    """:class:`ChannelNotAllowed` naming the scope the first channel ``may_use`` refuses needs."""
+    refused = [name for name in names if not may_use(name)]
+    if refused:
+        scope_needed = notify_scope_for(refused[0])
+        raise ChannelNotAllowed(
+            f"this API key may not send to channel {refused[0][:200]!r}: it lacks the scope "
+            f"{scope_needed[:250]} (or notifications:write)",
+            {"scope": scope_needed},
+        )
 
 
 def _existing(scope: str, key: str, request_hash: str) -> Sent | None:
@@ -355,3 +368,35 @@ def publish_carriers(carriers: Sequence[NewJob]) -> None:
         })  # fmt: skip
         return
     transitions.confirm_queued([job.id for job in ready])
+
+
+def replay(delivery_id: uuid.UUID) -> DeliveryRecord:
+    """Send a failed, dead or cancelled delivery again as a new delivery (``queued`` now, on
+    the original's queue and priority, linked both ways) and publish its job.
+    :class:`DeliveryNotFound`, or :class:`DeliveryStateConflict` when the original is not
+    replayable, was replayed already, or its channel is gone.
+
+    The replay carries the original's message key, so a receiver that keeps the keys it saw
+    recognises it as the same message when the original did arrive (``maybe_delivered``)."""
+    original = deliveries.get(delivery_id)
+    if original.channel_id is None:
+        raise DeliveryStateConflict(
+            f"delivery {delivery_id}'s channel {original.channel_name!r} no longer exists; "
+            "send the notification again to a channel that does"
+        )
+    new_id = uuid.uuid4()
+    job = carrier(new_id, original.queue, original.priority, None)
+    row = Delivery(
+        id=new_id, notification_id=original.notification_id, channel_id=original.channel_id,
+        channel_name=original.channel_name, status=DeliveryStatus.QUEUED.value, job_id=job.id,
+        queue=original.queue, priority=original.priority, attempts=0,
+        max_attempts=get_settings().notify_max_attempts, message_key=original.message_key,
+        digest_key=None, run_at=None, created_at=utcnow(), maybe_delivered=False,
+        replay_of=original.id,
+    )  # fmt: skip
+    record = deliveries.replay(original.id, row, job)
+    publish_carriers([job])
+    log.info("delivery.replayed", extra={"action": "delivery.replayed",
+             "delivery_id": str(new_id), "replay_of": str(original.id),
+             "channel": original.channel_name})  # fmt: skip
+    return record

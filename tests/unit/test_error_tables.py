@@ -12,6 +12,7 @@ from api.errors import status_for
 from cli.failures import from_taskyard_error
 from cli.output import EXIT_FAILED, EXIT_USAGE
 from schedules import errors as schedule
+from tasks.notifications import errors as notification
 from workers import errors
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,6 +28,11 @@ TABLE = [
     (schedule.ScheduleConflict("static entry"), 409, EXIT_FAILED, "static entry"),
     (errors.StoreUnavailable("down"), 503, EXIT_FAILED, "start PostgreSQL or fix the URL"),
     (errors.BrokerUnavailable("down"), 503, EXIT_FAILED, "start Redis or fix the URL"),
+    (errors.InternalJobType("internal"), 403, EXIT_USAGE, "internal"),
+    (notification.InvalidNotification("subject: blank"), 422, EXIT_USAGE, "subject: blank"),
+    (notification.ChannelNotAllowed("not billing"), 403, EXIT_FAILED, "not billing"),
+    (notification.DeliveryNotFound("no delivery x"), 404, EXIT_FAILED, "shows recent ones"),
+    (notification.DeliveryStateConflict("sent"), 409, EXIT_FAILED, "shows where it is"),
 ]
 
 

@@ -8,9 +8,13 @@ import pytest
 from workers.scopes import (
     SCOPE_HELP,
     is_admin,
+    may_notify,
+    may_notify_some,
     may_read,
+    may_read_deliveries,
     may_write,
     may_write_some,
+    notify_scope_for,
     validate_scope,
     write_scope_for,
 )
@@ -31,6 +35,13 @@ from workers.scopes import (
         "jobs:write:diag.[!n]*",
         "jobs:write:mail-out.send_2",
         "jobs:write:" + "a" * 200,
+        "notifications:read",
+        "notifications:write",
+        "notifications:write:ops-*",
+        "notifications:write:billing",
+        "notifications:write:Ops.Mail@eu:1",
+        "notifications:write:[!b]*",
+        "notifications:write:" + "a" * 200,
     ],
 )
 def test_valid_scopes_are_returned_unchanged(scope: str) -> None:
@@ -58,6 +69,16 @@ def test_valid_scopes_are_returned_unchanged(scope: str) -> None:
         "admin:jobs",
         "*",
         "jobs:write:" + "a" * 201,
+        "notifications",
+        "notifications:",
+        "notifications:write:",
+        "notifications:write: ops",
+        "notifications:write:ops/mail",
+        "notifications:write:ops\n",
+        "notifications:read:ops-*",
+        "notifications:writer",
+        "Notifications:write",
+        "notifications:write:" + "a" * 201,
     ],
 )
 def test_invalid_scopes_raise_a_value_error_naming_the_valid_ones(scope: str) -> None:
@@ -106,6 +127,8 @@ def test_may_write_matches_job_types(scopes: list[str], job_type: str, allowed: 
         (["jobs:write:diag.*"], False, True, False),
         (["jobs:writer"], False, False, False),
         (["jobs:read:diag.*"], False, False, False),
+        (["notifications:read"], False, False, False),
+        (["notifications:write"], False, False, False),
         ([], False, False, False),
     ],
 )
@@ -117,6 +140,51 @@ def test_what_each_scope_allows(
     assert is_admin(scopes) is admin
 
 
+@pytest.mark.parametrize(
+    ("scopes", "channel", "allowed"),
+    [
+        (["admin"], "billing", True),
+        (["notifications:write"], "billing", True),
+        (["notifications:write:ops-*"], "ops-mail", True),
+        (["notifications:write:ops-*"], "billing", False),
+        (["notifications:write:ops-*"], "OPS-mail", False),  # case-sensitive
+        (["notifications:write:billing"], "billing", True),
+        (["notifications:write:billing"], "billing-eu", False),
+        (["notifications:write:[!b]*"], "ops", True),
+        (["notifications:write:[!b]*"], "billing", False),
+        (["notifications:write:"], "billing", False),  # an empty pattern grants nothing
+        (["notifications:write:ops-*", "notifications:write:billing"], "billing", True),
+        (["notifications:read"], "billing", False),
+        (["jobs:write"], "billing", False),  # jobs scopes never send notifications
+        (["jobs:write:*"], "billing", False),
+        (["notifications:writer"], "billing", False),
+        ([], "billing", False),
+    ],
+)
+def test_may_notify_matches_channel_names(scopes: list[str], channel: str, allowed: bool) -> None:
+    assert may_notify(scopes, channel) is allowed
+
+
+@pytest.mark.parametrize(
+    ("scopes", "read", "notify_some"),
+    [
+        (["admin"], True, True),
+        (["notifications:read"], True, False),
+        (["notifications:write"], False, True),
+        (["notifications:write:ops-*"], False, True),
+        (["notifications:writer"], False, False),
+        (["jobs:read"], False, False),
+        (["jobs:write"], False, False),
+        ([], False, False),
+    ],
+)
+def test_what_each_notifications_scope_allows(
+    scopes: list[str], read: bool, notify_some: bool
+) -> None:
+    assert may_read_deliveries(scopes) is read
+    assert may_notify_some(scopes) is notify_some
+
+
 def test_the_narrowest_write_scope_is_valid_and_allows_its_type() -> None:
     scope = write_scope_for("diag.noop")
 
@@ -124,3 +192,12 @@ def test_the_narrowest_write_scope_is_valid_and_allows_its_type() -> None:
     assert validate_scope(scope) == "jobs:write:diag.noop"
     assert may_write([scope], "diag.noop")
     assert not may_write([scope], "diag.sleep")
+
+
+def test_the_narrowest_notify_scope_is_valid_and_allows_its_channel() -> None:
+    scope = notify_scope_for("ops-mail")
+
+    assert scope == "notifications:write:ops-mail"
+    assert validate_scope(scope) == scope
+    assert may_notify([scope], "ops-mail")
+    assert not may_notify([scope], "ops-mail-2")
