@@ -9,7 +9,13 @@ from dataclasses import dataclass, field
 from tasks.jobs.catalog import CATALOG
 from tasks.jobs.producer import JobRequest, submit
 from workers.app import app
-from workers.errors import BrokerUnavailable, JobStateConflict, StoreUnavailable, TaskyardError
+from workers.errors import (
+    BrokerUnavailable,
+    InternalJobType,
+    JobStateConflict,
+    StoreUnavailable,
+    TaskyardError,
+)
 from workers.store import control, jobs, transitions
 from workers.store.jobs import JobFilter
 from workers.store.models import REPLAYABLE_STATUSES, JobStatus
@@ -22,7 +28,15 @@ REPLAY_BATCH = 200
 
 
 def cancel_job(job_id: uuid.UUID) -> CancelOutcome:
-    """Cancel a job; a running job of a terminable type is also stopped through its worker."""
+    """Cancel a job; a running job of a terminable type is also stopped through its worker.
+    A job of an internal type is refused (:class:`InternalJobType`): it carries a record of its
+    own (a delivery), cancelled through that record's own endpoint."""
+    job_type = jobs.get_job(job_id).type
+    if job_type in CATALOG and CATALOG.get(job_type).internal is not None:
+        raise InternalJobType(
+            f"job {job_id} is a {job_type} job, internal to Taskyard; cancel what it carries "
+            "instead (POST /v1/deliveries/{delivery_id}/cancel, `taskyard deliveries cancel`)"
+        )
     outcome = transitions.cancel(job_id)
     job = outcome.job
     if not outcome.final and job.type in CATALOG and CATALOG.get(job.type).terminable:

@@ -508,6 +508,21 @@ def test_a_delivery_job_does_not_replay_through_the_jobs_api(
         assert job.replayed_by is None
 
 
+def test_a_delivery_job_is_not_cancelled_through_the_jobs_api(
+    client: TestClient, keys: dict[str, Headers]
+) -> None:
+    delivery = _send(client, keys["sender"], channels=["ops-hook"]).json()["deliveries"][0]
+
+    error = assert_error(client.post(f"/v1/jobs/{delivery['job_id']}/cancel",
+                                     headers=keys["jobs"]), 403, "internal_job_type")  # fmt: skip
+
+    assert "deliveries cancel" in error["message"]
+    with session_scope() as session:
+        job = session.get(Job, uuid.UUID(delivery["job_id"]))
+        assert job is not None
+        assert job.status != "cancelled"
+
+
 def test_a_dead_delivery_job_is_reported_not_replayed_by_the_dead_letter_replay(
     client: TestClient, keys: dict[str, Headers]
 ) -> None:
