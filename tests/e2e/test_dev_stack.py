@@ -185,6 +185,22 @@ def test_dev_stack_catches_what_the_dev_mail_channel_sends(
         assert "to dev@localhost, subject 'Taskyard test message for channel dev-mail'" in line
         assert "If you read it" not in log.read_text()
 
+        # When the README's command sends the welcome template to dev-mail
+        sent = beside("notifications", "send", "--template", "welcome", "--channels", "dev-mail",
+                      "--data", '{"name": "Grace"}')  # fmt: skip
+        assert sent.returncode == 0, sent.stdout + sent.stderr
+
+        # Then a worker of the stack delivers it, once, as a second .eml in var/mail
+        def welcome() -> list[str]:
+            names = sorted(os.listdir(var_dir / "mail"))
+            return [n for n in names if b"Welcome to Taskyard, Grace" in (var_dir / "mail" / n)
+                    .read_bytes()]  # fmt: skip
+
+        [_delivered] = wait_for(welcome, timeout=60, what="the welcome email in var/mail")
+        assert len(os.listdir(var_dir / "mail")) == 2
+        listed = beside("deliveries", "list", "--channel", "dev-mail")
+        assert "sent" in listed.stdout, listed.stdout + listed.stderr
+
         # When the stack is stopped, then the catcher stops with it
         started = devstack.descendants(process.pid)
         os.killpg(process.pid, signal.SIGINT)
