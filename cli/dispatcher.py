@@ -12,6 +12,7 @@ from workers.dispatcher import Dispatcher
 from workers.observability.logging import configure_logging
 from workers.observability.metrics import serve_metrics
 from workers.observability.multiproc import setup_multiprocess_metrics
+from workers.observability.processes import declare_process
 from workers.observability.sentry import init_sentry
 from workers.settings import get_settings
 
@@ -27,6 +28,7 @@ def dispatcher() -> None:
     configure_logging(settings.log_format, settings.log_level)
     init_sentry(settings, "dispatcher")
     setup_multiprocess_metrics()
+    declare_process("dispatcher")
     if settings.metrics_port:
         serve_metrics(settings.metrics_port)
     stop = threading.Event()
