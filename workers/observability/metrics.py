@@ -55,7 +55,7 @@ JOB_DURATION = Histogram(
 QUEUE_WAIT = Histogram(
     "taskyard_job_queue_wait_seconds",
     "From when an attempt became due (enqueue, delay or retry time) to its start.",
-    ["queue"],
+    ["type", "queue"],
     buckets=LATENCY_BUCKETS,
 )
 POISON_MESSAGES = Counter(
