@@ -2,7 +2,8 @@
 
 Every process tree has its own ``PROMETHEUS_MULTIPROC_DIR``, set up by its entry point
 (:mod:`workers.observability.multiproc`): pool children write their samples there and the
-tree's exporter reads them all. Workers and the dispatcher export on
+tree's exporter reads them all, with its processes' CPU, memory and descriptors
+(:mod:`workers.observability.processes`). Workers, the dispatcher and beat export on
 ``TASKYARD_METRICS_PORT`` when it is set; the API serves ``/metrics``.
 
 Importing this module records nothing. A labelled metric makes a value per label set when it

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 
 import psutil
@@ -81,7 +82,8 @@ def tree_usage(declared: dict[int, tuple[str, float]], path: str) -> dict[str, U
     for pid, (kind, started) in declared.items():
         read = _read(pid, started)
         if read is None:
-            multiprocess.mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
+            with suppress(FileNotFoundError):  # another exporter of the tree forgot it first
+                multiprocess.mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
             continue
         total = usage.setdefault(kind, Usage())
         total.processes += 1
