@@ -58,21 +58,22 @@ class Usage:
 
 def _read(pid: int, declared_start: float) -> tuple[float, int, int] | None:
     """``(cpu seconds with reaped children, resident bytes, open descriptors)``, or ``None``
-    when the pid is gone or is another process now."""
+    when the process is not ours to read. Raises ``psutil.NoSuchProcess`` when it is gone (a
+    zombie too) or the pid is another process's now."""
+    process = psutil.Process(pid)
     try:
-        process = psutil.Process(pid)
         with process.oneshot():
             if abs(process.create_time() - declared_start) > _START_SLACK_S:
-                return None
+                raise psutil.NoSuchProcess(pid, msg="the pid was reused")
             if process.status() == psutil.STATUS_ZOMBIE:
-                return None
+                raise psutil.ZombieProcess(pid)
             cpu = process.cpu_times()
             return (
                 cpu.user + cpu.system + cpu.children_user + cpu.children_system,
                 process.memory_info().rss,
                 process.num_fds(),
             )
-    except psutil.Error:  # gone, a zombie, or not ours to read
+    except psutil.AccessDenied:
         return None
 
 
@@ -80,10 +81,13 @@ def tree_usage(declared: dict[int, tuple[str, float]], path: str) -> dict[str, U
     """Usage per kind of the ``declared`` pids (pid -> kind, start); forgets those gone."""
     usage: dict[str, Usage] = {}
     for pid, (kind, started) in declared.items():
-        read = _read(pid, started)
-        if read is None:
+        try:
+            read = _read(pid, started)
+        except psutil.NoSuchProcess:
             with suppress(FileNotFoundError):  # another exporter of the tree forgot it first
                 multiprocess.mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
+            continue
+        if read is None:
             continue
         total = usage.setdefault(kind, Usage())
         total.processes += 1
