@@ -76,15 +76,15 @@ def _count_connections(engine: Engine) -> None:
 
     def count(state: str) -> Callable[..., None]:
         def on_event(_dbapi: Any, record: Any, *_: Any) -> None:
-            if not record.info.get(state):
-                record.info[state] = True
+            if not record.info.get(f"taskyard.{state}"):
+                record.info[f"taskyard.{state}"] = True
                 gauges[state].inc()
 
         return on_event
 
     def uncount(state: str) -> Callable[..., None]:
         def on_event(_dbapi: Any, record: Any, *_: Any) -> None:
-            if record is not None and record.info.pop(state, False):
+            if record is not None and record.info.pop(f"taskyard.{state}", False):
                 gauges[state].dec()
 
         return on_event
