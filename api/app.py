@@ -31,6 +31,7 @@ from tasks.jobs.producer import Producer
 from workers import speedups
 from workers.observability.logging import configure_logging
 from workers.observability.multiproc import setup_multiprocess_metrics
+from workers.observability.processes import declare_process
 from workers.observability.sentry import init_sentry
 from workers.settings import get_settings
 from workers.store.confirmations import BackgroundConfirmations
@@ -82,6 +83,7 @@ def create_app() -> FastAPI:
     """Build the API from the settings (logging, Sentry and metrics included)."""
     settings = get_settings()
     setup_multiprocess_metrics()
+    declare_process("api")
     speedups.tune_process()
     configure_logging(settings.log_format, settings.log_level)
     init_sentry(settings, "api")

@@ -9,9 +9,10 @@ from types import FrameType
 import click
 
 from workers.dispatcher import Dispatcher
+from workers.observability import metrics
 from workers.observability.logging import configure_logging
-from workers.observability.metrics import serve_metrics
 from workers.observability.multiproc import setup_multiprocess_metrics
+from workers.observability.processes import declare_process
 from workers.observability.sentry import init_sentry
 from workers.settings import get_settings
 
@@ -27,8 +28,10 @@ def dispatcher() -> None:
     configure_logging(settings.log_format, settings.log_level)
     init_sentry(settings, "dispatcher")
     setup_multiprocess_metrics()
+    declare_process("dispatcher")
+    metrics.dispatched_jobs(), metrics.republished_jobs()  # exported from the start, at 0
     if settings.metrics_port:
-        serve_metrics(settings.metrics_port)
+        metrics.serve_metrics(settings.metrics_port)
     stop = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:

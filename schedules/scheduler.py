@@ -158,6 +158,7 @@ class TaskyardScheduler(Scheduler):  # type: ignore[misc]
             if not self.lock.still_valid() and not self.lock.hold():
                 return None  # leadership lost mid-tick: the next leader fires the rest
             outcome = fire(self.app, entry, slot, self.beat)
+            metrics.SCHEDULE_FIRES.labels(entry.name, outcome.value).inc()
             if outcome is FireOutcome.RETRY:
                 store.advance(entry, slot, last_run_at)
                 return None

@@ -62,7 +62,7 @@ def run_attempt(job_type: JobType, fn: JobFunction, takes_context: bool, job_id:
     heartbeats().track(context, permit)
     if claim.due_at is not None:
         wait_s = max(0.0, (utcnow() - claim.due_at).total_seconds())
-        metrics.QUEUE_WAIT.labels(claim.queue).observe(wait_s)
+        metrics.QUEUE_WAIT.labels(job_type.name, claim.queue).observe(wait_s)
     began = time.monotonic()
     try:
         return _execute(job_type, fn, takes_context, context, payload)

@@ -57,7 +57,7 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8000", description="Where `taskyard doctor` finds the API."
     )
     metrics_port: int = Field(
-        default=0, ge=0, le=65_535, description="Workers and the dispatcher export here; 0: off."
+        default=0, ge=0, le=65_535, description="Workers, dispatchers and beat export here; 0: off."
     )
     sentry_dsn: SecretStr | None = None
     environment: str = "development"

@@ -10,6 +10,7 @@ from celery import signals
 from workers.observability import context, metrics
 from workers.observability.logging import configure_logging
 from workers.observability.multiproc import setup_multiprocess_metrics
+from workers.observability.processes import declare_process
 from workers.observability.sentry import init_sentry
 from workers.settings import get_settings
 
@@ -27,16 +28,38 @@ def _init_sentry_beat(**_: Any) -> None:
     init_sentry(get_settings(), "beat")
 
 
-def _setup_worker_metrics(**_: Any) -> None:
-    # Before the pool forks: its processes inherit the directory and write their samples there.
+def _setup_metrics(kind: str) -> None:
     setup_multiprocess_metrics()
+    declare_process(kind)
     port = get_settings().metrics_port
     if port:
         metrics.serve_metrics(port)
 
 
+def _setup_worker_metrics(**_: Any) -> None:
+    # Before the pool forks: its processes inherit the directory and write their samples there.
+    _setup_metrics("worker")
+
+
+def _declare_pool_child(**_: Any) -> None:
+    declare_process("worker")
+
+
 def _setup_beat_metrics(**_: Any) -> None:
-    setup_multiprocess_metrics()
+    _setup_metrics("beat")
+
+
+def worker_profile(hostname: str) -> str:
+    """The profile of a worker node: its name before ``@`` (``realtime@host`` -> ``realtime``)."""
+    return hostname.partition("@")[0] or "celery"
+
+
+def _worker_online(sender: Any = None, **_: Any) -> None:
+    metrics.WORKERS.labels(worker_profile(sender.hostname), "online").set(1)
+
+
+def _worker_offline(sender: Any = None, **_: Any) -> None:
+    metrics.WORKERS.labels(worker_profile(sender.hostname), "online").set(0)
 
 
 def _forget_pool_child(pid: int | None = None, **_: Any) -> None:
@@ -64,6 +87,9 @@ def connect() -> None:
     signals.beat_init.connect(_init_sentry_beat, weak=False)
     signals.beat_init.connect(_setup_beat_metrics, weak=False)
     signals.worker_init.connect(_setup_worker_metrics, weak=False)
+    signals.worker_process_init.connect(_declare_pool_child, weak=False)
+    signals.worker_ready.connect(_worker_online, weak=False)
+    signals.worker_shutdown.connect(_worker_offline, weak=False)
     signals.worker_process_shutdown.connect(_forget_pool_child, weak=False)
     signals.task_prerun.connect(_enter_job, weak=False)
     signals.task_postrun.connect(_leave_job, weak=False)

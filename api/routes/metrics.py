@@ -5,7 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from workers.observability.collectors import JobStatusCollector, QueueDepthCollector
+from workers.observability.collectors import (
+    JobStatusCollector,
+    QueueAgeCollector,
+    QueueDepthCollector,
+)
 from workers.observability.metrics import multiprocess_registry
 
 router = APIRouter(tags=["health"])
@@ -13,8 +17,10 @@ router = APIRouter(tags=["health"])
 
 @router.get("/metrics", include_in_schema=False)
 def metrics() -> Response:
-    """Job counters and durations, API requests, queue depth, jobs per status (no key)."""
+    """Job counters and durations, API requests, queue depth and oldest age, jobs per status
+    (no key)."""
     registry = multiprocess_registry()
     registry.register(QueueDepthCollector())
+    registry.register(QueueAgeCollector())
     registry.register(JobStatusCollector())
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -24,6 +24,7 @@ from tasks.maintenance.catalog import NAMES
 from workers.app import app
 from workers.errors import TaskyardError
 from workers.locks import LOCK_PREFIX, LockHeld, TtlLock, held_lock
+from workers.observability import metrics
 from workers.redis_client import shared_redis
 from workers.settings import get_settings
 from workers.store.engine import session_scope
@@ -198,7 +199,7 @@ def _finish(run_id: uuid.UUID, name: str, started: datetime, outcome: RunOutcome
             .values(outcome=outcome.value, finished_at=finished, figures=figures, error=error)
         )
     result = RunResult(run_id, name, outcome, started, finished, figures, error)
-    _log(result)
+    _report(result)
     return result
 
 
@@ -209,11 +210,13 @@ def _record(name: str, started: datetime, outcome: RunOutcome, figures: dict[str
     with session_scope() as session:
         session.add(run)
     result = from_row(run)
-    _log(result)
+    _report(result)
     return result
 
 
-def _log(result: RunResult) -> None:
+def _report(result: RunResult) -> None:
+    """One log line and one count per finished run."""
+    metrics.MAINTENANCE_RUNS.labels(result.name, result.outcome.value).inc()
     level = logging.WARNING if result.outcome is RunOutcome.FAILED else logging.INFO
     log.log(level, "maintenance %s %s", result.name, result.outcome.value,
             extra={"action": f"maintenance.{result.outcome.value}", "task": result.name,

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from cli.main import cli
@@ -141,6 +142,7 @@ def test_purge_deletes_exactly_what_is_past_retention_in_batches(
 def test_a_run_while_another_holds_the_lock_is_skipped_and_recorded(
     runtime: dict[str, str],
 ) -> None:
+    counted = {outcome: _runs_counted("purge", outcome) for outcome in ("skipped", "succeeded")}
     with held_lock(shared_redis(get_settings().locks_url), lock_key("purge"), 30) as held:
         skipped = purge()
 
@@ -148,6 +150,14 @@ def test_a_run_while_another_holds_the_lock_is_skipped_and_recorded(
     assert held.token in skipped.figures["reason"]
     assert recent_runs("purge", 1)[0].id == skipped.id
     assert purge().outcome is RunOutcome.SUCCEEDED
+    assert _runs_counted("purge", "skipped") == counted["skipped"] + 1
+    assert _runs_counted("purge", "succeeded") == counted["succeeded"] + 1
+
+
+def _runs_counted(task: str, outcome: str) -> float:
+    """``taskyard_maintenance_runs_total{task, outcome}`` as this process recorded it."""
+    labels = {"task": task, "outcome": outcome}
+    return REGISTRY.get_sample_value("taskyard_maintenance_runs_total", labels) or 0.0
 
 
 def test_a_held_lock_outlives_its_ttl_and_only_its_holder_releases_it(

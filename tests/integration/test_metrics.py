@@ -3,9 +3,7 @@ priority, jobs per status and API requests, in a valid exposition format."""
 
 from __future__ import annotations
 
-import shutil
 import socket
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +14,13 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import create_app
+from schedules import store
+from schedules.entries import ScheduleSpec
+from schedules.slots import Timing
 from tasks.jobs.producer import JobRequest, enqueue
 from tests.support.jobs import wait_finished
 from tests.support.processes import BIN, celery_worker_command, running
+from tests.support.prometheus import promtool
 from tests.support.waiting import wait_for
 from workers.store.keys import create_key
 
@@ -62,6 +64,9 @@ def test_api_metrics_show_queue_depth_jobs_and_requests(api: TestClient) -> None
     assert samples[("taskyard_queue_depth", frozenset({("queue", "bulk"), ("priority", "2")}))] == 1
     assert samples[("taskyard_jobs", frozenset({("status", "queued")}))] >= 2
     assert samples[("taskyard_api_requests_total", route)] == before + 1
+    # and how long the oldest queued job of each queue has waited, per queue
+    assert samples[("taskyard_queue_oldest_age_seconds", frozenset({("queue", "bulk")}))] > 0
+    assert samples[("taskyard_queue_oldest_age_seconds", frozenset({("queue", "critical")}))] == 0
 
 
 def test_worker_exports_what_its_pool_children_did(runtime: dict[str, str], tmp_path: Path) -> None:
@@ -92,9 +97,18 @@ def test_worker_exports_what_its_pool_children_did(runtime: dict[str, str], tmp_
     assert samples[("taskyard_job_attempts_total", failed)] == 1
     count = frozenset({("type", "diag.noop"), ("queue", "default")})
     assert samples[("taskyard_job_duration_seconds_count", count)] == 4
-    assert (
-        samples[("taskyard_job_queue_wait_seconds_count", frozenset({("queue", "default")}))] == 5
-    )
+    waited = frozenset({("type", "diag.noop"), ("queue", "default")})
+    assert samples[("taskyard_job_queue_wait_seconds_count", waited)] == 4
+    # and the worker itself: online under its profile, its main process and two pool children
+    # with their CPU and memory, and its store writes and connections
+    assert samples[("taskyard_workers", frozenset({("profile", "metrics"), ("state", "online")}))]
+    worker = frozenset({("process", "worker")})
+    assert samples[("taskyard_processes", worker)] == 3
+    assert samples[("taskyard_process_cpu_seconds_total", worker)] > 0
+    assert samples[("taskyard_process_resident_memory_bytes", worker)] > 0
+    autocommit = frozenset({("kind", "autocommit")})
+    assert samples[("taskyard_store_commit_seconds_count", autocommit)] >= 10  # start, outcome
+    assert samples[("taskyard_store_connections", frozenset({("state", "open")}))] >= 1
 
 
 def test_the_dispatcher_exports_what_it_published(runtime: dict[str, str], tmp_path: Path) -> None:
@@ -118,6 +132,29 @@ def test_the_dispatcher_exports_what_it_published(runtime: dict[str, str], tmp_p
     assert job.id is not None
 
 
+def test_beat_exports_its_schedule_fires(runtime: dict[str, str], tmp_path: Path) -> None:
+    # Given beat with an entry every second, exporting on its own port
+    name = f"metrics.every-second-{uuid.uuid4().hex[:6]}"
+    store.create_schedule(ScheduleSpec(name, "diag.noop", Timing(interval_s=1)))
+    port = _free_port()
+    env = {"TASKYARD_METRICS_PORT": str(port), "TASKYARD_BEAT_STATIC_ENTRIES": "false"}
+    command = [str(BIN / "celery"), "-A", "workers.app", "beat", "-S",
+               "schedules.scheduler:TaskyardScheduler"]  # fmt: skip
+    fired = frozenset({("schedule", name), ("outcome", "fired")})
+    with running(command, tmp_path / "beat.log", env=env, unset=["PROMETHEUS_MULTIPROC_DIR"]):
+
+        def scraped() -> dict[tuple[str, frozenset[tuple[str, str]]], float] | None:
+            try:
+                samples = _samples(httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text)
+            except httpx.HTTPError:
+                return None
+            return samples if samples.get(("taskyard_schedule_fires_total", fired)) else None
+
+        # When it fires, then its exporter counts the fires, and beat's process
+        samples = wait_for(scraped, timeout=30, what="beat to count a fire")
+    assert samples[("taskyard_processes", frozenset({("process", "beat")}))] == 1
+
+
 def test_a_taken_metrics_port_stops_the_worker_with_one_line(
     runtime: dict[str, str], tmp_path: Path
 ) -> None:
@@ -138,12 +175,7 @@ def test_a_taken_metrics_port_stops_the_worker_with_one_line(
 def test_exposition_passes_promtool(api: TestClient) -> None:
     text = api.get("/metrics").text
     list(text_string_to_metric_families(text))  # parses
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        return  # the parser above is the check on machines without Prometheus's tools
-    done = subprocess.run(
-        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
-    )
+    done = promtool("check", "metrics", stdin=text)
     assert done.returncode == 0, done.stdout + done.stderr
 
 

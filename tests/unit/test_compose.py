@@ -220,3 +220,20 @@ def test_singleton_style_services_run_their_procfile_program(name: str) -> None:
     compose_args = argv(service(name)["command"])
     assert compose_args[:2] == procfile_args[:2]
     assert option(compose_args, "-S") == option(procfile_args, "-S")
+
+
+def test_prometheus_scrapes_every_process_that_exports_and_loads_the_alerting_rules() -> None:
+    # Every Procfile process but the API (its own target) and Flower exports on the port
+    config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    (discovery,) = jobs["taskyard-workers"]["dns_sd_configs"]
+    exporting = set(PROCFILE) - {"api", "flower"}
+    assert set(discovery["names"]) == exporting
+    assert discovery["port"] == int(
+        service("worker-default")["environment"]["TASKYARD_METRICS_PORT"]
+    )
+    # and the rules it names are mounted beside its configuration
+    mounts = set(service("prometheus")["volumes"])
+    assert "./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in mounts
+    for rules in config["rule_files"]:
+        assert f"./deploy/prometheus/{rules}:/etc/prometheus/{rules}:ro" in mounts

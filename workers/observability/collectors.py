@@ -1,4 +1,5 @@
-"""Gauges read at scrape time: queue depth per queue and priority, jobs per open status."""
+"""Gauges read at scrape time: queue depth per queue and priority, the oldest queued job per
+queue, jobs per open status."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from sqlalchemy import func, select
 
 from workers.priorities import MAX_PRIORITY, MIN_PRIORITY
 from workers.queue_depth import queue_depths
+from workers.queues import QUEUE_ORDER
 from workers.settings import get_settings
 from workers.store.engine import session_scope
 from workers.store.models import FINISHED_STATUSES, Job, JobStatus
+from workers.store.types import utcnow
 
 log = logging.getLogger(__name__)
 #: Counted on every scrape: every open status, and dead letters (finished but actionable).
@@ -66,4 +69,33 @@ class JobStatusCollector(Collector):
             return
         for status in COUNTED_STATUSES:
             family.add_metric([status], counts.get(status, 0))
+        yield family
+
+
+class QueueAgeCollector(Collector):
+    """``taskyard_queue_oldest_age_seconds{queue}``: how long the oldest queued job has waited
+    since it became due (enqueue, or the end of its delay or backoff), as the queue wait does."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "taskyard_queue_oldest_age_seconds",
+            "Seconds the oldest queued job of each queue has waited since it became due (0: none).",
+            labels=["queue"],
+        )
+        query = (
+            select(Job.queue, func.min(func.coalesce(Job.run_at, Job.created_at)))
+            .where(Job.status == JobStatus.QUEUED.value)
+            .group_by(Job.queue)
+        )
+        try:
+            with session_scope() as session:
+                oldest = {queue: due for queue, due in session.execute(query)}
+        except Exception:  # a scrape must not fail because the store is down
+            log.warning("queue ages unavailable", exc_info=True, extra={"action": "metrics.error"})
+            return
+        now = utcnow()
+        for queue in QUEUE_ORDER:
+            due = oldest.get(queue.value)
+            age = 0.0 if due is None else max(0.0, (now - due).total_seconds())
+            family.add_metric([queue.value], age)
         yield family

@@ -2,7 +2,8 @@
 
 Every process tree has its own ``PROMETHEUS_MULTIPROC_DIR``, set up by its entry point
 (:mod:`workers.observability.multiproc`): pool children write their samples there and the
-tree's exporter reads them all. Workers and the dispatcher export on
+tree's exporter reads them all, with its processes' CPU, memory and descriptors
+(:mod:`workers.observability.processes`). Workers, the dispatcher and beat export on
 ``TASKYARD_METRICS_PORT`` when it is set; the API serves ``/metrics``.
 
 Importing this module records nothing. A labelled metric makes a value per label set when it
@@ -17,12 +18,17 @@ from functools import cache
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     multiprocess,
     start_http_server,
 )
 
+from workers.observability.processes import ProcessTreeCollector
+
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800)
+#: A store commit takes well under a millisecond on a quiet local server.
+STORE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
 
 API_REQUESTS = Counter(
     "taskyard_api_requests",
@@ -50,7 +56,7 @@ JOB_DURATION = Histogram(
 QUEUE_WAIT = Histogram(
     "taskyard_job_queue_wait_seconds",
     "From when an attempt became due (enqueue, delay or retry time) to its start.",
-    ["queue"],
+    ["type", "queue"],
     buckets=LATENCY_BUCKETS,
 )
 POISON_MESSAGES = Counter(
@@ -82,6 +88,34 @@ BREAKER_TRANSITIONS = Counter(
 REAPED = Counter(
     "taskyard_reaped_jobs", "Jobs whose worker went silent, by what the reaper did.", ["action"]
 )
+SCHEDULE_FIRES = Counter(
+    "taskyard_schedule_fires",
+    "Schedule slots the leading beat handled: fired, taken (by another beat), retry, rejected.",
+    ["schedule", "outcome"],
+)
+MAINTENANCE_RUNS = Counter(
+    "taskyard_maintenance_runs",
+    "Maintenance runs by task and how they ended: succeeded, failed, skipped.",
+    ["task", "outcome"],
+)
+STORE_COMMIT = Histogram(
+    "taskyard_store_commit_seconds",
+    "Store commits: a session's (transaction) or one hot-path statement's (autocommit).",
+    ["kind"],
+    buckets=STORE_BUCKETS,
+)
+STORE_CONNECTIONS = Gauge(
+    "taskyard_store_connections",
+    "Store connections of this process tree's pools: open, and in use (checked out).",
+    ["state"],
+    multiprocess_mode="livesum",
+)
+WORKERS = Gauge(
+    "taskyard_workers",
+    "Celery workers up in this process tree, by profile (the node name before '@') and state.",
+    ["profile", "state"],
+    multiprocess_mode="livesum",
+)
 
 
 @cache
@@ -104,7 +138,7 @@ def republished_jobs() -> Counter:
 def multiprocess_registry() -> CollectorRegistry:
     """A registry that reads every sample this process tree wrote."""
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    registry.register(ProcessTreeCollector())
     return registry
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from workers.errors import StoreUnavailable
+from workers.observability.metrics import STORE_COMMIT, STORE_CONNECTIONS
 from workers.settings import get_settings
 
 _engines: dict[str, Engine] = {}
@@ -65,6 +67,35 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _count_connections(engine: Engine) -> None:
+    """Keep ``taskyard_store_connections`` (open, in use) as this engine's pool changes.
+
+    Each connection's record carries what it was counted as, so a check-in after a failed
+    checkout, or a close after an invalidation, never counts twice."""
+    gauges = {state: STORE_CONNECTIONS.labels(state) for state in ("open", "in_use")}
+
+    def count(state: str) -> Callable[..., None]:
+        def on_event(_dbapi: Any, record: Any, *_: Any) -> None:
+            if not record.info.get(f"taskyard.{state}"):
+                record.info[f"taskyard.{state}"] = True
+                gauges[state].inc()
+
+        return on_event
+
+    def uncount(state: str) -> Callable[..., None]:
+        def on_event(_dbapi: Any, record: Any, *_: Any) -> None:
+            if record is not None and record.info.pop(f"taskyard.{state}", False):
+                gauges[state].dec()
+
+        return on_event
+
+    event.listen(engine, "connect", count("open"))
+    event.listen(engine, "close", uncount("open"))
+    event.listen(engine, "detach", uncount("open"))
+    event.listen(engine, "checkout", count("in_use"))
+    event.listen(engine, "checkin", uncount("in_use"))
+
+
 def build_engine(url: str, *, writer: bool = False, durable: bool = True) -> Engine:
     """A new engine for ``url`` with the pool and pragmas Taskyard expects.
 
@@ -83,8 +114,9 @@ def build_engine(url: str, *, writer: bool = False, durable: bool = True) -> Eng
             **({"isolation_level": "AUTOCOMMIT"} if writer else {}),
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        _count_connections(engine)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         pool_pre_ping=not writer,
         pool_size=10,
@@ -97,6 +129,8 @@ def build_engine(url: str, *, writer: bool = False, durable: bool = True) -> Eng
         },
         **({"isolation_level": "AUTOCOMMIT"} if writer else {}),
     )
+    _count_connections(engine)
+    return engine
 
 
 def get_engine(url: str | None = None) -> Engine:
@@ -144,6 +178,7 @@ def writer_connection(*, durable: bool = True) -> Iterator[Connection]:
         connection = None
     if connection is None:
         connection = _held.connections[key] = engine.connect()
+    began = time.perf_counter()
     try:
         yield connection
     except BaseException:
@@ -151,6 +186,7 @@ def writer_connection(*, durable: bool = True) -> Iterator[Connection]:
         with suppress(Exception):
             connection.close()
         raise
+    STORE_COMMIT.labels("autocommit").observe(time.perf_counter() - began)
 
 
 def dispose_engines() -> None:
@@ -168,6 +204,8 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
     try:
         with factory.begin() as session:
             yield session
+            committing = time.perf_counter()
+        STORE_COMMIT.labels("transaction").observe(time.perf_counter() - committing)
     except DBAPIError as error:
         if error.connection_invalidated or _is_outage(error):
             raise StoreUnavailable("the job store is unreachable; try again shortly") from error
