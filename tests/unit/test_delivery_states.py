@@ -3,9 +3,6 @@ and the status sets the code uses are derived from it."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 from tasks.notifications.states import (
     FINISHED,
     REPLAYABLE,
@@ -13,31 +10,18 @@ from tasks.notifications.states import (
     DeliveryEvent,
     DeliveryStatus,
 )
+from tests.support.diagrams import drawn_transitions
 from workers.store.models import Actor
 
-ARCHITECTURE = Path(__file__).parents[2] / "docs" / "architecture.md"
-ARROW = re.compile(r"^(\[\*\]|\w+) --> (\[\*\]|\w+)(?:: (\w+) \((\w+(?:, \w+)*)\))?$")
 Row = tuple[DeliveryStatus | None, DeliveryStatus, DeliveryEvent, Actor]
 
 
 def _diagram() -> tuple[set[Row], set[DeliveryStatus]]:
-    text = ARCHITECTURE.read_text()
-    opening = text.index("```mermaid", text.index("### Deliveries"))
-    lines = [line.strip() for line in text[opening : text.index("```", opening + 3)].splitlines()]
-    assert lines[1] == "stateDiagram-v2"
-    rows: set[Row] = set()
-    ends: set[DeliveryStatus] = set()
-    for line in filter(None, lines[2:]):
-        match = ARROW.match(line)
-        assert match is not None, f"not an arrow the test can read: {line!r}"
-        source, target, event, actors = match.groups()
-        if target == "[*]":
-            ends.add(DeliveryStatus(source))
-            continue
-        start = None if source == "[*]" else DeliveryStatus(source)
-        for actor in actors.split(", "):
-            rows.add((start, DeliveryStatus(target), DeliveryEvent(event), Actor(actor)))
-    return rows, ends
+    drawn, ends = drawn_transitions("### Deliveries")
+    status = DeliveryStatus
+    rows = {(None if source is None else status(source), status(target), DeliveryEvent(event),
+             Actor(actor)) for source, target, event, actor in drawn}  # fmt: skip
+    return rows, {DeliveryStatus(end) for end in ends}
 
 
 def test_the_diagram_draws_exactly_the_transition_table() -> None:

@@ -4,10 +4,10 @@ and the status sets the code uses are derived from it."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from sqlalchemy import Table
 
+from tests.support.diagrams import drawn_transitions
 from workers.store.models import (
     FINISHED_STATUSES,
     REPLAYABLE_STATUSES,
@@ -18,36 +18,14 @@ from workers.store.models import (
     JobStatus,
 )
 
-ARCHITECTURE = Path(__file__).parents[2] / "docs" / "architecture.md"
-#: ``source --> target: event (actor, actor)``; ``[*]`` is the record's creation or end.
-ARROW = re.compile(r"^(\[\*\]|\w+) --> (\[\*\]|\w+)(?:: (\w+) \((\w+(?:, \w+)*)\))?$")
 Row = tuple[JobStatus | None, JobStatus, JobEvent, Actor]
 
 
-def _diagram_lines() -> list[str]:
-    text = ARCHITECTURE.read_text()
-    opening = text.index("```mermaid", text.index("## A job's life"))
-    block = text[opening : text.index("```", opening + 3)]
-    lines = [line.strip() for line in block.splitlines()[1:]]
-    assert lines[0] == "stateDiagram-v2"
-    return [line for line in lines[1:] if line]
-
-
 def _diagram() -> tuple[set[Row], set[JobStatus]]:
-    rows: set[Row] = set()
-    ends: set[JobStatus] = set()
-    for line in _diagram_lines():
-        match = ARROW.match(line)
-        assert match is not None, f"not an arrow the test can read: {line!r}"
-        source, target, event, actors = match.groups()
-        if target == "[*]":
-            ends.add(JobStatus(source))
-            continue
-        assert event is not None, f"an arrow without 'event (actor)': {line!r}"
-        start = None if source == "[*]" else JobStatus(source)
-        for actor in actors.split(", "):
-            rows.add((start, JobStatus(target), JobEvent(event), Actor(actor)))
-    return rows, ends
+    drawn, ends = drawn_transitions("## A job's life")
+    rows = {(None if source is None else JobStatus(source), JobStatus(target), JobEvent(event),
+             Actor(actor)) for source, target, event, actor in drawn}  # fmt: skip
+    return rows, {JobStatus(end) for end in ends}
 
 
 def test_the_diagram_draws_exactly_the_transition_table() -> None:
