@@ -14,7 +14,17 @@ from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.metrics import RequestMetrics
 from api.refusals import document_refusals, refuse_ambiguous_body, refuse_unknown_query
-from api.routes import channels, dead_letters, health, jobs, metrics, queues, schedules, templates
+from api.routes import (
+    channels,
+    dead_letters,
+    health,
+    jobs,
+    metrics,
+    queues,
+    schedules,
+    subscriptions,
+    templates,
+)
 from api.submissions import CoalescedSubmissions
 from tasks.jobs.producer import Producer
 from workers import speedups
@@ -99,6 +109,7 @@ def create_app() -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(CorrelationMiddleware)
     app.add_middleware(RequestMetrics)
-    for module in (jobs, dead_letters, queues, schedules, channels, templates, health, metrics):
+    for module in (jobs, dead_letters, queues, schedules, channels, templates, subscriptions,
+                   health, metrics):  # fmt: skip
         app.include_router(document_refusals(module.router))
     return app

@@ -19,9 +19,12 @@ from tasks.notifications.errors import (
     ChannelNotFound,
     ChannelTestFailed,
     InvalidChannel,
+    InvalidSubscription,
     InvalidTemplate,
     RenderError,
     SecretsUnreadable,
+    SubscriptionConflict,
+    SubscriptionNotFound,
     TemplateConflict,
     TemplateNotFound,
 )
@@ -65,6 +68,9 @@ _TASKYARD_STATUS: dict[type[TaskyardError], int] = {
     ChannelConflict: 409,
     ChannelTestFailed: 502,
     SecretsUnreadable: 503,
+    InvalidSubscription: 422,
+    SubscriptionNotFound: 404,
+    SubscriptionConflict: 409,
 }
 _HTTP_CODES = {
     400: "bad_request",

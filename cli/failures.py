@@ -13,9 +13,12 @@ from tasks.notifications.errors import (
     ChannelConflict,
     ChannelNotFound,
     InvalidChannel,
+    InvalidSubscription,
     InvalidTemplate,
     RenderError,
     SecretsUnreadable,
+    SubscriptionConflict,
+    SubscriptionNotFound,
     TemplateNotFound,
 )
 from workers.errors import (
@@ -62,6 +65,9 @@ FAILURES: dict[type[TaskyardError], tuple[type[CliError], str | None]] = {
     ChannelNotFound: (CliError, "`taskyard channels list` shows them"),
     ChannelConflict: (CliError, "choose another name or remove it first"),
     SecretsUnreadable: (CliError, None),
+    InvalidSubscription: (UsageProblem, None),
+    SubscriptionNotFound: (CliError, "`taskyard subscriptions list` shows them"),
+    SubscriptionConflict: (CliError, "choose another name or remove it first"),
 }
 
 
