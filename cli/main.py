@@ -22,6 +22,7 @@ from cli import (
     keys,
     poison,
     schedules,
+    subscriptions,
     templates,
 )
 from cli.failures import from_store_error, from_taskyard_error
@@ -136,8 +137,8 @@ def cli(ctx: click.Context, verbose: bool) -> None:
         doctor.require_running_stack()
 
 
-# What the platform holds (keys, jobs, dead letters, poison messages, schedules, templates)
-# and the store's schema.
+# What the platform holds (keys, jobs, dead letters, poison messages, schedules, templates,
+# channels, subscriptions) and the store's schema.
 cli.add_command(keys.keys)
 cli.add_command(jobs.jobs)
 cli.add_command(dead_letters.dead_letters)
@@ -146,6 +147,7 @@ cli.add_command(poison.poison)
 cli.add_command(schedules.schedules)
 cli.add_command(templates.templates)
 cli.add_command(channels.channels)
+cli.add_command(subscriptions.subscriptions)
 cli.add_command(db.db)
 # Maintenance, then the processes and the stack they form.
 cli.add_command(maintenance)
