@@ -12,6 +12,7 @@ from api.errors import status_for
 from cli.failures import from_taskyard_error
 from cli.output import EXIT_FAILED, EXIT_USAGE
 from schedules import errors as schedule
+from tasks.notifications import errors as notification
 from workers import errors
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,6 +28,9 @@ TABLE = [
     (schedule.ScheduleConflict("static entry"), 409, EXIT_FAILED, "static entry"),
     (errors.StoreUnavailable("down"), 503, EXIT_FAILED, "start PostgreSQL or fix the URL"),
     (errors.BrokerUnavailable("down"), 503, EXIT_FAILED, "start Redis or fix the URL"),
+    (notification.InvalidSubscription("match: no"), 422, EXIT_USAGE, "match: no"),
+    (notification.SubscriptionNotFound("no x"), 404, EXIT_FAILED, "subscriptions list` shows them"),
+    (notification.SubscriptionConflict("taken"), 409, EXIT_FAILED, "or remove it first"),
 ]
 
 
