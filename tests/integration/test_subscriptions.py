@@ -279,3 +279,40 @@ def test_a_catch_up_fire_and_a_slot_claimed_without_a_run_are_missed_schedules(
     assert {n.idempotency_key for n in made} == expected
     subjects = sorted(n.subject or "" for n in made)
     assert all(s.startswith("schedule report-nightly missed its slot at ") for s in subjects)
+
+
+def _finished_job(status: str) -> uuid.UUID:
+    """A job record as a worker leaves it (no worker needed to read it as an event)."""
+    job_id = uuid.uuid4()
+    now = utcnow()
+    with session_scope() as session:
+        session.add(Job(id=job_id, type="diag.fail", queue="default", priority=5, status=status,
+                        payload={"message": "m"}, attempts=1, max_attempts=1, created_at=now,
+                        finished_at=now, timed_out=False, error_type="DiagFailure",
+                        error_message="m"))  # fmt: skip
+    return job_id
+
+
+def test_a_subscription_whose_channel_went_stalls_and_catches_up_once_it_is_back(
+    sink: HttpSink, running: None
+) -> None:
+    # Given a subscription to a channel that is then removed
+    config = parse_config({"kind": "webhook", "url": sink.url + "/later", "secret": SECRET})
+    channel = store.create_channel("later", config)
+    subscription = create_subscription(
+        SubscriptionSpec("stalls", "job.failed", "diag.fail", ("later",))
+    )
+    store.delete_channel(channel.id)
+    job_id = _finished_job("failed")
+
+    # When the sweep runs, it stalls that subscription and sends nothing
+    swept = sweep()
+    assert "channel" in swept.stalled["stalls"]
+    assert _made(subscription) == []
+
+    # Then, with the channel back, the next sweep sends what was held back
+    store.create_channel("later", config)
+    assert sweep().stalled == {}
+    (made,) = _made(subscription)
+    assert made.idempotency_key == f"job.failed:{job_id}"
+    wait_for(lambda: _all_sent([made]), what="sent")
