@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.resources import PatchBody, same_named
 from tasks.notifications.events import EventKind
+from tasks.notifications.notify import MAX_CHANNELS
 from tasks.notifications.subscriptions import MAX_MATCH, SubscriptionSpec, channels_of
 from workers.names import NAME_PATTERN
 from workers.store.models import Subscription
@@ -26,7 +27,8 @@ _CHANNELS = (
     "Channel names, or one glob over the names (`ops-*`); empty: the template's default channels."
 )
 _TEMPLATE = "A template rendered against the event's data; absent: the built-in message."
-Channels = list[str] | str
+_Name = Annotated[str, Field(min_length=1, max_length=200)]
+Channels = Annotated[list[_Name], Field(max_length=MAX_CHANNELS)] | _Name
 
 
 def _channels(value: Channels) -> tuple[str, ...] | str:
@@ -43,7 +45,7 @@ class SubscriptionIn(BaseModel):
     match: str = Field(default="*", min_length=1, max_length=MAX_MATCH, description=_MATCH)
     channels: Channels = Field(default_factory=list, description=_CHANNELS)
     template: str | None = Field(default=None, max_length=200, description=_TEMPLATE)
-    enabled: bool = True
+    enabled: bool = Field(default=True, strict=True, description="Off: it sends nothing.")
 
     def to_spec(self) -> SubscriptionSpec:
         """The subscription this body describes (checked further by the store)."""
@@ -59,7 +61,7 @@ class SubscriptionPatch(PatchBody):
     match: str | None = Field(default=None, min_length=1, max_length=MAX_MATCH)
     channels: Channels | None = None
     template: str | None = Field(default=None, max_length=200)
-    enabled: bool | None = None
+    enabled: bool | None = Field(default=None, strict=True)
 
     def spec_changes(self) -> dict[str, Any]:
         """The fields sent, as :class:`SubscriptionSpec` takes them."""
