@@ -29,7 +29,12 @@ from tasks.notifications import notify
 from tasks.notifications.events import Event, EventKind, Position, message, read_page
 from tasks.notifications.notify import NotificationRequest
 from tasks.notifications.subscriptions import advance, channels_of, enabled_subscriptions
-from workers.errors import IdempotencyConflict, TaskyardError
+from workers.errors import (
+    BrokerUnavailable,
+    IdempotencyConflict,
+    StoreUnavailable,
+    TaskyardError,
+)
 from workers.store.engine import session_scope
 from workers.store.models import Notification, Subscription
 from workers.store.types import utcnow
@@ -40,6 +45,8 @@ log = logging.getLogger(__name__)
 OVERLAP = timedelta(minutes=2)
 #: Rows read per page.
 PAGE = 500
+#: Failures of the platform, not of a subscription: they fail the run instead of stalling it.
+UNAVAILABLE = (StoreUnavailable, BrokerUnavailable)
 #: What ``source`` a subscription's notifications carry.
 SOURCE = "subscription"
 
@@ -148,6 +155,8 @@ def sweep(budget_s: float = 60.0) -> Swept:
     for subscription in enabled_subscriptions():
         try:
             sweep_one(subscription, now, deadline, swept)
+        except UNAVAILABLE:
+            raise  # the run fails; the next one, 10 s on, tries again
         except TaskyardError as error:
             swept.stalled[subscription.name] = error.message
             log.warning("subscription.stalled", extra={"action": "subscription.stalled",
