@@ -24,6 +24,7 @@ from api.routes import (
     notifications,
     queues,
     schedules,
+    subscriptions,
     templates,
 )
 from api.submissions import CoalescedSubmissions
@@ -118,7 +119,7 @@ def create_app() -> FastAPI:
     app.add_middleware(CorrelationMiddleware)
     app.add_middleware(RequestMetrics)
     routers = (jobs, dead_letters, queues, schedules, notifications, deliveries, channels,
-               templates, health, metrics)  # fmt: skip
+               templates, subscriptions, health, metrics)  # fmt: skip
     for module in routers:
         app.include_router(document_refusals(module.router))
     return app

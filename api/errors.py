@@ -23,9 +23,12 @@ from tasks.notifications.errors import (
     DeliveryStateConflict,
     InvalidChannel,
     InvalidNotification,
+    InvalidSubscription,
     InvalidTemplate,
     RenderError,
     SecretsUnreadable,
+    SubscriptionConflict,
+    SubscriptionNotFound,
     TemplateConflict,
     TemplateNotFound,
 )
@@ -73,6 +76,9 @@ _TASKYARD_STATUS: dict[type[TaskyardError], int] = {
     ChannelNotAllowed: 403,
     DeliveryNotFound: 404,
     DeliveryStateConflict: 409,
+    InvalidSubscription: 422,
+    SubscriptionNotFound: 404,
+    SubscriptionConflict: 409,
 }
 _HTTP_CODES = {
     400: "bad_request",

@@ -17,9 +17,12 @@ from tasks.notifications.errors import (
     DeliveryStateConflict,
     InvalidChannel,
     InvalidNotification,
+    InvalidSubscription,
     InvalidTemplate,
     RenderError,
     SecretsUnreadable,
+    SubscriptionConflict,
+    SubscriptionNotFound,
     TemplateNotFound,
 )
 from workers.errors import (
@@ -70,6 +73,9 @@ FAILURES: dict[type[TaskyardError], tuple[type[CliError], str | None]] = {
     ChannelNotAllowed: (CliError, None),
     DeliveryNotFound: (CliError, "`taskyard deliveries list` shows recent ones"),
     DeliveryStateConflict: (CliError, "`taskyard deliveries show ID` shows where it is"),
+    InvalidSubscription: (UsageProblem, None),
+    SubscriptionNotFound: (CliError, "`taskyard subscriptions list` shows them"),
+    SubscriptionConflict: (CliError, "choose another name or remove it first"),
 }
 
 

@@ -24,6 +24,7 @@ from cli import (
     notifications,
     poison,
     schedules,
+    subscriptions,
     templates,
 )
 from cli.failures import from_store_error, from_taskyard_error
@@ -140,7 +141,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 
 
 # What the platform holds (keys, jobs, dead letters, poison messages, schedules, templates,
-# channels, notifications and their deliveries) and the store's schema.
+# channels, notifications and their deliveries, subscriptions) and the store's schema.
 cli.add_command(keys.keys)
 cli.add_command(jobs.jobs)
 cli.add_command(dead_letters.dead_letters)
@@ -151,6 +152,7 @@ cli.add_command(templates.templates)
 cli.add_command(channels.channels)
 cli.add_command(notifications.notifications)
 cli.add_command(notifications.deliveries)
+cli.add_command(subscriptions.subscriptions)
 cli.add_command(db.db)
 # Maintenance, then the processes and the stack they form.
 cli.add_command(maintenance)

@@ -125,6 +125,11 @@ MAINTENANCE: tuple[MaintenanceTask, ...] = (
         "A diag.noop through each queue; records its end-to-end latency.",
         DefaultSchedule(cron="* * * * *", expires_s=55),
     ),
+    MaintenanceTask(
+        "notify_sweep",
+        "Turn events into subscriptions' notifications; fail deliveries their job left.",
+        DefaultSchedule(interval_s=10, expires_s=9),
+    ),
 )
 
 #: Every maintenance task by the name ``taskyard maintenance run`` takes.

@@ -1,8 +1,9 @@
 """``maintenance.purge``: delete records past their retention, in short batches.
 
 Finished jobs by status (``TASKYARD_RETENTION_<STATUS>_DAYS``, counted from ``finished_at``),
-schedule fires and maintenance runs past theirs, and idempotency and unique keys past
-``expires_at``. Deliveries have no table yet; their retention belongs here when they do.
+schedule fires and maintenance runs past theirs, idempotency and unique keys past
+``expires_at``, and finished deliveries past ``TASKYARD_RETENTION_DELIVERIES_DAYS`` (with the
+notifications left without one), through :func:`tasks.notifications.deliveries.purge`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy import ColumnElement, CursorResult, delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from tasks.maintenance.runs import RunResult, maintenance_task, run_maintenance
+from tasks.notifications import deliveries
 from workers.settings import Settings, get_settings
 from workers.store.engine import session_scope
 from workers.store.models import (
@@ -105,13 +107,30 @@ def delete_in_batches(target: Expired, size: int, figures: dict[str, Any]) -> No
             return
 
 
+def purge_deliveries(before: datetime, size: int, figures: dict[str, Any]) -> None:
+    """Delete finished deliveries older than ``before``, ``size`` at a time, each batch its own
+    transaction (in ``deliveries.py``, with every other write of a delivery)."""
+    figures.setdefault("deliveries", 0)
+    while True:
+        deleted = deliveries.purge(before, size)
+        figures["deliveries"] += deleted
+        figures["rows_deleted"] += deleted
+        figures["batches"] += 1 if deleted else 0
+        if deleted < size:
+            return
+
+
 def purge_records(figures: dict[str, Any], batch_size: int | None = None) -> None:
-    """Delete finished jobs, schedule fires and maintenance runs past their retention, and
-    idempotency and unique keys past their expiry; fill ``figures`` with rows deleted."""
+    """Delete finished jobs, schedule fires, maintenance runs and deliveries past their
+    retention, and idempotency and unique keys past their expiry; fill ``figures`` with rows
+    deleted."""
     settings = get_settings()
+    size = batch_size or settings.purge_batch_size
+    now = utcnow()
     figures.update(rows_deleted=0, batches=0)
-    for target in expired(settings, utcnow()):
-        delete_in_batches(target, batch_size or settings.purge_batch_size, figures)
+    for target in expired(settings, now):
+        delete_in_batches(target, size, figures)
+    purge_deliveries(now - timedelta(days=settings.retention_deliveries_days), size, figures)
 
 
 def purge(batch_size: int | None = None) -> RunResult:

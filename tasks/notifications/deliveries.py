@@ -8,7 +8,8 @@ By actor:
 - worker (``sending.py``): :func:`claim`, :func:`resend`, :func:`defer`, :func:`settle`.
   Every write after the claim names the claim's token, so a run that lost its claim cannot
   overwrite a newer outcome;
-- reaper (the sweep in ``sweeps.py``): :func:`reap_orphans`.
+- reaper (``maintenance.notify_sweep``, ``tasks/maintenance/notify_sweep.py``):
+  :func:`reap_orphans`.
 """
 
 from __future__ import annotations

@@ -102,3 +102,21 @@ class DeliveryStateConflict(TaskyardError):
     """The delivery is not in a status that allows the operation (replay, cancel)."""
 
     code = "delivery_state_conflict"
+
+
+class InvalidSubscription(TaskyardError):
+    """A subscription does not validate: its name, event, match, channels or template."""
+
+    code = "invalid_subscription"
+
+
+class SubscriptionNotFound(TaskyardError):
+    """No subscription has that id or name."""
+
+    code = "subscription_not_found"
+
+
+class SubscriptionConflict(TaskyardError):
+    """A subscription with that name exists already."""
+
+    code = "subscription_conflict"

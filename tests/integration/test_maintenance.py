@@ -40,9 +40,11 @@ from workers.redis_client import shared_redis
 from workers.settings import get_settings
 from workers.store.engine import session_scope
 from workers.store.models import (
+    Delivery,
     IdempotencyKey,
     Job,
     MaintenanceRun,
+    Notification,
     Schedule,
     ScheduleFire,
     UniqueJob,
@@ -137,6 +139,48 @@ def test_purge_deletes_exactly_what_is_past_retention_in_batches(
 
     # And a second run finds nothing left to do
     assert purge().figures["rows_deleted"] == 0
+
+
+def _notification(created: datetime) -> Notification:
+    return Notification(id=uuid.uuid4(), subject="s", text="t", data={}, queue="default",
+                        priority=5, idempotency_scope="internal", request_hash="h",
+                        source="api", created_at=created)  # fmt: skip
+
+
+def _delivery(notification: Notification, status: str, finished: datetime | None) -> Delivery:
+    delivery_id = uuid.uuid4()
+    return Delivery(id=delivery_id, notification_id=notification.id, channel_name="hook",
+                    status=status, job_id=uuid.uuid4(), queue="default", priority=5,
+                    attempts=1, max_attempts=5, message_key=delivery_id.hex,
+                    created_at=notification.created_at, finished_at=finished,
+                    maybe_delivered=False)  # fmt: skip
+
+
+def test_purge_deletes_finished_deliveries_past_retention_and_their_notifications(
+    runtime: dict[str, str], setting: Callable[[str, str], None]
+) -> None:
+    # Given deliveries finished just past TASKYARD_RETENTION_DELIVERIES_DAYS (30), one just
+    # inside it, and an old one still waiting to be sent
+    now = utcnow()
+    old, recent = now - 31 * DAY, now - 29 * DAY
+    gone = [_notification(old - DAY) for _ in range(3)]
+    kept = [_notification(old - DAY), _notification(old - DAY)]
+    add(*gone, *kept)
+    expired = [_delivery(n, status, old) for n, status in zip(gone, ("sent", "failed", "dead"),
+                                                              strict=True)]  # fmt: skip
+    alive = [_delivery(kept[0], "sent", recent), _delivery(kept[1], "queued", None)]
+    add(*expired, *alive)
+
+    # When purge runs with batches of two
+    setting("PURGE_BATCH_SIZE", "2")
+    result = purge()
+
+    # Then the expired deliveries and the notifications left without any are gone
+    assert result.outcome is RunOutcome.SUCCEEDED, result.error
+    assert surviving(Delivery, [d.id for d in expired + alive]) == {d.id for d in alive}
+    assert surviving(Notification, [n.id for n in gone + kept]) == {n.id for n in kept}
+    assert result.figures["deliveries"] == 3
+    assert purge().figures["deliveries"] == 0
 
 
 def test_a_run_while_another_holds_the_lock_is_skipped_and_recorded(

@@ -33,6 +33,9 @@ TABLE = [
     (notification.ChannelNotAllowed("not billing"), 403, EXIT_FAILED, "not billing"),
     (notification.DeliveryNotFound("no delivery x"), 404, EXIT_FAILED, "shows recent ones"),
     (notification.DeliveryStateConflict("sent"), 409, EXIT_FAILED, "shows where it is"),
+    (notification.InvalidSubscription("match: no"), 422, EXIT_USAGE, "match: no"),
+    (notification.SubscriptionNotFound("no x"), 404, EXIT_FAILED, "subscriptions list` shows them"),
+    (notification.SubscriptionConflict("taken"), 409, EXIT_FAILED, "or remove it first"),
 ]
 
 

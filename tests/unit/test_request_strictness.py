@@ -15,6 +15,7 @@ from api import (
     notification_schemas,
     schedule_schemas,
     schemas,
+    subscription_schemas,
     template_schemas,
 )
 from api.app import create_app
@@ -30,6 +31,7 @@ MODELS: dict[str, type[BaseModel]] = {
         template_schemas,
         channel_schemas,
         notification_schemas,
+        subscription_schemas,
     )
     for name, value in vars(module).items()
     if isinstance(value, type) and issubclass(value, BaseModel)

@@ -66,6 +66,8 @@ def test_the_maintenance_defaults_are_scheduled() -> None:
     assert ENTRIES["maintenance.backup"].timing == Timing(cron="30 2 * * *", timezone="UTC")
     assert ENTRIES["maintenance.redis_hygiene"].timing == Timing(cron="*/10 * * * *")
     assert ENTRIES["maintenance.canary"].timing == Timing(cron="* * * * *")
+    sweep = ENTRIES["maintenance.notify_sweep"]
+    assert (sweep.timing, sweep.expires_s) == (Timing(interval_s=10), 9)
     assert len(ENTRIES) == len(STATIC_ENTRIES), "two static entries share a name"
 
 

@@ -192,6 +192,9 @@ class Job(Base):
         Index("ix_jobs_dispatching", "dispatched_at", **_where("status = 'dispatching'")),
         Index("ix_jobs_heartbeat", "heartbeat_at", **_where("status = 'started'")),
         Index("ix_jobs_replay_of", "replay_of", **_where("replay_of IS NOT NULL")),
+        # The subscription sweep's read of job.failed and job.dead events: rows enter only when
+        # a job fails, so the hot path never feeds it.
+        Index("ix_jobs_failed_finished", "finished_at", **_where("status IN ('failed', 'dead')")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)

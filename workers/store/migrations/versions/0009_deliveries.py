@@ -147,9 +147,19 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_digest_members_notification_id"), ["notification_id"], unique=False
         )
+    with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_jobs_failed_finished",
+            ["finished_at"],
+            unique=False,
+            postgresql_where=sa.text("status IN ('failed', 'dead')"),
+            sqlite_where=sa.text("status IN ('failed', 'dead')"),
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.drop_index("ix_jobs_failed_finished")
     with op.batch_alter_table("digest_members", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_digest_members_notification_id"))
 
