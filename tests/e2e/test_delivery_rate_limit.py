@@ -26,6 +26,8 @@ pytestmark = pytest.mark.e2e
 SECRET = "whsec-rate-limit-0123456789"
 MESSAGES = 200
 CHANNEL = "limited"
+#: The workers log at INFO, so they say when they are ready.
+INFO = {"TASKYARD_LOG_LEVEL": "INFO"}
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +54,8 @@ def test_two_workers_keep_a_channel_to_its_rate_limit(sink: HttpSink, tmp_path: 
     first = celery_worker_command(["default"], "first", concurrency=2)
     second = celery_worker_command(["default"], "second", concurrency=2)
     with (
-        running(first, tmp_path / "first.log") as one,
-        running(second, tmp_path / "second.log") as two,
+        running(first, tmp_path / "first.log", INFO) as one,
+        running(second, tmp_path / "second.log", INFO) as two,
         running_dispatcher(),
     ):
         wait_worker_ready(one, tmp_path / "first.log")

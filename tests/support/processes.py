@@ -28,7 +28,8 @@ def celery_worker_command(queues: Sequence[str], name: str, concurrency: int = 1
 def wait_worker_ready(
     process: subprocess.Popen[bytes], log_path: Path, timeout: float = 60.0
 ) -> None:
-    """Wait until a Celery worker started by :func:`running` logs that it is ready."""
+    """Wait until a Celery worker started by :func:`running` logs that it is ready (an INFO
+    line: ``TASKYARD_LOG_LEVEL`` must let it through)."""
 
     def settled() -> bool:
         return process.poll() is not None or b" ready." in log_path.read_bytes()
