@@ -1,4 +1,5 @@
-"""Bare Celery, the yardstick: ``celery -A bench.bare_app worker``.
+"""Bare Celery, the yardstick: ``celery -A bench.bare_app worker``, with a no-op, a sleep and
+a webhook's POST (httpx, one client per pool process).
 
 It shares the settings of Taskyard's app that matter for speed (serializers, prefetch, late
 acks, task events: :data:`MIRRORED`, handed over by the harness in ``BENCH_BARE_CONF`` so the
@@ -16,6 +17,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
 from celery import Celery
 
 BROKER_ENV = "BENCH_BARE_BROKER_URL"
@@ -34,6 +36,18 @@ MIRRORED = (
 )
 NOOP = "bare.noop"
 SLEEP = "bare.sleep"
+POST = "bare.post"
+
+
+_clients: dict[int, httpx.Client] = {}
+
+
+def _client() -> httpx.Client:
+    """The pool process's one HTTP client, made after the fork, as a bare task would keep it."""
+    pid = os.getpid()
+    if pid not in _clients:
+        _clients[pid] = httpx.Client(timeout=10, trust_env=False)
+    return _clients[pid]
 
 
 def build_app(broker_url: str, mirrored: Mapping[str, Any], queue_priority: bool = False) -> Celery:
@@ -57,6 +71,15 @@ def build_app(broker_url: str, mirrored: Mapping[str, Any], queue_priority: bool
     def sleep(ms: int) -> dict[str, int]:
         time.sleep(ms / 1000)
         return {"slept_ms": ms}
+
+    @bare.task(name=POST, shared=False)  # type: ignore[untyped-decorator]
+    def post(url: str, key: str) -> int:
+        """What a webhook delivery does at its core, and nothing else: one JSON POST."""
+        body = json.dumps({"id": key, "subject": "bench", "text": "a webhook"}).encode()
+        headers = {"Content-Type": "application/json", "Idempotency-Key": key}
+        response = _client().post(url, content=body, headers=headers)
+        response.raise_for_status()
+        return int(response.status_code)
 
     return bare
 

@@ -79,6 +79,8 @@ class TaskyardSystem(System):
             "TASKYARD_LOG_LEVEL": "INFO",
             "TASKYARD_ENVIRONMENT": "bench",
             "TASKYARD_SPEEDUPS": "on" if speedups else "off",
+            # Notification channels may send to the bench's sink on loopback (workload 7).
+            "TASKYARD_OUTBOUND_ALLOW": "127.0.0.0/8",
         }
         self.redis = services.redis.client(TASKYARD_DB)
         if speedups:
@@ -113,10 +115,10 @@ class TaskyardSystem(System):
         dispose_engines()
 
     def reset(self) -> None:
-        """Empty the queues and the store's job records."""
+        """Empty the queues and the store's job records, notifications and deliveries."""
         purge_keeping_bindings(self.redis)
         with get_engine().begin() as connection:
-            connection.execute(sa.text("TRUNCATE jobs CASCADE"))
+            connection.execute(sa.text("TRUNCATE jobs, notifications CASCADE"))
 
     def publish(self, job: Job, count: int, queue: str) -> None:
         """Enqueue ``count`` jobs through the producer, a batch of records and messages at once."""

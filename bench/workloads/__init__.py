@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.model import Workload
-from bench.workloads import api, drain, latency, memory, pending, priority
+from bench.workloads import api, drain, latency, memory, notifications, pending, priority
 
 WORKLOADS: tuple[Workload, ...] = (
     drain.WORKLOAD,
@@ -12,4 +12,5 @@ WORKLOADS: tuple[Workload, ...] = (
     api.WORKLOAD,
     memory.WORKLOAD,
     *pending.WORKLOADS,
+    notifications.WORKLOAD,
 )

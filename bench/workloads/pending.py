@@ -1,4 +1,4 @@
-"""6 and 7: workloads of features that do not exist yet, reported as such (no numbers)."""
+"""6: a workload of a feature that does not exist yet, reported as such (no numbers)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,5 @@ WORKLOADS = (
         metrics=(),
         run=None,
         pending_reason="alert evaluation has not landed",
-    ),
-    Workload(
-        name="notifications",
-        title="7. Notification fan-out: 1,000 webhooks at a 100/s channel limit",
-        metrics=(),
-        run=None,
-        pending_reason="notifications have not landed",
     ),
 )

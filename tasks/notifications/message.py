@@ -7,6 +7,8 @@ import ssl
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from workers.settings import get_settings
@@ -36,9 +38,15 @@ def channel_test_message(channel: str) -> Message:
 
 def tls_context() -> ssl.SSLContext:
     """Certificate-checking TLS for SMTP and HTTPS: the system's CAs plus
-    ``TASKYARD_NOTIFY_CA_FILE`` when set."""
+    ``TASKYARD_NOTIFY_CA_FILE`` when set. One per process and CA file, shared by every send:
+    loading the system's CAs takes tens of milliseconds, and nothing changes a context after
+    it is made (a CA file edited in place is read again after a restart)."""
+    return _context(get_settings().notify_ca_file)
+
+
+@lru_cache(maxsize=4)
+def _context(extra: Path | None) -> ssl.SSLContext:
     context = ssl.create_default_context()
-    extra = get_settings().notify_ca_file
     if extra is not None:
         context.load_verify_locations(cafile=str(extra))
     return context

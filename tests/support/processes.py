@@ -10,6 +10,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from tests.support.waiting import wait_for
+
 BIN = Path(sys.executable).parent
 
 
@@ -21,6 +23,19 @@ def celery_worker_command(queues: Sequence[str], name: str, concurrency: int = 1
         "--concurrency", str(concurrency), "--loglevel", "INFO", "--without-mingle",
         "--without-gossip",
     ]  # fmt: skip
+
+
+def wait_worker_ready(
+    process: subprocess.Popen[bytes], log_path: Path, timeout: float = 60.0
+) -> None:
+    """Wait until a Celery worker started by :func:`running` logs that it is ready (an INFO
+    line: ``TASKYARD_LOG_LEVEL`` must let it through)."""
+
+    def settled() -> bool:
+        return process.poll() is not None or b" ready." in log_path.read_bytes()
+
+    wait_for(settled, timeout=timeout, what=f"{log_path.stem} to be ready")
+    assert process.poll() is None, f"{log_path.stem} exited with {process.returncode}"
 
 
 def stop_group(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:

@@ -8,8 +8,9 @@ import datetime as dt
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -40,25 +41,37 @@ def free_port() -> int:
 
 @dataclass
 class Received:
-    """One request the sink took in."""
+    """One request the sink took in, and when (``time.monotonic()``)."""
 
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
 class HttpSink:
     """What the sink received and refused; ``answer`` decides the next answers: ``ok``,
-    ``500``, ``429`` (with ``Retry-After: 7``), ``400`` or ``hang``."""
+    ``500``, ``429`` (with ``Retry-After: 7``), ``400`` or ``hang``.
+
+    ``delay_s`` holds each answer that long after the request is taken in (a slow receiver;
+    ``in_flight`` counts the requests held). ``processed`` lists the ``Idempotency-Key`` of
+    every request the receiver acted on: all of them, or with ``dedup`` only the first of each
+    key, as an idempotent receiver does (a repeat still gets its answer)."""
 
     url: str = ""
     secret: str | None = None
     tolerance_s: float = 300
     answer: str = "ok"
+    delay_s: float = 0.0
+    dedup: bool = False
     received: list[Received] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    processed: list[str] = field(default_factory=list)
+    in_flight: int = 0
+    seen: set[str] = field(default_factory=set)
     release: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def check(self, headers: dict[str, str], body: bytes) -> str | None:
         """Why the request's signature fails, or ``None`` (also when no secret is set)."""
@@ -69,6 +82,23 @@ class HttpSink:
         except InvalidSignature as error:
             return str(error)
         return None
+
+    def clear(self) -> None:
+        """Forget every request taken in."""
+        with self.lock:
+            self.received.clear()
+            self.refused.clear()
+            self.processed.clear()
+            self.seen.clear()
+
+    def take(self, received: Received) -> None:
+        """Keep ``received``, and act on it unless it repeats a key seen (with ``dedup``)."""
+        key = received.headers.get("Idempotency-Key", "")
+        with self.lock:
+            self.received.append(received)
+            if not (self.dedup and key in self.seen):
+                self.processed.append(key)
+            self.seen.add(key)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -82,14 +112,27 @@ class _Handler(BaseHTTPRequestHandler):
             self.sink.refused.append(reason)
             self._reply(401, b'{"error": "bad signature"}')
             return
-        self.sink.received.append(Received(self.path, headers, body))
+        self.sink.take(Received(self.path, headers, body))
         answer = self.sink.answer
         if answer == "hang":
             self.sink.release.wait(HANG_S)
             return
+        if self.sink.delay_s:
+            self._hold(self.sink.delay_s)
         status = 200 if answer == "ok" else int(answer)
         extra = {"Retry-After": "7"} if status == 429 else {}
-        self._reply(status, b'{"ok": true}' if status == 200 else b'{"error": "no"}', extra)
+        # A sender killed while it waited has closed the socket: its answer goes nowhere.
+        with suppress(BrokenPipeError, ConnectionResetError):
+            self._reply(status, b'{"ok": true}' if status == 200 else b'{"error": "no"}', extra)
+
+    def _hold(self, seconds: float) -> None:
+        with self.sink.lock:
+            self.sink.in_flight += 1
+        try:
+            self.sink.release.wait(seconds)
+        finally:
+            with self.sink.lock:
+                self.sink.in_flight -= 1
 
     def _reply(self, status: int, body: bytes, extra: dict[str, str] | None = None) -> None:
         self.send_response(status)
