@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tasks.alerts import TICK_S
 from workers.store.models import MissedRunPolicy
 
 if TYPE_CHECKING:
@@ -124,6 +125,11 @@ MAINTENANCE: tuple[MaintenanceTask, ...] = (
         "canary",
         "A diag.noop through each queue; records its end-to-end latency.",
         DefaultSchedule(cron="* * * * *", expires_s=55),
+    ),
+    MaintenanceTask(
+        "alerts",
+        "Evaluate the alert rules whose slot is due; send their FIRING and RESOLVED notices.",
+        DefaultSchedule(interval_s=TICK_S, expires_s=TICK_S),
     ),
 )
 
