@@ -14,7 +14,18 @@ from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.metrics import RequestMetrics
 from api.refusals import document_refusals, refuse_ambiguous_body, refuse_unknown_query
-from api.routes import channels, dead_letters, health, jobs, metrics, queues, schedules, templates
+from api.routes import (
+    alert_rules,
+    alerts,
+    channels,
+    dead_letters,
+    health,
+    jobs,
+    metrics,
+    queues,
+    schedules,
+    templates,
+)
 from api.submissions import CoalescedSubmissions
 from tasks.jobs.producer import Producer
 from workers import speedups
@@ -83,6 +94,7 @@ def create_app() -> FastAPI:
             {"name": "queues", "description": "What waits in each queue."},
             {"name": "schedules", "description": "Beat entries: list, add, pause, edit."},
             {"name": "templates", "description": "Notification templates: add, preview, edit."},
+            {"name": "alerts", "description": "Alert rules, their alerts and history."},
             {"name": "health", "description": "Liveness and readiness probes (no key)."},
         ],
     )
@@ -99,6 +111,8 @@ def create_app() -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(CorrelationMiddleware)
     app.add_middleware(RequestMetrics)
-    for module in (jobs, dead_letters, queues, schedules, channels, templates, health, metrics):
+    routers = (jobs, dead_letters, queues, schedules, channels, templates, alert_rules, alerts,
+               health, metrics)  # fmt: skip
+    for module in routers:
         app.include_router(document_refusals(module.router))
     return app

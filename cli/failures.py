@@ -9,6 +9,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from cli.output import CliError, UsageProblem
 from schedules.errors import InvalidSchedule, ScheduleNotFound
+from tasks.alerts.errors import AlertRuleConflict, AlertRuleNotFound, InvalidAlertRule
 from tasks.notifications.errors import (
     ChannelConflict,
     ChannelNotFound,
@@ -62,6 +63,9 @@ FAILURES: dict[type[TaskyardError], tuple[type[CliError], str | None]] = {
     ChannelNotFound: (CliError, "`taskyard channels list` shows them"),
     ChannelConflict: (CliError, "choose another name or remove it first"),
     SecretsUnreadable: (CliError, None),
+    InvalidAlertRule: (UsageProblem, None),
+    AlertRuleNotFound: (CliError, "`taskyard alerts rules list` shows them"),
+    AlertRuleConflict: (CliError, "choose another name or remove it first"),
 }
 
 

@@ -10,6 +10,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from cli import (
+    alerts,
     api,
     channels,
     db,
@@ -136,7 +137,8 @@ def cli(ctx: click.Context, verbose: bool) -> None:
         doctor.require_running_stack()
 
 
-# What the platform holds (keys, jobs, dead letters, poison messages, schedules, templates)
+# What the platform holds (keys, jobs, dead letters, poison messages, schedules, templates,
+# channels, alert rules)
 # and the store's schema.
 cli.add_command(keys.keys)
 cli.add_command(jobs.jobs)
@@ -146,6 +148,7 @@ cli.add_command(poison.poison)
 cli.add_command(schedules.schedules)
 cli.add_command(templates.templates)
 cli.add_command(channels.channels)
+cli.add_command(alerts.alerts)
 cli.add_command(db.db)
 # Maintenance, then the processes and the stack they form.
 cli.add_command(maintenance)

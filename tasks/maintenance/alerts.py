@@ -29,6 +29,6 @@ def alerts() -> RunResult:
 
 @maintenance_task(NAME, TIME_LIMIT_S)
 def alerts_task() -> dict[str, Any]:
-    """Evaluate the alert rules due now and send their notices; each slot is applied once,
-    so a repeat is safe; no retry (the next tick is the retry)."""
+    """Evaluate the alert rules due now and send their notices; idempotent (each slot of a
+    rule is applied once); no retry (the next tick is the retry)."""
     return alerts().reported()

@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI, Query
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field, ValidationError
 
-from api import channel_schemas, schedule_schemas, schemas, template_schemas
+from api import alert_schemas, channel_schemas, schedule_schemas, schemas, template_schemas
 from api.app import create_app
 from api.errors import install_error_handlers
 from api.refusals import refuse_unknown_query
@@ -18,7 +18,7 @@ from tests.unit.test_jobtypes import COERCIBLE
 
 MODELS: dict[str, type[BaseModel]] = {
     name: value
-    for module in (schemas, schedule_schemas, template_schemas, channel_schemas)
+    for module in (schemas, schedule_schemas, template_schemas, channel_schemas, alert_schemas)
     for name, value in vars(module).items()
     if isinstance(value, type) and issubclass(value, BaseModel)
 }
