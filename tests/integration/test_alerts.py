@@ -7,13 +7,15 @@ read-only SQL source refuses writes."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from tasks.alerts import instances, notices, rule_store
+from tasks.alerts import instances, notices, rule_store, sql
 from tasks.alerts.decision import Op, Policy
 from tasks.alerts.errors import InvalidAlertRule
 from tasks.alerts.evaluation import evaluate_due, evaluate_rule, slot_of
@@ -29,8 +31,8 @@ from tasks.notifications.sending import deliver
 from tests.support.channels import channel_settings
 from tests.support.sinks import HttpSink, http_sink
 from workers.app import app
-from workers.store.engine import session_scope
-from workers.store.models import AlertEventRow, AlertRule, Delivery, Notification
+from workers.store.engine import get_engine, session_scope
+from workers.store.models import AlertEventRow, AlertRule, Delivery, Job, Notification
 from workers.store.types import utcnow
 
 SECRET = "whsec-alerts-0123456789"
@@ -47,6 +49,7 @@ def sink(runtime: dict[str, str]) -> Iterator[HttpSink]:
 
 @pytest.fixture(autouse=True)
 def fresh(sink: HttpSink) -> None:
+    _deliver_alert_notices()  # what an earlier test left owed is sent before this one
     sink.received.clear()
     _drain()
 
@@ -232,4 +235,86 @@ def test_sql_rules_read_only_with_labels_from_columns(sink: HttpSink) -> None:
     found = instances.list_instances(None, 10, rule_id=rule.id)
     assert {i.labels["queue"] for i in found} >= {QUEUE}
     assert all(i.state == "firing" for i in found)
+    rule_store.delete_rule(rule.id)
+
+
+def _store_sql(rule: AlertRule, query: str) -> None:
+    """Put ``query`` in the rule's spec as stored, past the check at save (as a query written
+    before a check was tightened would be)."""
+    with session_scope() as session:
+        session.execute(
+            AlertRule.__table__.update()
+            .where(AlertRule.id == rule.id)
+            .values(spec={"query": query})
+        )
+
+
+def test_the_sql_source_runs_read_only_and_within_its_time(
+    sink: HttpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sql, "TIMEOUT_S", 0.5)
+    rule = _rule("sneaky", source=SourceKind.SQL, spec={"query": "SELECT 1 AS value"},
+                 for_s=0, channels=())  # fmt: skip
+    _fill(1)
+    # A write that got past the check is refused by the store itself.
+    _store_sql(rule, "DELETE FROM jobs")
+    slot = _start()
+    evaluate_due(slot)
+    refused = rule_store.get_rule(rule.id).last_error or ""
+    assert "readonly" in refused.replace("-", "").replace(" ", "") or "read-only" in refused
+    with session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(Job)) > 0
+    # A query that runs too long is stopped.
+    endless = (
+        "SELECT pg_sleep(5) AS value"
+        if get_engine().dialect.name == "postgresql"
+        else "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+        "SELECT count(*) AS value FROM c"
+    )
+    _store_sql(rule, endless)
+    evaluate_due(slot + timedelta(seconds=10))
+    stopped = rule_store.get_rule(rule.id).last_error or ""
+    assert "the query failed" in stopped
+    # The connections it used are back in the pool able to write.
+    rule_store.update_rule(rule.id, {"paused": True})
+    rule_store.delete_rule(rule.id)
+
+
+def test_a_notice_sent_again_is_the_same_notification(sink: HttpSink) -> None:
+    rule = _rule("once", for_s=0)
+    _fill(3)
+    evaluate_due(_start())
+    _deliver_alert_notices()
+    assert len(sink.received) == 1
+    first = _notified(rule)
+    # A crash between the send and its mark: the outbox still owes it, and sends it again.
+    with session_scope() as session:
+        session.execute(
+            AlertEventRow.__table__.update()
+            .where(AlertEventRow.rule_id == rule.id)
+            .values(notified_at=None, notification_id=None)
+        )
+    assert notices.flush() == 1
+    _deliver_alert_notices()
+    assert len(sink.received) == 1  # the same notification, its delivery sent already
+    assert _notified(rule) == first
+    rule_store.delete_rule(rule.id)
+
+
+def _notified(rule: AlertRule) -> list[uuid.UUID]:
+    with session_scope() as session:
+        query = select(AlertEventRow.notification_id).where(
+            AlertEventRow.rule_id == rule.id, AlertEventRow.notification_id.is_not(None)
+        )
+        return list(session.scalars(query))
+
+
+def test_two_evaluators_racing_for_a_slot_apply_it_once(sink: HttpSink) -> None:
+    rule = _rule("raced", for_s=0, channels=())
+    _fill(3)
+    slot = _start()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        applied = list(pool.map(lambda _: evaluate_rule(rule, slot), range(2)))
+    assert sorted(applied) == [False, True]
+    assert _events(rule) == ["create", "fire"]
     rule_store.delete_rule(rule.id)
