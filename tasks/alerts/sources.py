@@ -22,6 +22,7 @@ from tasks.alerts.errors import EvaluationFailed, invalid
 from tasks.alerts.sql import check_query, run_query
 from workers.queue_depth import queue_depths
 from workers.queues import QueueName
+from workers.storable import Unstorable, check_document
 from workers.store.engine import session_scope
 from workers.store.models import Channel, Delivery, Job, JobStatus
 
@@ -108,7 +109,12 @@ def check_spec(kind: SourceKind, spec: dict[str, Any]) -> dict[str, Any]:
         raise invalid(where, first["msg"]) from None
     if isinstance(model, SqlSpec):
         check_query("spec.query", model.query)
-    return model.model_dump(mode="json")
+    checked = model.model_dump(mode="json")
+    try:
+        check_document(checked, "spec")
+    except Unstorable as error:
+        raise invalid(error.where, error.message) from None
+    return checked
 
 
 def _queues(spec: QueueSpec) -> list[str]:
