@@ -264,7 +264,7 @@ def history(rule: str | None, limit: int) -> None:
     if not events:
         note("No alert history.")
         return
-    shown = {r.id: r for r in instances.list_instances(None, 500, rule_id=rule_id)}
+    shown = instances.by_id({event.instance_id for event in events})
     rows = []
     for event in events:
         instance = shown.get(event.instance_id)

@@ -84,20 +84,26 @@ def _event(
         created_at=utcnow(),
     )
     session.add(row)
-    log.info(
-        "alert %s %s -> %s",
-        move.event,
-        move.source,
-        move.target,
-        extra={
-            "action": f"alert.{move.event.value}",
-            "instance_id": str(instance_id),
-            "rule_id": str(rule_id),
-            "state": move.target.value,
-            "at": at.isoformat(),
-        },
-    )
     return row
+
+
+def log_events(rows: Sequence[AlertEventRow]) -> None:
+    """One line per transition made (after its transaction committed)."""
+    for row in rows:
+        log.info(
+            "alert %s: %s -> %s",
+            row.event,
+            row.source_state,
+            row.target_state,
+            extra={
+                "action": f"alert.{row.event}",
+                "instance_id": str(row.instance_id),
+                "rule_id": str(row.rule_id),
+                "state": row.target_state,
+                "at": row.at.isoformat(),
+                "notice": row.notice,
+            },
+        )
 
 
 def _move(
@@ -125,7 +131,8 @@ def _move(
 
 def _create(
     session: Session, rule_id: uuid.UUID, labels: dict[str, str], at: datetime, value: float | None
-) -> uuid.UUID:
+) -> AlertEventRow:
+    """A new instance, inactive since ``at``, and its ``create`` event."""
     instance = AlertInstance(
         id=uuid.uuid4(),
         rule_id=rule_id,
@@ -138,8 +145,7 @@ def _create(
     session.add(instance)
     session.flush()
     created = transition(None, AlertState.INACTIVE, AlertEvent.CREATE)
-    _event(session, instance.id, rule_id, created, at, value)
-    return instance.id
+    return _event(session, instance.id, rule_id, created, at, value)
 
 
 def _claim(
@@ -169,7 +175,7 @@ def apply_slot(
     """Claim slot ``slot_at`` of the rule (as of ``generation``) and apply what was observed,
     all in one transaction; the ids of the events that owe a notice, or ``None`` when the
     slot was taken (evaluated already, or the rule was edited since it was read)."""
-    owed: list[uuid.UUID] = []
+    made: list[AlertEventRow] = []
     with session_scope() as session:
         if not _claim(session, rule_id, generation, slot_at, error):
             return None
@@ -177,11 +183,11 @@ def apply_slot(
         for seen in observed:
             instance_id = seen.instance_id
             if instance_id is None:
-                instance_id = _create(session, rule_id, seen.labels, slot_at, seen.value)
+                created = _create(session, rule_id, seen.labels, slot_at, seen.value)
+                made.append(created)
+                instance_id = created.instance_id
             if seen.move is not None:
-                event = _move(session, instance_id, rule_id, seen.move, slot_at, seen.value)
-                if event.notice is not None:
-                    owed.append(event.id)
+                made.append(_move(session, instance_id, rule_id, seen.move, slot_at, seen.value))
             session.execute(
                 update(AlertInstance)
                 .where(AlertInstance.id == instance_id)
@@ -191,14 +197,15 @@ def apply_slot(
                     last_error=seen.error[:ERROR_LIMIT] if seen.error else None,
                 )
             )
-    return owed
+    log_events(made)
+    return [row.id for row in made if row.notice is not None]
 
 
-def reset_rule(session: Session, rule_id: uuid.UUID, at: datetime) -> list[uuid.UUID]:
+def reset_rule(session: Session, rule_id: uuid.UUID, at: datetime) -> list[AlertEventRow]:
     """In the caller's transaction (an operator's edit or removal of the rule): every instance
-    that is not inactive goes inactive, one that had fired with a RESOLVED owed; the ids of
-    the events that owe a notice."""
-    owed = []
+    that is not inactive goes inactive, one that had fired with a RESOLVED owed; the events
+    written (log them with :func:`log_events` once the transaction commits)."""
+    made = []
     active = session.execute(
         select(AlertInstance.id, AlertInstance.state, AlertInstance.last_value).where(
             AlertInstance.rule_id == rule_id, AlertInstance.state != AlertState.INACTIVE.value
@@ -206,10 +213,8 @@ def reset_rule(session: Session, rule_id: uuid.UUID, at: datetime) -> list[uuid.
     ).all()
     for instance_id, state, value in active:
         move = transition(AlertState(state), AlertState.INACTIVE, AlertEvent.RESET)
-        event = _move(session, instance_id, rule_id, move, at, value)
-        if event.notice is not None:
-            owed.append(event.id)
-    return owed
+        made.append(_move(session, instance_id, rule_id, move, at, value))
+    return made
 
 
 @dataclass(frozen=True)
@@ -252,6 +257,10 @@ def list_instances(
     if rule_id is not None:
         query = query.where(AlertInstance.rule_id == rule_id)
     rows = newest_page(query, AlertInstance.created_at, AlertInstance.id, before, limit)
+    return _records(rows)
+
+
+def _records(rows: Sequence[AlertInstance]) -> list[InstanceRecord]:
     names = _names({row.rule_id for row in rows})
     return [
         InstanceRecord(
@@ -269,6 +278,15 @@ def list_instances(
         )
         for row in rows
     ]
+
+
+def by_id(ids: set[uuid.UUID]) -> dict[uuid.UUID, InstanceRecord]:
+    """The instances with these ids."""
+    if not ids:
+        return {}
+    with session_scope() as session:
+        rows = list(session.scalars(select(AlertInstance).where(AlertInstance.id.in_(ids))))
+    return {record.id: record for record in _records(rows)}
 
 
 def history(

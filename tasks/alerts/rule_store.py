@@ -70,10 +70,12 @@ def update_rule(rule_id: uuid.UUID, changes: Mapping[str, Any]) -> AlertRule:
         resets = any(getattr(before, name) != getattr(after, name) for name in RESETTING)
         for name, value in after.columns().items():
             setattr(record, name, value)
+        made = []
         if resets:
             record.generation += 1
-            instances.reset_rule(session, record.id, utcnow())
-    if resets:
+            made = instances.reset_rule(session, record.id, utcnow())
+    instances.log_events(made)
+    if made:
         notices.flush(rule_id)
     return record
 
@@ -91,7 +93,8 @@ def delete_rule(rule_id: uuid.UUID) -> None:
             session, AlertRule, rule_id, AlertRuleNotFound, "alert rule", lock=True
         )
         record.generation += 1
-        instances.reset_rule(session, record.id, utcnow())
+        made = instances.reset_rule(session, record.id, utcnow())
+    instances.log_events(made)
     notices.flush(rule_id)
     with session_scope() as session:
         record = row_or_raise(session, AlertRule, rule_id, AlertRuleNotFound, "alert rule")

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from tasks.alerts import TICK_S
 from tasks.alerts.decision import Condition, Op, Policy
-from tasks.alerts.errors import InvalidAlertRule, invalid
+from tasks.alerts.errors import invalid
 from tasks.alerts.sources import SourceKind, check_spec
 from tasks.notifications.errors import RenderError
 from tasks.notifications.rendering import Sources, render
@@ -263,12 +263,3 @@ def check_rule(spec: RuleSpec) -> RuleSpec:
     if not isinstance(spec.paused, bool):
         raise invalid("paused", "must be true or false")
     return replace(checked, annotations=_annotations(checked))
-
-
-def refused(error: InvalidAlertRule) -> str | None:
-    """The field a refusal names (``None`` when it names none)."""
-    details = error.details
-    if isinstance(details, list) and details and isinstance(details[0], dict):
-        found = details[0].get("field")
-        return str(found) if found is not None else None
-    return None

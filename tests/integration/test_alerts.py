@@ -24,6 +24,7 @@ from tasks.alerts.rules import RuleSpec
 from tasks.alerts.sources import SourceKind
 from tasks.jobs.catalog import DIAG_NOOP
 from tasks.jobs.producer import JobRequest, enqueue
+from tasks.maintenance.alerts import alerts as alerts_task_run
 from tasks.notifications import store as channel_store
 from tasks.notifications.catalog import DeliverPayload
 from tasks.notifications.channels import parse_config
@@ -317,4 +318,15 @@ def test_two_evaluators_racing_for_a_slot_apply_it_once(sink: HttpSink) -> None:
         applied = list(pool.map(lambda _: evaluate_rule(rule, slot), range(2)))
     assert sorted(applied) == [False, True]
     assert _events(rule) == ["create", "fire"]
+    rule_store.delete_rule(rule.id)
+
+
+def test_maintenance_alerts_runs_one_tick_and_records_it(sink: HttpSink) -> None:
+    rule = _rule("ticked", for_s=0, channels=())
+    _fill(3)
+    run = alerts_task_run()
+    assert run.outcome.value == "succeeded"
+    assert run.figures["evaluated"] >= 1
+    assert run.figures["errors"] == 0
+    assert _states(rule) == ["firing"]
     rule_store.delete_rule(rule.id)

@@ -408,7 +408,7 @@ class Notification(Base):
     subscription_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("subscriptions.id", ondelete="SET NULL")
     )
-    #: What made it: ``api``, ``cli``, ``subscription`` or ``replay``.
+    #: What made it: ``api``, ``cli``, ``subscription``, ``replay`` or ``alert``.
     source: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
