@@ -21,13 +21,14 @@ from decimal import Decimal
 from typing import Any
 
 import sqlglot
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from tasks.alerts.errors import EvaluationFailed, invalid
 from workers.store.engine import get_engine
+from workers.store.types import UtcDateTime
 
 MAX_QUERY = 10_000
 #: The rows one evaluation reads at most (each row is an instance).
@@ -114,12 +115,17 @@ def _number(value: Any, row: int) -> float:
 def run_query(query: str, slot_at: datetime) -> list[tuple[dict[str, str], float]]:
     """The rows ``query`` returns at ``slot_at``: labels and a value each; a query that fails,
     times out, writes, or returns no ``value`` column is :class:`EvaluationFailed`."""
-    parameters = {SLOT_PARAMETER: slot_at} if f":{SLOT_PARAMETER}" in query else {}
+    statement = text(query)
+    parameters = {}
+    if SLOT_PARAMETER in _PARAMETER.findall(query):
+        # Bound as the store's own time columns are, so it compares with them on SQLite too.
+        statement = statement.bindparams(bindparam(SLOT_PARAMETER, type_=UtcDateTime()))
+        parameters[SLOT_PARAMETER] = slot_at
     try:
         with get_engine().connect() as connection:
             try:
                 with _read_only(connection):
-                    result = connection.execute(text(query), parameters)
+                    result = connection.execute(statement, parameters)
                     columns = list(result.keys())
                     rows = result.fetchmany(MAX_ROWS + 1)
             finally:

@@ -232,6 +232,9 @@ def test_sql_rules_read_only_with_labels_from_columns(sink: HttpSink) -> None:
     rule = _rule("by-queue", source=SourceKind.SQL, spec={"query": query}, op=Op.GT,
                  threshold=0.0, for_s=0, channels=())  # fmt: skip
     _fill(1)
+    before = slot_of(utcnow(), 10) - timedelta(days=1)  # a slot before any job was made
+    assert evaluate_rule(rule, before)
+    assert instances.list_instances(None, 10, rule_id=rule.id) == []  # no rows: no data
     evaluate_due(_start())
     found = instances.list_instances(None, 10, rule_id=rule.id)
     assert {i.labels["queue"] for i in found} >= {QUEUE}
