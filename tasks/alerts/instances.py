@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tasks.alerts.states import AlertEvent, AlertState, Transition, transition
@@ -176,27 +177,34 @@ def apply_slot(
     all in one transaction; the ids of the events that owe a notice, or ``None`` when the
     slot was taken (evaluated already, or the rule was edited since it was read)."""
     made: list[AlertEventRow] = []
-    with session_scope() as session:
-        if not _claim(session, rule_id, generation, slot_at, error):
-            return None
-        evaluated = utcnow()
-        for seen in observed:
-            instance_id = seen.instance_id
-            if instance_id is None:
-                created = _create(session, rule_id, seen.labels, slot_at, seen.value)
-                made.append(created)
-                instance_id = created.instance_id
-            if seen.move is not None:
-                made.append(_move(session, instance_id, rule_id, seen.move, slot_at, seen.value))
-            session.execute(
-                update(AlertInstance)
-                .where(AlertInstance.id == instance_id)
-                .values(
-                    last_value=seen.value,
-                    last_evaluated_at=evaluated,
-                    last_error=seen.error[:ERROR_LIMIT] if seen.error else None,
+    try:
+        with session_scope() as session:
+            if not _claim(session, rule_id, generation, slot_at, error):
+                return None
+            evaluated = utcnow()
+            for seen in observed:
+                instance_id = seen.instance_id
+                if instance_id is None:
+                    created = _create(session, rule_id, seen.labels, slot_at, seen.value)
+                    made.append(created)
+                    instance_id = created.instance_id
+                if seen.move is not None:
+                    made.append(
+                        _move(session, instance_id, rule_id, seen.move, slot_at, seen.value)
+                    )
+                session.execute(
+                    update(AlertInstance)
+                    .where(AlertInstance.id == instance_id)
+                    .values(
+                        last_value=seen.value,
+                        last_evaluated_at=evaluated,
+                        last_error=seen.error[:ERROR_LIMIT] if seen.error else None,
+                    )
                 )
-            )
+    except (StaleInstance, IntegrityError):
+        # Another evaluator moved an instance (or made one) after this one read them: it
+        # applied a slot in between, so this reading is stale; the next tick reads again.
+        return None
     log_events(made)
     return [row.id for row in made if row.notice is not None]
 

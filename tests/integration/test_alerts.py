@@ -19,9 +19,11 @@ from tasks.alerts import instances, notices, rule_store, sql
 from tasks.alerts.decision import Op, Policy
 from tasks.alerts.errors import InvalidAlertRule
 from tasks.alerts.evaluation import evaluate_due, evaluate_rule, slot_of
+from tasks.alerts.instances import Observed
 from tasks.alerts.notices import SCOPE
 from tasks.alerts.rules import RuleSpec
 from tasks.alerts.sources import SourceKind
+from tasks.alerts.states import AlertEvent, AlertState, transition
 from tasks.jobs.catalog import DIAG_NOOP
 from tasks.jobs.producer import JobRequest, enqueue
 from tasks.maintenance.alerts import alerts as alerts_task_run
@@ -37,6 +39,7 @@ from workers.store.models import AlertEventRow, AlertRule, Delivery, Job, Notifi
 from workers.store.types import utcnow
 
 SECRET = "whsec-alerts-0123456789"
+N, P = AlertState.INACTIVE, AlertState.PENDING
 QUEUE = "bulk"
 
 
@@ -332,4 +335,24 @@ def test_maintenance_alerts_runs_one_tick_and_records_it(sink: HttpSink) -> None
     assert run.figures["evaluated"] >= 1
     assert run.figures["errors"] == 0
     assert _states(rule) == ["firing"]
+    rule_store.delete_rule(rule.id)
+
+
+def test_a_stale_reading_writes_nothing(sink: HttpSink) -> None:
+    # Given an instance another evaluator made pending after this one read the rule
+    rule = _rule("stale", channels=())
+    _fill(3)
+    t0 = _start()
+    evaluate_due(t0)
+    (pending,) = instances.list_instances(None, 5, rule_id=rule.id)
+    later = t0 + timedelta(seconds=10)
+    labels = {"queue": QUEUE}
+    as_new = Observed(labels, None, None, 3.0, None)
+    as_inactive = Observed(labels, pending.id, transition(N, P, AlertEvent.PEND), 3.0, None)
+    # When this one applies what it read before: the instance as missing, or as inactive
+    for stale in (as_new, as_inactive):
+        assert instances.apply_slot(rule.id, rule.generation, later, [stale], None) is None
+    # Then nothing was written, and the slot is still there to evaluate
+    assert _events(rule) == ["create", "pend"]
+    assert rule_store.get_rule(rule.id).last_slot_at == t0
     rule_store.delete_rule(rule.id)
