@@ -34,7 +34,7 @@ from tasks.notifications.sending import deliver
 from tests.support.channels import channel_settings
 from tests.support.sinks import HttpSink, http_sink
 from workers.app import app
-from workers.store.engine import get_engine, session_scope
+from workers.store.engine import dispose_engines, get_engine, session_scope
 from workers.store.models import AlertEventRow, AlertRule, Delivery, Job, Notification
 from workers.store.types import utcnow
 
@@ -355,4 +355,21 @@ def test_a_stale_reading_writes_nothing(sink: HttpSink) -> None:
     # Then nothing was written, and the slot is still there to evaluate
     assert _events(rule) == ["create", "pend"]
     assert rule_store.get_rule(rule.id).last_slot_at == t0
+    rule_store.delete_rule(rule.id)
+
+
+def test_a_pending_timer_outlives_a_restart_and_missed_ticks(sink: HttpSink) -> None:
+    # Given a rule that went pending at t0
+    rule = _rule("restarted", for_s=60, channels=())
+    _fill(3)
+    t0 = _start()
+    evaluate_due(t0)
+    # When the evaluator is gone for 50 s (no ticks), then starts afresh (new engines)
+    dispose_engines()
+    evaluate_due(t0 + timedelta(seconds=50))
+    assert _states(rule) == ["pending"]
+    # Then it fires at the first slot for_s after t0, not for_s after it came back
+    evaluate_due(t0 + timedelta(seconds=60))
+    (fired,) = instances.list_instances(None, 5, rule_id=rule.id)
+    assert (fired.state, fired.fired_at) == ("firing", t0 + timedelta(seconds=60))
     rule_store.delete_rule(rule.id)
