@@ -15,6 +15,8 @@ from api.limits import BodySizeLimit
 from api.metrics import RequestMetrics
 from api.refusals import document_refusals, refuse_ambiguous_body, refuse_unknown_query
 from api.routes import (
+    alert_rules,
+    alerts,
     channels,
     dead_letters,
     deliveries,
@@ -102,6 +104,7 @@ def create_app() -> FastAPI:
             {"name": "templates", "description": "Notification templates: add, preview, edit."},
             {"name": "notifications", "description": "Send a notification to channels."},
             {"name": "deliveries", "description": "Deliveries of notifications: read, replay."},
+            {"name": "alerts", "description": "Alert rules, their alerts and history."},
             {"name": "health", "description": "Liveness and readiness probes (no key)."},
         ],
     )
@@ -119,7 +122,7 @@ def create_app() -> FastAPI:
     app.add_middleware(CorrelationMiddleware)
     app.add_middleware(RequestMetrics)
     routers = (jobs, dead_letters, queues, schedules, notifications, deliveries, channels,
-               templates, subscriptions, health, metrics)  # fmt: skip
+               templates, subscriptions, alert_rules, alerts, health, metrics)  # fmt: skip
     for module in routers:
         app.include_router(document_refusals(module.router))
     return app

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from api.correlation import HEADER as CORRELATION_HEADER
 from api.correlation import from_scope
 from schedules.errors import InvalidSchedule, ScheduleConflict, ScheduleNotFound
+from tasks.alerts.errors import AlertRuleConflict, AlertRuleNotFound, InvalidAlertRule
 from tasks.notifications.errors import (
     ChannelConflict,
     ChannelNotAllowed,
@@ -79,6 +80,9 @@ _TASKYARD_STATUS: dict[type[TaskyardError], int] = {
     InvalidSubscription: 422,
     SubscriptionNotFound: 404,
     SubscriptionConflict: 409,
+    InvalidAlertRule: 422,
+    AlertRuleNotFound: 404,
+    AlertRuleConflict: 409,
 }
 _HTTP_CODES = {
     400: "bad_request",

@@ -9,6 +9,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from cli.output import CliError, UsageProblem
 from schedules.errors import InvalidSchedule, ScheduleNotFound
+from tasks.alerts.errors import AlertRuleConflict, AlertRuleNotFound, InvalidAlertRule
 from tasks.notifications.errors import (
     ChannelConflict,
     ChannelNotAllowed,
@@ -76,6 +77,9 @@ FAILURES: dict[type[TaskyardError], tuple[type[CliError], str | None]] = {
     InvalidSubscription: (UsageProblem, None),
     SubscriptionNotFound: (CliError, "`taskyard subscriptions list` shows them"),
     SubscriptionConflict: (CliError, "choose another name or remove it first"),
+    InvalidAlertRule: (UsageProblem, None),
+    AlertRuleNotFound: (CliError, "`taskyard alerts rules list` shows them"),
+    AlertRuleConflict: (CliError, "choose another name or remove it first"),
 }
 
 

@@ -10,6 +10,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from cli import (
+    alerts,
     api,
     channels,
     db,
@@ -141,7 +142,8 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 
 
 # What the platform holds (keys, jobs, dead letters, poison messages, schedules, templates,
-# channels, notifications and their deliveries, subscriptions) and the store's schema.
+# channels, notifications and their deliveries, subscriptions, alert rules) and the store's
+# schema.
 cli.add_command(keys.keys)
 cli.add_command(jobs.jobs)
 cli.add_command(dead_letters.dead_letters)
@@ -153,6 +155,7 @@ cli.add_command(channels.channels)
 cli.add_command(notifications.notifications)
 cli.add_command(notifications.deliveries)
 cli.add_command(subscriptions.subscriptions)
+cli.add_command(alerts.alerts)
 cli.add_command(db.db)
 # Maintenance, then the processes and the stack they form.
 cli.add_command(maintenance)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tasks.alerts import TICK_S
 from workers.store.models import MissedRunPolicy
 
 if TYPE_CHECKING:
@@ -129,6 +130,11 @@ MAINTENANCE: tuple[MaintenanceTask, ...] = (
         "notify_sweep",
         "Turn events into subscriptions' notifications; fail deliveries their job left.",
         DefaultSchedule(interval_s=10, expires_s=9),
+    ),
+    MaintenanceTask(
+        "alerts",
+        "Evaluate the alert rules whose slot is due; send their FIRING and RESOLVED notices.",
+        DefaultSchedule(interval_s=TICK_S, expires_s=TICK_S),
     ),
 )
 

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field, ValidationError
 
 from api import (
+    alert_schemas,
     channel_schemas,
     notification_schemas,
     schedule_schemas,
@@ -32,6 +33,7 @@ MODELS: dict[str, type[BaseModel]] = {
         channel_schemas,
         notification_schemas,
         subscription_schemas,
+        alert_schemas,
     )
     for name, value in vars(module).items()
     if isinstance(value, type) and issubclass(value, BaseModel)

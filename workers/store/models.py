@@ -1,6 +1,7 @@
 """Tables of the store: jobs with their idempotency and unique keys, API keys, schedules with
 their fires, maintenance runs, and notifications (templates, channels, notifications, their
-deliveries and digest members, subscriptions)."""
+deliveries and digest members, subscriptions), and alert rules with their instances and
+events."""
 
 from __future__ import annotations
 
@@ -410,7 +411,7 @@ class Notification(Base):
     subscription_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("subscriptions.id", ondelete="SET NULL")
     )
-    #: What made it: ``api``, ``cli``, ``subscription`` or ``replay``.
+    #: What made it: ``api``, ``cli``, ``subscription``, ``replay`` or ``alert``.
     source: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -508,3 +509,103 @@ class Subscription(Base):
     scanned_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AlertRule(Base):
+    """An alert rule: a source read every ``interval_s``, a condition, timers and where its
+    notices go. ``generation`` counts the edits that reset its instances (a new source, op,
+    thresholds or labels); ``last_slot_at`` is the newest slot evaluated, advanced by a
+    compare-and-set so that each slot is evaluated once (``tasks/alerts/evaluation.py``)."""
+
+    __tablename__ = "alert_rules"
+    __table_args__ = (Index("ix_alert_rules_created", "created_at", "id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    source: Mapped[str] = mapped_column(String(32))
+    spec: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+    op: Mapped[str] = mapped_column(String(2))
+    threshold: Mapped[float]
+    recovery_threshold: Mapped[float | None]
+    for_s: Mapped[int] = mapped_column(default=0)
+    keep_firing_for_s: Mapped[int] = mapped_column(default=0)
+    labels: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+    severity: Mapped[str] = mapped_column(String(16))
+    annotations: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+    interval_s: Mapped[int]
+    no_data: Mapped[str] = mapped_column(String(16))
+    on_error: Mapped[str] = mapped_column(String(16))
+    channels: Mapped[list[str]] = mapped_column(JsonDocument, default=list)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    generation: Mapped[int] = mapped_column(default=1, server_default="1")
+    last_slot_at: Mapped[datetime | None]
+    last_evaluated_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AlertInstance(Base):
+    """A rule and one set of final labels: its state and the times its timers run from, all
+    slot times (``tasks/alerts/states.py`` has the moves; ``instances.py`` makes them)."""
+
+    __tablename__ = "alert_instances"
+    __table_args__ = (
+        UniqueConstraint("rule_id", "fingerprint", name="uq_alert_instances_labels"),
+        Index("ix_alert_instances_created", "created_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    rule_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("alert_rules.id", ondelete="CASCADE")
+    )
+    #: SHA-256 of the final labels as canonical JSON: the instance's identity within its rule.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    labels: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+    state: Mapped[str] = mapped_column(String(16))
+    #: When the current state began (the slot of the transition into it).
+    since: Mapped[datetime]
+    #: When it last began firing (kept through ``recovering`` and a flap back to ``firing``).
+    fired_at: Mapped[datetime | None]
+    last_value: Mapped[float | None]
+    last_evaluated_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AlertEventRow(Base):
+    """One transition of an instance, written in the transaction that made it. A transition
+    that notifies (``notice`` FIRING or RESOLVED) is an outbox entry until ``notified_at``:
+    its notification is sent with the key ``alert:<instance id>:<event id>``."""
+
+    __tablename__ = "alert_events"
+    __table_args__ = (
+        Index("ix_alert_events_instance_at", "instance_id", "at"),
+        Index("ix_alert_events_created", "created_at", "id"),
+        # The outbox: events that owe a notice not yet sent.
+        Index(
+            "ix_alert_events_unsent",
+            "created_at",
+            **_where("notice IS NOT NULL AND notified_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    instance_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("alert_instances.id", ondelete="CASCADE")
+    )
+    rule_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("alert_rules.id", ondelete="CASCADE"), index=True
+    )
+    event: Mapped[str] = mapped_column(String(16))
+    source_state: Mapped[str] = mapped_column(String(16))
+    target_state: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(16))
+    #: The slot (or, for an operator's reset, the time) of the transition.
+    at: Mapped[datetime]
+    value: Mapped[float | None]
+    notice: Mapped[str | None] = mapped_column(String(16))
+    notified_at: Mapped[datetime | None]
+    notification_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    notice_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
