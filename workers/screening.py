@@ -61,6 +61,8 @@ def body_problem(body: bytes | str | None) -> str | None:
         decoded = json.loads(body or b"")
     except ValueError:  # includes bytes that are not UTF-8
         return "the body is not JSON"
+    except RecursionError:  # raised before the consumer's guard, it would stop the worker
+        return "the body is not JSON (nested too deeply to decode)"
     if not (isinstance(decoded, list) and len(decoded) == 3 and isinstance(decoded[0], list)
             and isinstance(decoded[1], dict) and isinstance(decoded[2], dict | None)):  # fmt: skip
         return "the body is not Celery's [args, kwargs, embed]"

@@ -81,7 +81,12 @@ def test_what_is_not_an_envelope_says_why(entry: object, reason: str) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "reason"),
-    [(b"this is not json", "not JSON"), (b"\xff\xfe", "not JSON"), (b"{}", "no properties")],
+    [
+        (b"this is not json", "not JSON"),
+        (b"\xff\xfe", "not JSON"),
+        (b"{}", "no properties"),
+        (b"[" * 100_000, "not JSON"),  # deeper than the interpreter's recursion limit
+    ],
 )
 def test_a_raw_entry_that_does_not_decode_says_why(raw: bytes, reason: str) -> None:
     entry, problem = decoded_entry(raw)
@@ -169,6 +174,7 @@ def test_kombus_restore_by_tag_is_still_the_one_the_guarded_qos_wraps() -> None:
         (b'{"args": []}', "not Celery's"),
         (b"[[], {}]", "not Celery's"),
         (b"[{}, {}, {}]", "not Celery's"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
     ],
 )
 def test_a_body_that_is_not_celerys_says_why(body: bytes | None, reason: str) -> None:
