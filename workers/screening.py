@@ -23,6 +23,7 @@ from collections.abc import Callable, Container
 from typing import Any
 
 from celery.worker.consumer import Consumer as CeleryConsumer
+from kombu.exceptions import KombuError
 from kombu.message import Message
 from vine import promise
 
@@ -53,13 +54,17 @@ def foreign_problem(
     return None
 
 
-def body_problem(body: bytes | str | None) -> str | None:
-    """Why a JSON task body is not Celery's ``[args, kwargs, embed]``; ``None`` if it is. Checked
-    here because the pool decodes it only when the task starts, and a body that failed there
-    was acknowledged and lost after an error line."""
+def body_problem(message: Message) -> str | None:
+    """Why a JSON task message's body is not Celery's ``[args, kwargs, embed]``; ``None`` if it
+    is. Checked here because the pool decodes it only when the task starts, and a body that
+    failed there was acknowledged and lost after an error line. Decoded as Celery's task
+    handler decodes it, through ``message.decode()``: kombu keeps the result, so the handler
+    reads it without decoding the body a second time."""
+    if not message.body:
+        return "the body is not JSON"
     try:
-        decoded = json.loads(body or b"")
-    except ValueError:  # includes bytes that are not UTF-8
+        decoded = message.decode()  # type: ignore[no-untyped-call]
+    except KombuError:  # DecodeError, whatever the parser raised (bad UTF-8, deep nesting)
         return "the body is not JSON"
     if not (isinstance(decoded, list) and len(decoded) == 3 and isinstance(decoded[0], list)
             and isinstance(decoded[1], dict) and isinstance(decoded[2], dict | None)):  # fmt: skip
@@ -99,7 +104,7 @@ class Consumer(CeleryConsumer):  # type: ignore[misc]
         def on_task_received(message: Message) -> Any:
             problem = foreign_problem(
                 message.content_type, message.headers, self.strategies
-            ) or body_problem(message.body)
+            ) or body_problem(message)
             if problem is not None:
                 return self.set_aside(message, problem)
             try:

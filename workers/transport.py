@@ -40,6 +40,10 @@ bytes_to_str: Callable[[bytes | str], str] = encoding.bytes_to_str
 
 #: The transport names whose URLs this transport serves.
 ALIASES = ("redis", "rediss")
+#: What decoding an entry raises when it is not JSON kombu can read. JSONDecodeError is a
+#: ValueError; a RecursionError comes from nesting deeper than the interpreter's limit, which
+#: would otherwise leave the read loop and stop the worker.
+UNDECODABLE = (ValueError, TypeError, KombuError, RecursionError)
 #: Body encodings kombu's virtual channel decodes (``Channel.codecs``, or none).
 BODY_ENCODINGS = (None, "utf-8", "base64")
 
@@ -82,7 +86,7 @@ def decoded_entry(raw: bytes | str) -> tuple[dict[str, Any] | None, str | None]:
     """``raw`` decoded as kombu decodes a list entry, or ``None`` with the reason it cannot be."""
     try:
         entry = loads(bytes_to_str(raw))
-    except (ValueError, TypeError, KombuError) as error:  # JSONDecodeError is a ValueError
+    except UNDECODABLE as error:
         return None, f"not JSON ({type(error).__name__})"
     problem = envelope_problem(entry)
     return (None, problem) if problem else (entry, None)
@@ -156,7 +160,7 @@ class Channel(kombu_redis.Channel):
             return payload
         try:
             loads(bytes_to_str(data))
-        except (ValueError, TypeError, KombuError) as error:
+        except UNDECODABLE as error:
             poison.set_aside(fanout_exchange(payload["channel"]), data,
                              f"not JSON ({type(error).__name__})")  # fmt: skip
             payload["data"] = None

@@ -27,6 +27,7 @@ RAW_POISON = (
     b'{"body": "e30=", "headers": {}}',
     b'{"body": "e30=", "properties": {"delivery_tag": "t"}}',
     b"\xff\xfe binary \x00",
+    b"[" * 50_000,  # decoding it raises RecursionError, not a ValueError
 )
 #: The worker profiles of the Procfile and the queues each consumes.
 PROFILES = {"realtime": ("critical", "high"), "default": ("default",), "bulk": ("bulk",)}

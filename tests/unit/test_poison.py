@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 from kombu import Connection
+from kombu.message import Message as TaskMessage
 from kombu.transport import redis as kombu_redis
 from kombu.transport.virtual import Message
 from kombu.utils.imports import symbol_by_name
@@ -81,7 +82,12 @@ def test_what_is_not_an_envelope_says_why(entry: object, reason: str) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "reason"),
-    [(b"this is not json", "not JSON"), (b"\xff\xfe", "not JSON"), (b"{}", "no properties")],
+    [
+        (b"this is not json", "not JSON"),
+        (b"\xff\xfe", "not JSON"),
+        (b"{}", "no properties"),
+        (b"[" * 100_000, "not JSON"),  # deeper than the interpreter's recursion limit
+    ],
 )
 def test_a_raw_entry_that_does_not_decode_says_why(raw: bytes, reason: str) -> None:
     entry, problem = decoded_entry(raw)
@@ -166,20 +172,36 @@ def test_kombus_restore_by_tag_is_still_the_one_the_guarded_qos_wraps() -> None:
         (b"[[{}], {", "not JSON"),
         (b"\xff", "not JSON"),
         (None, "not JSON"),
+        (b"", "not JSON"),
         (b'{"args": []}', "not Celery's"),
         (b"[[], {}]", "not Celery's"),
         (b"[{}, {}, {}]", "not Celery's"),
+        (b"[" * 100_000 + b"]" * 100_000, "not JSON"),  # deeper than the recursion limit
+        # kombu's decoder reads its own types: these kwargs are a datetime, as the pool sees them
+        (
+            b'[[], {"__type__": "datetime", "__value__": "2026-01-01T00:00:00"}, null]',
+            "not Celery's",
+        ),
     ],
 )
 def test_a_body_that_is_not_celerys_says_why(body: bytes | None, reason: str) -> None:
-    problem = body_problem(body)
+    problem = body_problem(task_message(body))
     assert problem is not None
     assert reason in problem
 
 
-def test_celerys_own_body_passes() -> None:
-    assert body_problem(b'[[{"ms": 1}], {}, {"callbacks": null}]') is None
-    assert body_problem("[[], {}, null]") is None
+def task_message(body: bytes | str | None) -> TaskMessage:
+    """A JSON task message carrying ``body``, as the consumer receives one."""
+    return TaskMessage(body=body, content_type="application/json", content_encoding="utf-8")
+
+
+def test_celerys_own_body_passes_and_is_decoded_once() -> None:
+    message = task_message(b'[[{"ms": 1}], {}, {"callbacks": null}]')
+    assert body_problem(message) is None
+    assert body_problem(task_message("[[], {}, null]")) is None
+    # Celery's task handler reads the payload the screen decoded (kombu keeps it)
+    message.body = b"not decoded again"
+    assert message.payload == [[{"ms": 1}], {}, {"callbacks": None}]
 
 
 @pytest.mark.parametrize("url", ["redis://127.0.0.1:6399/3", "redis+socket:///tmp/r.sock"])
