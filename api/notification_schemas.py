@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.resources import same_named
-from api.schemas import MAX_DELAY_S, MAX_KEY
+from api.schemas import MAX_KEY, delay_field, priority_field
 from tasks.notifications.deliveries import DeliveryRecord
 from tasks.notifications.notify import (
     MAX_BODY,
@@ -23,7 +23,6 @@ from tasks.notifications.notify import (
 )
 from tasks.notifications.states import DeliveryStatus
 from workers.names import NAME_PATTERN
-from workers.priorities import MAX_PRIORITY, MIN_PRIORITY
 from workers.queues import QueueName
 from workers.timestamps import Rfc3339
 
@@ -58,24 +57,11 @@ class NotificationIn(BaseModel):
     idempotency_key: str | None = Field(
         default=None, min_length=1, max_length=MAX_KEY, description=_KEY
     )
-    priority: int | None = Field(
-        default=None,
-        ge=MIN_PRIORITY,
-        le=MAX_PRIORITY,
-        strict=True,
-        description="0 (least urgent) to 9 (most urgent).",
-    )
+    priority: int | None = priority_field()
     queue: QueueName | None = Field(
         default=None, description="`critical` is never held for a digest."
     )
-    delay_s: float | None = Field(
-        default=None,
-        ge=0,
-        le=MAX_DELAY_S,
-        strict=True,
-        allow_inf_nan=False,
-        description="Send no sooner than this many seconds from now (not with `run_at`).",
-    )
+    delay_s: float | None = delay_field("Send")
     run_at: Rfc3339 | None = Field(
         default=None, description="Send no sooner than this time, within a year."
     )

@@ -23,6 +23,19 @@ MAX_DELAY_S = MAX_DELAY.total_seconds()
 TYPE_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 
 
+def priority_field() -> Any:
+    """An optional public priority: 0 (least urgent) to 9 (most urgent), no coercion."""
+    return Field(default=None, ge=MIN_PRIORITY, le=MAX_PRIORITY, strict=True,
+                 description="0 (least urgent) to 9 (most urgent).")  # fmt: skip
+
+
+def delay_field(verb: str) -> Any:
+    """An optional delay in seconds, up to a year, finite, no coercion."""
+    described = f"{verb} no sooner than this many seconds from now (not with `run_at`)."
+    return Field(default=None, ge=0, le=MAX_DELAY_S, strict=True, allow_inf_nan=False,
+                 description=described)  # fmt: skip
+
+
 class JobIn(BaseModel):
     """A job to enqueue; ``queue`` and ``priority`` default to the job type's own."""
 
@@ -31,21 +44,8 @@ class JobIn(BaseModel):
     type: str = Field(min_length=1, max_length=200, pattern=TYPE_PATTERN, examples=["diag.noop"])
     payload: dict[str, Any] = Field(default_factory=dict, description="Validated per job type.")
     queue: QueueName | None = None
-    priority: int | None = Field(
-        default=None,
-        ge=MIN_PRIORITY,
-        le=MAX_PRIORITY,
-        strict=True,
-        description="0 (least urgent) to 9 (most urgent).",
-    )
-    delay_s: float | None = Field(
-        default=None,
-        ge=0,
-        le=MAX_DELAY_S,
-        strict=True,
-        allow_inf_nan=False,
-        description="Run no sooner than this many seconds from now (not with `run_at`).",
-    )
+    priority: int | None = priority_field()
+    delay_s: float | None = delay_field("Run")
     run_at: Rfc3339 | None = Field(
         default=None, description="Run no sooner than this time, within a year (not with delay_s)."
     )
