@@ -41,9 +41,9 @@ def _b64(raw: str) -> str:
         "not a cursor",
         "ÿÿ",
         _b64("2026-01-02T03:04:05+00:00"),
-        _b64(f"yesterday|{uuid.uuid4()}"),
+        _b64("yesterday|3f6c0d52-8a3e-4c59-9d1e-2b7c4e5a6f10"),
         _b64("2026-01-02T03:04:05+00:00|not-a-uuid"),
-        _b64(f"2026-01-02T03:04:05|{uuid.uuid4()}"),  # naive: not one we issue
+        _b64("2026-01-02T03:04:05|3f6c0d52-8a3e-4c59-9d1e-2b7c4e5a6f10"),  # naive: not one we issue
         base64.urlsafe_b64encode(b"\xff\xfe|x").decode(),
     ],
 )
