@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import Engine, event
 
 from tasks.notifications import deliveries, guards, notify, store
 from tasks.notifications.catalog import DeliverPayload
@@ -195,6 +196,50 @@ def test_notifications_sharing_a_digest_key_go_out_as_one_message(sink: HttpSink
                                                queue="critical"))  # fmt: skip
     assert _only(critical).status == "queued"
     assert _only(critical).digest_key is None
+
+
+def test_a_digests_replay_sends_its_members_though_it_has_no_digest_key(sink: HttpSink) -> None:
+    # Given a digest of two notifications that failed
+    made = [
+        notify.send(
+            NotificationRequest(
+                channels=("hook",),
+                subject=f"r{n}",
+                text="t",
+                digest_key="d-replay",
+                digest_window_s=60,
+            )
+        )
+        for n in range(2)
+    ]
+    (digest_id,) = {_only(sent).id for sent in made}
+    sink.answer = "400"
+    assert _run(digest_id)["status"] == "failed"
+    # When it is replayed (a delivery with the same members and no digest key) and sent
+    sink.answer = "ok"
+    replayed = notify.replay(digest_id)
+    assert replayed.digest_key is None
+    assert _run(replayed.id)["status"] == "sent"
+    # Then both members go out again, not just the first notification
+    assert json.loads(sink.received[-1].body)["subject"] == "2 notifications: r0"
+
+
+def test_a_delivery_is_read_once_claimed_once_and_settled_once() -> None:
+    # Given a plain delivery, and every statement sent to the store counted
+    delivery = _only(notify.send(NotificationRequest(channels=("hook",), subject="s", text="t")))
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement.split(None, 1)[0].upper())
+
+    # When its job runs
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        assert _run(delivery.id)["status"] == "sent"
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    # Then the delivery, its channel and its notification are one read before the claim
+    assert statements == ["SELECT", "UPDATE", "UPDATE"]
 
 
 def test_bad_requests_are_refused_before_anything_is_recorded() -> None:
