@@ -45,6 +45,7 @@ from workers.store.models import (
     DigestMember,
     Job,
     Notification,
+    Template,
 )
 from workers.store.types import utcnow
 
@@ -123,20 +124,23 @@ class Loaded:
     delivery: DeliveryRecord
     channel: Channel | None
     notification: Notification | None
+    #: The stored template ``notification`` names, if any and it still exists.
+    template: Template | None = None
 
 
 def load(delivery_id: uuid.UUID) -> Loaded | None:
-    """The delivery ``delivery_id`` with its channel and notification, in one statement on
-    the worker's kept connection (``None``: no such delivery).
+    """The delivery ``delivery_id`` with its channel, its notification and that one's
+    template, in one statement on the worker's kept connection (``None``: no such delivery).
 
     ``notification`` is ``None`` for a delivery with digest members, or one with a
     ``digest_key``, which may gain members until it is claimed: read those with
     :func:`members` after the claim."""
     digested = select(DigestMember.notification_id).where(DigestMember.delivery_id == Delivery.id)
     query = (
-        select(Delivery, Channel, Notification, digested.exists())
+        select(Delivery, Channel, Notification, Template, digested.exists())
         .outerjoin(Channel, Channel.id == Delivery.channel_id)
         .join(Notification, Notification.id == Delivery.notification_id)
+        .outerjoin(Template, Template.name == Notification.template_name)
         .where(Delivery.id == delivery_id)
     )
     # An autocommit connection: one round trip, no BEGIN, no ping before it (a dropped
@@ -145,9 +149,10 @@ def load(delivery_id: uuid.UUID) -> Loaded | None:
         row = session.execute(query).first()
     if row is None:
         return None
-    delivery, channel, notification, has_members = row
-    alone = delivery.digest_key is None and not has_members
-    return Loaded(DeliveryRecord.of(delivery), channel, notification if alone else None)
+    delivery, channel, notification, template, has_members = row
+    if delivery.digest_key is not None or has_members:
+        return Loaded(DeliveryRecord.of(delivery), channel, None)
+    return Loaded(DeliveryRecord.of(delivery), channel, notification, template)
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,7 @@ def deliver(payload: DeliverPayload) -> dict[str, Any]:
         return _end(delivery, claim, Decision(DeliveryStatus.FAILED, UNSENDABLE, channel))
     name, config = channel
     try:
-        message = compose(delivery.message_key, _notifications(loaded))
+        message = compose(delivery.message_key, _notifications(loaded), loaded.template)
     except Unsendable as error:
         return _end(delivery, claim, Decision(DeliveryStatus.FAILED, UNSENDABLE, error.reason))
     outcome = send(name, config, message)

@@ -19,7 +19,7 @@ from tasks.notifications.channels import parse_config
 from tasks.notifications.errors import DeliveryStateConflict, InvalidNotification
 from tasks.notifications.notify import NotificationRequest
 from tasks.notifications.sending import deliver
-from tasks.notifications.template_store import create_template
+from tasks.notifications.template_store import create_template, delete_template
 from tasks.notifications.templates import TemplateSpec
 from tests.support.channels import channel_settings
 from tests.support.dispatcher import running_dispatcher
@@ -155,6 +155,23 @@ def test_a_render_error_at_send_time_fails_the_delivery_with_its_reason(sink: Ht
     assert sink.received == []
 
 
+def test_a_template_removed_before_the_send_fails_the_delivery_unsent(sink: HttpSink) -> None:
+    # Given a delivery of a template's notification, and the template removed after it
+    spec = TemplateSpec("short-lived", "Hi {{ name }}", "Bye.", sample_data={"name": "x"})
+    template = create_template(spec)
+    delivery = _only(notify.send(NotificationRequest(channels=("hook",), template="short-lived",
+                                                     data={"name": "Ada"})))  # fmt: skip
+    delete_template(template.id)
+    # When its job runs, then it fails as unsendable and nothing is sent
+    assert _run(delivery.id)["status"] == "failed"
+    after = deliveries.get(delivery.id)
+    assert (after.error_class, after.last_error) == (
+        "unsendable",
+        "template 'short-lived' no longer exists",
+    )
+    assert sink.received == []
+
+
 def test_an_idempotency_key_returns_the_same_notification_and_refuses_another_request() -> None:
     request = NotificationRequest(channels=("hook", "hook-b"), subject="s", text="t",
                                   idempotency_key="k-1")  # fmt: skip
@@ -224,9 +241,19 @@ def test_a_digests_replay_sends_its_members_though_it_has_no_digest_key(sink: Ht
     assert json.loads(sink.received[-1].body)["subject"] == "2 notifications: r0"
 
 
-def test_a_delivery_is_read_once_claimed_once_and_settled_once() -> None:
-    # Given a plain delivery, and every statement sent to the store counted
-    delivery = _only(notify.send(NotificationRequest(channels=("hook",), subject="s", text="t")))
+@pytest.mark.parametrize(
+    "request_",
+    [
+        NotificationRequest(channels=("hook",), subject="s", text="t"),
+        NotificationRequest(template="welcome", data={"name": "Ada"}),
+    ],
+    ids=["literal", "templated"],
+)
+def test_a_delivery_is_read_once_claimed_once_and_settled_once(
+    request_: NotificationRequest,
+) -> None:
+    # Given a delivery, and every statement sent to the store counted
+    delivery = _only(notify.send(request_))
     statements: list[str] = []
 
     def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
@@ -238,7 +265,7 @@ def test_a_delivery_is_read_once_claimed_once_and_settled_once() -> None:
         assert _run(delivery.id)["status"] == "sent"
     finally:
         event.remove(Engine, "before_cursor_execute", count)
-    # Then the delivery, its channel and its notification are one read before the claim
+    # Then the delivery, its channel, its notification and its template are one read
     assert statements == ["SELECT", "UPDATE", "UPDATE"]
 
 
