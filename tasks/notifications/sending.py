@@ -34,6 +34,7 @@ from workers.jobcontext import RetryAfter
 from workers.observability import metrics
 from workers.settings import get_settings
 from workers.store.models import Channel, Notification
+from workers.store.resilience import persistently
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,8 @@ def policy() -> Policy:
 
 def deliver(payload: DeliverPayload) -> dict[str, Any]:
     """Send the delivery ``payload`` names, at most once; the job's result says how it ended."""
-    loaded = deliveries.load(uuid.UUID(payload.delivery_id))
+    # A read, so safe to try again while the store is away (as the job's own start is).
+    loaded = persistently(deliveries.load, uuid.UUID(payload.delivery_id))
     if loaded is None:
         return {"delivery_id": payload.delivery_id, "skipped": "no such delivery"}
     delivery = loaded.delivery

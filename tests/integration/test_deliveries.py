@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import OperationalError
 
 from tasks.notifications import deliveries, guards, notify, store
 from tasks.notifications.catalog import DeliverPayload
@@ -213,6 +214,27 @@ def test_notifications_sharing_a_digest_key_go_out_as_one_message(sink: HttpSink
                                                queue="critical"))  # fmt: skip
     assert _only(critical).status == "queued"
     assert _only(critical).digest_key is None
+
+
+def test_the_read_before_the_claim_rides_out_a_dropped_connection(
+    sink: HttpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a delivery, and the store dropping the connection of its first read
+    delivery = _only(notify.send(NotificationRequest(channels=("hook",), subject="s", text="t")))
+    real = deliveries.load
+    calls: list[uuid.UUID] = []
+
+    def dropped_once(delivery_id: uuid.UUID) -> deliveries.Loaded | None:
+        calls.append(delivery_id)
+        if len(calls) == 1:
+            raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+        return real(delivery_id)
+
+    monkeypatch.setattr(deliveries, "load", dropped_once)
+    # When its job runs, then the read is tried again and the delivery sent once
+    assert _run(delivery.id)["status"] == "sent"
+    assert calls == [delivery.id, delivery.id]
+    assert len(sink.received) == 1
 
 
 def test_a_digests_replay_sends_its_members_though_it_has_no_digest_key(sink: HttpSink) -> None:
