@@ -144,7 +144,7 @@ def load(delivery_id: uuid.UUID) -> Loaded | None:
         .where(Delivery.id == delivery_id)
     )
     # An autocommit connection: one round trip, no BEGIN, no ping before it (a dropped
-    # connection raises, and the job's retry policy runs the attempt again).
+    # connection raises; the worker's caller tries again, see sending.deliver).
     with writer_connection() as connection, Session(connection) as session:
         row = session.execute(query).first()
     if row is None:
