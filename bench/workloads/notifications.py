@@ -185,8 +185,9 @@ WORKLOAD = Workload(
     "published), bare Celery's tasks sent first with send_task; the clock runs from the "
     "worker's first fetch until every webhook is at the sink and every message acknowledged "
     "(Taskyard's deliveries all `sent` then). Each webhook is one POST to a threaded HTTP "
-    "server in the bench process: Taskyard's sender makes a new httpx client per send "
-    "(pinned to the checked address), bare Celery's task keeps one per pool process. At the "
+    "server in the bench process (HTTP/1.0: a connection per request): Taskyard's sender "
+    "keeps an httpx client per host name in each pool process (requests pinned to the "
+    "checked address), bare Celery's task one per pool process. At the "
     "limit, a worker at prefork x2 and `taskyard dispatcher` send the deliveries; the rate "
     "runs from the sink's first receipt to its last.",
 )

@@ -11,7 +11,7 @@ from tasks.notifications.errors import RenderError, TemplateNotFound
 from tasks.notifications.message import Message
 from tasks.notifications.rendering import Rendered
 from tasks.notifications.template_store import find_template, render_for_send
-from workers.store.models import Notification
+from workers.store.models import Notification, Template
 
 #: Between the parts of a digest's text.
 DIGEST_SEPARATOR = "\n\n---\n\n"
@@ -25,25 +25,32 @@ class Unsendable(Exception):
         self.reason = reason
 
 
-def rendered(notification: Notification) -> Rendered:
+def rendered(notification: Notification, template: Template | None = None) -> Rendered:
     """One notification's message; :class:`Unsendable` when its template is gone or does not
-    render against its data (the reason names the part and line)."""
+    render against its data (the reason names the part and line). ``template`` is its
+    template when already read, else it is looked up by name."""
     name = notification.template_name
     if name is None:
         return Rendered(notification.subject or "", notification.text or "", notification.html)
     try:
-        return render_for_send(find_template(name), notification.data)
+        record = template if template is not None else find_template(name)
+        return render_for_send(record, notification.data)
     except TemplateNotFound:
         raise Unsendable(f"template {name!r} no longer exists") from None
     except RenderError as error:
         raise Unsendable(f"template {name!r}: {error.reason}") from None
 
 
-def compose(message_key: str, notifications: Sequence[Notification]) -> Message:
+def compose(
+    message_key: str, notifications: Sequence[Notification], template: Template | None = None
+) -> Message:
     """The message for ``notifications`` (one, or a digest's members in order), carrying the
-    delivery's ``message_key``. A digest's subject counts its members and names the first;
-    its text (and HTML, when every member has one) joins theirs; its data lists theirs."""
-    parts = [rendered(notification) for notification in notifications]
+    delivery's ``message_key``; ``template`` is the only notification's, when already read.
+    A digest's subject counts its members and names the first; its text (and HTML, when every
+    member has one) joins theirs; its data lists theirs."""
+    if template is not None and len(notifications) != 1:
+        raise ValueError("a template already read is one notification's")
+    parts = [rendered(notification, template) for notification in notifications]
     if len(parts) == 1:
         (only,) = parts
         data = dict(notifications[0].data)

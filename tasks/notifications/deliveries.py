@@ -40,10 +40,12 @@ from workers.store.lookup import newest_page, row_or_raise
 from workers.store.models import (
     FINISHED_STATUSES,
     Actor,
+    Channel,
     Delivery,
     DigestMember,
     Job,
     Notification,
+    Template,
 )
 from workers.store.types import utcnow
 
@@ -112,6 +114,45 @@ def find(delivery_id: uuid.UUID) -> DeliveryRecord | None:
     with session_scope() as session:
         row = session.get(Delivery, delivery_id)
         return None if row is None else DeliveryRecord.of(row)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What a run of a delivery's job reads before its claim: the delivery, its channel's row
+    (``None`` once removed), and the one notification it sends, unless it is a digest's."""
+
+    delivery: DeliveryRecord
+    channel: Channel | None
+    notification: Notification | None
+    #: The stored template ``notification`` names, if any and it still exists.
+    template: Template | None = None
+
+
+def load(delivery_id: uuid.UUID) -> Loaded | None:
+    """The delivery ``delivery_id`` with its channel, its notification and that one's
+    template, in one statement on the worker's kept connection (``None``: no such delivery).
+
+    ``notification`` is ``None`` for a delivery with digest members, or one with a
+    ``digest_key``, which may gain members until it is claimed: read those with
+    :func:`members` after the claim."""
+    digested = select(DigestMember.notification_id).where(DigestMember.delivery_id == Delivery.id)
+    query = (
+        select(Delivery, Channel, Notification, Template, digested.exists())
+        .outerjoin(Channel, Channel.id == Delivery.channel_id)
+        .join(Notification, Notification.id == Delivery.notification_id)
+        .outerjoin(Template, Template.name == Notification.template_name)
+        .where(Delivery.id == delivery_id)
+    )
+    # An autocommit connection: one round trip, no BEGIN, no ping before it (a dropped
+    # connection raises; the worker's caller tries again, see sending.deliver).
+    with writer_connection() as connection, Session(connection) as session:
+        row = session.execute(query).first()
+    if row is None:
+        return None
+    delivery, channel, notification, template, has_members = row
+    if delivery.digest_key is not None or has_members:
+        return Loaded(DeliveryRecord.of(delivery), channel, None)
+    return Loaded(DeliveryRecord.of(delivery), channel, notification, template)
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,13 @@ Redirects are not followed. SMTP and Apprise resolve again themselves right afte
 from __future__ import annotations
 
 import json
+import os
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import apprise
@@ -38,6 +41,11 @@ from workers.settings import get_settings
 
 USER_AGENT = "Taskyard-Notifications/1"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+#: Webhook and Slack hosts a process keeps an HTTP client (and its open connections) for.
+KEPT_CLIENTS = 32
+#: How long an idle connection is kept: shorter than the idle timeouts servers commonly have
+#: (5 s and up), so a kept connection is not closed by its server as a request goes out on it.
+KEEPALIVE_S = 2.0
 #: Response headers a provider may name its message id in.
 MESSAGE_ID_HEADERS = ("X-Request-Id", "Request-Id", "X-Message-Id")
 
@@ -77,6 +85,20 @@ def _transport_failure(error: httpx.TransportError, host: str) -> Outcome:
     )
 
 
+@lru_cache(maxsize=KEPT_CLIENTS)
+def _client(host: str, context: ssl.SSLContext) -> httpx.Client:
+    """This process's client for requests to ``host``: its pool keeps connections open between
+    sends (keyed by the pinned address, not the host name, hence a client per host name, so a
+    kept TLS connection only carries requests for the name its certificate was checked for).
+    A client dropped from the cache is closed by the garbage collector."""
+    limits = httpx.Limits(keepalive_expiry=KEEPALIVE_S)
+    return httpx.Client(verify=context, trust_env=False, follow_redirects=False, limits=limits)
+
+
+# A child of a fork must not share its parent's sockets.
+os.register_at_fork(after_in_child=_client.cache_clear)
+
+
 def post_json(url: str, body: bytes, headers: dict[str, str]) -> Outcome:
     """POST ``body`` (JSON) to ``url``, pinned to a checked address, and classify the answer."""
     target = httpx.URL(url)
@@ -89,11 +111,11 @@ def post_json(url: str, body: bytes, headers: dict[str, str]) -> Outcome:
     # The TLS server name (and certificate check) stays the host's, not the pinned address's.
     extensions = {"sni_hostname": host} if target.scheme == "https" else {}
     timeout = get_settings().notify_timeout_s
+    client = _client(host.lower(), tls_context())
     try:
-        with httpx.Client(verify=tls_context(), timeout=timeout, trust_env=False) as client:
-            response = client.post(
-                pinned, content=body, headers=sent_headers, extensions=extensions
-            )
+        response = client.post(
+            pinned, content=body, headers=sent_headers, extensions=extensions, timeout=timeout
+        )
     except httpx.TransportError as error:
         return _transport_failure(error, host)
     message_id = next((response.headers[h] for h in MESSAGE_ID_HEADERS if h in response.headers),

@@ -24,7 +24,7 @@ from tasks.notifications.catalog import DeliverPayload
 from tasks.notifications.channels import ChannelConfig
 from tasks.notifications.compose import Unsendable, compose
 from tasks.notifications.decision import UNSENDABLE, Decision, Policy, decide, decide_lost
-from tasks.notifications.deliveries import DeliveryRecord, SendClaim
+from tasks.notifications.deliveries import DeliveryRecord, Loaded, SendClaim
 from tasks.notifications.errors import SecretsUnreadable
 from tasks.notifications.senders import send
 from tasks.notifications.states import FINISHED, DeliveryStatus
@@ -33,8 +33,8 @@ from workers.decision import LimitReached
 from workers.jobcontext import RetryAfter
 from workers.observability import metrics
 from workers.settings import get_settings
-from workers.store.engine import session_scope
-from workers.store.models import Channel
+from workers.store.models import Channel, Notification
+from workers.store.resilience import persistently
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +50,15 @@ def policy() -> Policy:
 
 def deliver(payload: DeliverPayload) -> dict[str, Any]:
     """Send the delivery ``payload`` names, at most once; the job's result says how it ended."""
-    delivery = deliveries.find(uuid.UUID(payload.delivery_id))
-    if delivery is None:
+    # A read, so safe to try again while the store is away (as the job's own start is).
+    loaded = persistently(deliveries.load, uuid.UUID(payload.delivery_id))
+    if loaded is None:
         return {"delivery_id": payload.delivery_id, "skipped": "no such delivery"}
+    delivery = loaded.delivery
     status = DeliveryStatus(delivery.status)
     if status in FINISHED:
         return _skipped(delivery, f"the delivery is {status}")
-    channel = _channel(delivery)
+    channel = _channel(delivery, loaded.channel)
     token = uuid.uuid4().hex
     if status is DeliveryStatus.SENDING:
         claim = _after_loss(delivery, channel, token)
@@ -70,7 +72,7 @@ def deliver(payload: DeliverPayload) -> dict[str, Any]:
         return _end(delivery, claim, Decision(DeliveryStatus.FAILED, UNSENDABLE, channel))
     name, config = channel
     try:
-        message = compose(delivery.message_key, deliveries.members(delivery))
+        message = compose(delivery.message_key, _notifications(loaded), loaded.template)
     except Unsendable as error:
         return _end(delivery, claim, Decision(DeliveryStatus.FAILED, UNSENDABLE, error.reason))
     outcome = send(name, config, message)
@@ -91,16 +93,22 @@ def _breaker_ok(outcome: Any) -> bool:
     return bool(outcome.ok or outcome.error_class != "retryable")
 
 
-def _channel(delivery: DeliveryRecord) -> tuple[str, ChannelConfig] | str:
+def _channel(delivery: DeliveryRecord, row: Channel | None) -> tuple[str, ChannelConfig] | str:
     """The delivery's channel (name and settings, secrets opened), or why there is none."""
-    with session_scope() as session:
-        row = session.get(Channel, delivery.channel_id) if delivery.channel_id else None
-        if row is None:
-            return f"channel {delivery.channel_name!r} no longer exists"
-        try:
-            return row.name, config_of(row)
-        except SecretsUnreadable as error:
-            return f"{error.message}; fix TASKYARD_SECRET_KEYS, then replay the delivery"
+    if row is None:
+        return f"channel {delivery.channel_name!r} no longer exists"
+    try:
+        return row.name, config_of(row)
+    except SecretsUnreadable as error:
+        return f"{error.message}; fix TASKYARD_SECRET_KEYS, then replay the delivery"
+
+
+def _notifications(loaded: Loaded) -> list[Notification]:
+    """What the claimed delivery sends: its notification as loaded, or a digest's members,
+    read now that the claim has closed the digest to new ones."""
+    if loaded.notification is not None:
+        return [loaded.notification]
+    return deliveries.members(loaded.delivery)
 
 
 def _idempotent(config: ChannelConfig) -> bool:

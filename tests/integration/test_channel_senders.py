@@ -237,6 +237,27 @@ def test_https_is_pinned_to_the_checked_address_and_verifies_the_host(
     assert "certificate is not trusted" in str(untrusted.error)
 
 
+def test_a_host_keeps_its_connection_and_another_name_for_its_address_gets_its_own(
+    certificate: SelfSignedCertificate,
+) -> None:
+    # Given an HTTPS receiver that keeps connections open, its certificate for localhost only
+    with http_sink(HOOK_SECRET, certificate, keep_alive=True) as tls_sink:
+        # When two messages go to it by its name, then one by its address (the same one)
+        first = send("hooks", webhook(tls_sink), channel_test_message("hooks"))
+        second = send("hooks", webhook(tls_sink), channel_test_message("hooks"))
+        by_address = tls_sink.url.replace("localhost", "127.0.0.1")
+        other = parse_config({"kind": "webhook", "url": by_address, "secret": HOOK_SECRET})
+        third = send("hooks", other, channel_test_message("hooks"))
+
+    # Then the second went over the first one's connection
+    assert (first.ok, second.ok) == (True, True), (first, second)
+    assert tls_sink.received[0].client_port == tls_sink.received[1].client_port
+    # And the third was not: the kept connection's certificate was checked for localhost only
+    assert (third.ok, third.error_class) == (False, ErrorClass.PERMANENT)
+    assert "certificate is not trusted" in str(third.error)
+    assert len(tls_sink.received) == 2
+
+
 # Slack and Apprise
 
 

@@ -11,6 +11,8 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import Engine, event
+from sqlalchemy.exc import OperationalError
 
 from tasks.notifications import deliveries, guards, notify, store
 from tasks.notifications.catalog import DeliverPayload
@@ -18,7 +20,7 @@ from tasks.notifications.channels import parse_config
 from tasks.notifications.errors import DeliveryStateConflict, InvalidNotification
 from tasks.notifications.notify import NotificationRequest
 from tasks.notifications.sending import deliver
-from tasks.notifications.template_store import create_template
+from tasks.notifications.template_store import create_template, delete_template
 from tasks.notifications.templates import TemplateSpec
 from tests.support.channels import channel_settings
 from tests.support.dispatcher import running_dispatcher
@@ -154,6 +156,23 @@ def test_a_render_error_at_send_time_fails_the_delivery_with_its_reason(sink: Ht
     assert sink.received == []
 
 
+def test_a_template_removed_before_the_send_fails_the_delivery_unsent(sink: HttpSink) -> None:
+    # Given a delivery of a template's notification, and the template removed after it
+    spec = TemplateSpec("short-lived", "Hi {{ name }}", "Bye.", sample_data={"name": "x"})
+    template = create_template(spec)
+    delivery = _only(notify.send(NotificationRequest(channels=("hook",), template="short-lived",
+                                                     data={"name": "Ada"})))  # fmt: skip
+    delete_template(template.id)
+    # When its job runs, then it fails as unsendable and nothing is sent
+    assert _run(delivery.id)["status"] == "failed"
+    after = deliveries.get(delivery.id)
+    assert (after.error_class, after.last_error) == (
+        "unsendable",
+        "template 'short-lived' no longer exists",
+    )
+    assert sink.received == []
+
+
 def test_an_idempotency_key_returns_the_same_notification_and_refuses_another_request() -> None:
     request = NotificationRequest(channels=("hook", "hook-b"), subject="s", text="t",
                                   idempotency_key="k-1")  # fmt: skip
@@ -195,6 +214,81 @@ def test_notifications_sharing_a_digest_key_go_out_as_one_message(sink: HttpSink
                                                queue="critical"))  # fmt: skip
     assert _only(critical).status == "queued"
     assert _only(critical).digest_key is None
+
+
+def test_the_read_before_the_claim_rides_out_a_dropped_connection(
+    sink: HttpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a delivery, and the store dropping the connection of its first read
+    delivery = _only(notify.send(NotificationRequest(channels=("hook",), subject="s", text="t")))
+    real = deliveries.load
+    calls: list[uuid.UUID] = []
+
+    def dropped_once(delivery_id: uuid.UUID) -> deliveries.Loaded | None:
+        calls.append(delivery_id)
+        if len(calls) == 1:
+            raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+        return real(delivery_id)
+
+    monkeypatch.setattr(deliveries, "load", dropped_once)
+    # When its job runs, then the read is tried again and the delivery sent once
+    assert _run(delivery.id)["status"] == "sent"
+    assert calls == [delivery.id, delivery.id]
+    assert len(sink.received) == 1
+
+
+def test_a_digests_replay_sends_its_members_though_it_has_no_digest_key(sink: HttpSink) -> None:
+    # Given a digest of two notifications that failed
+    made = [
+        notify.send(
+            NotificationRequest(
+                channels=("hook",),
+                subject=f"r{n}",
+                text="t",
+                digest_key="d-replay",
+                digest_window_s=60,
+            )
+        )
+        for n in range(2)
+    ]
+    (digest_id,) = {_only(sent).id for sent in made}
+    sink.answer = "400"
+    assert _run(digest_id)["status"] == "failed"
+    # When it is replayed (a delivery with the same members and no digest key) and sent
+    sink.answer = "ok"
+    replayed = notify.replay(digest_id)
+    assert replayed.digest_key is None
+    assert _run(replayed.id)["status"] == "sent"
+    # Then both members go out again, not just the first notification
+    assert json.loads(sink.received[-1].body)["subject"] == "2 notifications: r0"
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        NotificationRequest(channels=("hook",), subject="s", text="t"),
+        NotificationRequest(template="welcome", data={"name": "Ada"}),
+    ],
+    ids=["literal", "templated"],
+)
+def test_a_delivery_is_read_once_claimed_once_and_settled_once(
+    request_: NotificationRequest,
+) -> None:
+    # Given a delivery, and every statement sent to the store counted
+    delivery = _only(notify.send(request_))
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement.split(None, 1)[0].upper())
+
+    # When its job runs
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        assert _run(delivery.id)["status"] == "sent"
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    # Then the delivery, its channel, its notification and its template are one read
+    assert statements == ["SELECT", "UPDATE", "UPDATE"]
 
 
 def test_bad_requests_are_refused_before_anything_is_recorded() -> None:

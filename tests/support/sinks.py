@@ -47,6 +47,8 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float = field(default_factory=time.monotonic)
+    #: The sender's port: one port for several requests means a kept connection.
+    client_port: int = 0
 
 
 @dataclass
@@ -112,7 +114,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.sink.refused.append(reason)
             self._reply(401, b'{"error": "bad signature"}')
             return
-        self.sink.take(Received(self.path, headers, body))
+        self.sink.take(Received(self.path, headers, body, client_port=self.client_address[1]))
         answer = self.sink.answer
         if answer == "hang":
             self.sink.release.wait(HANG_S)
@@ -149,12 +151,18 @@ class _Handler(BaseHTTPRequestHandler):
 
 @contextmanager
 def http_sink(
-    secret: str | None = None, certificate: SelfSignedCertificate | None = None
+    secret: str | None = None,
+    certificate: SelfSignedCertificate | None = None,
+    *,
+    keep_alive: bool = False,
 ) -> Iterator[HttpSink]:
     """An HTTP sink on a free loopback port, in a thread; stopped (hangs released) after.
-    With a ``certificate`` it speaks HTTPS, and its URL names ``localhost``."""
+    With a ``certificate`` it speaks HTTPS, and its URL names ``localhost``. With
+    ``keep_alive`` it speaks HTTP/1.1 and keeps connections open between requests (else each
+    answer closes its connection, as HTTP/1.0)."""
     sink = HttpSink(secret=secret)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Sink", (_Handler,), {"sink": sink}))
+    handler = {"sink": sink, "protocol_version": "HTTP/1.1" if keep_alive else "HTTP/1.0"}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Sink", (_Handler,), handler))
     server.daemon_threads = True
     sink.url = f"http://127.0.0.1:{server.server_address[1]}"
     if certificate is not None:
