@@ -4,6 +4,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
+# Test modules run in parallel, a module's tests together in one worker (its fixtures, its own
+# Redis database and store, are per module): about 11 minutes instead of 17 on 2 cores.
+TEST_WORKERS ?= 2
+PARALLEL := -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: install run test test-plain lint format bench clean
 
@@ -28,14 +32,14 @@ run: install
 # The suite as configured, then the guarantee tiers with the speedups off (unless they are
 # off already, when the suite just ran on the plain paths).
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest $(PARALLEL)
 ifneq ($(TASKYARD_SPEEDUPS),off)
 	$(MAKE) test-plain
 endif
 
 # On PostgreSQL only: the one speedup that differs by store (COPY) is PostgreSQL's.
 test-plain: install
-	TASKYARD_SPEEDUPS=off $(BIN)/pytest $(GUARANTEE_TESTS) -k "not sqlite"
+	TASKYARD_SPEEDUPS=off $(BIN)/pytest $(PARALLEL) $(GUARANTEE_TESTS) -k "not sqlite"
 
 # Taskyard against bare Celery on private services (~10-15 min); BENCH_ARGS="--quick" for a try.
 bench: $(BENCH_STAMP)
