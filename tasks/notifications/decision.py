@@ -17,6 +17,10 @@ OUTCOME_UNKNOWN = "outcome_unknown"
 #: The ``error_class`` of a delivery whose message could not be made (a render error, a
 #: template or channel removed since): nothing was sent.
 UNSENDABLE = "unsendable"
+#: The ``error_class`` of a delivery whose job ended before it was sent (see ``reap_orphans``).
+ORPHANED = "orphaned"
+#: The ``error_class`` of a delivery an operator cancelled.
+CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from tasks.notifications.decision import Decision
+from tasks.notifications.decision import CANCELLED, ORPHANED, OUTCOME_UNKNOWN, Decision
 from tasks.notifications.errors import DeliveryNotFound, DeliveryStateConflict
 from tasks.notifications.outcomes import Outcome
 from tasks.notifications.states import (
@@ -423,7 +423,7 @@ def cancel(delivery_id: uuid.UUID) -> DeliveryRecord:
         .values(
             status=DeliveryStatus.CANCELLED.value,
             finished_at=utcnow(),
-            error_class="cancelled",
+            error_class=CANCELLED,
             last_error="cancelled by an operator",
         )
     )
@@ -487,7 +487,7 @@ def reap_orphans(limit: int = 500) -> int:
             .values(
                 status=DeliveryStatus.FAILED.value,
                 finished_at=utcnow(),
-                error_class="outcome_unknown",
+                error_class=OUTCOME_UNKNOWN,
                 maybe_delivered=True,
                 last_error="its job ended while it was sending; it may have been delivered",
             )
@@ -498,7 +498,7 @@ def reap_orphans(limit: int = 500) -> int:
             .values(
                 status=DeliveryStatus.FAILED.value,
                 finished_at=utcnow(),
-                error_class="orphaned",
+                error_class=ORPHANED,
                 last_error="its job ended before it was sent; replay it to send it",
             )
         )

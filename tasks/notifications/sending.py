@@ -26,6 +26,7 @@ from tasks.notifications.compose import Unsendable, compose
 from tasks.notifications.decision import UNSENDABLE, Decision, Policy, decide, decide_lost
 from tasks.notifications.deliveries import DeliveryRecord, Loaded, SendClaim
 from tasks.notifications.errors import SecretsUnreadable
+from tasks.notifications.outcomes import ErrorClass, Outcome
 from tasks.notifications.senders import send
 from tasks.notifications.states import FINISHED, DeliveryStatus
 from tasks.notifications.store import config_of
@@ -87,10 +88,10 @@ def deliver(payload: DeliverPayload) -> dict[str, Any]:
     return {"delivery_id": str(delivery.id), "status": decision.status.value}
 
 
-def _breaker_ok(outcome: Any) -> bool:
+def _breaker_ok(outcome: Outcome) -> bool:
     """Only what says the endpoint is unwell opens its breaker: a retryable failure. A
     permanent one (a 4xx, a refused recipient) is the message's, not the endpoint's."""
-    return bool(outcome.ok or outcome.error_class != "retryable")
+    return outcome.ok or outcome.error_class is not ErrorClass.RETRYABLE
 
 
 def _channel(delivery: DeliveryRecord, row: Channel | None) -> tuple[str, ChannelConfig] | str:
