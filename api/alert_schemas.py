@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from api.resources import PatchBody, same_named
 from tasks.alerts.decision import Op, Policy
 from tasks.alerts.instances import InstanceRecord
+from tasks.alerts.routing import Muting
 from tasks.alerts.rules import MAX_CHANNELS, RuleSpec, Severity
 from tasks.alerts.sources import SourceKind
 from tasks.alerts.states import AlertState
@@ -162,12 +163,19 @@ class AlertOut(BaseModel):
     last_value: float | None
     last_evaluated_at: datetime | None
     last_error: str | None
+    silenced_by: list[str] = Field(description="Ids of the silences muting it now.")
+    inhibited_by: list[str] = Field(description="Names of the inhibit rules muting it now.")
     created_at: datetime
 
     @classmethod
-    def from_record(cls, record: InstanceRecord) -> AlertOut:
-        """The JSON form of an instance."""
-        return cls(**same_named(record, cls))
+    def from_record(cls, record: InstanceRecord, muted: Muting | None = None) -> AlertOut:
+        """The JSON form of an instance (``muted``: what mutes it now)."""
+        muted = muted or Muting()
+        return cls(
+            **same_named(record, cls, "silenced_by", "inhibited_by"),
+            silenced_by=list(muted.silenced_by),
+            inhibited_by=list(muted.inhibited_by),
+        )
 
 
 class AlertPage(BaseModel):

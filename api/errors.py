@@ -14,7 +14,16 @@ from starlette.exceptions import HTTPException
 from api.correlation import HEADER as CORRELATION_HEADER
 from api.correlation import from_scope
 from schedules.errors import InvalidSchedule, ScheduleConflict, ScheduleNotFound
-from tasks.alerts.errors import AlertRuleConflict, AlertRuleNotFound, InvalidAlertRule
+from tasks.alerts.errors import (
+    AlertRouteConflict,
+    AlertRouteNotFound,
+    AlertRuleConflict,
+    AlertRuleNotFound,
+    InvalidAlertRoute,
+    InvalidAlertRule,
+    InvalidSilence,
+    SilenceNotFound,
+)
 from tasks.notifications.errors import (
     ChannelConflict,
     ChannelNotAllowed,
@@ -83,6 +92,11 @@ _TASKYARD_STATUS: dict[type[TaskyardError], int] = {
     InvalidAlertRule: 422,
     AlertRuleNotFound: 404,
     AlertRuleConflict: 409,
+    InvalidAlertRoute: 422,
+    InvalidSilence: 422,
+    AlertRouteNotFound: 404,
+    SilenceNotFound: 404,
+    AlertRouteConflict: 409,
 }
 _HTTP_CODES = {
     400: "bad_request",

@@ -9,7 +9,16 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from cli.output import CliError, UsageProblem
 from schedules.errors import InvalidSchedule, ScheduleNotFound
-from tasks.alerts.errors import AlertRuleConflict, AlertRuleNotFound, InvalidAlertRule
+from tasks.alerts.errors import (
+    AlertRouteConflict,
+    AlertRouteNotFound,
+    AlertRuleConflict,
+    AlertRuleNotFound,
+    InvalidAlertRoute,
+    InvalidAlertRule,
+    InvalidSilence,
+    SilenceNotFound,
+)
 from tasks.notifications.errors import (
     ChannelConflict,
     ChannelNotAllowed,
@@ -80,6 +89,11 @@ FAILURES: dict[type[TaskyardError], tuple[type[CliError], str | None]] = {
     InvalidAlertRule: (UsageProblem, None),
     AlertRuleNotFound: (CliError, "`taskyard alerts rules list` shows them"),
     AlertRuleConflict: (CliError, "choose another name or remove it first"),
+    InvalidAlertRoute: (UsageProblem, None),
+    InvalidSilence: (UsageProblem, None),
+    AlertRouteNotFound: (CliError, "`taskyard alerts routes list` (or `inhibit-rules list`)"),
+    SilenceNotFound: (CliError, "`taskyard silences list` shows them"),
+    AlertRouteConflict: (CliError, "choose another name or remove it first"),
 }
 
 

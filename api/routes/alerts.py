@@ -13,7 +13,7 @@ from api.alert_schemas import AlertEventOut, AlertHistoryPage, AlertOut, AlertPa
 from api.auth import ReadKey
 from api.listing import Cursor, Limit, Position, fetch_page
 from api.schemas import error_responses
-from tasks.alerts import instances
+from tasks.alerts import instances, routing
 from tasks.alerts import rule_store as store
 from tasks.alerts.states import AlertState
 from workers.names import NAME_PATTERN
@@ -38,8 +38,8 @@ def list_alerts(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> AlertPage:
-    """Alerts, newest first (of one state, of one rule): state, since, last value and last
-    error."""
+    """Alerts, newest first (of one state, of one rule): state, since, last value, last
+    error, and the silences and inhibit rules muting it now."""
     rule_id = _rule(rule)
 
     def fetch(before: Position | None, count: int) -> list[instances.InstanceRecord]:
@@ -47,7 +47,9 @@ def list_alerts(
         return instances.list_instances(before, count, state=wanted, rule_id=rule_id)
 
     page, next_cursor = fetch_page(fetch, cursor, limit)
-    return AlertPage(items=[AlertOut.from_record(r) for r in page], next_cursor=next_cursor)
+    muted = routing.muted_now() if page else {}
+    items = [AlertOut.from_record(r, muted.get(str(r.id))) for r in page]
+    return AlertPage(items=items, next_cursor=next_cursor)
 
 
 @router.get("/history", summary="Alert history", responses=error_responses(401, 403, 404, 422, 503))

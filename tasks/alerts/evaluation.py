@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from tasks.alerts import instances, notices
+from tasks.alerts import instances, notices, routing
 from tasks.alerts.decision import NO_DATA, Current, Missing, Policy, Reading, decide
 from tasks.alerts.errors import EvaluationFailed
 from tasks.alerts.instances import Observed, fingerprint
@@ -159,6 +159,7 @@ def evaluate_due(at: datetime) -> TickReport:
                 extra={"action": "alert.evaluation_error", "rule": rule.name},
             )
     report.notices = notices.flush()
+    report.notices += routing.flush_groups(at).notices
     return report
 
 
