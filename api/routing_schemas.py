@@ -9,11 +9,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from api.resources import PatchBody, same_named
 from tasks.alerts.route_store import InhibitSpec, RouteSpec, parent_name, silence_state
 from workers.names import NAME_PATTERN
+from workers.timestamps import Rfc3339
 from workers.store.models import AlertRoute, InhibitRule, SilenceRow
 
 _MATCHERS = (
@@ -152,8 +153,8 @@ class SilenceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     matchers: list[Any] = Field(description=_MATCHERS)
-    starts_at: AwareDatetime | None = Field(default=None, description="Default: now.")
-    ends_at: AwareDatetime
+    starts_at: Rfc3339 | None = Field(default=None, description="Default: now.")
+    ends_at: Rfc3339
     comment: str = Field(min_length=1, max_length=2_000)
 
 

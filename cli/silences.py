@@ -47,7 +47,7 @@ def add(
     starts_at: datetime | None,
     comment: str,
 ) -> None:
-    """Mute the alerts MATCHERS pass (``team=db 'instance=~"db-.*"'``); prints its id last."""
+    """Mute the alerts MATCHERS pass (team=db 'host=~"db-.*"'); prints its id last."""
     if (duration is None) == (ends_at is None):
         raise click.UsageError("give one of --for DURATION or --until RFC3339")
     if ends_at is None:

@@ -16,6 +16,7 @@ from api import (
     notification_schemas,
     schedule_schemas,
     schemas,
+    routing_schemas,
     subscription_schemas,
     template_schemas,
 )
@@ -34,6 +35,7 @@ MODELS: dict[str, type[BaseModel]] = {
         notification_schemas,
         subscription_schemas,
         alert_schemas,
+        routing_schemas,
     )
     for name, value in vars(module).items()
     if isinstance(value, type) and issubclass(value, BaseModel)
