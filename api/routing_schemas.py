@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 from api.resources import PatchBody, same_named
 from tasks.alerts.route_store import InhibitSpec, RouteSpec, parent_name, silence_state
 from workers.names import NAME_PATTERN
-from workers.timestamps import Rfc3339
 from workers.store.models import AlertRoute, InhibitRule, SilenceRow
+from workers.timestamps import Rfc3339
 
 _MATCHERS = (
     'Label matchers, each `"name=value"` text (also `!=`, `=~` regex, `!~`) or '

@@ -14,9 +14,9 @@ from api import (
     alert_schemas,
     channel_schemas,
     notification_schemas,
+    routing_schemas,
     schedule_schemas,
     schemas,
-    routing_schemas,
     subscription_schemas,
     template_schemas,
 )
