@@ -18,17 +18,15 @@ from tasks.alerts import route_store, routing, rule_store
 from tasks.alerts.decision import Op
 from tasks.alerts.evaluation import evaluate_due, slot_of
 from tasks.alerts.route_store import InhibitSpec, RouteSpec
-from tasks.alerts.routing import SCOPE
 from tasks.alerts.rules import RuleSpec
 from tasks.alerts.sources import SourceKind
 from tasks.notifications import store as channel_store
-from tasks.notifications.catalog import DeliverPayload
 from tasks.notifications.channels import parse_config
-from tasks.notifications.sending import deliver
+from tests.support.alerts import deliver_alert_notices
 from tests.support.channels import channel_settings
 from tests.support.sinks import HttpSink, http_sink
 from workers.store.engine import get_engine, session_scope
-from workers.store.models import AlertEventRow, AlertGroupNotice, Delivery, Notification
+from workers.store.models import AlertEventRow, AlertGroupNotice
 from workers.store.types import utcnow
 
 SECRET = "whsec-routing-0123456789"
@@ -48,7 +46,7 @@ def sink(runtime: dict[str, str]) -> Iterator[HttpSink]:
 
 @pytest.fixture(autouse=True)
 def fresh(sink: HttpSink) -> Iterator[None]:
-    _deliver()  # what an earlier test left owed (a removed rule's RESOLVED) goes first
+    deliver_alert_notices()  # what an earlier test left owed (a removed rule's RESOLVED) goes first
     sink.received.clear()
     yield
     for rule in rule_store.list_rules(None, 100):
@@ -101,20 +99,8 @@ def _route(**fields: object) -> None:
     route_store.create_route(RouteSpec(**{**base, **fields}))  # type: ignore[arg-type]
 
 
-def _deliver() -> None:
-    query = (
-        select(Delivery.id)
-        .join(Notification, Notification.id == Delivery.notification_id)
-        .where(Notification.idempotency_scope == SCOPE)
-    )
-    with session_scope() as session:
-        ids = list(session.scalars(query))
-    for delivery_id in ids:
-        deliver(DeliverPayload(delivery_id=str(delivery_id)))
-
-
 def _received(sink: HttpSink) -> list[str]:
-    _deliver()
+    deliver_alert_notices()
     subjects = [json.loads(r.body)["subject"] for r in sink.received]
     sink.received.clear()
     return subjects

@@ -6,21 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tasks.alerts import grouping as g
 from tasks.alerts.errors import InvalidAlertRoute, InvalidSilence
-from tasks.alerts.grouping import (
-    Alert,
-    Flush,
-    Inhibition,
-    Log,
-    Route,
-    Silence,
-    Wait,
-    decide,
-    group_labels,
-    inhibited_by,
-    routes_of,
-    silenced_by,
-)
+from tasks.alerts.grouping import Alert, Flush, Inhibition, Log, Route, Silence, Wait
 from tasks.alerts.matchers import matches, parse
 
 T0 = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
@@ -107,14 +95,14 @@ TREE = Route(
 def test_an_alert_ends_at_the_deepest_routes_it_matches(
     labels: dict[str, str], ends_at: list[str]
 ) -> None:
-    assert [r.name for r in routes_of(TREE, labels)] == ends_at
+    assert [r.name for r in g.routes_of(TREE, labels)] == ends_at
 
 
 def test_group_by_picks_labels_and_the_ellipsis_takes_them_all() -> None:
     labels = {"alertname": "a", "team": "db", "host": "h1"}
-    assert group_labels(Route("r", group_by=("team",)), labels) == {"team": "db"}
-    assert group_labels(Route("r", group_by=("cluster",)), labels) == {"cluster": ""}
-    assert group_labels(Route("r", group_by=("...",)), labels) == labels
+    assert g.group_labels(Route("r", group_by=("team",)), labels) == {"team": "db"}
+    assert g.group_labels(Route("r", group_by=("cluster",)), labels) == {"cluster": ""}
+    assert g.group_labels(Route("r", group_by=("...",)), labels) == labels
 
 
 DOWN = Alert("db-down", {"alertname": "DbDown", "cluster": "c1"}, firing=True)
@@ -135,21 +123,21 @@ RULE = Inhibition("down-mutes-slow", m("alertname=DbDown"), m("alertname=DbSlow"
 def test_a_firing_source_inhibits_targets_equal_on_the_named_labels(
     alert: Alert, firing: list[Alert], muted: bool
 ) -> None:
-    assert bool(inhibited_by(alert, firing, [RULE])) is muted
+    assert bool(g.inhibited_by(alert, firing, [RULE])) is muted
 
 
 def test_an_alert_matching_both_sides_does_not_inhibit_itself() -> None:
     both = Inhibition("self", m('alertname=~"Db.*"'), m('alertname=~"Db.*"'))
-    assert inhibited_by(DOWN, [DOWN], [both]) == []
-    assert inhibited_by(DOWN, [DOWN, SLOW], [both]) == ["self"]
+    assert g.inhibited_by(DOWN, [DOWN], [both]) == []
+    assert g.inhibited_by(DOWN, [DOWN, SLOW], [both]) == ["self"]
 
 
 def test_a_silence_mutes_only_while_it_runs() -> None:
     silence = Silence("s1", m("cluster=c1"), at(0), at(60))
-    assert silenced_by(SLOW, [silence], at(-1)) == []
-    assert silenced_by(SLOW, [silence], at(0)) == ["s1"]
-    assert silenced_by(SLOW, [silence], at(60)) == []
-    assert silenced_by(OTHER, [silence], at(30)) == []
+    assert g.silenced_by(SLOW, [silence], at(-1)) == []
+    assert g.silenced_by(SLOW, [silence], at(0)) == ["s1"]
+    assert g.silenced_by(SLOW, [silence], at(60)) == []
+    assert g.silenced_by(OTHER, [silence], at(30)) == []
 
 
 R = Route("r", group_wait_s=30, group_interval_s=300, repeat_interval_s=3600)
@@ -218,4 +206,4 @@ def test_a_group_flush_sends_on_change_pace_and_repeat(
     now: float,
     expect: Flush | Wait,
 ) -> None:
-    assert decide(route, log, firing, resolved, at(now)) == expect
+    assert g.decide(route, log, firing, resolved, at(now)) == expect
