@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tasks.alerts.grouping import (
@@ -214,6 +214,7 @@ class _Group:
     route: Route
     labels: dict[str, str]
     firing: set[str] = field(default_factory=set)
+    members: set[str] = field(default_factory=set)
 
 
 def _groups(
@@ -224,6 +225,7 @@ def _groups(
         for route in routes_of(conf.root, alert.labels):
             labels = group_labels(route, alert.labels)
             group = groups.setdefault((route.name, group_key(labels)), _Group(route, labels))
+            group.members.add(alert.key)
             if alert.firing and alert.key not in muted:
                 group.firing.add(alert.key)
     return groups
@@ -287,6 +289,14 @@ def _write(
     return True
 
 
+def _drop(row: AlertGroup) -> None:
+    """Delete a group that has no alert and owes nothing (by compare-and-set on its seq)."""
+    with session_scope() as session:
+        session.execute(
+            delete(AlertGroup).where(AlertGroup.id == row.id, AlertGroup.seq == row.seq)
+        )
+
+
 @dataclass
 class FlushReport:
     """What one flush of the groups did."""
@@ -324,6 +334,10 @@ def flush_groups(at: datetime | None = None) -> FlushReport:
             resolved = frozenset(log_.firing - firing_now)
             outcome = decide(group.route, log_, frozenset(group.firing), resolved, at)
             report.groups += 1
+            idle = isinstance(outcome, Wait) and not outcome.log.firing and not group.members
+            if row is not None and idle:  # no alert in it and nothing owed: the group goes
+                _drop(row)
+                continue
             if row is not None and outcome.log == log_ and isinstance(outcome, Wait):
                 continue
             if row is None and isinstance(outcome, Wait) and outcome.log == Log():

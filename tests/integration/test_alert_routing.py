@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from tasks.alerts import route_store, routing, rule_store
 from tasks.alerts.decision import Op
@@ -26,7 +26,7 @@ from tests.support.alerts import deliver_alert_notices
 from tests.support.channels import channel_settings
 from tests.support.sinks import HttpSink, http_sink
 from workers.store.engine import get_engine, session_scope
-from workers.store.models import AlertEventRow, AlertGroupNotice
+from workers.store.models import AlertEventRow, AlertGroup, AlertGroupNotice
 from workers.store.types import utcnow
 
 SECRET = "whsec-routing-0123456789"
@@ -146,6 +146,11 @@ def test_a_group_sends_together_then_on_change_then_on_repeat(sink: HttpSink) ->
     assert _received(sink) == ["[RESOLVED:1] alertname=DbDown"]
     evaluate_due(at(t0, 800))
     assert _received(sink) == []
+    # And once its alerts are gone, so is the group
+    rule_store.delete_rule(rule_store.find_rule("DbDown").id)
+    evaluate_due(at(t0, 810))
+    with session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(AlertGroup)) == 0
 
 
 def test_an_alert_no_route_matches_goes_to_its_rules_channels(sink: HttpSink) -> None:
