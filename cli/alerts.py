@@ -11,9 +11,9 @@ import json
 
 import click
 
-from cli.options import json_object, limit_option
-from cli.output import Rows, UsageProblem, console, fields_table, note, table, truncated, when
-from cli.resources import in_option_words, remove_command
+from cli import options
+from cli.output import Rows, UsageProblem, console, note, table, truncated, when
+from cli.resources import in_option_words, list_command, remove_command, show_command
 from cli.text import NAME
 from tasks.alerts import instances
 from tasks.alerts import rule_store as store
@@ -27,6 +27,12 @@ from workers.store.models import AlertRule
 RULE_COLUMNS = ("name", "source", "condition", "for", "every", "severity", "paused", "last error")
 ALERT_COLUMNS = ("rule", "labels", "state", "since", "last value", "last error")
 HISTORY_COLUMNS = ("at", "rule", "labels", "event", "from", "to", "value", "notice")
+#: The help of ``rules list``, ``show`` and ``remove``, and what ``list`` says when there are none.
+LIST_HELP = "Rules, newest first: source, condition, timers, paused, last error."
+SHOW_HELP = "Rule NAME: every setting and its last evaluation."
+REMOVE_HELP = "Remove rule NAME with its alerts and history (firing ones are RESOLVED first)."
+NONE_YET = ("No alert rules yet; add one with `taskyard alerts rules add NAME --source "
+            "queue_depth --op '>' --threshold 1000`.")  # fmt: skip
 #: The store's field names as the options of ``rules add`` that set them, for error messages.
 OPTION_OF = {"name": "NAME", "source": "--source", "spec": "--spec", "op": "--op",
              "threshold": "--threshold", "recovery_threshold": "--recovery-threshold",
@@ -146,7 +152,7 @@ def add(name: str, source: str, spec: str, op: str, threshold: float,
         annotations["description"] = description
     rule = RuleSpec(
         name=name, source=SourceKind(source), op=Op(op), threshold=threshold,
-        spec=json_object("--spec", spec),
+        spec=options.json_object("--spec", spec),
         recovery_threshold=recovery_threshold, for_s=for_s, keep_firing_for_s=keep_s,
         labels=_labels(labels), severity=Severity(severity), annotations=annotations,
         interval_s=every, no_data=Policy(no_data), on_error=Policy(on_error),
@@ -159,33 +165,21 @@ def add(name: str, source: str, spec: str, op: str, threshold: float,
     click.echo(str(record.id))
 
 
-@rules.command(name="list")
-@limit_option(100)
-def list_rules(limit: int) -> None:
-    """Rules, newest first: source, condition, timers, paused, last error."""
-    empty = ("No alert rules yet; add one with `taskyard alerts rules add NAME --source "
-             "queue_depth --op '>' --threshold 1000`.")  # fmt: skip
-    RULES.print_newest(store.list_rules(None, limit + 1), limit, empty, "rule")
-
-
-@rules.command()
-@click.argument("name", type=NAME)
-def show(name: str) -> None:
-    """Rule NAME: every setting and its last evaluation."""
-    record = store.find_rule(name)
-    fields = [
-        ("id", str(record.id)), ("name", record.name), ("source", record.source),
+def _fields(record: AlertRule) -> list[tuple[str, str]]:
+    return [
+        ("name", record.name), ("source", record.source),
         ("spec", json.dumps(record.spec, ensure_ascii=False)), ("condition", condition(record)),
         ("for", f"{record.for_s} s"), ("keep firing for", f"{record.keep_firing_for_s} s"),
         ("every", f"{record.interval_s} s"), ("labels", _shown_labels(record.labels)),
         ("severity", record.severity), ("no data", record.no_data),
         ("on error", record.on_error), ("channels", ", ".join(record.channels) or "-"),
         ("paused", "yes" if record.paused else "no"), ("last slot", when(record.last_slot_at)),
-        ("last error", record.last_error or "-"), ("created", when(record.created_at)),
-        ("updated", when(record.updated_at)),
+        ("last error", record.last_error or "-"),
     ]  # fmt: skip
+
+
+def _print_annotations(record: AlertRule) -> None:
     out = console()
-    out.print(fields_table(fields))
     for part in ("summary", "description"):
         out.print(f"\n--- {part} ---\n{record.annotations.get(part, '')}")
 
@@ -208,7 +202,10 @@ def resume(name: str) -> None:
     click.echo(f"Alert rule {_set_paused(name, False).name!r} is resumed.")
 
 
-REMOVE_HELP = "Remove rule NAME with its alerts and history (firing ones are RESOLVED first)."
+rules.add_command(list_command(RULES, "rule", store.list_rules, LIST_HELP, NONE_YET))
+rules.add_command(
+    show_command(store.find_rule, _fields, SHOW_HELP, then=_print_annotations, name_type=NAME)
+)
 rules.add_command(
     remove_command("Alert rule", store.find_rule, store.delete_rule, REMOVE_HELP, name_type=NAME)
 )
@@ -217,7 +214,7 @@ rules.add_command(
 @alerts.command(name="list")
 @click.option("--state", type=click.Choice([s.value for s in AlertState]), help="Only these.")
 @click.option("--rule", type=NAME, help="Only this rule's.")
-@limit_option(100)
+@options.limit(100)
 def list_alerts(state: str | None, rule: str | None, limit: int) -> None:
     """Alerts, newest first: rule, labels, state, since, last value, last error."""
     rule_id = store.find_rule(rule).id if rule is not None else None
@@ -235,7 +232,7 @@ ALERTS = Rows(ALERT_COLUMNS, _alert_row)
 
 @alerts.command()
 @click.option("--rule", type=NAME, help="Only this rule's.")
-@limit_option(50)
+@options.limit(50)
 def history(rule: str | None, limit: int) -> None:
     """Transitions, newest first, with the notice each sent."""
     rule_id = store.find_rule(rule).id if rule is not None else None

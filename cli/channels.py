@@ -16,14 +16,12 @@ from cli.output import (
     CliError,
     Rows,
     UsageProblem,
-    console,
-    fields_table,
     note,
     plural,
     when,
 )
 from cli.progress import progress_bar, stdin_is_terminal
-from cli.resources import remove_command
+from cli.resources import remove_command, show_command
 from tasks.notifications import store
 from tasks.notifications.channels import ChannelKind, parse_config
 from tasks.notifications.errors import ChannelTestFailed
@@ -39,6 +37,7 @@ REDIS_DOWN = (
     "kept; start Redis or fix the URL"
 )
 COLUMNS = ("name", "kind", "target", "secrets", "description", "created")
+SHOW_HELP = "Channel NAME in full, but for its secrets (named, never shown)."
 SECRET_ENV = {"secret": "TASKYARD_CHANNEL_SECRET", "password": "TASKYARD_CHANNEL_PASSWORD",
               "url": "TASKYARD_CHANNEL_URL"}  # fmt: skip
 F = TypeVar("F", bound=Callable[..., Any])
@@ -202,20 +201,16 @@ def list_() -> None:
     CHANNELS.print(store.all_channels(), empty)
 
 
-@channels.command()
-@click.argument("name")
-def show(name: str) -> None:
-    """Channel NAME in full, but for its secrets (named, never shown)."""
-    record = store.find_channel(name)
-    rows = [("id", str(record.id)), ("name", record.name), ("kind", record.kind),
+def _fields(record: Channel) -> list[tuple[str, str]]:
+    rows = [("name", record.name), ("kind", record.kind),
             ("description", record.description or EMPTY)]  # fmt: skip
     for key, value in record.config.items():
         shown = ", ".join(value) if isinstance(value, list) else str(value)
         rows.append((key, shown if value is not None else EMPTY))
-    rows += [("secrets", _secrets(record)), ("breaker", _breaker(record)),
-             ("created", when(record.created_at)),
-             ("updated", when(record.updated_at))]  # fmt: skip
-    console().print(fields_table(rows))
+    return [*rows, ("secrets", _secrets(record)), ("breaker", _breaker(record))]
+
+
+channels.add_command(show_command(store.find_channel, _fields, SHOW_HELP))
 
 
 @channels.command()

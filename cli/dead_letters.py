@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 
 import click
 
+from cli import options
 from cli.aliases import deprecated_alias
-from cli.options import limit_option, queue_option
 from cli.output import (
     EMPTY,
     CliError,
@@ -43,7 +43,7 @@ _FILTER_OPTIONS = (
     click.option(
         "--type", "job_type", type=JOB_TYPE, metavar="TYPE", help="Only dead jobs of this type."
     ),
-    queue_option("Only this queue."),
+    options.queue("Only this queue."),
     click.option("--since", type=RFC3339, help="Only jobs that died at or after this time."),
     click.option("--until", type=RFC3339, help="Only jobs that died before this time."),
 )
@@ -100,7 +100,7 @@ def dead_letters() -> None:
 
 @dead_letters.command(name="list")
 @dead_letter_filters
-@limit_option(DEFAULT_LIMIT, most=1000)
+@options.limit(DEFAULT_LIMIT, most=1000)
 @click.option("--json", "as_json", is_flag=True, help="Print the records as a JSON array.")
 def list_(job_type: str | None, queue: str | None, since: datetime | None,
           until: datetime | None, limit: int, as_json: bool) -> None:  # fmt: skip

@@ -9,20 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from cli import options
 from cli.aliases import deprecated_alias
 from cli.doctor import defaults_note
 from cli.failures import from_taskyard_error
 from cli.jobcontrol import cancel, replay
-from cli.options import (
-    MAX_DELAY_S,
-    delay_option,
-    json_object,
-    key_option,
-    limit_option,
-    priority_option,
-    queue_option,
-    run_at_option,
-)
 from cli.output import CliError, Rows, UsageProblem, note, print_record, when
 from cli.records import record_fields, record_rows
 from cli.text import JOB_TYPE
@@ -45,7 +36,7 @@ _OPTION_NAME = re.compile(rf"\b({'|'.join(_OPTION_NAMES)})\b")
 
 def parse_payload(text: str) -> dict[str, Any]:
     """The ``--payload`` JSON object, or a usage error naming what is wrong."""
-    return json_object("--payload", text)
+    return options.json_object("--payload", text)
 
 
 def as_usage_problem(error: InvalidJob) -> CliError:
@@ -103,24 +94,24 @@ jobs.add_command(deprecated_alias(replay, "retry", "taskyard jobs replay"))
 @click.option(
     "--payload", default="{}", show_default=True, metavar="JSON", help="The job's JSON object."
 )
-@queue_option("Override the type's default queue.")
-@priority_option(
+@options.queue("Override the type's default queue.")
+@options.priority(
     f"{MIN_PRIORITY}-{MAX_PRIORITY}, {MAX_PRIORITY} the most urgent (default: the type's)."
 )
-@delay_option("Run no sooner than SECONDS from now (at most a year; the dispatcher queues it).")
-@run_at_option(f"Run no sooner than this time, with a time zone, e.g. {EXAMPLE} (within a year).")
-@key_option(
+@options.delay("Run no sooner than SECONDS from now (at most a year; the dispatcher queues it).")
+@options.run_at(f"Run no sooner than this time, with a time zone, e.g. {EXAMPLE} (within a year).")
+@options.key(
     "--idempotency-key",
     "Enqueue at most once per KEY: repeating the same request returns the first job.",
 )
-@key_option(
+@options.key(
     "--unique-key",
     "At most one open job of TYPE holds KEY (needs --unique-for unless TYPE sets one).",
 )
 @click.option(
     "--unique-for",
     "unique_for_s",
-    type=click.IntRange(1, MAX_DELAY_S),
+    type=click.IntRange(1, options.MAX_DELAY_S),
     metavar="SECONDS",
     help="How long the unique key (or, without one, the payload) stays unique at most.",
 )
@@ -175,7 +166,7 @@ def show(job_id: uuid.UUID, as_json: bool) -> None:
 @jobs.command(name="list")
 @click.option("--status", type=click.Choice([s.value for s in JobStatus]), help="Only this status.")
 @click.option("--type", "job_type", type=JOB_TYPE, metavar="TYPE", help="Only this job type.")
-@limit_option(20, most=1000)
+@options.limit(20, most=1000)
 def list_(status: str | None, job_type: str | None, limit: int) -> None:
     """List the most recent jobs, newest first."""
     records = job_store.list_jobs(job_store.JobFilter(status=status, type=job_type), limit)

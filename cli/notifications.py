@@ -11,16 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cli.options import (
-    delay_option,
-    json_object,
-    key_option,
-    limit_option,
-    priority_option,
-    queue_option,
-    read_text_file,
-    run_at_option,
-)
+from cli import options
 from cli.output import EMPTY, Rows, UsageProblem, console, note, print_record, truncated, when
 from cli.records import cell, plain
 from cli.text import NAME
@@ -132,14 +123,14 @@ def notifications() -> None:
     metavar="JSON",
     help="The template's variables (a JSON object).",
 )
-@key_option(
+@options.key(
     "--idempotency-key", "Send at most once per KEY: repeating the request returns the first."
 )
-@priority_option(f"{MIN_PRIORITY}-{MAX_PRIORITY}, {MAX_PRIORITY} the most urgent.")
-@queue_option("critical is never held for a digest.")
-@delay_option("Send no sooner than SECONDS from now.")
-@run_at_option(f"Send no sooner than this time, e.g. {EXAMPLE}.")
-@key_option("--digest-key", "Notifications sharing KEY within the window go out as one message.")
+@options.priority(f"{MIN_PRIORITY}-{MAX_PRIORITY}, {MAX_PRIORITY} the most urgent.")
+@options.queue("critical is never held for a digest.")
+@options.delay("Send no sooner than SECONDS from now.")
+@options.run_at(f"Send no sooner than this time, e.g. {EXAMPLE}.")
+@options.key("--digest-key", "Notifications sharing KEY within the window go out as one message.")
 @click.option(
     "--digest-window",
     "digest_window_s",
@@ -172,8 +163,9 @@ def send(
 
     request = notify.NotificationRequest(
         channels=parse_channels(channels), template=template, subject=subject,
-        text=text if text_file is None else read_text_file("--text-file", text_file),
-        html=read_text_file("--html-file", html_file), data=json_object("--data", data),
+        text=text if text_file is None else options.read_text_file("--text-file", text_file),
+        html=options.read_text_file("--html-file", html_file),
+        data=options.json_object("--data", data),
         idempotency_key=idempotency_key, priority=priority, queue=queue, delay_s=delay_s,
         run_at=run_at, digest_key=digest_key, digest_window_s=digest_window_s,
     )  # fmt: skip
@@ -201,7 +193,7 @@ def deliveries() -> None:
     metavar="ID",
     help="Only this notification's.",
 )
-@limit_option(20)
+@options.limit(20)
 def list_(
     status: str | None, channel: str | None, notification_id: uuid.UUID | None, limit: int
 ) -> None:

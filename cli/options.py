@@ -1,5 +1,5 @@
 """Options several commands share, and the one reader of each kind of option value: a JSON
-object, a text file. Each option keeps its command's own help text."""
+object, a text file. Used as ``@options.queue(help)``; each command keeps its own help text."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from workers.storable import MAX_DEPTH
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_DELAY_S = 365 * 24 * 3600
 MAX_KEY = 200
-QUEUES = click.Choice([queue.value for queue in QUEUE_ORDER])
+QUEUES = click.Choice([q.value for q in QUEUE_ORDER])
 PRIORITIES = click.IntRange(MIN_PRIORITY, MAX_PRIORITY)
 
 
@@ -67,22 +67,22 @@ def check_key(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     return value
 
 
-def key_option(flag: str, help_text: str) -> Callable[[F], F]:
+def key(flag: str, help_text: str) -> Callable[[F], F]:
     """``flag KEY``: a deduplication key (``--idempotency-key``, ``--unique-key``, ...)."""
     return click.option(flag, metavar="KEY", callback=check_key, help=help_text)
 
 
-def queue_option(help_text: str) -> Callable[[F], F]:
+def queue(help_text: str) -> Callable[[F], F]:
     """``--queue``: one of the four queues."""
     return click.option("--queue", type=QUEUES, help=help_text)
 
 
-def priority_option(help_text: str) -> Callable[[F], F]:
+def priority(help_text: str) -> Callable[[F], F]:
     """``--priority``: 0-9, 9 the most urgent."""
     return click.option("--priority", type=PRIORITIES, help=help_text)
 
 
-def delay_option(help_text: str) -> Callable[[F], F]:
+def delay(help_text: str) -> Callable[[F], F]:
     """``--delay SECONDS`` (as ``delay_s``): from now, at most a year."""
     return click.option(
         "--delay", "delay_s", type=click.FloatRange(0, MAX_DELAY_S), metavar="SECONDS",
@@ -90,11 +90,11 @@ def delay_option(help_text: str) -> Callable[[F], F]:
     )  # fmt: skip
 
 
-def run_at_option(help_text: str) -> Callable[[F], F]:
+def run_at(help_text: str) -> Callable[[F], F]:
     """``--run-at RFC3339``: a time with a time zone."""
     return click.option("--run-at", type=RFC3339, help=help_text)
 
 
-def limit_option(default: int, most: int = 500) -> Callable[[F], F]:
+def limit(default: int, most: int = 500) -> Callable[[F], F]:
     """``--limit``: how many rows a list shows, 1 to ``most``."""
     return click.option("--limit", type=click.IntRange(1, most), default=default, show_default=True)

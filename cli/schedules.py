@@ -9,7 +9,7 @@ from contextlib import AbstractContextManager
 
 import click
 
-from cli.options import json_object, priority_option, queue_option
+from cli import options
 from cli.output import Rows, UsageProblem, note, when
 from cli.resources import in_option_words, remove_command
 from cli.text import NAME
@@ -78,8 +78,8 @@ def list_() -> None:
 @click.option(
     "--payload", default="{}", show_default=True, metavar="JSON", help="Payload or arguments."
 )
-@queue_option("Queue.")
-@priority_option("0-9, 9 most urgent.")
+@options.queue("Queue.")
+@options.priority("0-9, 9 most urgent.")
 @click.option("--expires", type=int, metavar="SECONDS", help="Drop a run not started by then.")
 @click.option(
     "--missed",
@@ -115,7 +115,7 @@ def add(
         timing=Timing(cron=cron, timezone=zone or "UTC", interval_s=every),
         queue=queue,
         priority=priority,
-        args=json_object("--payload", payload),
+        args=options.json_object("--payload", payload),
         expires_s=expires,
         missed=MissedRunPolicy(missed),
         paused=paused,

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import click
 
-from cli.options import limit_option
-from cli.output import Rows, console, fields_table, note, when
-from cli.resources import in_option_words, remove_command
+from cli.output import Rows, note, when
+from cli.resources import in_option_words, list_command, remove_command, show_command
 from tasks.notifications import subscriptions as store
 from tasks.notifications.errors import InvalidSubscription
 from tasks.notifications.events import EventKind
@@ -17,6 +16,11 @@ from tasks.notifications.subscriptions import SubscriptionSpec, channels_of
 from workers.store.models import Subscription
 
 COLUMNS = ("name", "event", "match", "channels", "template", "enabled", "scanned until")
+#: The help of ``list`` and ``remove``, and what ``list`` says when there are none.
+LIST_HELP = "Subscriptions, newest first."
+REMOVE_HELP = "Remove subscription NAME (the notifications it made stay)."
+NONE_YET = ("No subscriptions yet; add one with "
+            "`taskyard subscriptions add NAME --event job.dead --channel NAME`.")  # fmt: skip
 #: The store's field names as the options of ``add`` that set them, for error messages.
 OPTIONS = {"name": "NAME", "event": "--event", "match": "--match", "channels": "--channel",
            "template": "--template"}  # fmt: skip
@@ -87,28 +91,11 @@ def add(
     click.echo(str(record.id))
 
 
-@subscriptions.command(name="list")
-@limit_option(100)
-def list_(limit: int) -> None:
-    """Subscriptions, newest first."""
-    empty = ("No subscriptions yet; add one with "
-             "`taskyard subscriptions add NAME --event job.dead --channel NAME`.")  # fmt: skip
-    records = store.list_subscriptions(None, limit + 1)
-    SUBSCRIPTIONS.print_newest(records, limit, empty, "subscription")
+def _fields(record: Subscription) -> list[tuple[str, str]]:
+    return list(zip(COLUMNS, _row(record), strict=True))
 
 
-@subscriptions.command()
-@click.argument("name")
-def show(name: str) -> None:
-    """Subscription NAME."""
-    record = store.find_subscription(name)
-    fields = [
-        ("id", str(record.id)),
-        *zip(COLUMNS, _row(record), strict=True),
-        ("created", when(record.created_at)),
-        ("updated", when(record.updated_at)),
-    ]
-    console().print(fields_table(fields))
+def _point_to_deliveries(record: Subscription) -> None:
     note(f"What it sent: `taskyard deliveries list` (notifications of source subscription, "
          f"scope subscription:{record.id}).")  # fmt: skip
 
@@ -140,7 +127,12 @@ def disable(name: str) -> None:
     _switch(name, False)
 
 
-REMOVE_HELP = "Remove subscription NAME (the notifications it made stay)."
+subscriptions.add_command(
+    list_command(SUBSCRIPTIONS, "subscription", store.list_subscriptions, LIST_HELP, NONE_YET)
+)
+subscriptions.add_command(
+    show_command(store.find_subscription, _fields, "Subscription NAME.", then=_point_to_deliveries)
+)
 subscriptions.add_command(
     remove_command("Subscription", store.find_subscription, store.delete_subscription, REMOVE_HELP)
 )

@@ -7,15 +7,21 @@ import json
 
 import click
 
-from cli.options import json_object, limit_option, read_text_file
-from cli.output import Rows, console, fields_table, note, truncated, when
-from cli.resources import in_option_words, remove_command
+from cli import options
+from cli.output import Rows, console, note, truncated, when
+from cli.resources import in_option_words, list_command, remove_command, show_command
 from tasks.notifications import template_store as store
 from tasks.notifications.errors import InvalidTemplate
 from tasks.notifications.templates import TemplateSpec
 from workers.store.models import Template
 
 COLUMNS = ("name", "subject", "html", "default channels", "updated")
+#: The help of ``list`` and ``show``, and what ``list`` says when there are none.
+LIST_HELP = "Templates, newest first: subject, whether there is an HTML part, default channels."
+SHOW_HELP = "Template NAME: its sources, sample data and default channels."
+NONE_YET = (
+    "No templates yet; add one with `taskyard templates add NAME --subject TEXT --text-file PATH`."
+)
 #: The store's field names as the options of ``add`` that set them, for error messages.
 ADD_OPTIONS = {"name": "NAME", "subject": "--subject", "text": "--text-file",
                "html": "--html-file", "sample_data": "--sample-data",
@@ -61,45 +67,15 @@ def add(
     spec = TemplateSpec(
         name=name,
         subject=subject,
-        text=read_text_file("--text-file", text_file) or "",
-        html=read_text_file("--html-file", html_file),
-        sample_data=json_object("--sample-data", sample_data),
+        text=options.read_text_file("--text-file", text_file) or "",
+        html=options.read_text_file("--html-file", html_file),
+        sample_data=options.json_object("--sample-data", sample_data),
         default_channels=channels,
     )
     with in_option_words(InvalidTemplate, ADD_OPTIONS):
         record = store.create_template(spec)
     note(f"Added template {record.name!r}; it renders against its sample data.")
     click.echo(str(record.id))
-
-
-@templates.command(name="list")
-@limit_option(100)
-def list_(limit: int) -> None:
-    """Templates, newest first: subject, whether there is an HTML part, default channels."""
-    empty = ("No templates yet; add one with "
-             "`taskyard templates add NAME --subject TEXT --text-file PATH`.")  # fmt: skip
-    TEMPLATES.print_newest(store.list_templates(None, limit + 1), limit, empty, "template")
-
-
-@templates.command()
-@click.argument("name")
-def show(name: str) -> None:
-    """Template NAME: its sources, sample data and default channels."""
-    record = store.find_template(name)
-    fields = [
-        ("id", str(record.id)),
-        ("name", record.name),
-        ("subject", record.subject),
-        ("default channels", ", ".join(record.default_channels) or "-"),
-        ("sample data", json.dumps(record.sample_data, ensure_ascii=False)),
-        ("created", when(record.created_at)),
-        ("updated", when(record.updated_at)),
-    ]
-    out = console()
-    out.print(fields_table(fields))
-    out.print(f"\n--- text ---\n{record.text}")
-    if record.html is not None:
-        out.print(f"\n--- html ---\n{record.html}")
 
 
 @templates.command()
@@ -109,13 +85,35 @@ def preview(name: str, data: str | None) -> None:
     """Render template NAME as a send would: subject, text and HTML."""
     record = store.find_template(name)
     with in_option_words(InvalidTemplate, {"data": "--data"}):
-        rendered = store.preview(record, None if data is None else json_object("--data", data))
+        rendered = store.preview(
+            record, None if data is None else options.json_object("--data", data)
+        )
+    console().print(f"Subject: {rendered.subject}")
+    _print_body(rendered.text, rendered.html)
+
+
+def _print_body(text: str, html: str | None) -> None:
+    """A message's text part, and its HTML part when it has one."""
     out = console()
-    out.print(f"Subject: {rendered.subject}\n\n--- text ---\n{rendered.text}")
-    if rendered.html is not None:
-        out.print(f"\n--- html ---\n{rendered.html}")
+    out.print(f"\n--- text ---\n{text}")
+    if html is not None:
+        out.print(f"\n--- html ---\n{html}")
 
 
+def _fields(record: Template) -> list[tuple[str, str]]:
+    return [("name", record.name), ("subject", record.subject),
+            ("default channels", ", ".join(record.default_channels) or "-"),
+            ("sample data", json.dumps(record.sample_data, ensure_ascii=False))]  # fmt: skip
+
+
+def _print_sources(record: Template) -> None:
+    _print_body(record.text, record.html)
+
+
+templates.add_command(
+    list_command(TEMPLATES, "template", store.list_templates, LIST_HELP, NONE_YET)
+)
+templates.add_command(show_command(store.find_template, _fields, SHOW_HELP, then=_print_sources))
 templates.add_command(
     remove_command("Template", store.find_template, store.delete_template, "Remove template NAME.")
 )
