@@ -5,16 +5,36 @@ from __future__ import annotations
 
 import click
 
-from cli.output import console, note, table
+from cli.output import Rows, note
+from cli.resources import list_command, remove_command, show_command
 from cli.silences import shown_matchers
 from cli.text import NAME
 from tasks.alerts import route_store as store
 from tasks.alerts.route_store import InhibitSpec, RouteSpec
-from workers.store.models import AlertRoute
+from workers.store.models import AlertRoute, InhibitRule
 
 ROUTE_COLUMNS = ("name", "parent", "position", "matchers", "channels", "group by", "wait",
                  "interval", "repeat", "resolved", "continue")  # fmt: skip
-INHIBIT_COLUMNS = ("name", "source", "target", "equal")
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def _route_row(r: AlertRoute) -> tuple[str, ...]:
+    return (r.name, store.parent_name(r) or "-", str(r.position), shown_matchers(r.matchers),
+            ", ".join(r.channels) or "-", ", ".join(r.group_by), f"{r.group_wait_s} s",
+            f"{r.group_interval_s} s", f"{r.repeat_interval_s} s", _yes(r.send_resolved),
+            _yes(r.continues))  # fmt: skip
+
+
+def _inhibit_row(r: InhibitRule) -> tuple[str, ...]:
+    return (r.name, shown_matchers(r.source_matchers), shown_matchers(r.target_matchers),
+            ", ".join(r.equal) or "-")  # fmt: skip
+
+
+ROUTES = Rows(ROUTE_COLUMNS, _route_row)
+INHIBIT_RULES = Rows(("name", "source", "target", "equal"), _inhibit_row)
 
 
 @click.group()
@@ -51,40 +71,33 @@ def add(name: str, matchers: tuple[str, ...], channels: tuple[str, ...], parent:
     click.echo(str(row.id))
 
 
-def _route_row(r: AlertRoute) -> tuple[str, ...]:
-    return (r.name, store.parent_name(r) or "-", str(r.position), shown_matchers(r.matchers),
-            ", ".join(r.channels) or "-", ", ".join(r.group_by), f"{r.group_wait_s} s",
-            f"{r.group_interval_s} s", f"{r.repeat_interval_s} s",
-            "yes" if r.send_resolved else "no", "yes" if r.continues else "no")  # fmt: skip
-
-
-@routes.command(name="list")
-def list_routes() -> None:
-    """Every route (parent and position give the tree)."""
-    rows = store.list_routes(None, 500)
-    if not rows:
-        note("No routes: notices go to each rule's own channels. Add one with "
-             "`taskyard alerts routes add NAME --match team=db --channel ops`.")  # fmt: skip
-        return
-    console().print(table(None, ROUTE_COLUMNS, [_route_row(r) for r in rows]))
-
-
-@routes.command()
-@click.argument("name", type=NAME)
-def show(name: str) -> None:
-    """Route NAME."""
-    row = store.find_route(name)
-    console().print(
-        table(None, ("field", "value"), list(zip(ROUTE_COLUMNS, _route_row(row), strict=True)))
+routes.add_command(
+    list_command(
+        ROUTES,
+        "route",
+        store.list_routes,
+        "Routes, newest first (parent and position give the tree).",
+        "No routes: notices go to each rule's own channels. Add one "
+        "with `taskyard alerts routes add NAME --match team=db --channel ops`.",
     )
-
-
-@routes.command()
-@click.argument("name", type=NAME)
-def remove(name: str) -> None:
-    """Remove route NAME with the routes below it."""
-    store.delete_route(store.find_route(name).id)
-    click.echo(f"Alert route {name!r} is removed.")
+)
+routes.add_command(
+    show_command(
+        store.find_route,
+        lambda r: zip(ROUTE_COLUMNS, _route_row(r), strict=True),
+        "Route NAME.",
+        name_type=NAME,
+    )
+)
+routes.add_command(
+    remove_command(
+        "Alert route",
+        store.find_route,
+        store.delete_route,
+        "Remove route NAME with the routes below it.",
+        name_type=NAME,
+    )
+)
 
 
 @click.group(name="inhibit-rules")
@@ -106,21 +119,21 @@ def add_inhibit(
     click.echo(str(row.id))
 
 
-@inhibit_rules.command(name="list")
-def list_inhibit() -> None:
-    """Every inhibit rule."""
-    rows = store.list_inhibit_rules(None, 500)
-    if not rows:
-        note("No inhibit rules.")
-        return
-    shown = [(r.name, shown_matchers(r.source_matchers), shown_matchers(r.target_matchers),
-              ", ".join(r.equal) or "-") for r in rows]  # fmt: skip
-    console().print(table(None, INHIBIT_COLUMNS, shown))
-
-
-@inhibit_rules.command(name="remove")
-@click.argument("name", type=NAME)
-def remove_inhibit(name: str) -> None:
-    """Remove inhibit rule NAME."""
-    store.delete_inhibit_rule(store.find_inhibit_rule(name).id)
-    click.echo(f"Inhibit rule {name!r} is removed.")
+inhibit_rules.add_command(
+    list_command(
+        INHIBIT_RULES,
+        "inhibit rule",
+        store.list_inhibit_rules,
+        "Inhibit rules, newest first.",
+        "No inhibit rules.",
+    )
+)
+inhibit_rules.add_command(
+    remove_command(
+        "Inhibit rule",
+        store.find_inhibit_rule,
+        store.delete_inhibit_rule,
+        "Remove inhibit rule NAME.",
+        name_type=NAME,
+    )
+)

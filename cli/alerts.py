@@ -9,14 +9,12 @@ next tick.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import click
 
-from cli import alert_routing
-from cli.jobs import parse_payload
-from cli.output import UsageProblem, console, note, plural, table, truncated, when
+from cli import alert_routing, options
+from cli.output import Rows, UsageProblem, console, note, table, truncated, when
+from cli.resources import in_option_words, list_command, remove_command, show_command
 from cli.text import NAME
 from tasks.alerts import instances
 from tasks.alerts import rule_store as store
@@ -30,6 +28,12 @@ from workers.store.models import AlertRule
 RULE_COLUMNS = ("name", "source", "condition", "for", "every", "severity", "paused", "last error")
 ALERT_COLUMNS = ("rule", "labels", "state", "since", "last value", "last error")
 HISTORY_COLUMNS = ("at", "rule", "labels", "event", "from", "to", "value", "notice")
+#: The help of ``rules list``, ``show`` and ``remove``, and what ``list`` says when there are none.
+LIST_HELP = "Rules, newest first: source, condition, timers, paused, last error."
+SHOW_HELP = "Rule NAME: every setting and its last evaluation."
+REMOVE_HELP = "Remove rule NAME with its alerts and history (firing ones are RESOLVED first)."
+NONE_YET = ("No alert rules yet; add one with `taskyard alerts rules add NAME --source "
+            "queue_depth --op '>' --threshold 1000`.")  # fmt: skip
 #: The store's field names as the options of ``rules add`` that set them, for error messages.
 OPTION_OF = {"name": "NAME", "source": "--source", "spec": "--spec", "op": "--op",
              "threshold": "--threshold", "recovery_threshold": "--recovery-threshold",
@@ -37,22 +41,9 @@ OPTION_OF = {"name": "NAME", "source": "--source", "spec": "--spec", "op": "--op
              "severity": "--severity", "annotations.summary": "--summary",
              "annotations.description": "--description", "interval_s": "--every",
              "no_data": "--no-data", "on_error": "--on-error", "channels": "--channel"}  # fmt: skip
+#: Fields whose refusals name a field inside them (``spec.query``): the path follows the option.
+NESTED = ("spec", "labels")
 _POLICIES = click.Choice([p.value for p in Policy])
-
-
-@contextmanager
-def _reported() -> Iterator[None]:
-    """A refused rule in the CLI's words: the field it names becomes the option that sets it
-    (``spec.query`` stays in ``--spec``)."""
-    try:
-        yield
-    except InvalidAlertRule as error:
-        field, _, rest = error.message.partition(": ")
-        head = field.split(".")[0] if field.startswith(("spec.", "labels.")) else field
-        if head not in OPTION_OF or not rest:
-            raise
-        where = f"{OPTION_OF[head]} {field}" if head != field else OPTION_OF[head]
-        raise InvalidAlertRule(f"{where}: {rest}", error.details) from None
 
 
 def _labels(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -77,6 +68,9 @@ def _rule_row(record: AlertRule) -> tuple[str, ...]:
     return (record.name, record.source, condition(record), f"{record.for_s} s",
             f"{record.interval_s} s", record.severity, "yes" if record.paused else "no",
             truncated(record.last_error, 40) if record.last_error else "-")  # fmt: skip
+
+
+RULES = Rows(RULE_COLUMNS, _rule_row)
 
 
 def _shown_labels(labels: dict[str, str]) -> str:
@@ -157,58 +151,36 @@ def add(name: str, source: str, spec: str, op: str, threshold: float,
         annotations["summary"] = summary
     if description is not None:
         annotations["description"] = description
-    try:
-        settings = parse_payload(spec)
-    except UsageProblem as error:
-        raise UsageProblem(error.message.replace("--payload", "--spec", 1)) from None
     rule = RuleSpec(
-        name=name, source=SourceKind(source), op=Op(op), threshold=threshold, spec=settings,
+        name=name, source=SourceKind(source), op=Op(op), threshold=threshold,
+        spec=options.json_object("--spec", spec),
         recovery_threshold=recovery_threshold, for_s=for_s, keep_firing_for_s=keep_s,
         labels=_labels(labels), severity=Severity(severity), annotations=annotations,
         interval_s=every, no_data=Policy(no_data), on_error=Policy(on_error),
         channels=channels, paused=paused,
     )  # fmt: skip
-    with _reported():
+    with in_option_words(InvalidAlertRule, OPTION_OF, nested=NESTED):
         record = store.create_rule(rule)
     state = "paused" if record.paused else f"evaluated every {record.interval_s} s"
     note(f"Added alert rule {record.name!r} ({record.source} {condition(record)}), {state}.")
     click.echo(str(record.id))
 
 
-@rules.command(name="list")
-@click.option("--limit", type=click.IntRange(1, 500), default=100, show_default=True)
-def list_rules(limit: int) -> None:
-    """Rules, newest first: source, condition, timers, paused, last error."""
-    records = store.list_rules(None, limit + 1)
-    if not records:
-        note("No alert rules yet; add one with `taskyard alerts rules add NAME --source "
-             "queue_depth --op '>' --threshold 1000`.")  # fmt: skip
-        return
-    more = (
-        f"the newest {plural(limit, 'rule')}; --limit shows more" if len(records) > limit else None
-    )
-    console().print(table(None, RULE_COLUMNS, [_rule_row(r) for r in records[:limit]],
-                          caption=more))  # fmt: skip
-
-
-@rules.command()
-@click.argument("name", type=NAME)
-def show(name: str) -> None:
-    """Rule NAME: every setting and its last evaluation."""
-    record = store.find_rule(name)
-    fields = [
-        ("id", str(record.id)), ("name", record.name), ("source", record.source),
+def _fields(record: AlertRule) -> list[tuple[str, str]]:
+    return [
+        ("name", record.name), ("source", record.source),
         ("spec", json.dumps(record.spec, ensure_ascii=False)), ("condition", condition(record)),
         ("for", f"{record.for_s} s"), ("keep firing for", f"{record.keep_firing_for_s} s"),
         ("every", f"{record.interval_s} s"), ("labels", _shown_labels(record.labels)),
         ("severity", record.severity), ("no data", record.no_data),
         ("on error", record.on_error), ("channels", ", ".join(record.channels) or "-"),
         ("paused", "yes" if record.paused else "no"), ("last slot", when(record.last_slot_at)),
-        ("last error", record.last_error or "-"), ("created", when(record.created_at)),
-        ("updated", when(record.updated_at)),
+        ("last error", record.last_error or "-"),
     ]  # fmt: skip
+
+
+def _print_annotations(record: AlertRule) -> None:
     out = console()
-    out.print(table(None, ("field", "value"), fields))
     for part in ("summary", "description"):
         out.print(f"\n--- {part} ---\n{record.annotations.get(part, '')}")
 
@@ -231,34 +203,37 @@ def resume(name: str) -> None:
     click.echo(f"Alert rule {_set_paused(name, False).name!r} is resumed.")
 
 
-@rules.command()
-@click.argument("name", type=NAME)
-def remove(name: str) -> None:
-    """Remove rule NAME with its alerts and history (firing ones are RESOLVED first)."""
-    store.delete_rule(store.find_rule(name).id)
-    click.echo(f"Alert rule {name!r} is removed.")
+rules.add_command(list_command(RULES, "rule", store.list_rules, LIST_HELP, NONE_YET))
+rules.add_command(
+    show_command(store.find_rule, _fields, SHOW_HELP, then=_print_annotations, name_type=NAME)
+)
+rules.add_command(
+    remove_command("Alert rule", store.find_rule, store.delete_rule, REMOVE_HELP, name_type=NAME)
+)
 
 
 @alerts.command(name="list")
 @click.option("--state", type=click.Choice([s.value for s in AlertState]), help="Only these.")
 @click.option("--rule", type=NAME, help="Only this rule's.")
-@click.option("--limit", type=click.IntRange(1, 500), default=100, show_default=True)
+@options.limit(100)
 def list_alerts(state: str | None, rule: str | None, limit: int) -> None:
     """Alerts, newest first: rule, labels, state, since, last value, last error."""
     rule_id = store.find_rule(rule).id if rule is not None else None
-    records = instances.list_instances(None, limit, state=state, rule_id=rule_id)
-    if not records:
-        note("No alerts.")
-        return
-    rows = [(r.rule, _shown_labels(r.labels), r.state, when(r.since),
-             "-" if r.last_value is None else f"{r.last_value:g}",
-             truncated(r.last_error, 40) if r.last_error else "-") for r in records]  # fmt: skip
-    console().print(table(None, ALERT_COLUMNS, rows))
+    ALERTS.print(instances.list_instances(None, limit, state=state, rule_id=rule_id), "No alerts.")
+
+
+def _alert_row(r: instances.InstanceRecord) -> tuple[str, ...]:
+    return (r.rule, _shown_labels(r.labels), r.state, when(r.since),
+            "-" if r.last_value is None else f"{r.last_value:g}",
+            truncated(r.last_error, 40) if r.last_error else "-")  # fmt: skip
+
+
+ALERTS = Rows(ALERT_COLUMNS, _alert_row)
 
 
 @alerts.command()
 @click.option("--rule", type=NAME, help="Only this rule's.")
-@click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
+@options.limit(50)
 def history(rule: str | None, limit: int) -> None:
     """Transitions, newest first, with the notice each sent."""
     rule_id = store.find_rule(rule).id if rule is not None else None

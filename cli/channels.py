@@ -11,8 +11,17 @@ from typing import Any, TypeVar
 import click
 import redis
 
-from cli.output import EMPTY, CliError, UsageProblem, console, note, plural, table, when
+from cli.output import (
+    EMPTY,
+    CliError,
+    Rows,
+    UsageProblem,
+    note,
+    plural,
+    when,
+)
 from cli.progress import progress_bar, stdin_is_terminal
+from cli.resources import remove_command, show_command
 from tasks.notifications import store
 from tasks.notifications.channels import ChannelKind, parse_config
 from tasks.notifications.errors import ChannelTestFailed
@@ -28,6 +37,7 @@ REDIS_DOWN = (
     "kept; start Redis or fix the URL"
 )
 COLUMNS = ("name", "kind", "target", "secrets", "description", "created")
+SHOW_HELP = "Channel NAME in full, but for its secrets (named, never shown)."
 SECRET_ENV = {"secret": "TASKYARD_CHANNEL_SECRET", "password": "TASKYARD_CHANNEL_PASSWORD",
               "url": "TASKYARD_CHANNEL_URL"}  # fmt: skip
 F = TypeVar("F", bound=Callable[..., Any])
@@ -64,6 +74,9 @@ def _secrets(record: Channel) -> str:
 def _row(record: Channel) -> tuple[str, ...]:
     return (record.name, record.kind, _target(record), _secrets(record),
             record.description or EMPTY, when(record.created_at))  # fmt: skip
+
+
+CHANNELS = Rows(COLUMNS, _row)
 
 
 def _breaker(record: Channel) -> str:
@@ -184,27 +197,20 @@ def add(name: str, kind: str, description: str | None, **given: Any) -> None:  #
 @channels.command(name="list")
 def list_() -> None:
     """Every channel: kind, target (secret URLs hidden), secrets held, description."""
-    records = store.all_channels()
-    if not records:
-        note("No channels yet; add one with `taskyard channels add NAME --kind webhook --url URL`.")
-        return
-    console().print(table(None, COLUMNS, [_row(record) for record in records]))
+    empty = "No channels yet; add one with `taskyard channels add NAME --kind webhook --url URL`."
+    CHANNELS.print(store.all_channels(), empty)
 
 
-@channels.command()
-@click.argument("name")
-def show(name: str) -> None:
-    """Channel NAME in full, but for its secrets (named, never shown)."""
-    record = store.find_channel(name)
-    rows = [("id", str(record.id)), ("name", record.name), ("kind", record.kind),
+def _fields(record: Channel) -> list[tuple[str, str]]:
+    rows = [("name", record.name), ("kind", record.kind),
             ("description", record.description or EMPTY)]  # fmt: skip
     for key, value in record.config.items():
         shown = ", ".join(value) if isinstance(value, list) else str(value)
         rows.append((key, shown if value is not None else EMPTY))
-    rows += [("secrets", _secrets(record)), ("breaker", _breaker(record)),
-             ("created", when(record.created_at)),
-             ("updated", when(record.updated_at))]  # fmt: skip
-    console().print(table(None, ("field", "value"), rows))
+    return [*rows, ("secrets", _secrets(record)), ("breaker", _breaker(record))]
+
+
+channels.add_command(show_command(store.find_channel, _fields, SHOW_HELP))
 
 
 @channels.command()
@@ -224,12 +230,9 @@ def test(name: str) -> None:
     click.echo(f"Test message delivered through {name!r} ({answer}{outcome.duration_s:.2f} s).")
 
 
-@channels.command()
-@click.argument("name")
-def remove(name: str) -> None:
-    """Remove channel NAME."""
-    store.delete_channel(store.find_channel(name).id)
-    click.echo(f"Channel {name!r} is removed.")
+channels.add_command(
+    remove_command("Channel", store.find_channel, store.delete_channel, "Remove channel NAME.")
+)
 
 
 @channels.command()

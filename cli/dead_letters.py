@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
+from cli import options
 from cli.aliases import deprecated_alias
 from cli.output import (
     EMPTY,
@@ -27,7 +28,6 @@ from cli.progress import confirmed, progress_bar
 from cli.records import attempts, cell, record_fields
 from cli.text import JOB_TYPE
 from cli.timestamps import RFC3339
-from workers.queues import QUEUE_ORDER
 from workers.store import control
 from workers.store import jobs as job_store
 from workers.store.jobs import JobFilter
@@ -43,9 +43,7 @@ _FILTER_OPTIONS = (
     click.option(
         "--type", "job_type", type=JOB_TYPE, metavar="TYPE", help="Only dead jobs of this type."
     ),
-    click.option(
-        "--queue", type=click.Choice([q.value for q in QUEUE_ORDER]), help="Only this queue."
-    ),
+    options.queue("Only this queue."),
     click.option("--since", type=RFC3339, help="Only jobs that died at or after this time."),
     click.option("--until", type=RFC3339, help="Only jobs that died before this time."),
 )
@@ -102,7 +100,7 @@ def dead_letters() -> None:
 
 @dead_letters.command(name="list")
 @dead_letter_filters
-@click.option("--limit", type=click.IntRange(1, 1000), default=DEFAULT_LIMIT, show_default=True)
+@options.limit(DEFAULT_LIMIT, most=1000)
 @click.option("--json", "as_json", is_flag=True, help="Print the records as a JSON array.")
 def list_(job_type: str | None, queue: str | None, since: datetime | None,
           until: datetime | None, limit: int, as_json: bool) -> None:  # fmt: skip

@@ -39,6 +39,9 @@ START_THE_STACK = (
     "start it with `make run` in the project directory, or set TASKYARD_BROKER_URL and "
     "TASKYARD_DATABASE_URL to use another stack"
 )
+START_THE_BROKER = "start the broker, or fix TASKYARD_BROKER_URL; for the dev stack, `make run`"
+START_THE_STORE = "start the database, or fix TASKYARD_DATABASE_URL"
+START_THE_API = "start the API (`make run`, or `taskyard api`), or point TASKYARD_API_URL at it"
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,11 @@ class Check:
     status: Status
     detail: str
     next_step: str = ""
+
+
+def unanswered(name: str, where: str, error: Exception, next_step: str) -> Check:
+    """A failed check: ``where`` does not answer, for the reason ``error`` names."""
+    return Check(name, "FAIL", f"{where} does not answer ({type(error).__name__})", next_step)
 
 
 def settings_origin() -> str:
@@ -119,10 +127,7 @@ def broker_check(settings: Settings) -> Check:
     try:
         check_broker()
     except Exception as error:  # any failure to connect is the finding itself
-        return Check(
-            "broker", "FAIL", f"{where} does not answer ({type(error).__name__})",
-            "start the broker, or fix TASKYARD_BROKER_URL; for the dev stack, `make run`",
-        )  # fmt: skip
+        return unanswered("broker", where, error, START_THE_BROKER)
     return Check("broker", "ok", f"{where} answers")
 
 
@@ -132,10 +137,7 @@ def store_check(settings: Settings) -> Check:
     try:
         revision = current_revision(settings.database_url)
     except SQLAlchemyError as error:
-        return Check(
-            "store", "FAIL", f"{where} does not answer ({type(error).__name__})",
-            "start the database, or fix TASKYARD_DATABASE_URL",
-        )  # fmt: skip
+        return unanswered("store", where, error, START_THE_STORE)
     head = head_revision()
     if revision != head:
         return Check(
@@ -201,10 +203,7 @@ def api_check(settings: Settings, job_id: uuid.UUID | None) -> Check:
     try:
         ready = httpx.get(f"{url}/readyz", timeout=API_TIMEOUT_S)
     except httpx.HTTPError as error:
-        return Check(
-            "api", "FAIL", f"{url} does not answer ({type(error).__name__})",
-            "start the API (`make run`, or `taskyard api`), or point TASKYARD_API_URL at it",
-        )  # fmt: skip
+        return unanswered("api", url, error, START_THE_API)
     if ready.status_code != 200:
         return Check(
             "api", "FAIL", f"{url}/readyz answered {ready.status_code}: {ready.text[:200]}",

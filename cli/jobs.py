@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from datetime import datetime
@@ -10,20 +9,18 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from cli import options
 from cli.aliases import deprecated_alias
 from cli.doctor import defaults_note
 from cli.failures import from_taskyard_error
 from cli.jobcontrol import cancel, replay
-from cli.output import CliError, UsageProblem, console, note, table, when
+from cli.output import CliError, Rows, UsageProblem, note, print_record, when
 from cli.records import record_fields, record_rows
 from cli.text import JOB_TYPE
-from cli.timestamps import RFC3339
 from workers.errors import InvalidJob
 from workers.priorities import MAX_PRIORITY, MIN_PRIORITY
-from workers.queues import QUEUE_ORDER
-from workers.storable import MAX_DEPTH
 from workers.store import jobs as job_store
-from workers.store.models import JobStatus
+from workers.store.models import Job, JobStatus
 from workers.timestamps import EXAMPLE
 
 if TYPE_CHECKING:
@@ -35,37 +32,11 @@ _OPTION_NAMES = {
     "unique_key": "--unique-key", "unique_for_s": "--unique-for",
 }  # fmt: skip
 _OPTION_NAME = re.compile(rf"\b({'|'.join(_OPTION_NAMES)})\b")
-MAX_DELAY_S = 365 * 24 * 3600
-MAX_KEY = 200
 
 
 def parse_payload(text: str) -> dict[str, Any]:
     """The ``--payload`` JSON object, or a usage error naming what is wrong."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise UsageProblem(
-            f"--payload is not valid JSON ({error.msg} at line {error.lineno} column "
-            f"{error.colno}); pass an object such as '{{\"ms\": 100}}'"
-        ) from None
-    except ValueError:  # Python reads no integer of more than 4300 digits
-        raise UsageProblem(
-            "--payload holds a number too long to read; integers in a payload fit in 64 bits"
-        ) from None
-    except RecursionError:
-        raise UsageProblem(
-            f"--payload nests too deeply; a payload holds at most {MAX_DEPTH} levels"
-        ) from None
-    if not isinstance(value, dict):
-        raise UsageProblem(f"--payload must be a JSON object, not {type(value).__name__}")
-    return value
-
-
-def check_key(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """A deduplication key: 1 to 200 characters."""
-    if value is not None and not 1 <= len(value) <= MAX_KEY:
-        raise click.BadParameter(f"must be 1 to {MAX_KEY} characters long", ctx, param)
-    return value
+    return options.json_object("--payload", text)
 
 
 def as_usage_problem(error: InvalidJob) -> CliError:
@@ -123,44 +94,24 @@ jobs.add_command(deprecated_alias(replay, "retry", "taskyard jobs replay"))
 @click.option(
     "--payload", default="{}", show_default=True, metavar="JSON", help="The job's JSON object."
 )
-@click.option(
-    "--queue",
-    type=click.Choice([q.value for q in QUEUE_ORDER]),
-    help="Override the type's default queue.",
+@options.queue("Override the type's default queue.")
+@options.priority(
+    f"{MIN_PRIORITY}-{MAX_PRIORITY}, {MAX_PRIORITY} the most urgent (default: the type's)."
 )
-@click.option(
-    "--priority",
-    type=click.IntRange(MIN_PRIORITY, MAX_PRIORITY),
-    help=f"{MIN_PRIORITY}-{MAX_PRIORITY}, {MAX_PRIORITY} the most urgent (default: the type's).",
-)
-@click.option(
-    "--delay",
-    "delay_s",
-    type=click.FloatRange(0, MAX_DELAY_S),
-    metavar="SECONDS",
-    help="Run no sooner than SECONDS from now (at most a year; the dispatcher queues it).",
-)
-@click.option(
-    "--run-at",
-    type=RFC3339,
-    help=f"Run no sooner than this time, with a time zone, e.g. {EXAMPLE} (within a year).",
-)
-@click.option(
+@options.delay("Run no sooner than SECONDS from now (at most a year; the dispatcher queues it).")
+@options.run_at(f"Run no sooner than this time, with a time zone, e.g. {EXAMPLE} (within a year).")
+@options.key(
     "--idempotency-key",
-    metavar="KEY",
-    callback=check_key,
-    help="Enqueue at most once per KEY: repeating the same request returns the first job.",
+    "Enqueue at most once per KEY: repeating the same request returns the first job.",
 )
-@click.option(
+@options.key(
     "--unique-key",
-    metavar="KEY",
-    callback=check_key,
-    help="At most one open job of TYPE holds KEY (needs --unique-for unless TYPE sets one).",
+    "At most one open job of TYPE holds KEY (needs --unique-for unless TYPE sets one).",
 )
 @click.option(
     "--unique-for",
     "unique_for_s",
-    type=click.IntRange(1, MAX_DELAY_S),
+    type=click.IntRange(1, options.MAX_DELAY_S),
     metavar="SECONDS",
     help="How long the unique key (or, without one, the payload) stays unique at most.",
 )
@@ -209,28 +160,24 @@ def show(job_id: uuid.UUID, as_json: bool) -> None:
     its replay links.
     """
     record = job_store.get_job(job_id)
-    if as_json:
-        click.echo(json.dumps(record_fields(record), indent=2, sort_keys=False))
-        return
-    console().print(table(f"job {record.id}", ("field", "value"), record_rows(record)))
+    print_record(record_fields(record), record_rows(record), f"job {record.id}", as_json)
 
 
 @jobs.command(name="list")
 @click.option("--status", type=click.Choice([s.value for s in JobStatus]), help="Only this status.")
 @click.option("--type", "job_type", type=JOB_TYPE, metavar="TYPE", help="Only this job type.")
-@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@options.limit(20, most=1000)
 def list_(status: str | None, job_type: str | None, limit: int) -> None:
     """List the most recent jobs, newest first."""
     records = job_store.list_jobs(job_store.JobFilter(status=status, type=job_type), limit)
-    if not records:
-        note("No jobs match.")
-        return
-    columns = ("id", "type", "status", "queue", "priority", "attempts", "created", "finished")
-    rows = [
-        (
-            str(r.id), r.type, r.status, r.queue, str(r.priority), str(r.attempts),
-            when(r.created_at), when(r.finished_at),
-        )
-        for r in records
-    ]  # fmt: skip
-    console().print(table(None, columns, rows))
+    JOBS.print(records, "No jobs match.")
+
+
+def _row(r: Job) -> tuple[str, ...]:
+    return (
+        str(r.id), r.type, r.status, r.queue, str(r.priority), str(r.attempts),
+        when(r.created_at), when(r.finished_at),
+    )  # fmt: skip
+
+
+JOBS = Rows(("id", "type", "status", "queue", "priority", "attempts", "created", "finished"), _row)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import click
 
-from cli.output import EMPTY, UsageProblem, console, note, table, when
+from cli.output import EMPTY, Rows, UsageProblem, note, when
 from cli.text import NAME
 from workers.names import NAME_RULE, is_name
 from workers.scopes import SCOPE_HELP, validate_scope
 from workers.store import keys as key_store
+from workers.store.models import ApiKey
 
 
 def check_scope(scope: str) -> str:
@@ -58,23 +59,16 @@ def create(name: str, scopes: tuple[str, ...]) -> None:
 @keys.command(name="list")
 def list_() -> None:
     """List every key: name, prefix, scopes, created, last used, revoked."""
-    records = key_store.list_keys()
-    if not records:
-        note("No API keys yet; create one with `taskyard keys create --name NAME --scope SCOPE`.")
-        return
-    rows = [
-        (
-            r.name,
-            r.key_prefix,
-            ", ".join(r.scopes) or EMPTY,
-            when(r.created_at),
-            when(r.last_used_at),
-            when(r.revoked_at),
-        )
-        for r in records
-    ]
-    columns = ("name", "prefix", "scopes", "created", "last used", "revoked")
-    console().print(table(None, columns, rows))
+    empty = "No API keys yet; create one with `taskyard keys create --name NAME --scope SCOPE`."
+    KEYS.print(key_store.list_keys(), empty)
+
+
+def _row(r: ApiKey) -> tuple[str, ...]:
+    return (r.name, r.key_prefix, ", ".join(r.scopes) or EMPTY, when(r.created_at),
+            when(r.last_used_at), when(r.revoked_at))  # fmt: skip
+
+
+KEYS = Rows(("name", "prefix", "scopes", "created", "last used", "revoked"), _row)
 
 
 @keys.command()

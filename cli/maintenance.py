@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from cli import options
 from cli.output import EMPTY, CliError, TryLater, console, table, when
 from tasks.maintenance.catalog import NAMES, runner
 
@@ -86,7 +87,7 @@ def run(name: str, as_json: bool) -> None:
 
 @maintenance.command()
 @click.option("--name", type=click.Choice(NAMES), help="Only runs of this task.")
-@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@options.limit(20, most=1000)
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON lines.")
 def runs(name: str | None, limit: int, as_json: bool) -> None:
     """List recent maintenance runs, newest first."""

@@ -3,28 +3,23 @@
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
-from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from cli.jobs import MAX_DELAY_S, check_key
-from cli.output import EMPTY, UsageProblem, console, note, table, truncated, when
-from cli.records import cell
-from cli.templates import json_object, read_text_file
+from cli import options
+from cli.output import EMPTY, Rows, UsageProblem, console, note, print_record, truncated, when
+from cli.records import cell, plain
 from cli.text import NAME
-from cli.timestamps import RFC3339
 from tasks.notifications import deliveries as delivery_store
 from tasks.notifications.deliveries import DeliveryFilter, DeliveryRecord
 from tasks.notifications.errors import InvalidNotification
 from tasks.notifications.states import FINISHED, DeliveryStatus
 from workers.priorities import MAX_PRIORITY, MIN_PRIORITY
-from workers.queues import QUEUE_ORDER
 from workers.timestamps import EXAMPLE
 
 if TYPE_CHECKING:
@@ -88,8 +83,7 @@ def _row(record: DeliveryRecord) -> tuple[str, ...]:
     )  # fmt: skip
 
 
-def _print(records: Sequence[DeliveryRecord], title: str | None, caption: str | None) -> None:
-    console().print(table(title, COLUMNS, [_row(r) for r in records], caption=caption))
+DELIVERIES = Rows(COLUMNS, _row)
 
 
 def _announce(sent: Sent, request: NotificationRequest) -> None:
@@ -102,8 +96,8 @@ def _announce(sent: Sent, request: NotificationRequest) -> None:
     else:
         note(f"Returned the existing notification {notification.id}: the idempotency key "
              f"{request.idempotency_key!r} already names it, so nothing new was sent.")  # fmt: skip
-    _print(sent.deliveries, f"notification {notification.id}",
-           "Follow one with `taskyard deliveries show ID`.")  # fmt: skip
+    console().print(DELIVERIES.table(sent.deliveries, f"notification {notification.id}",
+                                     "Follow one with `taskyard deliveries show ID`."))  # fmt: skip
 
 
 @click.group()
@@ -129,36 +123,14 @@ def notifications() -> None:
     metavar="JSON",
     help="The template's variables (a JSON object).",
 )
-@click.option(
-    "--idempotency-key",
-    metavar="KEY",
-    callback=check_key,
-    help="Send at most once per KEY: repeating the request returns the first.",
+@options.key(
+    "--idempotency-key", "Send at most once per KEY: repeating the request returns the first."
 )
-@click.option(
-    "--priority",
-    type=click.IntRange(MIN_PRIORITY, MAX_PRIORITY),
-    help=f"{MIN_PRIORITY}-{MAX_PRIORITY}, {MAX_PRIORITY} the most urgent.",
-)
-@click.option(
-    "--queue",
-    type=click.Choice([q.value for q in QUEUE_ORDER]),
-    help="critical is never held for a digest.",
-)
-@click.option(
-    "--delay",
-    "delay_s",
-    type=click.FloatRange(0, MAX_DELAY_S),
-    metavar="SECONDS",
-    help="Send no sooner than SECONDS from now.",
-)
-@click.option("--run-at", type=RFC3339, help=f"Send no sooner than this time, e.g. {EXAMPLE}.")
-@click.option(
-    "--digest-key",
-    metavar="KEY",
-    callback=check_key,
-    help="Notifications sharing KEY within the window go out as one message.",
-)
+@options.priority(f"{MIN_PRIORITY}-{MAX_PRIORITY}, {MAX_PRIORITY} the most urgent.")
+@options.queue("critical is never held for a digest.")
+@options.delay("Send no sooner than SECONDS from now.")
+@options.run_at(f"Send no sooner than this time, e.g. {EXAMPLE}.")
+@options.key("--digest-key", "Notifications sharing KEY within the window go out as one message.")
 @click.option(
     "--digest-window",
     "digest_window_s",
@@ -191,8 +163,9 @@ def send(
 
     request = notify.NotificationRequest(
         channels=parse_channels(channels), template=template, subject=subject,
-        text=text if text_file is None else read_text_file("--text-file", text_file),
-        html=read_text_file("--html-file", html_file), data=json_object("--data", data),
+        text=text if text_file is None else options.read_text_file("--text-file", text_file),
+        html=options.read_text_file("--html-file", html_file),
+        data=options.json_object("--data", data),
         idempotency_key=idempotency_key, priority=priority, queue=queue, delay_s=delay_s,
         run_at=run_at, digest_key=digest_key, digest_window_s=digest_window_s,
     )  # fmt: skip
@@ -220,30 +193,15 @@ def deliveries() -> None:
     metavar="ID",
     help="Only this notification's.",
 )
-@click.option("--limit", type=click.IntRange(1, 500), default=20, show_default=True)
+@options.limit(20)
 def list_(
     status: str | None, channel: str | None, notification_id: uuid.UUID | None, limit: int
 ) -> None:
     """The most recent deliveries, newest first."""
     where = DeliveryFilter(status=status, channel=channel, notification_id=notification_id)
     records = delivery_store.page(where, None, limit + 1)
-    if not records:
-        note("No deliveries match.")
-        return
     more = f"The newest {limit}; --limit shows more." if len(records) > limit else None
-    _print(records[:limit], None, more)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value) if isinstance(value, uuid.UUID) else value
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return cell(value)
+    DELIVERIES.print(records[:limit], "No deliveries match.", more)
 
 
 @deliveries.command()
@@ -253,12 +211,10 @@ def show(delivery_id: uuid.UUID, as_json: bool) -> None:
     """Delivery ID in full: status, attempts, the last error and the provider's answer,
     timings, its job and its replay links."""
     record = delivery_store.get(delivery_id)
-    fields = {name: value for name, value in asdict(record).items() if name in FIELDS}
-    if as_json:
-        click.echo(json.dumps({name: _plain(fields[name]) for name in FIELDS}, indent=2))
-        return
-    rows = [(name.replace("_", " "), _cell(fields[name])) for name in FIELDS]
-    console().print(table(f"delivery {record.id}", ("field", "value"), rows))
+    fields = asdict(record)
+    rows = [(name.replace("_", " "), cell(fields[name])) for name in FIELDS]
+    print_record({name: plain(fields[name]) for name in FIELDS}, rows,
+                 f"delivery {record.id}", as_json)  # fmt: skip
 
 
 @deliveries.command()

@@ -93,12 +93,53 @@ def table(
     return result
 
 
+def fields_table(rows: Iterable[tuple[str, str]], title: str | None = None) -> Table:
+    """One record as a table of ``(field, value)`` rows."""
+    return table(title, ("field", "value"), rows)
+
+
+def print_record(
+    fields: dict[str, Any], rows: Iterable[tuple[str, str]], title: str, as_json: bool
+) -> None:
+    """One record: its JSON-ready ``fields`` with ``--json``, else its ``rows`` as a field table."""
+    if as_json:
+        click.echo(json.dumps(fields, indent=2))
+        return
+    console().print(fields_table(rows, title))
+
+
 @dataclass(frozen=True)
-class Listing(Generic[T]):
-    """How a list command shows its items: table ``columns``, a ``row`` and JSON ``fields`` each."""
+class Rows(Generic[T]):
+    """How a command prints items as a table: its ``columns`` and a ``row`` each."""
 
     columns: Sequence[str]
     row: Callable[[T], Sequence[str]]
+
+    def table(
+        self, items: Iterable[T], title: str | None = None, caption: str | None = None
+    ) -> Table:
+        """The table of ``items``, even when there are none."""
+        return table(title, self.columns, [self.row(item) for item in items], caption=caption)
+
+    def print(self, items: Sequence[T], empty: str, caption: str | None = None) -> None:
+        """Print ``items`` as a table captioned ``caption``; only ``empty``, on stderr, when
+        there are none."""
+        if not items:
+            note(empty)
+            return
+        console().print(self.table(items, caption=caption))
+
+    def print_newest(self, items: Sequence[T], limit: int, empty: str, noun: str) -> None:
+        """Print the first ``limit`` of ``items``, fetched one over ``limit`` so that an extra one
+        says there are more, which the caption then says (``noun`` names one item)."""
+        more = f"the newest {plural(limit, noun)}; --limit shows more"
+        self.print(items[:limit], empty, more if len(items) > limit else None)
+
+
+@dataclass(frozen=True)
+class Listing(Rows[T]):
+    """How a list command with ``--json`` shows its items: ``Rows``, and JSON ``fields`` each."""
+
     fields: Callable[[T], dict[str, Any]]
 
     def show(self, items: Sequence[T], as_json: bool, footer: str, empty: str, hint: str) -> None:
@@ -108,11 +149,7 @@ class Listing(Generic[T]):
             click.echo(json.dumps([self.fields(item) for item in items], indent=2))
             note(footer)
             return
-        if not items:
-            note(empty)
-            return
-        rows = [self.row(item) for item in items]
-        console().print(table(None, self.columns, rows, caption=f"{footer}{hint}."))
+        self.print(items, empty, caption=f"{footer}{hint}.")
 
 
 def masked(url: str) -> str:

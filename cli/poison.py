@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import click
 import redis
 
+from cli import options
 from cli.output import CliError, Listing, note, plural, truncated, when
 from cli.progress import confirmed
 from cli.text import QUEUE
@@ -71,7 +72,7 @@ def poison() -> None:
 
 @poison.command(name="list")
 @_QUEUE_OPTION
-@click.option("--limit", type=click.IntRange(1, 1000), default=DEFAULT_LIMIT, show_default=True)
+@options.limit(DEFAULT_LIMIT, most=1000)
 @click.option("--json", "as_json", is_flag=True, help="Print them as JSON, raw bytes in full.")
 def list_(queue: str | None, limit: int, as_json: bool) -> None:
     """List poison messages, newest first."""

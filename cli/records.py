@@ -19,7 +19,8 @@ FIELDS = (
 )  # fmt: skip
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """One value as JSON can hold it: times in ISO 8601, UUIDs as text."""
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, uuid.UUID):
@@ -29,13 +30,15 @@ def _plain(value: Any) -> Any:
 
 def record_fields(job: Job) -> dict[str, Any]:
     """A job record as JSON-ready fields."""
-    return {name: _plain(getattr(job, name)) for name in FIELDS}
+    return {name: plain(getattr(job, name)) for name in FIELDS}
 
 
 def cell(value: Any) -> str:
-    """One value as table text: ``-`` for nothing, UTC times, compact JSON."""
+    """One value as table text: ``-`` for nothing, yes or no, UTC times, compact JSON."""
     if value is None:
         return EMPTY
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, datetime):
         return when(value)
     if isinstance(value, dict | list):
@@ -53,8 +56,6 @@ def _shown(job: Job, name: str) -> str:
         return attempts(job)
     if name == "progress":
         return EMPTY if job.progress is None else f"{job.progress}%"
-    if name == "timed_out":
-        return "yes" if job.timed_out else "no"
     return cell(getattr(job, name))
 
 

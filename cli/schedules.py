@@ -5,20 +5,18 @@ Changes go to the store; the leading beat applies them on its next tick (no rest
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 import click
 
-from cli.jobs import parse_payload
-from cli.output import UsageProblem, console, note, table, when
+from cli import options
+from cli.output import Rows, UsageProblem, note, when
+from cli.resources import in_option_words, remove_command
 from cli.text import NAME
 from schedules import store
 from schedules.entries import ScheduleSpec
 from schedules.errors import InvalidSchedule
 from schedules.slots import Timing, describe
-from workers.priorities import MAX_PRIORITY, MIN_PRIORITY
-from workers.queues import QUEUE_ORDER
 from workers.store.models import MissedRunPolicy, Schedule
 
 COLUMNS = ("name", "task", "when", "description", "paused", "last run", "next run", "kind")
@@ -27,17 +25,10 @@ OPTION_OF = {"interval_s": "--every", "timezone": "--tz", "cron": "--cron", "tas
              "expires_s": "--expires", "description": "--description", "name": "NAME"}  # fmt: skip
 
 
-@contextmanager
-def _reported() -> Iterator[None]:
-    """A refused entry in the CLI's words: the field it names becomes the option that sets it
-    (its exit code, like every error's, comes from ``cli.failures``)."""
-    try:
-        yield
-    except InvalidSchedule as error:
-        field, _, rest = error.message.partition(": ")
-        if field not in OPTION_OF or not rest:
-            raise
-        raise InvalidSchedule(f"{OPTION_OF[field]}: {rest}", error.details) from None
+def _reported() -> AbstractContextManager[None]:
+    """A refused entry in the CLI's words (its exit code, like every error's, comes from
+    ``cli.failures``)."""
+    return in_option_words(InvalidSchedule, OPTION_OF)
 
 
 def when_text(record: Schedule) -> str:
@@ -60,6 +51,9 @@ def _row(record: Schedule) -> tuple[str, ...]:
     )
 
 
+SCHEDULES = Rows(COLUMNS, _row)
+
+
 @click.group()
 def schedules() -> None:
     """Beat's schedule entries: list, add, pause, resume, remove (applied within a tick)."""
@@ -68,12 +62,9 @@ def schedules() -> None:
 @schedules.command(name="list")
 def list_() -> None:
     """Every entry: when it fires (and in words), paused, last and next run, static/dynamic."""
-    records = store.list_schedules()
-    if not records:
-        note("No schedules yet; beat syncs the static ones when it starts, or add one with "
+    empty = ("No schedules yet; beat syncs the static ones when it starts, or add one with "
              "`taskyard schedules add NAME --task TYPE --every SECONDS`.")  # fmt: skip
-        return
-    console().print(table(None, COLUMNS, [_row(record) for record in records]))
+    SCHEDULES.print(store.list_schedules(), empty)
 
 
 @schedules.command()
@@ -87,10 +78,8 @@ def list_() -> None:
 @click.option(
     "--payload", default="{}", show_default=True, metavar="JSON", help="Payload or arguments."
 )
-@click.option("--queue", type=click.Choice([q.value for q in QUEUE_ORDER]), help="Queue.")
-@click.option(
-    "--priority", type=click.IntRange(MIN_PRIORITY, MAX_PRIORITY), help="0-9, 9 most urgent."
-)
+@options.queue("Queue.")
+@options.priority("0-9, 9 most urgent.")
 @click.option("--expires", type=int, metavar="SECONDS", help="Drop a run not started by then.")
 @click.option(
     "--missed",
@@ -126,7 +115,7 @@ def add(
         timing=Timing(cron=cron, timezone=zone or "UTC", interval_s=every),
         queue=queue,
         priority=priority,
-        args=parse_payload(payload),
+        args=options.json_object("--payload", payload),
         expires_s=expires,
         missed=MissedRunPolicy(missed),
         paused=paused,
@@ -161,10 +150,14 @@ def resume(name: str) -> None:
     click.echo(f"Schedule {record.name!r} is resumed; next run {when(record.next_run_at)}.")
 
 
-@schedules.command()
-@click.argument("name", type=NAME)
-def remove(name: str) -> None:
-    """Remove dynamic entry NAME and its fire history (static entries can only be paused)."""
-    with _reported():
-        store.delete_schedule(store.find_schedule(name).id)
-    click.echo(f"Schedule {name!r} is removed.")
+REMOVE_HELP = "Remove dynamic entry NAME and its fire history (static entries can only be paused)."
+schedules.add_command(
+    remove_command(
+        "Schedule",
+        store.find_schedule,
+        store.delete_schedule,
+        REMOVE_HELP,
+        name_type=NAME,
+        reported=_reported,
+    )
+)

@@ -8,18 +8,27 @@ from datetime import datetime, timedelta
 
 import click
 
-from cli.output import console, note, table, truncated, when
+from cli import options
+from cli.output import Rows, note, truncated, when
 from cli.timestamps import RFC3339
 from tasks.alerts import route_store as store
+from workers.store.models import SilenceRow
 from workers.store.types import utcnow
 
-COLUMNS = ("id", "matchers", "state", "starts", "ends", "by", "comment")
 UNITS = {"s": 1, "m": 60, "h": 3_600, "d": 86_400}
 
 
 def shown_matchers(matchers: list[dict[str, str]]) -> str:
     """``team="db", severity=~"crit.*"``."""
     return ", ".join(f'{m["name"]}{m["op"]}"{m["value"]}"' for m in matchers) or "-"
+
+
+def _row(r: SilenceRow) -> tuple[str, ...]:
+    return (str(r.id), shown_matchers(r.matchers), store.silence_state(r), when(r.starts_at),
+            when(r.ends_at), r.created_by, truncated(r.comment, 40))  # fmt: skip
+
+
+SILENCES = Rows(("id", "matchers", "state", "starts", "ends", "by", "comment"), _row)
 
 
 def _duration(text: str) -> timedelta:
@@ -59,16 +68,11 @@ def add(
 
 @silences.command(name="list")
 @click.option("--state", type=click.Choice(["pending", "active", "expired"]), help="Only these.")
-@click.option("--limit", type=click.IntRange(1, 500), default=100, show_default=True)
+@options.limit(100)
 def list_silences(state: str | None, limit: int) -> None:
     """Silences, newest first."""
-    rows = store.list_silences(None, limit, state)
-    if not rows:
-        note("No silences; add one with `taskyard silences add team=db --for 2h --comment ...`.")
-        return
-    shown = [(str(r.id), shown_matchers(r.matchers), store.silence_state(r), when(r.starts_at),
-              when(r.ends_at), r.created_by, truncated(r.comment, 40)) for r in rows]  # fmt: skip
-    console().print(table(None, COLUMNS, shown))
+    empty = "No silences; add one with `taskyard silences add team=db --for 2h --comment ...`."
+    SILENCES.print_newest(store.list_silences(None, limit + 1, state), limit, empty, "silence")
 
 
 @silences.command()

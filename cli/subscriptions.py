@@ -5,13 +5,10 @@ for; ``taskyard deliveries list`` shows how it went."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import click
 
-from cli.output import console, note, plural, table, when
+from cli.output import Rows, note, when
+from cli.resources import in_option_words, list_command, remove_command, show_command
 from tasks.notifications import subscriptions as store
 from tasks.notifications.errors import InvalidSubscription
 from tasks.notifications.events import EventKind
@@ -19,23 +16,14 @@ from tasks.notifications.subscriptions import SubscriptionSpec, channels_of
 from workers.store.models import Subscription
 
 COLUMNS = ("name", "event", "match", "channels", "template", "enabled", "scanned until")
+#: The help of ``list`` and ``remove``, and what ``list`` says when there are none.
+LIST_HELP = "Subscriptions, newest first."
+REMOVE_HELP = "Remove subscription NAME (the notifications it made stay)."
+NONE_YET = ("No subscriptions yet; add one with "
+            "`taskyard subscriptions add NAME --event job.dead --channel NAME`.")  # fmt: skip
 #: The store's field names as the options of ``add`` that set them, for error messages.
 OPTIONS = {"name": "NAME", "event": "--event", "match": "--match", "channels": "--channel",
            "template": "--template"}  # fmt: skip
-_FIELD = re.compile(r"^(\w+)(?=: )")
-
-
-@contextmanager
-def _reported() -> Iterator[None]:
-    """A refused subscription in the CLI's words: the field becomes the option that sets it."""
-    try:
-        yield
-    except InvalidSubscription as error:
-        found = _FIELD.search(error.message)
-        if found is None or found[1] not in OPTIONS:
-            raise
-        message = f"{OPTIONS[found[1]]}{error.message[found.end() :]}"
-        raise InvalidSubscription(message, error.details) from None
 
 
 def _channels(record: Subscription) -> str:
@@ -49,6 +37,9 @@ def _row(record: Subscription) -> tuple[str, ...]:
     return (record.name, record.event, record.match, _channels(record),
             record.template_name or "(built in)", "yes" if record.enabled else "no",
             when(record.scanned_until))  # fmt: skip
+
+
+SUBSCRIPTIONS = Rows(COLUMNS, _row)
 
 
 @click.group()
@@ -93,40 +84,18 @@ def add(
     if len(channels) == 1 and store.is_glob(channels[0]):
         given = channels[0]
     spec = SubscriptionSpec(name, event, match, given, template, enabled=not disabled)
-    with _reported():
+    with in_option_words(InvalidSubscription, OPTIONS):
         record = store.create_subscription(spec)
     state = "disabled" if disabled else "sent by maintenance.notify_sweep within seconds"
     note(f"Added subscription {record.name!r} on {record.event} ({state}).")
     click.echo(str(record.id))
 
 
-@subscriptions.command(name="list")
-@click.option("--limit", type=click.IntRange(1, 500), default=100, show_default=True)
-def list_(limit: int) -> None:
-    """Subscriptions, newest first."""
-    records = store.list_subscriptions(None, limit + 1)
-    if not records:
-        note("No subscriptions yet; add one with "
-             "`taskyard subscriptions add NAME --event job.dead --channel NAME`.")  # fmt: skip
-        return
-    more = None
-    if len(records) > limit:
-        more = f"the newest {plural(limit, 'subscription')}; --limit shows more"
-    console().print(table(None, COLUMNS, [_row(r) for r in records[:limit]], caption=more))
+def _fields(record: Subscription) -> list[tuple[str, str]]:
+    return list(zip(COLUMNS, _row(record), strict=True))
 
 
-@subscriptions.command()
-@click.argument("name")
-def show(name: str) -> None:
-    """Subscription NAME."""
-    record = store.find_subscription(name)
-    fields = [
-        ("id", str(record.id)),
-        *zip(COLUMNS, _row(record), strict=True),
-        ("created", when(record.created_at)),
-        ("updated", when(record.updated_at)),
-    ]
-    console().print(table(None, ("field", "value"), fields))
+def _point_to_deliveries(record: Subscription) -> None:
     note(f"What it sent: `taskyard deliveries list` (notifications of source subscription, "
          f"scope subscription:{record.id}).")  # fmt: skip
 
@@ -136,7 +105,7 @@ def _switch(name: str, enabled: bool) -> None:
     if record.enabled == enabled:
         click.echo(f"Subscription {name!r} is {'enabled' if enabled else 'disabled'} already.")
         return
-    with _reported():
+    with in_option_words(InvalidSubscription, OPTIONS):
         store.update_subscription(record.id, {"enabled": enabled})
     if enabled:
         click.echo(f"Subscription {name!r} is enabled; it sees events from now on.")
@@ -158,9 +127,12 @@ def disable(name: str) -> None:
     _switch(name, False)
 
 
-@subscriptions.command()
-@click.argument("name")
-def remove(name: str) -> None:
-    """Remove subscription NAME (the notifications it made stay)."""
-    store.delete_subscription(store.find_subscription(name).id)
-    click.echo(f"Subscription {name!r} is removed.")
+subscriptions.add_command(
+    list_command(SUBSCRIPTIONS, "subscription", store.list_subscriptions, LIST_HELP, NONE_YET)
+)
+subscriptions.add_command(
+    show_command(store.find_subscription, _fields, "Subscription NAME.", then=_point_to_deliveries)
+)
+subscriptions.add_command(
+    remove_command("Subscription", store.find_subscription, store.delete_subscription, REMOVE_HELP)
+)

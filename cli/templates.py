@@ -4,64 +4,28 @@ before they are stored), list, show, preview and remove them."""
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
 
 import click
 
-from cli.jobs import parse_payload
-from cli.output import UsageProblem, console, note, plural, table, truncated, when
+from cli import options
+from cli.output import Rows, console, note, truncated, when
+from cli.resources import in_option_words, list_command, remove_command, show_command
 from tasks.notifications import template_store as store
 from tasks.notifications.errors import InvalidTemplate
 from tasks.notifications.templates import TemplateSpec
 from workers.store.models import Template
 
 COLUMNS = ("name", "subject", "html", "default channels", "updated")
+#: The help of ``list`` and ``show``, and what ``list`` says when there are none.
+LIST_HELP = "Templates, newest first: subject, whether there is an HTML part, default channels."
+SHOW_HELP = "Template NAME: its sources, sample data and default channels."
+NONE_YET = (
+    "No templates yet; add one with `taskyard templates add NAME --subject TEXT --text-file PATH`."
+)
 #: The store's field names as the options of ``add`` that set them, for error messages.
 ADD_OPTIONS = {"name": "NAME", "subject": "--subject", "text": "--text-file",
                "html": "--html-file", "sample_data": "--sample-data",
                "default_channels": "--channel"}  # fmt: skip
-#: A refusal's leading field name (``text`` in ``text, line 2: ...``).
-_FIELD = re.compile(r"^(\w+)(?=(?:, line \d+)?: )")
-
-
-@contextmanager
-def _reported(options: dict[str, str]) -> Iterator[None]:
-    """A refused template in the CLI's words: the field it names becomes the option that sets
-    it (the exit code comes from ``cli.failures``, as for every error)."""
-    try:
-        yield
-    except InvalidTemplate as error:
-        found = _FIELD.search(error.message)  # a prefix: the pattern is anchored with ^
-        if found is None or found[1] not in options:
-            raise
-        message = f"{options[found[1]]}{error.message[found.end() :]}"
-        raise InvalidTemplate(message, error.details) from None
-
-
-def json_object(option: str, text: str) -> dict[str, Any]:
-    """The one JSON-object parser of the CLI, its errors naming ``option``."""
-    try:
-        return parse_payload(text)
-    except UsageProblem as error:
-        raise UsageProblem(error.message.replace("--payload", option, 1)) from None
-
-
-def read_text_file(option: str, path: str | None) -> str | None:
-    """The UTF-8 text of the file ``option`` names (``None`` when not given), or a usage error."""
-    if path is None:
-        return None
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise UsageProblem(f"{option}: {path} is not UTF-8 text") from None
-    except OSError as error:
-        raise UsageProblem(f"{option}: cannot read {path} ({error.strerror})") from None
-    except ValueError:  # a NUL or a lone surrogate: no file has that name
-        raise UsageProblem(f"{option}: {path!r} is not a path a file can have") from None
 
 
 def _row(record: Template) -> tuple[str, ...]:
@@ -72,6 +36,9 @@ def _row(record: Template) -> tuple[str, ...]:
         ", ".join(record.default_channels) or "-",
         when(record.updated_at),
     )
+
+
+TEMPLATES = Rows(COLUMNS, _row)
 
 
 @click.group()
@@ -100,51 +67,15 @@ def add(
     spec = TemplateSpec(
         name=name,
         subject=subject,
-        text=read_text_file("--text-file", text_file) or "",
-        html=read_text_file("--html-file", html_file),
-        sample_data=json_object("--sample-data", sample_data),
+        text=options.read_text_file("--text-file", text_file) or "",
+        html=options.read_text_file("--html-file", html_file),
+        sample_data=options.json_object("--sample-data", sample_data),
         default_channels=channels,
     )
-    with _reported(ADD_OPTIONS):
+    with in_option_words(InvalidTemplate, ADD_OPTIONS):
         record = store.create_template(spec)
     note(f"Added template {record.name!r}; it renders against its sample data.")
     click.echo(str(record.id))
-
-
-@templates.command(name="list")
-@click.option("--limit", type=click.IntRange(1, 500), default=100, show_default=True)
-def list_(limit: int) -> None:
-    """Templates, newest first: subject, whether there is an HTML part, default channels."""
-    records = store.list_templates(None, limit + 1)
-    if not records:
-        note("No templates yet; add one with "
-             "`taskyard templates add NAME --subject TEXT --text-file PATH`.")  # fmt: skip
-        return
-    more = None
-    if len(records) > limit:
-        more = f"the newest {plural(limit, 'template')}; --limit shows more"
-    console().print(table(None, COLUMNS, [_row(r) for r in records[:limit]], caption=more))
-
-
-@templates.command()
-@click.argument("name")
-def show(name: str) -> None:
-    """Template NAME: its sources, sample data and default channels."""
-    record = store.find_template(name)
-    fields = [
-        ("id", str(record.id)),
-        ("name", record.name),
-        ("subject", record.subject),
-        ("default channels", ", ".join(record.default_channels) or "-"),
-        ("sample data", json.dumps(record.sample_data, ensure_ascii=False)),
-        ("created", when(record.created_at)),
-        ("updated", when(record.updated_at)),
-    ]
-    out = console()
-    out.print(table(None, ("field", "value"), fields))
-    out.print(f"\n--- text ---\n{record.text}")
-    if record.html is not None:
-        out.print(f"\n--- html ---\n{record.html}")
 
 
 @templates.command()
@@ -153,17 +84,36 @@ def show(name: str) -> None:
 def preview(name: str, data: str | None) -> None:
     """Render template NAME as a send would: subject, text and HTML."""
     record = store.find_template(name)
-    with _reported({"data": "--data"}):
-        rendered = store.preview(record, None if data is None else json_object("--data", data))
+    with in_option_words(InvalidTemplate, {"data": "--data"}):
+        rendered = store.preview(
+            record, None if data is None else options.json_object("--data", data)
+        )
+    console().print(f"Subject: {rendered.subject}")
+    _print_body(rendered.text, rendered.html)
+
+
+def _print_body(text: str, html: str | None) -> None:
+    """A message's text part, and its HTML part when it has one."""
     out = console()
-    out.print(f"Subject: {rendered.subject}\n\n--- text ---\n{rendered.text}")
-    if rendered.html is not None:
-        out.print(f"\n--- html ---\n{rendered.html}")
+    out.print(f"\n--- text ---\n{text}")
+    if html is not None:
+        out.print(f"\n--- html ---\n{html}")
 
 
-@templates.command()
-@click.argument("name")
-def remove(name: str) -> None:
-    """Remove template NAME."""
-    store.delete_template(store.find_template(name).id)
-    click.echo(f"Template {name!r} is removed.")
+def _fields(record: Template) -> list[tuple[str, str]]:
+    return [("name", record.name), ("subject", record.subject),
+            ("default channels", ", ".join(record.default_channels) or "-"),
+            ("sample data", json.dumps(record.sample_data, ensure_ascii=False))]  # fmt: skip
+
+
+def _print_sources(record: Template) -> None:
+    _print_body(record.text, record.html)
+
+
+templates.add_command(
+    list_command(TEMPLATES, "template", store.list_templates, LIST_HELP, NONE_YET)
+)
+templates.add_command(show_command(store.find_template, _fields, SHOW_HELP, then=_print_sources))
+templates.add_command(
+    remove_command("Template", store.find_template, store.delete_template, "Remove template NAME.")
+)
