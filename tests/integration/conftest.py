@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.api import api_client
+from tests.support.api import ROLES, Headers, api_client, issue_keys
 from tests.support.sinks import SINK_SECRET, HttpSink, http_sink
 
 
@@ -17,6 +17,19 @@ def client(runtime: dict[str, str]) -> Iterator[TestClient]:
     it, e.g. to set more settings first)."""
     with api_client() as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="module")
+def keys(runtime: dict[str, str]) -> dict[str, Headers]:
+    """Headers of an ``admin``, a ``reader`` and a ``writer`` key (``ROLES``); a module that
+    needs other scopes overrides it."""
+    return issue_keys(ROLES)
+
+
+@pytest.fixture(scope="module")
+def admin(keys: dict[str, Headers]) -> Headers:
+    """The ``admin`` key's headers."""
+    return keys["admin"]
 
 
 @pytest.fixture(scope="module")
