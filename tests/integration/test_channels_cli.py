@@ -126,11 +126,11 @@ def test_an_email_channel_logs_in_without_showing_its_password() -> None:
          "cloud metadata"),
         (["--kind", "webhook", "--url", "http://127.0.0.1/x", "--secret", "short"],
          "--secret: must be at least 16 characters"),
-        (["--kind", "webhook"], "a webhook needs --url URL"),
         (["--kind", "slack", "--url", "http://127.0.0.1/x", "--to", "a@example.com"],
          "--to do(es) not apply to --kind slack"),
         (["--kind", "slack", "--url", "http://127.0.0.1/x", "--rate-limit", "lots"],
          "--rate-limit: 'lots' is not a rate limit"),
+        (["--kind", "webhook"], "a webhook needs --url URL"),
     ],
 )  # fmt: skip
 def test_bad_settings_are_usage_errors(args: list[str], expected: str) -> None:
