@@ -19,6 +19,8 @@ from tasks.alerts.errors import (
     AlertRouteNotFound,
     AlertRuleConflict,
     AlertRuleNotFound,
+    InhibitRuleConflict,
+    InhibitRuleNotFound,
     InvalidAlertRoute,
     InvalidAlertRule,
     InvalidSilence,
@@ -97,6 +99,8 @@ _TASKYARD_STATUS: dict[type[TaskyardError], int] = {
     AlertRouteNotFound: 404,
     SilenceNotFound: 404,
     AlertRouteConflict: 409,
+    InhibitRuleNotFound: 404,
+    InhibitRuleConflict: 409,
 }
 _HTTP_CODES = {
     400: "bad_request",

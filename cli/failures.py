@@ -14,6 +14,8 @@ from tasks.alerts.errors import (
     AlertRouteNotFound,
     AlertRuleConflict,
     AlertRuleNotFound,
+    InhibitRuleConflict,
+    InhibitRuleNotFound,
     InvalidAlertRoute,
     InvalidAlertRule,
     InvalidSilence,
@@ -91,9 +93,11 @@ FAILURES: dict[type[TaskyardError], tuple[type[CliError], str | None]] = {
     AlertRuleConflict: (CliError, "choose another name or remove it first"),
     InvalidAlertRoute: (UsageProblem, None),
     InvalidSilence: (UsageProblem, None),
-    AlertRouteNotFound: (CliError, "`taskyard alerts routes list` (or `inhibit-rules list`)"),
+    AlertRouteNotFound: (CliError, "`taskyard alerts routes list` shows them"),
     SilenceNotFound: (CliError, "`taskyard silences list` shows them"),
     AlertRouteConflict: (CliError, "choose another name or remove it first"),
+    InhibitRuleNotFound: (CliError, "`taskyard alerts inhibit-rules list` shows them"),
+    InhibitRuleConflict: (CliError, "choose another name or remove it first"),
 }
 
 

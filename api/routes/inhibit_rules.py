@@ -12,13 +12,13 @@ from api.resources import non_null, path_id
 from api.routing_schemas import InhibitRuleIn, InhibitRuleOut, InhibitRulePage, InhibitRulePatch
 from api.schemas import error_responses
 from tasks.alerts import route_store as store
-from tasks.alerts.errors import AlertRouteNotFound
+from tasks.alerts.errors import InhibitRuleNotFound
 
 router = APIRouter(prefix="/v1/inhibit-rules", tags=["alerts"])
 
 
 def _id(raw: str) -> uuid.UUID:
-    return path_id(raw, "inhibit rule", AlertRouteNotFound.code)
+    return path_id(raw, "inhibit rule", InhibitRuleNotFound.code)
 
 
 @router.get("", summary="List inhibit rules", responses=error_responses(401, 403, 422, 503))

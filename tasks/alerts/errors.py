@@ -44,7 +44,7 @@ class InvalidSilence(InvalidAlertRule):
 
 
 class AlertRouteNotFound(TaskyardError):
-    """No alert route or inhibit rule has that id or name."""
+    """No alert route has that id or name."""
 
     code = "alert_route_not_found"
 
@@ -56,9 +56,21 @@ class SilenceNotFound(TaskyardError):
 
 
 class AlertRouteConflict(TaskyardError):
-    """A route or inhibit rule with that name exists already."""
+    """A route with that name exists already."""
 
     code = "alert_route_conflict"
+
+
+class InhibitRuleNotFound(TaskyardError):
+    """No inhibit rule has that id or name."""
+
+    code = "inhibit_rule_not_found"
+
+
+class InhibitRuleConflict(TaskyardError):
+    """An inhibit rule with that name exists already."""
+
+    code = "inhibit_rule_conflict"
 
 
 def invalid(

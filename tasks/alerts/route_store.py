@@ -17,6 +17,8 @@ from sqlalchemy import Select, select
 from tasks.alerts.errors import (
     AlertRouteConflict,
     AlertRouteNotFound,
+    InhibitRuleConflict,
+    InhibitRuleNotFound,
     InvalidAlertRoute,
     InvalidSilence,
     SilenceNotFound,
@@ -25,6 +27,7 @@ from tasks.alerts.errors import (
 from tasks.alerts.grouping import EVERY_LABEL
 from tasks.alerts.matchers import LABEL_NAME, documents, parse
 from tasks.alerts.rules import check_channels
+from workers.errors import TaskyardError
 from workers.names import NAME_RULE, is_name
 from workers.storable import Unstorable, check_text
 from workers.store.engine import session_scope
@@ -207,12 +210,12 @@ def find_route(name: str) -> AlertRoute:
 
 def delete_route(route_id: uuid.UUID) -> None:
     """Remove a route with the routes below it and their groups."""
-    _delete(AlertRoute, route_id, "alert route")
+    _delete(AlertRoute, route_id, AlertRouteNotFound, "alert route")
 
 
-def _delete(model: type[Any], row_id: uuid.UUID, noun: str) -> None:
+def _delete(model: type[Any], row_id: uuid.UUID, missing: type[TaskyardError], noun: str) -> None:
     with session_scope() as session:
-        session.delete(row_or_raise(session, model, row_id, AlertRouteNotFound, noun))
+        session.delete(row_or_raise(session, model, row_id, missing, noun))
 
 
 # -- inhibit rules -------------------------------------------------------------------------
@@ -237,8 +240,8 @@ def _inhibit_columns(spec: InhibitSpec) -> dict[str, Any]:
     }
 
 
-def _inhibit_taken(name: str) -> AlertRouteConflict:
-    return AlertRouteConflict(f"an inhibit rule named {name!r} exists already", {"name": name})
+def _inhibit_taken(name: str) -> InhibitRuleConflict:
+    return InhibitRuleConflict(f"an inhibit rule named {name!r} exists already", {"name": name})
 
 
 def create_inhibit_rule(spec: InhibitSpec) -> InhibitRule:
@@ -264,18 +267,18 @@ def list_inhibit_rules(before: tuple[datetime, uuid.UUID] | None, limit: int) ->
 
 
 def get_inhibit_rule(rule_id: uuid.UUID) -> InhibitRule:
-    """The inhibit rule with ``rule_id``, or :class:`AlertRouteNotFound`."""
-    return get_or_raise(InhibitRule, rule_id, AlertRouteNotFound, "inhibit rule")
+    """The inhibit rule with ``rule_id``, or :class:`InhibitRuleNotFound`."""
+    return get_or_raise(InhibitRule, rule_id, InhibitRuleNotFound, "inhibit rule")
 
 
 def find_inhibit_rule(name: str) -> InhibitRule:
-    """The inhibit rule called ``name``, or :class:`AlertRouteNotFound`."""
-    return named_or_raise(InhibitRule, InhibitRule.name, name, AlertRouteNotFound, "inhibit rule")
+    """The inhibit rule called ``name``, or :class:`InhibitRuleNotFound`."""
+    return named_or_raise(InhibitRule, InhibitRule.name, name, InhibitRuleNotFound, "inhibit rule")
 
 
 def delete_inhibit_rule(rule_id: uuid.UUID) -> None:
     """Remove an inhibit rule."""
-    _delete(InhibitRule, rule_id, "inhibit rule")
+    _delete(InhibitRule, rule_id, InhibitRuleNotFound, "inhibit rule")
 
 
 # -- silences ------------------------------------------------------------------------------
