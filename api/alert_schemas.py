@@ -29,13 +29,16 @@ _SPEC = (
     "The source's settings: `queue` (queue_depth, oldest_queued_age); `window_s`, `job_type`, "
     "`min_finished` (failure_ratio); `window_s`, `job_type` (dead_jobs); `window_s`, `channel` "
     "(deliveries_failing); `query` (sql: one read-only SELECT with a `value` column, the "
-    "others are labels; `:slot_at` binds the slot's time)."
+    "others are labels; `:slot_at` binds the slot's time); `query`, `url`, `timeout_s` "
+    "(promql: an instant query, asked of the server when saved); `matchers` (alertmanager: "
+    "the labels a received alert must have)."
 )
 _THRESHOLD = "A finite number the value is compared with (`op`)."
 _RECOVERY = "A firing alert stays firing until the value no longer passes this (optional)."
 _ANNOTATIONS = (
     "`summary` and `description` templates (sandboxed Jinja2) over `rule`, `labels`, `value`, "
-    "`state`, `op`, `threshold` and `severity`."
+    "`state`, `op`, `threshold`, `severity` and `annotations` (those received with an alert "
+    "through the Alertmanager door)."
 )
 _POLICY = "`ok` (false), `alerting` (true) or `keep_last` (no change)."
 _CHANNELS = "Notification channels the FIRING and RESOLVED notices go to."
