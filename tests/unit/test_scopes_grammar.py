@@ -10,6 +10,7 @@ from workers.scopes import (
     is_admin,
     may_notify,
     may_notify_some,
+    may_post_alerts,
     may_read,
     may_read_deliveries,
     may_write,
@@ -42,6 +43,7 @@ from workers.scopes import (
         "notifications:write:Ops.Mail@eu:1",
         "notifications:write:[!b]*",
         "notifications:write:" + "a" * 200,
+        "alerts:write",
     ],
 )
 def test_valid_scopes_are_returned_unchanged(scope: str) -> None:
@@ -79,6 +81,10 @@ def test_valid_scopes_are_returned_unchanged(scope: str) -> None:
         "notifications:writer",
         "Notifications:write",
         "notifications:write:" + "a" * 201,
+        "alerts",
+        "alerts:read",
+        "alerts:write:prometheus",
+        "Alerts:write",
     ],
 )
 def test_invalid_scopes_raise_a_value_error_naming_the_valid_ones(scope: str) -> None:
@@ -201,3 +207,16 @@ def test_the_narrowest_notify_scope_is_valid_and_allows_its_channel() -> None:
     assert validate_scope(scope) == scope
     assert may_notify([scope], "ops-mail")
     assert not may_notify([scope], "ops-mail-2")
+
+
+@pytest.mark.parametrize(
+    ("scopes", "allowed"),
+    [
+        (["alerts:write"], True),
+        (["admin"], True),
+        (["jobs:write", "jobs:read", "notifications:write"], False),
+        ([], False),
+    ],
+)
+def test_only_alerts_write_or_admin_posts_alerts(scopes: list[str], allowed: bool) -> None:
+    assert may_post_alerts(scopes) is allowed
