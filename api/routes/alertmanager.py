@@ -81,12 +81,7 @@ def _settled(alerts: list[PostableAlert]) -> list[door.Posted]:
     return settled
 
 
-@router.post(
-    "/alerts",
-    status_code=200,
-    summary="Receive alerts (Alertmanager API v2)",
-    responses=error_responses(401, 403, 422, 503),
-)
+@router.post("/alerts", summary="Receive alerts", responses=error_responses(401, 403, 422, 503))
 def post_alerts(body: Alerts, key: AlertSendKey) -> Response:
     """Keep each alert by its labels (a re-post refreshes it): an `endsAt` in the past resolves
     it, none means now plus `TASKYARD_ALERTS_RESOLVE_TIMEOUT_S`. Rules with the `alertmanager`

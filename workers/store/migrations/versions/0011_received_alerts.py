@@ -19,26 +19,23 @@ revision = "0011_received_alerts"
 down_revision = "0010_alerts"
 branch_labels = None
 depends_on = None
+#: The times of an alert: when it starts and ends, and when it was last and first posted.
+_TIMES = ("starts_at", "ends_at", "received_at", "created_at")
 
 
 def upgrade() -> None:
     op.create_table(
         "received_alerts",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("fingerprint", sa.String(length=64), nullable=False),
+        sa.Column("id", sa.Uuid(), primary_key=True),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False, unique=True),
         sa.Column("labels", JsonDocument, nullable=False),
         sa.Column("annotations", JsonDocument, nullable=False),
-        sa.Column("starts_at", UtcDateTime(), nullable=False),
-        sa.Column("ends_at", UtcDateTime(), nullable=False),
         sa.Column("generator_url", sa.Text(), nullable=True),
-        sa.Column("received_at", UtcDateTime(), nullable=False),
-        sa.Column("created_at", UtcDateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("fingerprint"),
+        *(sa.Column(name, UtcDateTime(), nullable=False) for name in _TIMES),
     )
-    with op.batch_alter_table("received_alerts", schema=None) as batch_op:
-        batch_op.create_index("ix_received_alerts_ends_at", ["ends_at"], unique=False)
+    op.create_index("ix_received_alerts_ends_at", "received_alerts", ["ends_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_received_alerts_ends_at", table_name="received_alerts")
     op.drop_table("received_alerts")
