@@ -5,61 +5,18 @@ A body that does not validate is a 422 in the one error shape, naming the alert 
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from api.alert_schemas import PostableAlert
 from api.auth import AlertSendKey
 from api.errors import ApiProblem
 from api.schemas import error_responses
 from tasks.alerts import door
-from tasks.alerts.rules import LABEL_NAME
-from workers.storable import Unstorable, check_document
 from workers.store.types import utcnow
 
 router = APIRouter(prefix="/api/v2", tags=["alerts"])
-
-MAX_LABELS = 50
-MAX_VALUE = 1_000
-MAX_ANNOTATION = 10_000
-LabelName = Annotated[str, StringConstraints(pattern=f"^{LABEL_NAME.pattern}$", strict=True)]
-LabelValue = Annotated[str, StringConstraints(max_length=MAX_VALUE, strict=True)]
-Annotation = Annotated[str, StringConstraints(max_length=MAX_ANNOTATION, strict=True)]
-
-
-class PostableAlert(BaseModel):
-    """An alert as Alertmanager's API v2 takes it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    labels: dict[LabelName, LabelValue] = Field(min_length=1, max_length=MAX_LABELS)
-    annotations: dict[LabelName, Annotation] = Field(default_factory=dict, max_length=MAX_LABELS)
-    starts_at: AwareDatetime | None = Field(
-        default=None, alias="startsAt", description="When it began (default: now)."
-    )
-    ends_at: AwareDatetime | None = Field(
-        default=None,
-        alias="endsAt",
-        description="When it ends: in the past, it is resolved; none, now + the resolve timeout.",
-    )
-    generator_url: str | None = Field(default=None, alias="generatorURL", max_length=2_000)
-
-    @field_validator("starts_at", "ends_at")
-    @classmethod
-    def _zero_is_unset(cls, value: datetime | None) -> datetime | None:
-        return None if value is not None and value.year == 1 else value  # Go's zero time
-
-    @field_validator("labels", "annotations", "generator_url")
-    @classmethod
-    def _storable(cls, value: Any) -> Any:
-        try:
-            check_document(value)
-        except Unstorable as error:
-            raise ValueError(str(error)) from None
-        return value
-
 
 Alerts = Annotated[list[PostableAlert], Body(max_length=door.MAX_ALERTS)]
 

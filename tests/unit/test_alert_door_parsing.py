@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from api.routes.alertmanager import PostableAlert
+from api.alert_schemas import PostableAlert
 from tasks.alerts.door import settle
 from tests.support.channels import channel_settings
 
