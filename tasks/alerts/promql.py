@@ -5,13 +5,17 @@ credentials whose host outbound requests may reach (the notifications' rules,
 ``TASKYARD_OUTBOUND_ALLOW``), and the server itself must accept ``spec.query`` as an instant
 query returning a vector or a scalar. Run: ``GET <url>/api/v1/query?query=...&time=<slot>``
 with the server's own ``timeout`` and a client timeout just past it, pinned to a checked
-address. Each sample of the result is a row: its series' labels (without ``__name__``, as
-Prometheus's own alerts drop it) and its value. Anything else is :class:`EvaluationFailed`.
+address; a server that did not answer is not asked again by this process for a tick, so
+the other rules on it fail at once instead of each waiting out the timeout. Each sample of
+the result is a row: its series' labels (without ``__name__``, as Prometheus's own alerts
+drop it) and its value. Anything else is :class:`EvaluationFailed`.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import time
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,6 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
+from tasks.alerts import TICK_S
 from tasks.alerts.errors import EvaluationFailed, InvalidAlertRule, invalid
 from tasks.alerts.sql import MAX_ROWS
 from tasks.notifications.errors import OutboundRefused
@@ -150,6 +155,18 @@ def rows_of(body: Any) -> Rows:
     return [_sample(item, position) for position, item in enumerate(result, start=1)]
 
 
+#: Servers that just failed to answer in this process: base URL → (until when, why). Another
+#: rule on the same server fails at once with the same error until then (one tick), so a
+#: server that hangs costs a tick one timeout, not one per rule.
+_FAILING: dict[str, tuple[float, str]] = {}
+os.register_at_fork(after_in_child=_FAILING.clear)
+
+
+def _failed(base: str, reason: str) -> EvaluationFailed:
+    _FAILING[base] = (time.monotonic() + TICK_S, reason)
+    return EvaluationFailed(reason)
+
+
 def read(spec: PromqlSpec, slot_at: datetime) -> Rows:
     """The rows the query gives at ``slot_at``; a server that is down, slow, refused by the
     outbound rules, or answers with an error is :class:`EvaluationFailed`."""
@@ -157,12 +174,16 @@ def read(spec: PromqlSpec, slot_at: datetime) -> Rows:
         base = server_url(spec.url)
     except InvalidAlertRule as error:
         raise EvaluationFailed(error.message) from None
+    until, reason = _FAILING.get(base, (0.0, ""))
+    if time.monotonic() < until:
+        raise EvaluationFailed(f"{reason} (a moment ago; not asked again before the next tick)")
     try:
         response = _ask(base, spec.query, slot_at, spec.timeout_s)
     except (OutboundRefused, TargetUnresolved) as error:
         raise EvaluationFailed(error.message) from None
     except httpx.TimeoutException:
-        raise EvaluationFailed(f"{base} did not answer within {spec.timeout_s:g} s") from None
+        raise _failed(base, f"{base} did not answer within {spec.timeout_s:g} s") from None
     except httpx.HTTPError as error:
-        raise EvaluationFailed(f"could not query {base}: {type(error).__name__}") from None
+        raise _failed(base, f"could not query {base}: {type(error).__name__}") from None
+    _FAILING.pop(base, None)
     return rows_of(_body(response))
