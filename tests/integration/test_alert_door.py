@@ -6,6 +6,7 @@ notice; a missing endsAt resolves after the resolve timeout; matchers narrow a r
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,12 +14,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from cli.output import EXIT_USAGE
+from tasks.alerts import rule_store
 from tasks.alerts.evaluation import evaluate_due, slot_of
 from tasks.notifications import store as channel_store
 from tasks.notifications.channels import parse_config
 from tests.support.alerts import deliver_alert_notices, subjects
 from tests.support.api import Headers, assert_error, issue_keys
 from tests.support.channels import channel_settings
+from tests.support.cli import last_line, one_line_failure, run
 from tests.support.sinks import HttpSink, http_sink
 from workers.store.types import utcnow
 
@@ -189,3 +193,19 @@ def test_a_rule_reading_the_door_with_matchers_takes_only_matching_alerts(
     assert [a["labels"]["alertname"] for a in alerts_of(client, admin, "door-critical")] == ["B"]
     names = {a["labels"]["alertname"] for a in alerts_of(client, admin, "alertmanager")}
     assert {"A", "B"} <= names
+
+
+def test_the_cli_adds_a_rule_reading_the_door_and_a_key_for_prometheus(
+    keys: dict[str, Headers],
+) -> None:
+    matchers = '{"matchers": {"team": "ops"}}'
+    added = run("alerts", "rules", "add", "door-cli", "--source", "alertmanager", "--op", ">",
+                "--threshold", "0", "--every", "10", "--spec", matchers)  # fmt: skip
+    record = rule_store.get_rule(uuid.UUID(last_line(added)))
+    assert (record.source, record.spec) == ("alertmanager", {"matchers": {"team": "ops"}})
+    created = run("keys", "create", "--name", "prometheus-cli", "--scope", "alerts:write")
+    assert created.exit_code == 0, created.output
+    assert last_line(created).startswith("tyk_")
+    bad_scope = run("keys", "create", "--name", "x", "--scope", "alerts:read")
+    refused = one_line_failure(bad_scope, EXIT_USAGE)
+    assert "alerts:write" in refused
