@@ -17,6 +17,7 @@ from api.refusals import document_refusals, refuse_ambiguous_body, refuse_unknow
 from api.routes import (
     alert_routes,
     alert_rules,
+    alertmanager,
     alerts,
     channels,
     dead_letters,
@@ -49,7 +50,8 @@ Authenticate with an API key: `Authorization: Bearer <key>`. Scopes: `jobs:write
 (any type) or `jobs:write:<glob>` (matching types, e.g. `jobs:write:diag.*`) to enqueue,
 `jobs:read` to read jobs and queues, `notifications:write` (any channel) or
 `notifications:write:<glob>` (matching channel names, e.g. `notifications:write:ops-*`) to
-send notifications, `notifications:read` to read deliveries, `admin` for everything (bulk
+send notifications, `notifications:read` to read deliveries, `alerts:write` to post alerts to
+the Alertmanager-compatible `POST /api/v2/alerts`, `admin` for everything (bulk
 dead-letter replay, channels and templates included); cancelling or replaying a job needs the
 scope to enqueue its type, and a delivery the scope to send to its channel. Priorities run
 from 0 to 9, 9 the most urgent.
@@ -125,8 +127,8 @@ def create_app() -> FastAPI:
     app.add_middleware(CorrelationMiddleware)
     app.add_middleware(RequestMetrics)
     routers = (jobs, dead_letters, queues, schedules, notifications, deliveries, channels,
-               templates, subscriptions, alert_rules, alerts, alert_routes, inhibit_rules,
-               silences, health, metrics)  # fmt: skip
+               templates, subscriptions, alert_rules, alerts, alertmanager, alert_routes,
+               inhibit_rules, silences, health, metrics)  # fmt: skip
     for module in routers:
         app.include_router(document_refusals(module.router))
     return app

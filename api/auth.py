@@ -12,6 +12,7 @@ from api.correlation import from_scope
 from api.errors import ApiProblem
 from workers.scopes import (
     ADMIN,
+    ALERTS_WRITE,
     JOBS_READ,
     JOBS_WRITE,
     NOTIFICATIONS_READ,
@@ -19,6 +20,7 @@ from workers.scopes import (
     is_admin,
     may_notify,
     may_notify_some,
+    may_post_alerts,
     may_read,
     may_read_deliveries,
     may_write,
@@ -100,6 +102,13 @@ async def notifier(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
     return key
 
 
+async def alert_sender(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
+    """A key allowed to post alerts to the Alertmanager-compatible door."""
+    if not may_post_alerts(key.scopes):
+        raise forbidden(ALERTS_WRITE)
+    return key
+
+
 def check_write(key: ApiKey, job_type: str) -> None:
     """403 unless ``key`` may enqueue ``job_type``."""
     if not may_write(key.scopes, job_type):
@@ -122,4 +131,5 @@ WriteKey = Annotated[ApiKey, Depends(writer)]
 AdminKey = Annotated[ApiKey, Depends(admin)]
 DeliveryReadKey = Annotated[ApiKey, Depends(delivery_reader)]
 NotifyKey = Annotated[ApiKey, Depends(notifier)]
+AlertSendKey = Annotated[ApiKey, Depends(alert_sender)]
 CorrelationId = Annotated[str | None, Depends(correlation_id)]

@@ -5,7 +5,8 @@ enqueueing any job type, narrowable to ``jobs:write:<glob>`` over type names (``
 case-sensitive), e.g. ``jobs:write:diag.*``. ``notifications:read`` allows reading deliveries;
 ``notifications:write`` sending notifications to any channel, narrowable the same way to
 ``notifications:write:<glob>`` over channel names, e.g. ``notifications:write:ops-*``.
-Channels and templates themselves are ``admin``'s.
+Channels and templates themselves are ``admin``'s. ``alerts:write`` allows posting alerts to
+the Alertmanager-compatible door (``POST /api/v2/alerts``), as a Prometheus server does.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ NOTIFICATIONS_READ = "notifications:read"
 NOTIFICATIONS_WRITE = "notifications:write"
 #: ``notifications:write:<glob>`` narrows sending to channels matching the glob, e.g. ``ops-*``.
 NOTIFICATIONS_WRITE_PREFIX = NOTIFICATIONS_WRITE + ":"
-FIXED_SCOPES = (ADMIN, JOBS_READ, JOBS_WRITE, NOTIFICATIONS_READ, NOTIFICATIONS_WRITE)
+ALERTS_WRITE = "alerts:write"
+FIXED_SCOPES = (
+    ADMIN, JOBS_READ, JOBS_WRITE, NOTIFICATIONS_READ, NOTIFICATIONS_WRITE, ALERTS_WRITE
+)  # fmt: skip
 #: A job-type glob: the characters of job-type names plus fnmatch's ``* ? [ ] !``, and no
 #: longer than a job-type name may be.
 TYPE_GLOB = re.compile(r"[a-z0-9_.*?\[\]!-]{1,200}")
@@ -34,8 +38,8 @@ CHANNEL_GLOB = re.compile(r"[A-Za-z0-9_.:@*?\[\]!-]{1,200}")
 _NARROWED = ((JOBS_WRITE_PREFIX, TYPE_GLOB), (NOTIFICATIONS_WRITE_PREFIX, CHANNEL_GLOB))
 SCOPE_HELP = (
     "admin, jobs:read, jobs:write, jobs:write:<type glob> such as jobs:write:diag.*, "
-    "notifications:read, notifications:write, or notifications:write:<channel glob> such as "
-    "notifications:write:ops-*"
+    "notifications:read, notifications:write, notifications:write:<channel glob> such as "
+    "notifications:write:ops-*, or alerts:write"
 )
 
 
@@ -110,3 +114,8 @@ def may_notify(scopes: Iterable[str], channel: str) -> bool:
 def may_notify_some(scopes: Iterable[str]) -> bool:
     """Whether the scopes allow sending to at least some channel."""
     return _grants_some(scopes, NOTIFICATIONS_WRITE)
+
+
+def may_post_alerts(scopes: Iterable[str]) -> bool:
+    """Whether the scopes allow posting alerts to the Alertmanager-compatible door."""
+    return any(scope in (ADMIN, ALERTS_WRITE) for scope in scopes)

@@ -66,7 +66,7 @@ def update_rule(rule_id: uuid.UUID, changes: Mapping[str, Any]) -> AlertRule:
             session, AlertRule, rule_id, AlertRuleNotFound, "alert rule", lock=True
         )
         before = spec_of(record)
-        after = check_rule(replace(before, **changes))
+        after = check_rule(replace(before, **changes), before)
         resets = any(getattr(before, name) != getattr(after, name) for name in RESETTING)
         for name, value in after.columns().items():
             setattr(record, name, value)

@@ -28,7 +28,7 @@ from tasks.jobs.producer import JobRequest, enqueue
 from tasks.maintenance.alerts import alerts as alerts_task_run
 from tasks.notifications import store as channel_store
 from tasks.notifications.channels import parse_config
-from tests.support.alerts import deliver_alert_notices
+from tests.support.alerts import deliver_alert_notices, subjects
 from tests.support.channels import channel_settings
 from tests.support.sinks import HttpSink, http_sink
 from workers.app import app
@@ -64,10 +64,6 @@ def _drain() -> None:
 def _fill(count: int) -> None:
     for _ in range(count):
         enqueue(JobRequest(DIAG_NOOP.name, queue=QUEUE))
-
-
-def _subjects(sink: HttpSink) -> list[str]:
-    return [json.loads(r.body)["subject"] for r in sink.received]
 
 
 def _rule(name: str, **fields: object) -> AlertRule:
@@ -109,14 +105,14 @@ def test_a_queue_depth_rule_fires_after_for_s_and_resolves_with_one_notice_each(
     evaluate_due(t0 + timedelta(seconds=65))  # the same slot again: nothing new
     evaluate_due(t0 + timedelta(seconds=70))
     deliver_alert_notices()
-    assert _subjects(sink) == ["[FIRING] backlog: 3.0 >= 3.0"]
+    assert subjects(sink) == ["[FIRING] backlog: 3.0 >= 3.0"]
     # And drained, it resolves, with one RESOLVED
     _drain()
     evaluate_due(t0 + timedelta(seconds=80))
     assert _states(rule) == ["inactive"]
     deliver_alert_notices()
     deliver_alert_notices()
-    assert _subjects(sink) == ["[FIRING] backlog: 3.0 >= 3.0", "[RESOLVED] backlog: 0.0 >= 3.0"]
+    assert subjects(sink) == ["[FIRING] backlog: 3.0 >= 3.0", "[RESOLVED] backlog: 0.0 >= 3.0"]
     assert _events(rule) == ["create", "pend", "fire", "resolve"]
     text = json.loads(sink.received[0].body)["text"]
     assert "queue=bulk" in text
@@ -134,10 +130,10 @@ def test_a_slot_evaluated_twice_is_applied_once(sink: HttpSink) -> None:
     assert _events(rule) == ["create", "fire"]
     notices.flush()
     deliver_alert_notices()
-    assert _subjects(sink) == ["[FIRING] twice: 3.0 >= 3.0"]
+    assert subjects(sink) == ["[FIRING] twice: 3.0 >= 3.0"]
     rule_store.delete_rule(rule.id)
     deliver_alert_notices()
-    assert _subjects(sink)[-1] == "[RESOLVED] twice: 3.0 >= 3.0"  # removal resolves it
+    assert subjects(sink)[-1] == "[RESOLVED] twice: 3.0 >= 3.0"  # removal resolves it
 
 
 def test_a_flap_inside_keep_firing_for_sends_nothing_new(sink: HttpSink) -> None:
@@ -158,7 +154,7 @@ def test_a_flap_inside_keep_firing_for_sends_nothing_new(sink: HttpSink) -> None
     evaluate_due(t0 + timedelta(seconds=90))
     assert _states(rule) == ["inactive"]
     deliver_alert_notices()
-    assert [s.split(" ")[0] for s in _subjects(sink)] == ["[FIRING]", "[RESOLVED]"]
+    assert [s.split(" ")[0] for s in subjects(sink)] == ["[FIRING]", "[RESOLVED]"]
     assert _events(rule) == ["create", "fire", "recover", "refire", "recover", "resolve"]
     rule_store.delete_rule(rule.id)
 

@@ -1,18 +1,22 @@
-"""Alert notices in tests: carried to their channels as the deliveries' jobs would carry them."""
+"""Alert test helpers: carry the notices' deliveries as their jobs would, and read what a
+webhook sink received."""
 
 from __future__ import annotations
+
+import json
 
 from sqlalchemy import select
 
 from tasks.alerts.notices import SCOPE
 from tasks.notifications.catalog import DeliverPayload
 from tasks.notifications.sending import deliver
+from tests.support.sinks import HttpSink
 from workers.store.engine import session_scope
 from workers.store.models import Delivery, Notification
 
 
 def deliver_alert_notices() -> None:
-    """Run every alert notice's delivery once (a delivery already settled sends nothing)."""
+    """Carry every alert notice's deliveries as their jobs would (each run sends once)."""
     query = (
         select(Delivery.id)
         .join(Notification, Notification.id == Delivery.notification_id)
@@ -22,3 +26,8 @@ def deliver_alert_notices() -> None:
         ids = list(session.scalars(query))
     for delivery_id in ids:
         deliver(DeliverPayload(delivery_id=str(delivery_id)))
+
+
+def subjects(sink: HttpSink) -> list[str]:
+    """The subjects of the webhook messages ``sink`` received, in order."""
+    return [json.loads(r.body)["subject"] for r in sink.received]

@@ -13,6 +13,7 @@ from workers.scopes import (
     is_admin,
     may_notify,
     may_notify_some,
+    may_post_alerts,
     may_read,
     may_read_deliveries,
     may_write,
@@ -45,6 +46,7 @@ from workers.scopes import (
         "notifications:write:Ops.Mail@eu:1",
         "notifications:write:[!b]*",
         "notifications:write:" + "a" * 200,
+        "alerts:write",
     ],
 )
 def test_valid_scopes_are_returned_unchanged(scope: str) -> None:
@@ -82,6 +84,10 @@ def test_valid_scopes_are_returned_unchanged(scope: str) -> None:
         "notifications:writer",
         "Notifications:write",
         "notifications:write:" + "a" * 201,
+        "alerts",
+        "alerts:read",
+        "alerts:write:prometheus",
+        "Alerts:write",
     ],
 )
 def test_invalid_scopes_raise_a_value_error_naming_the_valid_ones(scope: str) -> None:
@@ -155,15 +161,28 @@ SCOPE_SETS = [
     ["notifications:write"],
     ["notifications:write:ops-*"],
     ["notifications:writer"],
+    ["alerts:write"],
+    ["jobs:write", "jobs:read", "notifications:write"],
     [],
 ]
 #: Each blanket check, and the scope sets above it allows: it allows none of the others.
 ALLOWED_BY: dict[Callable[[list[str]], bool], list[list[str]]] = {
-    may_read: [["admin"], ["jobs:read"]],
-    may_write_some: [["admin"], ["jobs:write"], ["jobs:write:diag.*"]],
+    may_read: [["admin"], ["jobs:read"], ["jobs:write", "jobs:read", "notifications:write"]],
+    may_write_some: [
+        ["admin"],
+        ["jobs:write"],
+        ["jobs:write:diag.*"],
+        ["jobs:write", "jobs:read", "notifications:write"],
+    ],
     is_admin: [["admin"]],
     may_read_deliveries: [["admin"], ["notifications:read"]],
-    may_notify_some: [["admin"], ["notifications:write"], ["notifications:write:ops-*"]],
+    may_notify_some: [
+        ["admin"],
+        ["notifications:write"],
+        ["notifications:write:ops-*"],
+        ["jobs:write", "jobs:read", "notifications:write"],
+    ],
+    may_post_alerts: [["admin"], ["alerts:write"]],
 }
 
 

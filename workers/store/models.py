@@ -717,3 +717,25 @@ class AlertGroupNotice(Base):
     notification_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     notice_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReceivedAlert(Base):
+    """An alert a Prometheus server (or any Alertmanager client) posted to
+    ``POST /api/v2/alerts``: one per set of labels, the last post's times kept. A rule with
+    the ``alertmanager`` source reads the ones active at its slot (``tasks/alerts/received.py``)."""
+
+    __tablename__ = "received_alerts"
+    __table_args__ = (Index("ix_received_alerts_ends_at", "ends_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    #: SHA-256 of the labels as canonical JSON (``tasks.alerts.instances.fingerprint``).
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    labels: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+    annotations: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+    starts_at: Mapped[datetime]
+    #: Past it the alert is resolved: the post's ``endsAt``, else its time plus the resolve
+    #: timeout (``TASKYARD_ALERTS_RESOLVE_TIMEOUT_S``).
+    ends_at: Mapped[datetime]
+    generator_url: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,7 +1,7 @@
 """alert routes, their groups and notices, silences and inhibit rules
 
 Revision ID: 0013_alert_routing
-Revises: 0010_alerts
+Revises: 0011_received_alerts
 Create Date: 2026-12-07
 
 The route tree alert notices pass through, each route's groups with their notification log
@@ -17,7 +17,7 @@ from alembic import op
 from workers.store.types import JsonDocument, UtcDateTime
 
 revision = "0013_alert_routing"
-down_revision = "0010_alerts"
+down_revision = "0011_received_alerts"
 branch_labels = None
 depends_on = None
 
