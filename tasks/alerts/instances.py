@@ -26,7 +26,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tasks.alerts.states import AlertEvent, AlertState, Transition, transition
+from tasks.alerts.states import AlertEvent, AlertState, AlertTransition, transition
 from workers.errors import TaskyardError
 from workers.store.engine import session_scope
 from workers.store.lookup import newest_page
@@ -58,7 +58,7 @@ class Observed:
 
     labels: dict[str, str]
     instance_id: uuid.UUID | None
-    move: Transition | None
+    move: AlertTransition | None
     value: float | None
     error: str | None
 
@@ -67,7 +67,7 @@ def _event(
     session: Session,
     instance_id: uuid.UUID,
     rule_id: uuid.UUID,
-    move: Transition,
+    move: AlertTransition,
     at: datetime,
     value: float | None,
 ) -> AlertEventRow:
@@ -111,7 +111,7 @@ def _move(
     session: Session,
     instance_id: uuid.UUID,
     rule_id: uuid.UUID,
-    move: Transition,
+    move: AlertTransition,
     at: datetime,
     value: float | None,
 ) -> AlertEventRow:

@@ -33,13 +33,13 @@ from tasks.notifications.states import (
     DeliveryEvent,
     DeliveryStatus,
 )
+from workers.states import Actor
 from workers.storable import storable_text
 from workers.store.engine import session_scope, writer_connection
 from workers.store.jobs import NewJob
 from workers.store.lookup import newest_page, row_or_raise
 from workers.store.models import (
     FINISHED_STATUSES,
-    Actor,
     Channel,
     Delivery,
     DigestMember,
@@ -256,7 +256,7 @@ def record(
                 )
 
 
-_CREATED = frozenset(t.target for t in TRANSITIONS if t.source is None)
+_CREATED = TRANSITIONS.created
 
 
 class DigestClosed(Exception):

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from tasks.alerts.states import ALERTING, TRANSITIONS, AlertEvent, AlertState, Notice
-from workers.store.models import Actor
+from workers.states import Actor
 
 ARCHITECTURE = Path(__file__).parents[2] / "docs" / "architecture.md"
 ARROW = re.compile(r"^(\[\*\]|\w+) --> (\w+): (\w+) \((\w+)\)(?: (FIRING|RESOLVED))?$")

@@ -11,7 +11,7 @@ from tasks.notifications.states import (
     DeliveryStatus,
 )
 from tests.support.diagrams import drawn_transitions
-from workers.store.models import Actor
+from workers.states import Actor
 
 Row = tuple[DeliveryStatus | None, DeliveryStatus, DeliveryEvent, Actor]
 
