@@ -20,13 +20,12 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     false,
-    text,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from workers.states import Actor, TableStates, Transition, TransitionTable
-from workers.store.types import JsonDocument, UtcDateTime, utcnow
+from workers.store.types import JsonDocument, UtcDateTime, partial_where, utcnow
 
 
 class JobStatus(TableStates):
@@ -120,11 +119,6 @@ _IN_WORDS = {
 }  # fmt: skip
 
 
-def _where(condition: str) -> dict[str, Any]:
-    """Dialect options making an index partial on PostgreSQL and SQLite alike."""
-    return {"postgresql_where": text(condition), "sqlite_where": text(condition)}
-
-
 class Base(DeclarativeBase):
     """Declarative base with the shared column types."""
 
@@ -156,13 +150,17 @@ class Job(Base):
         Index("ix_jobs_type_created", "type", "created_at"),
         # Partial indexes: a job's row leaves them as soon as it moves on, so the status
         # changes of the hot path (dispatching, queued, started, succeeded) do not feed them.
-        Index("ix_jobs_due", "run_at", **_where("status IN ('scheduled', 'retrying')")),
-        Index("ix_jobs_dispatching", "dispatched_at", **_where("status = 'dispatching'")),
-        Index("ix_jobs_heartbeat", "heartbeat_at", **_where("status = 'started'")),
-        Index("ix_jobs_replay_of", "replay_of", **_where("replay_of IS NOT NULL")),
+        Index("ix_jobs_due", "run_at", **partial_where("status IN ('scheduled', 'retrying')")),
+        Index("ix_jobs_dispatching", "dispatched_at", **partial_where("status = 'dispatching'")),
+        Index("ix_jobs_heartbeat", "heartbeat_at", **partial_where("status = 'started'")),
+        Index("ix_jobs_replay_of", "replay_of", **partial_where("replay_of IS NOT NULL")),
         # The subscription sweep's read of job.failed and job.dead events: rows enter only when
         # a job fails, so the hot path never feeds it.
-        Index("ix_jobs_failed_finished", "finished_at", **_where("status IN ('failed', 'dead')")),
+        Index(
+            "ix_jobs_failed_finished",
+            "finished_at",
+            **partial_where("status IN ('failed', 'dead')"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
@@ -355,7 +353,7 @@ class Notification(Base):
             "idempotency_scope",
             "idempotency_key",
             unique=True,
-            **_where("idempotency_key IS NOT NULL"),
+            **partial_where("idempotency_key IS NOT NULL"),
         ),
     )
 
@@ -401,7 +399,9 @@ class Delivery(Base):
             "digest_key",
             "channel_name",
             unique=True,
-            **_where("digest_key IS NOT NULL AND status = 'scheduled' AND sending_at IS NULL"),
+            **partial_where(
+                "digest_key IS NOT NULL AND status = 'scheduled' AND sending_at IS NULL"
+            ),
         ),
     )
 
@@ -553,7 +553,7 @@ class AlertEventRow(Base):
         Index(
             "ix_alert_events_unsent",
             "created_at",
-            **_where("notice IS NOT NULL AND notified_at IS NULL"),
+            **partial_where("notice IS NOT NULL AND notified_at IS NULL"),
         ),
     )
 
