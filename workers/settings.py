@@ -114,7 +114,15 @@ class Settings(BaseSettings):
             raise ValueError(f"scheme {scheme!r} is not supported; use postgresql:// or sqlite://")
         return value
 
-    @field_validator("sentry_dsn", "flower_basic_auth", "var_dir", "backup_dir", mode="before")
+    @field_validator(
+        "sentry_dsn",
+        "flower_basic_auth",
+        "var_dir",
+        "backup_dir",
+        "secret_keys",
+        "notify_ca_file",
+        mode="before",
+    )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value
@@ -196,11 +204,6 @@ class Settings(BaseSettings):
     breaker_reset_s: float = Field(
         default=30.0, gt=0, le=3600, description="An open breaker lets one trial send after this."
     )
-
-    @field_validator("secret_keys", "notify_ca_file", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
-        return None if value == "" else value
 
     @field_validator("secret_keys")
     @classmethod
