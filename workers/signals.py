@@ -80,24 +80,23 @@ def _leave_job(**_: Any) -> None:
     context.correlation_id.set(None)
 
 
-#: Each Celery signal and the hook it runs, in the order they are connected.
-_HOOKS: tuple[tuple[Any, Callable[..., Any]], ...] = (
-    (signals.setup_logging, _setup_logging),
-    (signals.worker_process_init, _init_sentry_worker),
-    (signals.celeryd_init, _init_sentry_worker),
-    (signals.beat_init, _init_sentry_beat),
-    (signals.beat_init, _setup_beat_metrics),
-    (signals.worker_init, _setup_worker_metrics),
-    (signals.worker_process_init, _declare_pool_child),
-    (signals.worker_ready, _worker_online),
-    (signals.worker_shutdown, _worker_offline),
-    (signals.worker_process_shutdown, _forget_pool_child),
-    (signals.task_prerun, _enter_job),
-    (signals.task_postrun, _leave_job),
+#: Each Celery signal and the hooks it runs, in the order they run.
+_HOOKS: tuple[tuple[Any, tuple[Callable[..., Any], ...]], ...] = (
+    (signals.setup_logging, (_setup_logging,)),
+    (signals.celeryd_init, (_init_sentry_worker,)),
+    (signals.worker_init, (_setup_worker_metrics,)),
+    (signals.worker_process_init, (_init_sentry_worker, _declare_pool_child)),
+    (signals.worker_ready, (_worker_online,)),
+    (signals.beat_init, (_init_sentry_beat, _setup_beat_metrics)),
+    (signals.task_prerun, (_enter_job,)),
+    (signals.task_postrun, (_leave_job,)),
+    (signals.worker_process_shutdown, (_forget_pool_child,)),
+    (signals.worker_shutdown, (_worker_offline,)),
 )
 
 
 def connect() -> None:
     """Connect the hooks (idempotent: Celery signals dedupe by receiver)."""
-    for signal, hook in _HOOKS:
-        signal.connect(hook, weak=False)
+    for signal, hooks in _HOOKS:
+        for hook in hooks:
+            signal.connect(hook, weak=False)
