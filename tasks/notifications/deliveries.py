@@ -235,7 +235,7 @@ def record(
             session.add(notification)
             session.flush()
         for delivery in new:
-            if delivery.status not in {s.value for s in _CREATED}:
+            if delivery.status not in TRANSITIONS.created:
                 raise ValueError(
                     f"a delivery is created queued or scheduled, not {delivery.status}"
                 )
@@ -254,9 +254,6 @@ def record(
                         added_at=now,
                     )
                 )
-
-
-_CREATED = TRANSITIONS.created
 
 
 class DigestClosed(Exception):
