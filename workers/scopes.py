@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 ADMIN = "admin"
@@ -53,67 +54,56 @@ def validate_scope(scope: str) -> str:
     raise ValueError(f"unknown scope {scope!r}; use {SCOPE_HELP}")
 
 
-def _grants(scopes: Iterable[str], whole: str, name: str) -> bool:
-    """Whether the scopes hold ``admin``, ``whole``, or ``whole:<glob>`` with a glob matching
-    ``name`` (an empty glob grants nothing)."""
-    prefix = whole + ":"
-    for scope in scopes:
-        if scope in (ADMIN, whole):
-            return True
-        pattern = scope.removeprefix(prefix)
-        if scope.startswith(prefix) and pattern and fnmatchcase(name, pattern):
-            return True
-    return False
+@dataclass(frozen=True)
+class _Kind:
+    """What the scopes of one kind of thing allow: ``read`` reading it; ``write`` writing any of
+    it, narrowed by ``write:<glob>`` to the names the glob matches (an empty glob grants nothing);
+    ``admin`` everything."""
+
+    read: str
+    write: str
+
+    def scope_for(self, name: str) -> str:
+        """The narrowest scope that lets a key write ``name``."""
+        return f"{self.write}:{name}"
+
+    def may_read(self, scopes: Iterable[str]) -> bool:
+        """Whether the scopes allow reading."""
+        return any(scope in (ADMIN, self.read) for scope in scopes)
+
+    def may_write(self, scopes: Iterable[str], name: str) -> bool:
+        """Whether the scopes allow writing ``name``."""
+        prefix = self.write + ":"
+        for scope in scopes:
+            if scope in (ADMIN, self.write):
+                return True
+            pattern = scope.removeprefix(prefix)
+            if scope.startswith(prefix) and pattern and fnmatchcase(name, pattern):
+                return True
+        return False
+
+    def may_write_some(self, scopes: Iterable[str]) -> bool:
+        """Whether the scopes allow writing at least something."""
+        prefix = self.write + ":"
+        return any(scope in (ADMIN, self.write) or scope.startswith(prefix) for scope in scopes)
 
 
-def _grants_some(scopes: Iterable[str], whole: str) -> bool:
-    """Whether the scopes hold ``admin``, ``whole`` or any narrowing of it."""
-    return any(scope in (ADMIN, whole) or scope.startswith(whole + ":") for scope in scopes)
+_JOBS = _Kind(JOBS_READ, JOBS_WRITE)
+_NOTIFICATIONS = _Kind(NOTIFICATIONS_READ, NOTIFICATIONS_WRITE)
 
-
-def write_scope_for(job_type: str) -> str:
-    """The narrowest scope that lets a key enqueue ``job_type``."""
-    return JOBS_WRITE_PREFIX + job_type
+#: Reading jobs and queues; enqueueing a job type; enqueueing some job type; the narrowest
+#: scope that lets a key enqueue a job type.
+may_read, may_write, may_write_some = _JOBS.may_read, _JOBS.may_write, _JOBS.may_write_some
+write_scope_for = _JOBS.scope_for
+#: Reading notification deliveries; sending to a channel; sending to some channel; the
+#: narrowest scope that lets a key send to a channel.
+may_read_deliveries, may_notify = _NOTIFICATIONS.may_read, _NOTIFICATIONS.may_write
+may_notify_some, notify_scope_for = _NOTIFICATIONS.may_write_some, _NOTIFICATIONS.scope_for
 
 
 def is_admin(scopes: Iterable[str]) -> bool:
     """Whether the scopes allow everything, bulk operator actions included."""
     return ADMIN in scopes
-
-
-def may_read(scopes: Iterable[str]) -> bool:
-    """Whether the scopes allow reading jobs and queues."""
-    return any(scope in (ADMIN, JOBS_READ) for scope in scopes)
-
-
-def may_write(scopes: Iterable[str], job_type: str) -> bool:
-    """Whether the scopes allow enqueueing ``job_type`` (an empty glob grants nothing)."""
-    return _grants(scopes, JOBS_WRITE, job_type)
-
-
-def may_write_some(scopes: Iterable[str]) -> bool:
-    """Whether the scopes allow enqueueing at least some job type."""
-    return _grants_some(scopes, JOBS_WRITE)
-
-
-def notify_scope_for(channel: str) -> str:
-    """The narrowest scope that lets a key send to ``channel``."""
-    return NOTIFICATIONS_WRITE_PREFIX + channel
-
-
-def may_read_deliveries(scopes: Iterable[str]) -> bool:
-    """Whether the scopes allow reading notification deliveries."""
-    return any(scope in (ADMIN, NOTIFICATIONS_READ) for scope in scopes)
-
-
-def may_notify(scopes: Iterable[str], channel: str) -> bool:
-    """Whether the scopes allow sending to ``channel`` (an empty glob grants nothing)."""
-    return _grants(scopes, NOTIFICATIONS_WRITE, channel)
-
-
-def may_notify_some(scopes: Iterable[str]) -> bool:
-    """Whether the scopes allow sending to at least some channel."""
-    return _grants_some(scopes, NOTIFICATIONS_WRITE)
 
 
 def may_post_alerts(scopes: Iterable[str]) -> bool:

@@ -114,7 +114,16 @@ class Settings(BaseSettings):
             raise ValueError(f"scheme {scheme!r} is not supported; use postgresql:// or sqlite://")
         return value
 
-    @field_validator("sentry_dsn", "flower_basic_auth", "var_dir", "backup_dir", mode="before")
+    @field_validator(
+        "sentry_dsn",
+        "flower_basic_auth",
+        "var_dir",
+        "backup_dir",
+        "secret_keys",
+        "notify_ca_file",
+        "prometheus_url",
+        mode="before",
+    )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value
@@ -208,11 +217,6 @@ class Settings(BaseSettings):
         le=86_400,
         description="A received alert without endsAt is resolved this long after it was posted.",
     )
-
-    @field_validator("secret_keys", "notify_ca_file", "prometheus_url", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
-        return None if value == "" else value
 
     @field_validator("secret_keys")
     @classmethod
