@@ -27,11 +27,10 @@ from tasks.alerts.errors import (
 from tasks.alerts.grouping import EVERY_LABEL
 from tasks.alerts.matchers import LABEL_NAME, documents, parse
 from tasks.alerts.rules import check_channels
-from workers.errors import TaskyardError
 from workers.names import NAME_RULE, is_name
 from workers.storable import Unstorable, check_text
 from workers.store.engine import session_scope
-from workers.store.lookup import add_named, get_or_raise, named_or_raise, newest_page, row_or_raise
+from workers.store.lookup import NamedRows, get_or_raise, newest_page, row_or_raise
 from workers.store.models import AlertRoute, InhibitRule, SilenceRow
 from workers.store.types import utcnow
 
@@ -146,13 +145,18 @@ def _route_taken(name: str) -> AlertRouteConflict:
     return AlertRouteConflict(f"an alert route named {name!r} exists already", {"name": name})
 
 
+ROUTES = NamedRows(AlertRoute, AlertRouteNotFound, "alert route", _route_taken, ROUTE_FIELDS)
+#: A page of routes, newest first; one by id; one by name (:class:`AlertRouteNotFound`).
+list_routes, get_route, find_route = ROUTES.page, ROUTES.get, ROUTES.find
+
+
 def create_route(spec: RouteSpec) -> AlertRoute:
     """Store a new route (checked), or :class:`InvalidAlertRoute` naming the field,
     :class:`AlertRouteConflict` when the name is taken."""
     columns = _route_columns(spec)
     with session_scope() as session:
         columns["parent_id"] = _parent_id(session, spec.parent, None)
-    return add_named(AlertRoute(**columns), AlertRoute.name, _route_taken)
+    return ROUTES.add(AlertRoute(**columns))
 
 
 def route_spec(row: AlertRoute, parent: str | None) -> RouteSpec:
@@ -193,29 +197,14 @@ def update_route(route_id: uuid.UUID, changes: Mapping[str, Any]) -> AlertRoute:
     return row
 
 
-def list_routes(before: tuple[datetime, uuid.UUID] | None, limit: int) -> list[AlertRoute]:
-    """Up to ``limit`` routes created before ``before``, newest first."""
-    return newest_page(select(AlertRoute), AlertRoute.created_at, AlertRoute.id, before, limit)
-
-
-def get_route(route_id: uuid.UUID) -> AlertRoute:
-    """The route with ``route_id``, or :class:`AlertRouteNotFound`."""
-    return get_or_raise(AlertRoute, route_id, AlertRouteNotFound, "alert route")
-
-
-def find_route(name: str) -> AlertRoute:
-    """The route called ``name``, or :class:`AlertRouteNotFound`."""
-    return named_or_raise(AlertRoute, AlertRoute.name, name, AlertRouteNotFound, "alert route")
-
-
 def delete_route(route_id: uuid.UUID) -> None:
     """Remove a route with the routes below it and their groups."""
-    _delete(AlertRoute, route_id, AlertRouteNotFound, "alert route")
+    _delete(ROUTES, route_id)
 
 
-def _delete(model: type[Any], row_id: uuid.UUID, missing: type[TaskyardError], noun: str) -> None:
+def _delete(rows: NamedRows[Any], row_id: uuid.UUID) -> None:
     with session_scope() as session:
-        session.delete(row_or_raise(session, model, row_id, missing, noun))
+        session.delete(rows.row(session, row_id))
 
 
 # -- inhibit rules -------------------------------------------------------------------------
@@ -244,9 +233,18 @@ def _inhibit_taken(name: str) -> InhibitRuleConflict:
     return InhibitRuleConflict(f"an inhibit rule named {name!r} exists already", {"name": name})
 
 
+INHIBIT_FIELDS = frozenset({"source_matchers", "target_matchers", "equal"})
+INHIBIT_RULES = NamedRows(
+    InhibitRule, InhibitRuleNotFound, "inhibit rule", _inhibit_taken, INHIBIT_FIELDS
+)
+#: A page of inhibit rules, newest first; one by id; one by name.
+list_inhibit_rules, get_inhibit_rule = INHIBIT_RULES.page, INHIBIT_RULES.get
+find_inhibit_rule = INHIBIT_RULES.find
+
+
 def create_inhibit_rule(spec: InhibitSpec) -> InhibitRule:
     """Store a new inhibit rule (checked)."""
-    return add_named(InhibitRule(**_inhibit_columns(spec)), InhibitRule.name, _inhibit_taken)
+    return INHIBIT_RULES.add(InhibitRule(**_inhibit_columns(spec)))
 
 
 def update_inhibit_rule(rule_id: uuid.UUID, changes: Mapping[str, Any]) -> InhibitRule:
@@ -261,24 +259,9 @@ def update_inhibit_rule(rule_id: uuid.UUID, changes: Mapping[str, Any]) -> Inhib
     return row
 
 
-def list_inhibit_rules(before: tuple[datetime, uuid.UUID] | None, limit: int) -> list[InhibitRule]:
-    """Up to ``limit`` inhibit rules created before ``before``, newest first."""
-    return newest_page(select(InhibitRule), InhibitRule.created_at, InhibitRule.id, before, limit)
-
-
-def get_inhibit_rule(rule_id: uuid.UUID) -> InhibitRule:
-    """The inhibit rule with ``rule_id``, or :class:`InhibitRuleNotFound`."""
-    return get_or_raise(InhibitRule, rule_id, InhibitRuleNotFound, "inhibit rule")
-
-
-def find_inhibit_rule(name: str) -> InhibitRule:
-    """The inhibit rule called ``name``, or :class:`InhibitRuleNotFound`."""
-    return named_or_raise(InhibitRule, InhibitRule.name, name, InhibitRuleNotFound, "inhibit rule")
-
-
 def delete_inhibit_rule(rule_id: uuid.UUID) -> None:
     """Remove an inhibit rule."""
-    _delete(InhibitRule, rule_id, InhibitRuleNotFound, "inhibit rule")
+    _delete(INHIBIT_RULES, rule_id)
 
 
 # -- silences ------------------------------------------------------------------------------

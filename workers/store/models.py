@@ -663,6 +663,9 @@ class AlertGroup(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+_UNSENT_GROUP = "notified_at IS NULL"
+
+
 class AlertGroupNotice(Base):
     """What one flush of a group owes (an outbox entry until ``notified_at``), sent with the
     key ``alert-group:<group id>:<seq>``: the alerts firing and resolved, as shown."""
@@ -670,7 +673,9 @@ class AlertGroupNotice(Base):
     __tablename__ = "alert_group_notices"
     __table_args__ = (
         UniqueConstraint("group_id", "seq", name="uq_alert_group_notices_seq"),
-        Index("ix_alert_group_notices_unsent", "created_at", **_where("notified_at IS NULL")),
+        Index(
+            "ix_alert_group_notices_unsent", "created_at", **partial_where("notified_at IS NULL")
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
