@@ -13,77 +13,12 @@ from starlette.exceptions import HTTPException
 
 from api.correlation import HEADER as CORRELATION_HEADER
 from api.correlation import from_scope
-from schedules.errors import InvalidSchedule, ScheduleConflict, ScheduleNotFound
-from tasks.alerts.errors import AlertRuleConflict, AlertRuleNotFound, InvalidAlertRule
-from tasks.notifications.errors import (
-    ChannelConflict,
-    ChannelNotAllowed,
-    ChannelNotFound,
-    ChannelTestFailed,
-    DeliveryNotFound,
-    DeliveryStateConflict,
-    InvalidChannel,
-    InvalidNotification,
-    InvalidSubscription,
-    InvalidTemplate,
-    RenderError,
-    SecretsUnreadable,
-    SubscriptionConflict,
-    SubscriptionNotFound,
-    TemplateConflict,
-    TemplateNotFound,
-)
-from workers.errors import (
-    BrokerUnavailable,
-    IdempotencyConflict,
-    InternalJobType,
-    InvalidJob,
-    JobNotFound,
-    JobStateConflict,
-    StoreUnavailable,
-    TaskyardError,
-    UnknownJobType,
-    bounded,
-    bounded_details,
-)
+from workers.errors import TaskyardError, answer_for, bounded, bounded_details
 
 log = logging.getLogger(__name__)
 
 #: Seconds a client should wait before retrying after a 503.
 RETRY_AFTER_S = 5
-#: The one table of platform errors to HTTP statuses (anything else is a 500).
-_TASKYARD_STATUS: dict[type[TaskyardError], int] = {
-    UnknownJobType: 422,
-    InternalJobType: 403,
-    InvalidJob: 422,
-    InvalidSchedule: 422,
-    JobNotFound: 404,
-    ScheduleNotFound: 404,
-    IdempotencyConflict: 409,
-    JobStateConflict: 409,
-    ScheduleConflict: 409,
-    StoreUnavailable: 503,
-    BrokerUnavailable: 503,
-    InvalidTemplate: 422,
-    RenderError: 422,
-    TemplateNotFound: 404,
-    TemplateConflict: 409,
-    InvalidChannel: 422,
-    ChannelNotFound: 404,
-    ChannelConflict: 409,
-    ChannelTestFailed: 502,
-    SecretsUnreadable: 503,
-    InvalidNotification: 422,
-    ChannelNotAllowed: 403,
-    DeliveryNotFound: 404,
-    DeliveryStateConflict: 409,
-    InvalidSubscription: 422,
-    SubscriptionNotFound: 404,
-    SubscriptionConflict: 409,
-    InvalidAlertRule: 422,
-    AlertRuleNotFound: 404,
-    AlertRuleConflict: 409,
-}
 _HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -148,11 +83,9 @@ def too_large_response(limit: int) -> JSONResponse:
 
 
 def status_for(error: TaskyardError) -> int:
-    """The HTTP status a platform error maps to (500 for one the API does not expect)."""
-    for kind in type(error).__mro__:
-        if kind in _TASKYARD_STATUS:
-            return _TASKYARD_STATUS[kind]
-    return 500
+    """The HTTP status a platform error maps to, from the one table of error answers
+    (:data:`workers.errors.ANSWERS`; 500 for one the API does not expect)."""
+    return answer_for(error).http_status
 
 
 def field_errors(errors: Any) -> list[dict[str, str]]:
