@@ -47,7 +47,7 @@ class ApiProblem(Exception):
         code: str,
         message: str,
         details: Any = None,
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -55,6 +55,11 @@ class ApiProblem(Exception):
         self.message = message
         self.details = details
         self.headers = headers
+
+    def response(self) -> JSONResponse:
+        """The error response in the one shape."""
+        body = error_body(self.code, self.message, self.details)
+        return JSONResponse(body, status_code=self.status, headers=self.headers)
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -65,21 +70,11 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     }
 
 
-def error_response(
-    status: int,
-    code: str,
-    message: str,
-    details: Any = None,
-    headers: Mapping[str, str] | None = None,
-) -> JSONResponse:
-    """An error response in the one shape."""
-    return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
-
-
 def too_large_response(limit: int) -> JSONResponse:
     """The 413 answer for a body over ``limit`` bytes."""
     error = PayloadTooLarge(limit)
-    return error_response(413, "payload_too_large", str(error.detail), {"limit_bytes": limit})
+    details = {"limit_bytes": limit}
+    return ApiProblem(413, "payload_too_large", str(error.detail), details).response()
 
 
 def status_for(error: TaskyardError) -> int:
@@ -103,7 +98,7 @@ def field_errors(errors: Any) -> list[dict[str, str]]:
 
 async def _problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiProblem)
-    return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+    return exc.response()
 
 
 async def _too_large(request: Request, exc: Exception) -> JSONResponse:
@@ -119,7 +114,7 @@ async def _taskyard(request: Request, exc: Exception) -> JSONResponse:
     headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
     if status == 503:
         log.warning("%s", exc.message, extra={"action": "api.unavailable", "code": exc.code})
-    return error_response(status, exc.code, exc.message, exc.details, headers)
+    return ApiProblem(status, exc.code, exc.message, exc.details, headers).response()
 
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
@@ -127,7 +122,8 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
     details = field_errors(exc.errors())
     first = f"{details[0]['field']}: {details[0]['message']}" if details else "invalid request"
     more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
-    return error_response(422, "validation_error", f"invalid request: {first}{more}", details)
+    message = f"invalid request: {first}{more}"
+    return ApiProblem(422, "validation_error", message, details).response()
 
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:
@@ -136,14 +132,16 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     if status == 400 and exc.__cause__ is not None:
         # FastAPI's answer to a body it cannot decode (e.g. not UTF-8): malformed JSON.
         details = [{"field": "body", "message": "malformed JSON: the body cannot be decoded"}]
-        return error_response(422, "validation_error", "invalid request: malformed JSON", details)
+        message = "invalid request: malformed JSON"
+        return ApiProblem(422, "validation_error", message, details).response()
     if status == 404:
         message = f"nothing at {request.url.path}"
     elif status == 405:
         message = f"{request.method} is not allowed on {request.url.path}"
     else:
         message = str(exc.detail)
-    return error_response(status, _HTTP_CODES.get(status, "http_error"), message, None, exc.headers)
+    code = _HTTP_CODES.get(status, "http_error")
+    return ApiProblem(status, code, message, headers=exc.headers).response()
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -157,7 +155,8 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
     message = "an unexpected error occurred; it has been logged"
     headers = {CORRELATION_HEADER: cid} if cid else None
-    return error_response(500, "internal_error", message, {"correlation_id": cid}, headers)
+    details = {"correlation_id": cid}
+    return ApiProblem(500, "internal_error", message, details, headers).response()
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.resources import Page
 from tasks.jobs.producer import MAX_DELAY, JobRequest
 from workers.priorities import MAX_PRIORITY, MIN_PRIORITY
 from workers.queues import QueueName
@@ -178,11 +179,8 @@ class BatchOut(BaseModel):
     results: list[BatchAccepted | BatchRejected]
 
 
-class JobPage(BaseModel):
+class JobPage(Page[JobOut]):
     """A page of jobs, newest first; pass ``next_cursor`` back as ``cursor`` for the next."""
-
-    items: list[JobOut]
-    next_cursor: str | None
 
 
 class CancelOut(BaseModel):
