@@ -15,32 +15,32 @@ from tasks.alerts.errors import AlertRuleNotFound
 router = APIRouter(prefix="/v1/alert-rules", tags=["alerts"])
 rules = ResourceRoutes(router, "rule", AlertRuleNotFound, AlertRuleOut, reader, noun="alert rule")
 rules.add_create(
-    AlertRuleIn,
-    lambda body: store.create_rule(body.to_spec()),
     "Create an alert rule",
     """Add a rule; the evaluator reads it from its next slot. 422 `invalid_alert_rule`
     naming the field for a NaN or infinite threshold, SQL that is not one read-only SELECT,
     annotations that do not render, a channel that does not exist...; 409 when the name is
     taken. Needs `admin`.""",
+    AlertRuleIn,
+    lambda body: store.create_rule(body.to_spec()),
 )
 rules.add_list(
-    AlertRulePage,
-    store.list_rules,
     "List alert rules",
     "Rules, newest first, a page at a time, each with its last evaluation.",
+    AlertRulePage,
+    store.list_rules,
 )
-rules.add_get(store.get_rule, "Get an alert rule", "One rule.")
+rules.add_get("Get an alert rule", "One rule.", store.get_rule)
 rules.add_update(
-    AlertRulePatch,
-    store.update_rule,
     "Edit, pause or resume an alert rule",
     """Change the fields sent, checked as a whole (nothing changes on a 422). A new source,
     spec, op, threshold or labels resets the rule's alerts; `{"paused": true}` pauses
     (alerts keep their state). Needs `admin`.""",
+    AlertRulePatch,
+    store.update_rule,
 )
 rules.add_delete(
-    store.delete_rule,
     "Remove an alert rule",
     """Remove a rule, its alerts and their history; firing alerts are RESOLVED first. Needs
     `admin`.""",
+    store.delete_rule,
 )

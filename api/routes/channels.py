@@ -41,30 +41,30 @@ def _noted(record: Channel) -> Channel:
 
 channels = ResourceRoutes(router, "channel", ChannelNotFound, ChannelOut)
 channels.add_create(
-    ChannelIn,
-    lambda body: _noted(store.create_channel(body.name, body.config, body.description)),
     "Create a channel",
     """Add a channel. 422 `validation_error` for bad settings, `outbound_refused` for a target
     on a private, loopback, link-local or metadata address not in TASKYARD_OUTBOUND_ALLOW;
     409 when the name is taken. Needs `admin`.""",
+    ChannelIn,
+    lambda body: _noted(store.create_channel(body.name, body.config, body.description)),
 )
 channels.add_list(
-    ChannelPage,
-    store.list_channels,
     "List channels",
     "Channels, newest first, a page at a time. Needs `admin`.",
+    ChannelPage,
+    store.list_channels,
 )
 channels.add_get(
-    store.get_channel, "Get a channel", "One channel (its secrets by name only). Needs `admin`."
+    "Get a channel", "One channel (its secrets by name only). Needs `admin`.", store.get_channel
 )
 channels.add_update(
-    ChannelPatch,
-    lambda channel_id, changes: _noted(store.update_channel(channel_id, changes)),
     "Edit a channel",
     "Rename, describe, or change settings (secrets left out are kept). Needs `admin`.",
+    ChannelPatch,
+    lambda channel_id, changes: _noted(store.update_channel(channel_id, changes)),
     409,
 )
-channels.add_delete(store.delete_channel, "Remove a channel", "Remove a channel. Needs `admin`.")
+channels.add_delete("Remove a channel", "Remove a channel. Needs `admin`.", store.delete_channel)
 
 
 def _next_step(outcome: Outcome) -> str:

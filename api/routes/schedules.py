@@ -24,27 +24,27 @@ def list_schedules(key: ReadKey) -> ScheduleList:
 
 schedules = ResourceRoutes(router, "schedule", ScheduleNotFound, ScheduleOut, read=reader)
 schedules.add_create(
-    ScheduleIn,
-    lambda body: store.create_schedule(body.to_spec()),
     "Create a schedule",
     """Add a dynamic entry; beat fires it from its first slot after now. 422 `invalid_schedule`
     for an unknown task, a bad cron expression, time zone or payload; 409 when the name is
     taken. Needs `admin`.""",
+    ScheduleIn,
+    lambda body: store.create_schedule(body.to_spec()),
 )
-schedules.add_get(store.get_schedule, "Get a schedule", "One entry.")
+schedules.add_get("Get a schedule", "One entry.", store.get_schedule)
 schedules.add_update(
-    SchedulePatch,
-    store.update_schedule,
     "Edit, pause or resume a schedule",
     """Change the fields sent. `{"paused": true}` pauses, `{"paused": false}` resumes from the
     next slot (paused slots are not caught up). A static entry only pauses or resumes (409
     otherwise). Needs `admin`.""",
+    SchedulePatch,
+    store.update_schedule,
     409,
 )
 schedules.add_delete(
-    store.delete_schedule,
     "Remove a schedule",
     """Remove a dynamic entry and its fire history; 409 for a static entry (pause it
     instead). Needs `admin`.""",
+    store.delete_schedule,
     409,
 )
