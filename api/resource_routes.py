@@ -156,11 +156,11 @@ class ResourceRoutes:
         doc: str,
         *errors: int,
     ) -> Endpoint:
-        """Route ``method`` to ``endpoint`` (answering ``status``), on one record when ``below``
-        is not empty (``/``, ``/replay``). FastAPI reads the endpoint
-        as taking the record's id, the key and ``parameters`` and answering ``returns`` (the
-        resource's own models, which a function shared by every resource cannot name), and
-        describes it with ``doc`` as with any docstring."""
+        """Route ``method`` to ``endpoint`` (answering ``status``): on the collection when
+        ``below`` is empty, else on one record (``/``) or below it (``/replay``). FastAPI reads
+        the endpoint as taking the record's id, the key and ``parameters`` and answering
+        ``returns`` (the resource's own models, which a function shared by every resource
+        cannot name), and describes it with ``doc`` as with any docstring."""
         check = self.read if method == "GET" else self.write
         key = _parameter("key", Annotated[ApiKey, Depends(check)])
         if below:  # one record: an id that names none is a 404
