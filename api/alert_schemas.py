@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
 
-from api.resources import PatchBody, same_named
+from api.resources import Page, PatchBody, RecordOut, same_named
 from tasks.alerts.decision import Op, Policy
 from tasks.alerts.instances import InstanceRecord
 from tasks.alerts.matchers import LABEL_NAME
@@ -21,13 +21,8 @@ from tasks.alerts.sources import SourceKind
 from tasks.alerts.states import AlertState
 from workers.names import NAME_PATTERN
 from workers.storable import Unstorable, check_document
-from workers.store.models import AlertEventRow, AlertRule
+from workers.store.models import AlertEventRow
 from workers.timestamps import Rfc3339
-
-#: Fields a PATCH may set but not to ``null``.
-NOT_NULL = ("source", "spec", "op", "threshold", "for_s", "keep_firing_for_s", "labels",
-            "severity", "annotations", "interval_s", "no_data", "on_error", "channels",
-            "paused")  # fmt: skip
 
 _SPEC = (
     "The source's settings: `queue` (queue_depth, oldest_queued_age); `window_s`, `job_type`, "
@@ -89,6 +84,9 @@ class AlertRulePatch(PatchBody):
     source, spec, op, threshold or labels resets the rule's alerts (a RESOLVED for those
     firing); other edits keep them. `null` clears `recovery_threshold`."""
 
+    not_null = ("source", "spec", "op", "threshold", "for_s", "keep_firing_for_s", "labels",
+                "severity", "annotations", "interval_s", "no_data", "on_error", "channels",
+                "paused")  # fmt: skip
     source: SourceKind | None = None
     spec: dict[str, Any] | None = Field(default=None, description=_SPEC)
     op: Op | None = None
@@ -117,7 +115,7 @@ class AlertRulePatch(PatchBody):
         return sent
 
 
-class AlertRuleOut(BaseModel):
+class AlertRuleOut(RecordOut):
     """A stored alert rule, with its last evaluation."""
 
     id: uuid.UUID
@@ -143,20 +141,12 @@ class AlertRuleOut(BaseModel):
     created_at: datetime
     updated_at: datetime
 
-    @classmethod
-    def from_record(cls, record: AlertRule) -> AlertRuleOut:
-        """The JSON form of a stored rule."""
-        return cls(**same_named(record, cls))
 
-
-class AlertRulePage(BaseModel):
+class AlertRulePage(Page[AlertRuleOut]):
     """A page of rules, newest first; pass ``next_cursor`` back as ``cursor`` for the next."""
 
-    items: list[AlertRuleOut]
-    next_cursor: str | None
 
-
-class AlertOut(BaseModel):
+class AlertOut(RecordOut):
     """An alert: a rule and one set of labels, its state and since when."""
 
     id: uuid.UUID
@@ -184,11 +174,8 @@ class AlertOut(BaseModel):
         )
 
 
-class AlertPage(BaseModel):
+class AlertPage(Page[AlertOut]):
     """A page of alerts, newest first."""
-
-    items: list[AlertOut]
-    next_cursor: str | None
 
 
 class AlertEventOut(BaseModel):
@@ -220,11 +207,8 @@ class AlertEventOut(BaseModel):
         )
 
 
-class AlertHistoryPage(BaseModel):
+class AlertHistoryPage(Page[AlertEventOut]):
     """A page of events, newest first."""
-
-    items: list[AlertEventOut]
-    next_cursor: str | None
 
 
 #: What Go's zero time (a Go client's "no time") starts with.

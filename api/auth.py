@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,24 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.correlation import from_scope
 from api.errors import ApiProblem
-from workers.scopes import (
-    ADMIN,
-    ALERTS_WRITE,
-    JOBS_READ,
-    JOBS_WRITE,
-    NOTIFICATIONS_READ,
-    NOTIFICATIONS_WRITE,
-    is_admin,
-    may_notify,
-    may_notify_some,
-    may_post_alerts,
-    may_read,
-    may_read_deliveries,
-    may_write,
-    may_write_some,
-    notify_scope_for,
-    write_scope_for,
-)
+from workers import scopes
 from workers.store.keys import authenticate, remembered
 from workers.store.models import ApiKey
 
@@ -67,58 +51,54 @@ async def current_key(
     return key
 
 
-async def reader(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
-    """A key allowed to read jobs and queues."""
-    if not may_read(key.scopes):
-        raise forbidden(JOBS_READ)
-    return key
+KeyCheck = Callable[[ApiKey], Awaitable[ApiKey]]
 
 
-async def writer(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
-    """A key allowed to enqueue at least some job type (each type is checked on its own)."""
-    if not may_write_some(key.scopes):
-        raise forbidden(JOBS_WRITE)
-    return key
+def _allowed(allows: Callable[[Iterable[str]], bool], scope: str, what: str) -> KeyCheck:
+    """A dependency answering with the request's key when ``allows`` its scopes, else 403
+    naming ``scope``; ``what`` says what such a key may do."""
+
+    async def check(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
+        if not allows(key.scopes):
+            raise forbidden(scope)
+        return key
+
+    check.__doc__ = f"A key allowed {what}."
+    return check
 
 
-async def admin(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
-    """A key allowed everything, including bulk operator actions."""
-    if not is_admin(key.scopes):
-        raise forbidden(ADMIN)
-    return key
-
-
-async def delivery_reader(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
-    """A key allowed to read notification deliveries."""
-    if not may_read_deliveries(key.scopes):
-        raise forbidden(NOTIFICATIONS_READ)
-    return key
-
-
-async def notifier(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
-    """A key allowed to send to at least some channel (each channel is checked on its own)."""
-    if not may_notify_some(key.scopes):
-        raise forbidden(NOTIFICATIONS_WRITE)
-    return key
-
-
-async def alert_sender(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
-    """A key allowed to post alerts to the Alertmanager-compatible door."""
-    if not may_post_alerts(key.scopes):
-        raise forbidden(ALERTS_WRITE)
-    return key
+reader = _allowed(scopes.may_read, scopes.JOBS_READ, "to read jobs and queues")
+writer = _allowed(
+    scopes.may_write_some,
+    scopes.JOBS_WRITE,
+    "to enqueue at least some job type (each type is checked on its own)",
+)
+admin = _allowed(scopes.is_admin, scopes.ADMIN, "everything, including bulk operator actions")
+delivery_reader = _allowed(
+    scopes.may_read_deliveries, scopes.NOTIFICATIONS_READ, "to read notification deliveries"
+)
+notifier = _allowed(
+    scopes.may_notify_some,
+    scopes.NOTIFICATIONS_WRITE,
+    "to send to at least some channel (each channel is checked on its own)",
+)
+alert_sender = _allowed(
+    scopes.may_post_alerts,
+    scopes.ALERTS_WRITE,
+    "to post alerts to the Alertmanager-compatible door",
+)
 
 
 def check_write(key: ApiKey, job_type: str) -> None:
     """403 unless ``key`` may enqueue ``job_type``."""
-    if not may_write(key.scopes, job_type):
-        raise forbidden(write_scope_for(job_type), JOBS_WRITE)
+    if not scopes.may_write(key.scopes, job_type):
+        raise forbidden(scopes.write_scope_for(job_type), scopes.JOBS_WRITE)
 
 
 def check_notify(key: ApiKey, channel: str) -> None:
     """403 unless ``key`` may send to ``channel``."""
-    if not may_notify(key.scopes, channel):
-        raise forbidden(notify_scope_for(channel), NOTIFICATIONS_WRITE)
+    if not scopes.may_notify(key.scopes, channel):
+        raise forbidden(scopes.notify_scope_for(channel), scopes.NOTIFICATIONS_WRITE)
 
 
 async def correlation_id(request: Request) -> str | None:

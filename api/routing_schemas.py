@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
-from api.resources import PatchBody, same_named
+from api.resources import Page, PatchBody, RecordOut, same_named
 from tasks.alerts.route_store import InhibitSpec, RouteSpec, parent_name, silence_state
 from workers.names import NAME_PATTERN
-from workers.store.models import AlertRoute, InhibitRule, SilenceRow
+from workers.store.models import AlertRoute, SilenceRow
 from workers.timestamps import Rfc3339
 
 _MATCHERS = (
@@ -54,6 +54,8 @@ class AlertRoutePatch(PatchBody):
     """Fields to change; absent ones stay (`parent: null` moves it to the top)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    not_null = ("position", "matchers", "channels", "group_by", "group_wait_s",
+                "group_interval_s", "repeat_interval_s", "send_resolved", "continues")  # fmt: skip
 
     parent: str | None = None
     position: StrictInt | None = None
@@ -67,7 +69,7 @@ class AlertRoutePatch(PatchBody):
     continues: StrictBool | None = Field(default=None, alias="continue")
 
 
-class AlertRouteOut(BaseModel):
+class AlertRouteOut(RecordOut):
     """A stored route."""
 
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
@@ -88,16 +90,13 @@ class AlertRouteOut(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def from_record(cls, row: AlertRoute) -> AlertRouteOut:
+    def from_record(cls, row: AlertRoute) -> Self:
         """The JSON form of a stored route."""
         return cls(**same_named(row, cls, "parent"), parent=parent_name(row))
 
 
-class AlertRoutePage(BaseModel):
+class AlertRoutePage(Page[AlertRouteOut]):
     """A page of routes, newest first."""
-
-    items: list[AlertRouteOut]
-    next_cursor: str | None
 
 
 class InhibitRuleIn(BaseModel):
@@ -118,12 +117,13 @@ class InhibitRuleIn(BaseModel):
 class InhibitRulePatch(PatchBody):
     """Fields to change; absent ones stay."""
 
+    not_null = ("source_matchers", "target_matchers", "equal")
     source_matchers: list[Any] | None = None
     target_matchers: list[Any] | None = None
     equal: list[str] | None = None
 
 
-class InhibitRuleOut(BaseModel):
+class InhibitRuleOut(RecordOut):
     """A stored inhibit rule."""
 
     id: uuid.UUID
@@ -134,17 +134,9 @@ class InhibitRuleOut(BaseModel):
     created_at: datetime
     updated_at: datetime
 
-    @classmethod
-    def from_record(cls, row: InhibitRule) -> InhibitRuleOut:
-        """The JSON form of a stored inhibit rule."""
-        return cls(**same_named(row, cls))
 
-
-class InhibitRulePage(BaseModel):
+class InhibitRulePage(Page[InhibitRuleOut]):
     """A page of inhibit rules, newest first."""
-
-    items: list[InhibitRuleOut]
-    next_cursor: str | None
 
 
 class SilenceIn(BaseModel):
@@ -158,7 +150,7 @@ class SilenceIn(BaseModel):
     comment: str = Field(min_length=1, max_length=2_000)
 
 
-class SilenceOut(BaseModel):
+class SilenceOut(RecordOut):
     """A silence, with its state now (`pending`, `active`, `expired`)."""
 
     id: uuid.UUID
@@ -172,13 +164,10 @@ class SilenceOut(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def from_record(cls, row: SilenceRow) -> SilenceOut:
+    def from_record(cls, row: SilenceRow) -> Self:
         """The JSON form of a silence."""
         return cls(**same_named(row, cls, "state"), state=silence_state(row))
 
 
-class SilencePage(BaseModel):
+class SilencePage(Page[SilenceOut]):
     """A page of silences, newest first."""
-
-    items: list[SilenceOut]
-    next_cursor: str | None

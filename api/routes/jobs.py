@@ -12,7 +12,7 @@ from kombu.exceptions import OperationalError
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 
-from api.auth import CorrelationId, ReadKey, WriteKey, check_write, forbidden
+from api.auth import CorrelationId, ReadKey, WriteKey, check_write, forbidden, reader, writer
 from api.errors import error_body
 from api.idempotency import (
     DEDUPLICATED_HEADER,
@@ -22,6 +22,7 @@ from api.idempotency import (
 )
 from api.listing import Cursor, Limit, TypeFilter, job_page
 from api.refusals import refuse_idempotency_header
+from api.resource_routes import ResourceRoutes
 from api.schemas import (
     BatchAccepted,
     BatchIn,
@@ -50,12 +51,9 @@ BatchResult = BatchAccepted | BatchRejected
 
 #: A batch would name 1000 jobs with one key; a replay enqueues a new job on every call.
 BatchKeyRefused = Annotated[None, refuse_idempotency_header("give each item its idempotency_key")]
-ReplayKeyRefused = Annotated[
-    None,
-    refuse_idempotency_header(
-        "every replay enqueues a new job; the original's replayed_by names the last one"
-    ),
-]
+_REPLAY_REFUSAL = refuse_idempotency_header(
+    "every replay enqueues a new job; the original's replayed_by names the last one"
+)
 _DEDUPLICATED = deduplicated(
     JobOut, "An idempotency or unique key resolved the request to an existing job."
 )
@@ -162,33 +160,18 @@ def _batch_result(index: int, outcome: JobRecord | Rejected) -> BatchResult:
     return BatchAccepted(index=index, job=JobOut.from_record(outcome))
 
 
-def _job_id(job_id: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(job_id)
-    except ValueError:
-        raise JobNotFound(f"no job with id {job_id!r}; job ids are UUIDs") from None
+routes = ResourceRoutes(router, "job", JobNotFound, JobOut, read=reader, write=writer)
+routes.add_get("Get a job", "The job's current record.", jobs.get_job)
 
 
-def _writable_job(job_id: str, key: ApiKey) -> Job:
+def _writable_job(job_id: uuid.UUID, key: ApiKey) -> Job:
     """The job, when ``key`` may enqueue its type (the rule for acting on it): else 404 or 403."""
-    record = jobs.get_job(_job_id(job_id))
+    record = jobs.get_job(job_id)
     check_write(key, record.type)
     return record
 
 
-@router.get("/{job_id}", summary="Get a job", responses=error_responses(401, 403, 404, 503))
-def get_job(job_id: str, key: ReadKey) -> JobOut:
-    """The job's current record."""
-    return JobOut.from_record(jobs.get_job(_job_id(job_id)))
-
-
-@router.post(
-    "/{job_id}/cancel",
-    status_code=202,
-    summary="Cancel a job",
-    responses=error_responses(401, 403, 404, 409, 503),
-)
-def cancel(job_id: str, key: WriteKey) -> CancelOut:
+def _cancel(job_id: uuid.UUID, key: ApiKey) -> CancelOut:
     """Cancel a job that has not finished. A waiting job is cancelled at once (`final`); a
     running one is asked to stop (`final` false) and becomes `cancelled` when it does.
     409 `job_state_conflict` when it has finished already. Needs the scope to enqueue its type.
@@ -202,13 +185,7 @@ def cancel(job_id: str, key: WriteKey) -> CancelOut:
     return CancelOut(job=JobOut.from_record(outcome.job), final=outcome.final)
 
 
-@router.post(
-    "/{job_id}/replay",
-    status_code=202,
-    summary="Replay a job",
-    responses=error_responses(401, 403, 404, 409, 422, 503),
-)
-def replay(job_id: str, key: WriteKey, _: ReplayKeyRefused = None) -> JobOut:
+def _replay(job_id: uuid.UUID, key: ApiKey) -> JobOut:
     """Enqueue a dead, failed or cancelled job again as a new job (its `replay_of` names the
     original); 409 `job_state_conflict` for any other status. Needs the scope to enqueue its type.
     Every call enqueues a new job: an `Idempotency-Key` header is a 422.
@@ -217,6 +194,8 @@ def replay(job_id: str, key: WriteKey, _: ReplayKeyRefused = None) -> JobOut:
     return JobOut.from_record(replay_job(record.id))
 
 
+routes.add_action("cancel", "Cancel a job", _cancel, 409)
+replay = routes.add_action("replay", "Replay a job", _replay, 409, 422, refusal=_REPLAY_REFUSAL)
 # The path before "replay" became the one word for an operator's run-again ("retry" names the
 # worker's automatic next attempt); kept so existing clients and scripts keep working.
 router.add_api_route(

@@ -4,14 +4,13 @@ stays on record."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Literal
 
 from fastapi import APIRouter
 
-from api.auth import AdminKey, ReadKey
-from api.listing import Cursor, Limit, Position, fetch_page
-from api.resources import path_id
+from api.auth import AdminKey, ReadKey, reader
+from api.listing import Cursor, Limit, Position, listed
+from api.resource_routes import ResourceRoutes
 from api.routing_schemas import SilenceIn, SilenceOut, SilencePage
 from api.schemas import error_responses
 from tasks.alerts import route_store as store
@@ -19,10 +18,7 @@ from tasks.alerts.errors import SilenceNotFound
 from workers.store.models import SilenceRow
 
 router = APIRouter(prefix="/v1/silences", tags=["alerts"])
-
-
-def _id(raw: str) -> uuid.UUID:
-    return path_id(raw, "silence", SilenceNotFound.code)
+silences = ResourceRoutes(router, "silence", SilenceNotFound, SilenceOut, reader)
 
 
 @router.get("", summary="List silences", responses=error_responses(401, 403, 422, 503))
@@ -37,8 +33,7 @@ def list_silences(
     def fetch(before: Position | None, count: int) -> list[SilenceRow]:
         return store.list_silences(before, count, state)
 
-    page, next_cursor = fetch_page(fetch, cursor, limit)
-    return SilencePage(items=[SilenceOut.from_record(r) for r in page], next_cursor=next_cursor)
+    return listed(SilencePage, SilenceOut.from_record, fetch, cursor, limit)
 
 
 @router.post("", status_code=201, summary="Create a silence",
@@ -51,10 +46,7 @@ def create_silence(body: SilenceIn, key: AdminKey) -> SilenceOut:
     return SilenceOut.from_record(row)
 
 
-@router.get("/{silence_id}", summary="Get a silence", responses=error_responses(401, 403, 404))
-def get_silence(silence_id: str, key: ReadKey) -> SilenceOut:
-    """One silence."""
-    return SilenceOut.from_record(store.get_silence(_id(silence_id)))
+silences.add_get("Get a silence", "One silence.", store.get_silence)
 
 
 @router.post("/{silence_id}/expire", summary="Expire a silence",
@@ -62,4 +54,4 @@ def get_silence(silence_id: str, key: ReadKey) -> SilenceOut:
 def expire_silence(silence_id: str, key: AdminKey) -> SilenceOut:
     """End the silence now; the alerts it muted are notified on the next flush if they
     still fire. Needs `admin`."""
-    return SilenceOut.from_record(store.expire_silence(_id(silence_id)))
+    return SilenceOut.from_record(store.expire_silence(silences.id(silence_id)))
