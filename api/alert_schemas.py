@@ -167,10 +167,8 @@ class AlertOut(RecordOut):
     def from_record(cls, record: InstanceRecord, muted: Muting | None = None) -> AlertOut:
         """The JSON form of an instance (``muted``: what mutes it now)."""
         muted = muted or Muting()
-        return cls(
-            **same_named(record, cls, "silenced_by", "inhibited_by"),
-            silenced_by=list(muted.silenced_by),
-            inhibited_by=list(muted.inhibited_by),
+        return cls.with_computed(
+            record, silenced_by=list(muted.silenced_by), inhibited_by=list(muted.inhibited_by)
         )
 
 

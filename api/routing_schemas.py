@@ -11,7 +11,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
-from api.resources import Page, PatchBody, RecordOut, same_named
+from api.resources import Page, PatchBody, RecordOut
 from tasks.alerts.route_store import InhibitSpec, RouteSpec, parent_name, silence_state
 from workers.names import NAME_PATTERN
 from workers.store.models import AlertRoute, SilenceRow
@@ -91,8 +91,8 @@ class AlertRouteOut(RecordOut):
 
     @classmethod
     def from_record(cls, row: AlertRoute) -> Self:
-        """The JSON form of a stored route."""
-        return cls(**same_named(row, cls, "parent"), parent=parent_name(row))
+        """The JSON form of a stored route, with its parent's name."""
+        return cls.with_computed(row, parent=parent_name(row))
 
 
 class AlertRoutePage(Page[AlertRouteOut]):
@@ -165,8 +165,8 @@ class SilenceOut(RecordOut):
 
     @classmethod
     def from_record(cls, row: SilenceRow) -> Self:
-        """The JSON form of a silence."""
-        return cls(**same_named(row, cls, "state"), state=silence_state(row))
+        """The JSON form of a silence, with its state now."""
+        return cls.with_computed(row, state=silence_state(row))
 
 
 class SilencePage(Page[SilenceOut]):

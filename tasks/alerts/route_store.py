@@ -30,7 +30,7 @@ from tasks.alerts.rules import check_channels
 from workers.names import NAME_RULE, is_name
 from workers.storable import Unstorable, check_text
 from workers.store.engine import session_scope
-from workers.store.lookup import NamedRows, get_or_raise, newest_page, row_or_raise
+from workers.store.lookup import NamedRows, get_or_raise, name_taken, newest_page, row_or_raise
 from workers.store.models import AlertRoute, InhibitRule, SilenceRow
 from workers.store.types import utcnow
 
@@ -141,11 +141,13 @@ def _route_columns(spec: RouteSpec) -> dict[str, Any]:
     }
 
 
-def _route_taken(name: str) -> AlertRouteConflict:
-    return AlertRouteConflict(f"an alert route named {name!r} exists already", {"name": name})
-
-
-ROUTES = NamedRows(AlertRoute, AlertRouteNotFound, "alert route", _route_taken, ROUTE_FIELDS)
+ROUTES = NamedRows(
+    AlertRoute,
+    AlertRouteNotFound,
+    "alert route",
+    name_taken(AlertRouteConflict, "an alert route"),
+    ROUTE_FIELDS,
+)
 #: A page of routes, newest first; one by id; one by name (:class:`AlertRouteNotFound`).
 list_routes, get_route, find_route = ROUTES.page, ROUTES.get, ROUTES.find
 
@@ -229,13 +231,13 @@ def _inhibit_columns(spec: InhibitSpec) -> dict[str, Any]:
     }
 
 
-def _inhibit_taken(name: str) -> InhibitRuleConflict:
-    return InhibitRuleConflict(f"an inhibit rule named {name!r} exists already", {"name": name})
-
-
 INHIBIT_FIELDS = frozenset({"source_matchers", "target_matchers", "equal"})
 INHIBIT_RULES = NamedRows(
-    InhibitRule, InhibitRuleNotFound, "inhibit rule", _inhibit_taken, INHIBIT_FIELDS
+    InhibitRule,
+    InhibitRuleNotFound,
+    "inhibit rule",
+    name_taken(InhibitRuleConflict, "an inhibit rule"),
+    INHIBIT_FIELDS,
 )
 #: A page of inhibit rules, newest first; one by id; one by name.
 list_inhibit_rules, get_inhibit_rule = INHIBIT_RULES.page, INHIBIT_RULES.get

@@ -20,32 +20,27 @@ from tasks.alerts.evaluation import evaluate_due, slot_of
 from tasks.alerts.route_store import InhibitSpec, RouteSpec
 from tasks.alerts.rules import RuleSpec
 from tasks.alerts.sources import SourceKind
-from tasks.notifications import store as channel_store
-from tasks.notifications.channels import parse_config
 from tests.support.alerts import deliver_alert_notices
-from tests.support.channels import channel_settings
-from tests.support.sinks import HttpSink, http_sink
+from tests.support.channels import webhook_channels
+from tests.support.sinks import HttpSink
 from workers.store.engine import get_engine, session_scope
 from workers.store.models import AlertEventRow, AlertGroup, AlertGroupNotice
 from workers.store.types import utcnow
 
-SECRET = "whsec-routing-0123456789"
 
-
-@pytest.fixture(scope="module")
-def sink(runtime: dict[str, str]) -> Iterator[HttpSink]:
-    with http_sink(SECRET) as running, channel_settings():
-        config = {"kind": "webhook", "url": running.url + "/routed", "secret": SECRET}
-        channel_store.create_channel("routed-hook", parse_config(config))
+@pytest.fixture(scope="module", autouse=True)
+def signals(sink: HttpSink) -> Iterator[None]:
+    """The ``routed-hook`` channel, and the table the rules read their signals from."""
+    with webhook_channels(sink, "routed-hook"):
         with get_engine().begin() as connection:
             connection.execute(
                 text("CREATE TABLE signals (team VARCHAR(20), kind VARCHAR(20), value FLOAT)")
             )
-        yield running
+        yield
 
 
 @pytest.fixture(autouse=True)
-def fresh(sink: HttpSink) -> Iterator[None]:
+def fresh(signals: None, sink: HttpSink) -> Iterator[None]:
     deliver_alert_notices()  # what an earlier test left owed (a removed rule's RESOLVED) goes first
     sink.received.clear()
     yield

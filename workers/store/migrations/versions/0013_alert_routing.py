@@ -28,7 +28,7 @@ def _required(kind: Any, *names: str) -> list[sa.Column[Any]]:
     return [sa.Column(name, kind, nullable=False) for name in names]
 
 
-def _outbox(*columns: sa.Column[Any]) -> list[SchemaItem]:
+def _outbox(*columns: sa.Column[Any]) -> list[sa.Column[Any]]:
     """The columns of a row sent once: its key, what it holds, then when and how it was sent."""
     return [
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -37,7 +37,15 @@ def _outbox(*columns: sa.Column[Any]) -> list[SchemaItem]:
         sa.Column("notification_id", sa.Uuid(), nullable=True),
         sa.Column("notice_error", sa.Text(), nullable=True),
         sa.Column("created_at", UtcDateTime(), nullable=False),
+    ]
+
+
+def _child(parent: str, column: str, *unique: str, name: str) -> list[SchemaItem]:
+    """A row's key, its parent row (deleted with it) and what is unique among its siblings."""
+    return [
+        sa.ForeignKeyConstraint([column], [f"{parent}.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint(column, *unique, name=name),
     ]
 
 
@@ -84,9 +92,7 @@ def upgrade() -> None:
         sa.Column("first_seen_at", UtcDateTime(), nullable=True),
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("created_at", UtcDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["route_id"], ["alert_routes.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("route_id", "group_key", name="uq_alert_groups_key"),
+        *_child("alert_routes", "route_id", "group_key", name="uq_alert_groups_key"),
     )
     op.create_table(
         "alert_group_notices",
@@ -95,8 +101,7 @@ def upgrade() -> None:
             sa.Column("seq", sa.Integer(), nullable=False),
             *_required(JsonDocument, "firing", "resolved"),
         ),
-        sa.ForeignKeyConstraint(["group_id"], ["alert_groups.id"], ondelete="CASCADE"),
-        sa.UniqueConstraint("group_id", "seq", name="uq_alert_group_notices_seq"),
+        *_child("alert_groups", "group_id", "seq", name="uq_alert_group_notices_seq"),
     )
     with op.batch_alter_table("alert_group_notices", schema=None) as batch_op:
         batch_op.create_index(
