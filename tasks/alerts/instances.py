@@ -2,9 +2,13 @@
 The moves and who makes them are :data:`tasks.alerts.states.TRANSITIONS`; every move here is
 looked up there, and every ``UPDATE`` re-checks the state it leaves. By actor:
 
-- worker (the evaluator, ``evaluation.py``): :func:`apply_slot`, which first claims the slot
-  with a compare-and-set on the rule (``last_slot_at`` older than the slot, ``generation``
-  unchanged), so one slot of one rule is applied once, whoever else evaluated it;
+- worker (the evaluator, ``evaluation.py``): :func:`apply_slots`, which first claims each
+  rule's slot with a compare-and-set on the rule (``last_slot_at`` older than the slot,
+  ``generation`` unchanged), so one slot of one rule is applied once, whoever else evaluated
+  it. The rules of a chunk whose slot moves nothing are claimed together in one statement per
+  slot time; a rule with a transition (or an error) is claimed and applied in its own
+  transaction (:func:`apply_slot`). An instance's value is written only when it changed: a
+  slot that moves nothing writes nothing but the claims;
 - operator (an edit of a rule's source, condition or labels, or its removal):
   :func:`reset_rule`.
 
@@ -18,11 +22,13 @@ import hashlib
 import json
 import logging
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -61,6 +67,28 @@ class Observed:
     move: Transition | None
     value: float | None
     error: str | None
+    changed: bool = True
+
+    @property
+    def writes(self) -> bool:
+        """Whether applying it writes more than its value: a new instance or a move."""
+        return self.instance_id is None or self.move is not None
+
+
+@dataclass(frozen=True)
+class SlotWork:
+    """One rule's slot as evaluated: the claim to make and what to apply once it is made."""
+
+    rule_id: uuid.UUID
+    generation: int
+    slot_at: datetime
+    observed: Sequence[Observed]
+    error: str | None
+
+    @property
+    def quiet(self) -> bool:
+        """Whether it moves nothing and failed nothing: only the claim (and changed values)."""
+        return self.error is None and not any(seen.writes for seen in self.observed)
 
 
 def _event(
@@ -149,21 +177,79 @@ def _create(
     return _event(session, instance.id, rule_id, created, at, value)
 
 
+def _claim_where(pairs: Sequence[tuple[uuid.UUID, int]], slot_at: datetime) -> Any:
+    newer = or_(AlertRule.last_slot_at.is_(None), AlertRule.last_slot_at < slot_at)
+    return (
+        update(AlertRule)
+        .where(tuple_(AlertRule.id, AlertRule.generation).in_(pairs), newer)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def _claim(
     session: Session, rule_id: uuid.UUID, generation: int, slot_at: datetime, error: str | None
 ) -> bool:
-    newer = or_(AlertRule.last_slot_at.is_(None), AlertRule.last_slot_at < slot_at)
     done = session.execute(
-        update(AlertRule)
-        .where(AlertRule.id == rule_id, AlertRule.generation == generation, newer)
-        .values(
+        _claim_where([(rule_id, generation)], slot_at).values(
             last_slot_at=slot_at,
             last_evaluated_at=utcnow(),
             last_error=error[:ERROR_LIMIT] if error else None,
         )
-        .execution_options(synchronize_session=False)
     )
     return bool(done.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def _record_value(session: Session, instance_id: uuid.UUID, seen: Observed, at: datetime) -> None:
+    session.execute(
+        update(AlertInstance)
+        .where(AlertInstance.id == instance_id)
+        .values(
+            last_value=seen.value,
+            last_evaluated_at=at,
+            last_error=seen.error[:ERROR_LIMIT] if seen.error else None,
+        )
+    )
+
+
+def _claim_quiet(works: Sequence[SlotWork]) -> set[uuid.UUID]:
+    """Claim the slots of rules that move nothing, one statement per slot time, and record
+    their instances' changed values; the ids of the rules claimed."""
+    by_slot: dict[datetime, list[SlotWork]] = defaultdict(list)
+    for work in works:
+        by_slot[work.slot_at].append(work)
+    claimed: set[uuid.UUID] = set()
+    with session_scope() as session:
+        evaluated = utcnow()
+        for slot_at, group in by_slot.items():
+            pairs = [(work.rule_id, work.generation) for work in group]
+            done = session.execute(
+                _claim_where(pairs, slot_at)
+                .values(last_slot_at=slot_at, last_evaluated_at=evaluated, last_error=None)
+                .returning(AlertRule.id)
+            )
+            mine = set(done.scalars())
+            claimed |= mine
+            for work in group:
+                if work.rule_id in mine:
+                    for seen in work.observed:
+                        if seen.changed and seen.instance_id is not None:
+                            _record_value(session, seen.instance_id, seen, evaluated)
+    return claimed
+
+
+def apply_slots(works: Sequence[SlotWork]) -> tuple[set[uuid.UUID], list[uuid.UUID]]:
+    """Claim and apply each rule's slot (see the module's docstring); the ids of the rules
+    whose slot this call applied, and of the events that owe a notice."""
+    applied = _claim_quiet([work for work in works if work.quiet])
+    owed: list[uuid.UUID] = []
+    for work in works:
+        if work.quiet:
+            continue
+        made = apply_slot(work.rule_id, work.generation, work.slot_at, work.observed, work.error)
+        if made is not None:
+            applied.add(work.rule_id)
+            owed.extend(made)
+    return applied, owed
 
 
 def apply_slot(
@@ -192,15 +278,8 @@ def apply_slot(
                     made.append(
                         _move(session, instance_id, rule_id, seen.move, slot_at, seen.value)
                     )
-                session.execute(
-                    update(AlertInstance)
-                    .where(AlertInstance.id == instance_id)
-                    .values(
-                        last_value=seen.value,
-                        last_evaluated_at=evaluated,
-                        last_error=seen.error[:ERROR_LIMIT] if seen.error else None,
-                    )
-                )
+                if seen.changed:
+                    _record_value(session, instance_id, seen, evaluated)
     except (StaleInstance, IntegrityError):
         # Another evaluator moved an instance (or made one) after this one read them: it
         # applied a slot in between, so this reading is stale; the next tick reads again.
@@ -227,7 +306,8 @@ def reset_rule(session: Session, rule_id: uuid.UUID, at: datetime) -> list[Alert
 
 @dataclass(frozen=True)
 class InstanceRecord:
-    """An instance as read, with its rule's name."""
+    """An instance as read, with its rule's name; ``last_evaluated_at`` is its rule's (a slot
+    that changes nothing of an instance writes nothing to it)."""
 
     id: uuid.UUID
     rule_id: uuid.UUID
@@ -242,12 +322,14 @@ class InstanceRecord:
     created_at: datetime
 
 
-def _names(rule_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+def _rules(rule_ids: set[uuid.UUID]) -> dict[uuid.UUID, tuple[str, datetime | None]]:
     if not rule_ids:
         return {}
     with session_scope() as session:
-        query = select(AlertRule.id, AlertRule.name).where(AlertRule.id.in_(rule_ids))
-        return {key: value for key, value in session.execute(query)}
+        query = select(AlertRule.id, AlertRule.name, AlertRule.last_evaluated_at).where(
+            AlertRule.id.in_(rule_ids)
+        )
+        return {key: (name, at) for key, name, at in session.execute(query)}
 
 
 def list_instances(
@@ -269,18 +351,18 @@ def list_instances(
 
 
 def _records(rows: Sequence[AlertInstance]) -> list[InstanceRecord]:
-    names = _names({row.rule_id for row in rows})
+    rules = _rules({row.rule_id for row in rows})
     return [
         InstanceRecord(
             row.id,
             row.rule_id,
-            names.get(row.rule_id, "?"),
+            rules.get(row.rule_id, ("?", None))[0],
             dict(row.labels),
             row.state,
             row.since,
             row.fired_at,
             row.last_value,
-            row.last_evaluated_at,
+            rules.get(row.rule_id, ("?", row.last_evaluated_at))[1] or row.last_evaluated_at,
             row.last_error,
             row.created_at,
         )

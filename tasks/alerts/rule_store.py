@@ -45,6 +45,12 @@ def list_rules(before: tuple[datetime, uuid.UUID] | None, limit: int) -> list[Al
     return newest_page(select(AlertRule), AlertRule.created_at, AlertRule.id, before, limit)
 
 
+def named(names: list[str]) -> list[AlertRule]:
+    """The rules with these names (those that exist)."""
+    with session_scope() as session:
+        return list(session.scalars(select(AlertRule).where(AlertRule.name.in_(names))))
+
+
 def get_rule(rule_id: uuid.UUID) -> AlertRule:
     """The rule with ``rule_id``, or :class:`AlertRuleNotFound`."""
     return get_or_raise(AlertRule, rule_id, AlertRuleNotFound, "alert rule")
