@@ -107,8 +107,9 @@ def due(at: datetime) -> list[Due]:
     return found
 
 
-def chunks(items: Sequence[Due], size: int = CHUNK) -> list[list[Due]]:
-    """``items`` in chunks of at most ``size``."""
+def chunks(items: Sequence[Due], size: int | None = None) -> list[list[Due]]:
+    """``items`` in chunks of at most ``size`` (:data:`CHUNK`)."""
+    size = size or CHUNK
     return [list(items[start : start + size]) for start in range(0, len(items), size)]
 
 
@@ -189,7 +190,7 @@ def _work(rule: AlertRule, slot_at: datetime, answer: Answer, known: dict[str, _
             error,
             extra={"action": "alert.evaluation_failed", "rule": rule.name},
         )
-    return SlotWork(rule.id, rule.generation, slot_at, observed, error)
+    return SlotWork(rule.id, rule.generation, slot_at, observed, error, not spec.channels)
 
 
 def evaluate(pairs: Sequence[tuple[AlertRule, datetime]]) -> tuple[TickReport, set[uuid.UUID]]:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, tuple_, update
+from sqlalchemy import insert, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -77,13 +77,15 @@ class Observed:
 
 @dataclass(frozen=True)
 class SlotWork:
-    """One rule's slot as evaluated: the claim to make and what to apply once it is made."""
+    """One rule's slot as evaluated: the claim to make and what to apply once it is made
+    (``silent``: the rule has no channels, so its notices are settled as they are made)."""
 
     rule_id: uuid.UUID
     generation: int
     slot_at: datetime
     observed: Sequence[Observed]
     error: str | None
+    silent: bool = False
 
     @property
     def quiet(self) -> bool:
@@ -98,7 +100,10 @@ def _event(
     move: Transition,
     at: datetime,
     value: float | None,
+    settled_at: datetime | None = None,
 ) -> AlertEventRow:
+    """The event row of ``move`` (``settled_at``: its notice goes nowhere, settled as made)."""
+    notice = move.notice.value if move.notice else None
     row = AlertEventRow(
         id=uuid.uuid4(),
         instance_id=instance_id,
@@ -109,7 +114,8 @@ def _event(
         actor=move.actor.value,
         at=at,
         value=value,
-        notice=move.notice.value if move.notice else None,
+        notice=notice,
+        notified_at=settled_at if notice else None,
         created_at=utcnow(),
     )
     session.add(row)
@@ -142,6 +148,7 @@ def _move(
     move: Transition,
     at: datetime,
     value: float | None,
+    settled_at: datetime | None = None,
 ) -> AlertEventRow:
     """Apply ``move`` to the instance (its ``since`` becomes ``at``) and write its event."""
     assert move.source is not None
@@ -155,26 +162,7 @@ def _move(
     )
     if done.rowcount != 1:  # type: ignore[attr-defined]
         raise StaleInstance(f"alert instance {instance_id} is no longer {move.source}")
-    return _event(session, instance_id, rule_id, move, at, value)
-
-
-def _create(
-    session: Session, rule_id: uuid.UUID, labels: dict[str, str], at: datetime, value: float | None
-) -> AlertEventRow:
-    """A new instance, inactive since ``at``, and its ``create`` event."""
-    instance = AlertInstance(
-        id=uuid.uuid4(),
-        rule_id=rule_id,
-        fingerprint=fingerprint(labels),
-        labels=labels,
-        state=AlertState.INACTIVE.value,
-        since=at,
-        created_at=utcnow(),
-    )
-    session.add(instance)
-    session.flush()
-    created = transition(None, AlertState.INACTIVE, AlertEvent.CREATE)
-    return _event(session, instance.id, rule_id, created, at, value)
+    return _event(session, instance_id, rule_id, move, at, value, settled_at)
 
 
 def _claim_where(pairs: Sequence[tuple[uuid.UUID, int]], slot_at: datetime) -> Any:
@@ -186,106 +174,119 @@ def _claim_where(pairs: Sequence[tuple[uuid.UUID, int]], slot_at: datetime) -> A
     )
 
 
-def _claim(
-    session: Session, rule_id: uuid.UUID, generation: int, slot_at: datetime, error: str | None
-) -> bool:
-    done = session.execute(
-        _claim_where([(rule_id, generation)], slot_at).values(
-            last_slot_at=slot_at,
-            last_evaluated_at=utcnow(),
-            last_error=error[:ERROR_LIMIT] if error else None,
-        )
-    )
-    return bool(done.rowcount == 1)  # type: ignore[attr-defined]
-
-
-def _record_value(session: Session, instance_id: uuid.UUID, seen: Observed, at: datetime) -> None:
-    session.execute(
-        update(AlertInstance)
-        .where(AlertInstance.id == instance_id)
-        .values(
-            last_value=seen.value,
-            last_evaluated_at=at,
-            last_error=seen.error[:ERROR_LIMIT] if seen.error else None,
-        )
-    )
-
-
-def _claim_quiet(works: Sequence[SlotWork]) -> set[uuid.UUID]:
-    """Claim the slots of rules that move nothing, one statement per slot time, and record
-    their instances' changed values; the ids of the rules claimed."""
-    by_slot: dict[datetime, list[SlotWork]] = defaultdict(list)
+def _claim(session: Session, works: Sequence[SlotWork], at: datetime) -> set[uuid.UUID]:
+    """Claim each work's slot, one statement per (slot time, error); the rules claimed."""
+    groups: dict[tuple[datetime, str | None], list[SlotWork]] = defaultdict(list)
     for work in works:
-        by_slot[work.slot_at].append(work)
+        groups[(work.slot_at, work.error)].append(work)
     claimed: set[uuid.UUID] = set()
-    with session_scope() as session:
-        evaluated = utcnow()
-        for slot_at, group in by_slot.items():
-            pairs = [(work.rule_id, work.generation) for work in group]
-            done = session.execute(
-                _claim_where(pairs, slot_at)
-                .values(last_slot_at=slot_at, last_evaluated_at=evaluated, last_error=None)
-                .returning(AlertRule.id)
+    for (slot_at, error), group in groups.items():
+        pairs = [(work.rule_id, work.generation) for work in group]
+        done = session.execute(
+            _claim_where(pairs, slot_at)
+            .values(
+                last_slot_at=slot_at,
+                last_evaluated_at=at,
+                last_error=error[:ERROR_LIMIT] if error else None,
             )
-            mine = set(done.scalars())
-            claimed |= mine
-            for work in group:
-                if work.rule_id in mine:
-                    for seen in work.observed:
-                        if seen.changed and seen.instance_id is not None:
-                            _record_value(session, seen.instance_id, seen, evaluated)
+            .returning(AlertRule.id)
+        )
+        claimed |= set(done.scalars())
     return claimed
+
+
+def _values(seen: Observed, at: datetime) -> dict[str, Any]:
+    return {
+        "last_value": seen.value,
+        "last_evaluated_at": at,
+        "last_error": seen.error[:ERROR_LIMIT] if seen.error else None,
+    }
+
+
+def _apply(
+    session: Session, works: Sequence[SlotWork], at: datetime
+) -> tuple[set[uuid.UUID], list[AlertEventRow]]:
+    """Claim the works' slots and apply what each claimed one observed: new instances (one
+    insert for all) and their ``create`` events, the values that changed, then the moves."""
+    claimed = _claim(session, works, at)
+    mine = [work for work in works if work.rule_id in claimed]
+    fresh: dict[tuple[uuid.UUID, str], uuid.UUID] = {}
+    rows = []
+    for work in mine:
+        for seen in work.observed:
+            if seen.instance_id is None:
+                key = fingerprint(seen.labels)
+                fresh[(work.rule_id, key)] = instance_id = uuid.uuid4()
+                rows.append({
+                    "id": instance_id, "rule_id": work.rule_id, "fingerprint": key,
+                    "labels": seen.labels, "state": AlertState.INACTIVE.value,
+                    "since": work.slot_at, "created_at": at, **_values(seen, at),
+                })  # fmt: skip
+            elif seen.changed:
+                session.execute(
+                    update(AlertInstance)
+                    .where(AlertInstance.id == seen.instance_id)
+                    .values(**_values(seen, at))
+                )
+    if rows:
+        session.execute(insert(AlertInstance), rows)
+    created = transition(None, AlertState.INACTIVE, AlertEvent.CREATE)
+    made: list[AlertEventRow] = []
+    for work in mine:
+        settled = at if work.silent else None
+        for seen in work.observed:
+            instance_id = seen.instance_id or fresh[(work.rule_id, fingerprint(seen.labels))]
+            if seen.instance_id is None:
+                made.append(_event(session, instance_id, work.rule_id, created, work.slot_at,
+                                   seen.value, settled))  # fmt: skip
+            if seen.move is not None:
+                made.append(_move(session, instance_id, work.rule_id, seen.move, work.slot_at,
+                                  seen.value, settled))  # fmt: skip
+    return claimed, made
+
+
+def _owed(made: Sequence[AlertEventRow]) -> list[uuid.UUID]:
+    return [row.id for row in made if row.notice is not None and row.notified_at is None]
 
 
 def apply_slots(works: Sequence[SlotWork]) -> tuple[set[uuid.UUID], list[uuid.UUID]]:
     """Claim and apply each rule's slot (see the module's docstring); the ids of the rules
     whose slot this call applied, and of the events that owe a notice."""
-    applied = _claim_quiet([work for work in works if work.quiet])
-    owed: list[uuid.UUID] = []
-    for work in works:
-        if work.quiet:
-            continue
-        made = apply_slot(work.rule_id, work.generation, work.slot_at, work.observed, work.error)
-        if made is not None:
-            applied.add(work.rule_id)
-            owed.extend(made)
-    return applied, owed
-
-
-def apply_slot(
-    rule_id: uuid.UUID,
-    generation: int,
-    slot_at: datetime,
-    observed: Sequence[Observed],
-    error: str | None,
-) -> list[uuid.UUID] | None:
-    """Claim slot ``slot_at`` of the rule (as of ``generation``) and apply what was observed,
-    all in one transaction; the ids of the events that owe a notice, or ``None`` when the
-    slot was taken (evaluated already, or the rule was edited since it was read)."""
-    made: list[AlertEventRow] = []
+    quiet = [work for work in works if work.quiet]
+    busy = [work for work in works if not work.quiet]
+    with session_scope() as session:
+        applied, _ = _apply(session, quiet, utcnow())
     try:
         with session_scope() as session:
-            if not _claim(session, rule_id, generation, slot_at, error):
-                return None
-            evaluated = utcnow()
-            for seen in observed:
-                instance_id = seen.instance_id
-                if instance_id is None:
-                    created = _create(session, rule_id, seen.labels, slot_at, seen.value)
-                    made.append(created)
-                    instance_id = created.instance_id
-                if seen.move is not None:
-                    made.append(
-                        _move(session, instance_id, rule_id, seen.move, slot_at, seen.value)
-                    )
-                if seen.changed:
-                    _record_value(session, instance_id, seen, evaluated)
+            claimed, made = _apply(session, busy, utcnow())
     except (StaleInstance, IntegrityError):
-        # Another evaluator moved an instance (or made one) after this one read them: it
-        # applied a slot in between, so this reading is stale; the next tick reads again.
+        # One of them read its instances before another evaluator moved them: apply each
+        # alone, so only the stale ones are left for the next tick.
+        claimed, owed = set(), []
+        for work in busy:
+            mine = apply_slot(work)
+            if mine is not None:
+                claimed.add(work.rule_id)
+                owed.extend(mine)
+        return applied | claimed, owed
+    log_events(made)
+    return applied | claimed, _owed(made)
+
+
+def apply_slot(work: SlotWork) -> list[uuid.UUID] | None:
+    """Claim one rule's slot (as of its ``generation``) and apply what was observed, all in
+    one transaction; the ids of the events that owe a notice, or ``None`` when the slot was
+    taken (evaluated already, the rule edited since it was read, or an instance moved by
+    another evaluator since)."""
+    try:
+        with session_scope() as session:
+            claimed, made = _apply(session, [work], utcnow())
+    except (StaleInstance, IntegrityError):
+        return None
+    if not claimed:
         return None
     log_events(made)
-    return [row.id for row in made if row.notice is not None]
+    return _owed(made)
 
 
 def reset_rule(session: Session, rule_id: uuid.UUID, at: datetime) -> list[AlertEventRow]:

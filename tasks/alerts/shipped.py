@@ -19,47 +19,68 @@ from tasks.alerts.sources import SourceKind
 
 #: The Procfile's worker profiles (``-n <profile>@%h``); edit the rule's spec for others.
 PROFILES = ["realtime", "default", "bulk"]
+WINDOW = {"window_s": 900}
+
+
+def _says(summary: str, description: str) -> dict[str, str]:
+    return {"summary": summary, "description": description}
+
+
 _S = SourceKind
 SHIPPED: tuple[RuleSpec, ...] = (
     RuleSpec(
         "taskyard-workers-down", _S.WORKERS_ALIVE, Op.LT, 1.0, spec={"profiles": PROFILES},
         for_s=30, interval_s=30, severity=Severity.CRITICAL,
-        annotations={"summary": "no {{ labels.profile }} worker answers",
-                     "description": "No worker of profile {{ labels.profile }} answered a ping: "
-                                    "its queues are not consumed."},
+        annotations=_says(
+            "no {{ labels.profile|default('?') }} worker answers",
+            "No worker of profile {{ labels.profile|default('?') }} answered a ping: "
+            "the queues it consumes wait.",
+        ),
     ),
     RuleSpec(
         "taskyard-queue-backlog-age", _S.OLDEST_QUEUED_AGE, Op.GT, 300.0,
         recovery_threshold=60.0, for_s=60, interval_s=30,
-        annotations={"summary": "the oldest {{ labels.queue }} job has waited {{ value|int }} s",
-                     "description": "Jobs wait in {{ labels.queue }} longer than 5 minutes."},
+        annotations=_says(
+            "the oldest {{ labels.queue|default('?') }} job has waited "
+            "{{ value|default(0)|int }} s",
+            "Jobs wait in {{ labels.queue|default('?') }} longer than 5 minutes.",
+        ),
     ),
     RuleSpec(
-        "taskyard-dead-jobs-growing", _S.DEAD_JOBS, Op.GT, 0.0, spec={"window_s": 900},
+        "taskyard-dead-jobs-growing", _S.DEAD_JOBS, Op.GT, 0.0, spec=WINDOW, interval_s=60,
+        annotations=_says(
+            "{{ value|default(0)|int }} jobs died in the last 15 minutes",
+            "`taskyard dead-letters list` shows them.",
+        ),
+    ),
+    RuleSpec(
+        "taskyard-deliveries-failing", _S.DELIVERIES_FAILING, Op.GT, 0.0, spec=WINDOW,
         interval_s=60,
-        annotations={"summary": "{{ value|int }} jobs died in the last 15 minutes",
-                     "description": "`taskyard dead-letters list` shows them."},
-    ),
-    RuleSpec(
-        "taskyard-deliveries-failing", _S.DELIVERIES_FAILING, Op.GT, 0.0,
-        spec={"window_s": 900}, interval_s=60,
-        annotations={"summary": "channel {{ labels.channel }}: {{ value|int }} deliveries failed",
-                     "description": "Deliveries through {{ labels.channel }} failed or died in "
-                                    "the last 15 minutes."},
+        annotations=_says(
+            "channel {{ labels.channel|default('?') }}: {{ value|default(0)|int }} "
+            "deliveries failed",
+            "Deliveries through {{ labels.channel|default('?') }} failed or died in the last "
+            "15 minutes.",
+        ),
     ),
     RuleSpec(
         "taskyard-failure-ratio-high", _S.FAILURE_RATIO, Op.GT, 0.5,
-        spec={"window_s": 900, "min_finished": 20}, for_s=300, interval_s=60,
-        annotations={"summary": "{{ labels.job_type }}: {{ (value * 100)|round|int }}% failed",
-                     "description": "More than half the {{ labels.job_type }} jobs that finished "
-                                    "in the last 15 minutes failed."},
+        spec={**WINDOW, "min_finished": 20}, for_s=300, interval_s=60,
+        annotations=_says(
+            "{{ labels.job_type|default('?') }}: {{ (value|default(0) * 100)|round|int }}% "
+            "failed",
+            "More than half the {{ labels.job_type|default('?') }} jobs that finished in the "
+            "last 15 minutes failed.",
+        ),
     ),
     RuleSpec(
         "taskyard-canary-late", _S.CANARY_LATENCY, Op.GT, 60.0, for_s=60, interval_s=60,
         no_data=Policy.OK,
-        annotations={"summary": "the {{ labels.queue }} canary took {{ value|int }} s",
-                     "description": "A diag.noop through {{ labels.queue }} took (or has waited) "
-                                    "more than a minute from enqueue to finish."},
+        annotations=_says(
+            "the {{ labels.queue|default('?') }} canary took {{ value|default(0)|int }} s",
+            "A diag.noop through {{ labels.queue|default('?') }} took (or has waited) more "
+            "than a minute from enqueue to finish.",
+        ),
     ),
 )  # fmt: skip
 
