@@ -106,13 +106,24 @@ def _next_slot() -> datetime:
 
 def _tick(count: int) -> dict[str, float]:
     """One tick: the seconds until all ``count`` rules applied its slot, and the rows the
-    alert tables were written."""
+    alert tables were written. Should it take longer than a tick, the next ticks are sent as
+    beat would send them (a chunk nobody started within a tick expires, and the next tick
+    plans its rules again)."""
     before = _settled_writes()
     slot = _next_slot()
     began = time.monotonic()
     app.send_task("maintenance.alerts")
-    end = poll(lambda: _applied(slot) >= count, f"{count:,} rules to apply one slot", 60, 0.05)
-    return {"tick_s": end - began, "writes": float(_settled_writes() - before)}
+    sent = 1
+
+    def done() -> bool:
+        nonlocal sent
+        if time.monotonic() - began > sent * TICK_S:
+            app.send_task("maintenance.alerts")
+            sent += 1
+        return _applied(slot) >= count
+
+    end = poll(done, f"{count:,} rules to apply one slot", 120, 0.05)
+    return {"tick_s": end - began, "writes": float(_settled_writes() - before), "ticks": sent}
 
 
 def _run(taskyard: TaskyardSystem, count: int) -> dict[str, float]:
@@ -128,6 +139,7 @@ def _run(taskyard: TaskyardSystem, count: int) -> dict[str, float]:
     return {
         "tick_s": steady["tick_s"],
         "steady_writes": steady["writes"],
+        "steady_ticks": steady["ticks"],
         "first_tick_s": first["tick_s"],
         "first_writes": first["writes"],
     }
@@ -154,6 +166,7 @@ WORKLOAD = Workload(
             "steady_writes",
             "rows written per tick, nothing changing (the rules' slot claims)",
         ),
+        lower_is_better("steady_ticks", "ticks sent until then (1: it fit in one tick)"),
         lower_is_better("first_tick_s", "seconds of the first tick (every instance made)"),
         lower_is_better("first_writes", "rows written by the first tick"),
     ),
@@ -162,7 +175,8 @@ WORKLOAD = Workload(
     "oldest queued age per queue, failure ratio, dead jobs, deliveries failing, job "
     "duration p95, canary latency), interval one tick, thresholds 0-99; 50 jobs wait in "
     "`bulk`. One worker at prefork x2 consumes `default`; the bench sends "
-    "`maintenance.alerts` half a second into a slot and polls until every rule's "
-    "`last_slot_at` reaches it. Writes are PostgreSQL's n_tup_ins + n_tup_upd + n_tup_del "
+    "`maintenance.alerts` half a second into a slot (and again each tick after, as beat "
+    "would, should the rules take longer) and polls until every rule's `last_slot_at` "
+    "reaches it. Writes are PostgreSQL's n_tup_ins + n_tup_upd + n_tup_del "
     "over alert_rules, alert_instances and alert_events, read once the counters settle.",
 )

@@ -39,7 +39,7 @@ from workers.store.models import AlertInstance, AlertRule
 log = logging.getLogger(__name__)
 
 #: Rules one chunk evaluates at most.
-CHUNK = 500
+CHUNK = 1000
 #: What a source said at a slot: its rows, or the error it failed with.
 Answer = tuple[Rows | None, str | None]
 
@@ -114,14 +114,13 @@ def chunks(items: Sequence[Due], size: int | None = None) -> list[list[Due]]:
 
 
 def _known(rule_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict[str, _Known]]:
-    query = select(AlertInstance).where(AlertInstance.rule_id.in_(rule_ids))
+    i = AlertInstance
+    query = select(i.rule_id, i.fingerprint, i.id, i.labels, i.state, i.since, i.last_value,
+                   i.last_error).where(i.rule_id.in_(rule_ids))  # fmt: skip
     found: dict[uuid.UUID, dict[str, _Known]] = {rule_id: {} for rule_id in rule_ids}
     with session_scope() as session:
-        for row in session.scalars(query):
-            found[row.rule_id][row.fingerprint] = _Known(
-                row.id, dict(row.labels), AlertState(row.state), row.since,
-                row.last_value, row.last_error,
-            )  # fmt: skip
+        for rule_id, key, *row in session.execute(query):
+            found[rule_id][key] = _Known(row[0], dict(row[1]), AlertState(row[2]), *row[3:])
     return found
 
 
@@ -163,10 +162,11 @@ def _checked(spec: RuleSpec, answer: Answer) -> Answer:
     return rows, error
 
 
-def _work(rule: AlertRule, slot_at: datetime, answer: Answer, known: dict[str, _Known]) -> SlotWork:
+def _work(
+    rule: AlertRule, spec: RuleSpec, slot_at: datetime, answer: Answer, known: dict[str, _Known]
+) -> SlotWork:
     """What slot ``slot_at`` of ``rule`` does to each of its instances, given the source's
     answer and the instances as they are."""
-    spec = spec_of(rule)
     rows, error = _checked(spec, answer)
     observed = []
     for key, (labels, reading) in _readings(spec, rows, error, known).items():
@@ -203,10 +203,11 @@ def evaluate(pairs: Sequence[tuple[AlertRule, datetime]]) -> tuple[TickReport, s
     works = []
     for rule, slot_at in pairs:
         try:
+            spec = spec_of(rule)
             key = (rule.source, json.dumps(rule.spec, sort_keys=True), slot_at)
             if key not in answers:
-                answers[key] = _ask(spec_of(rule), slot_at)
-            works.append(_work(rule, slot_at, answers[key], known[rule.id]))
+                answers[key] = _ask(spec, slot_at)
+            works.append(_work(rule, spec, slot_at, answers[key], known[rule.id]))
         except Exception:  # one rule's failure is logged and counted, never the chunk's
             report.errors += 1
             log.exception(

@@ -15,6 +15,9 @@ from workers.app import app
 
 NAME = "alerts.evaluate_chunk"
 TIME_LIMIT_S = 120
+#: A chunk nobody started within this many seconds is dropped: the queue holds at most this
+#: many ticks' chunks when no worker takes them.
+EXPIRES_S = 3 * TICK_S
 
 
 def evaluate_chunk_run(items: list[list[str]]) -> dict[str, Any]:
@@ -30,7 +33,8 @@ evaluate_chunk_task: Task = app.task(
 
 
 def send_chunks(planned: Sequence[Sequence[Due]]) -> None:
-    """Hand each chunk to the workers; a chunk nobody started within a tick expires (its rules
-    are still due, and the next tick plans them again)."""
+    """Hand each chunk to the workers; a chunk nobody started within :data:`EXPIRES_S`
+    expires (its rules, still due, are in a later tick's chunks; a slot two ticks plan is
+    applied once)."""
     for chunk in planned:
-        evaluate_chunk_task.apply_async(args=[encode(chunk)], expires=TICK_S)
+        evaluate_chunk_task.apply_async(args=[encode(chunk)], expires=EXPIRES_S)
