@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, func, select
 
 from tasks.alerts.errors import EvaluationFailed, invalid
 from tasks.alerts.sql import check_query, run_query
-from tasks.maintenance.canary import measure
+from tasks.jobs.canary import measure
 from workers.app import app
 from workers.queue_depth import queue_depths
 from workers.queues import QueueName
