@@ -5,10 +5,11 @@ looked up there, and every ``UPDATE`` re-checks the state it leaves. By actor:
 - worker (the evaluator, ``evaluation.py``): :func:`apply_slots`, which first claims each
   rule's slot with a compare-and-set on the rule (``last_slot_at`` older than the slot,
   ``generation`` unchanged), so one slot of one rule is applied once, whoever else evaluated
-  it. The rules of a chunk whose slot moves nothing are claimed together in one statement per
-  slot time; a rule with a transition (or an error) is claimed and applied in its own
-  transaction (:func:`apply_slot`). An instance's value is written only when it changed: a
-  slot that moves nothing writes nothing but the claims;
+  it. A chunk's rules are claimed in one statement per (slot time, generation, error): those
+  whose slot moves nothing in one transaction, the others in a second that applies their
+  moves too (each in its own, :func:`apply_slot`, when one of them meets an instance moved
+  since it was read). An instance's value is written only when it changed: a slot that moves
+  nothing writes nothing but the claims;
 - operator (an edit of a rule's source, condition or labels, or its removal):
   :func:`reset_rule`.
 
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, or_, select, tuple_, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -165,31 +166,25 @@ def _move(
     return _event(session, instance_id, rule_id, move, at, value, settled_at)
 
 
-def _claim_where(pairs: Sequence[tuple[uuid.UUID, int]], slot_at: datetime) -> Any:
-    newer = or_(AlertRule.last_slot_at.is_(None), AlertRule.last_slot_at < slot_at)
-    return (
-        update(AlertRule)
-        .where(tuple_(AlertRule.id, AlertRule.generation).in_(pairs), newer)
-        .execution_options(synchronize_session=False)
-    )
-
-
 def _claim(session: Session, works: Sequence[SlotWork], at: datetime) -> set[uuid.UUID]:
-    """Claim each work's slot, one statement per (slot time, error); the rules claimed."""
-    groups: dict[tuple[datetime, str | None], list[SlotWork]] = defaultdict(list)
+    """Claim each work's slot: ``last_slot_at`` older than the slot and ``generation`` as read,
+    one statement per (slot time, generation, error); the rules claimed."""
+    groups: dict[tuple[datetime, int, str | None], list[uuid.UUID]] = defaultdict(list)
     for work in works:
-        groups[(work.slot_at, work.error)].append(work)
+        groups[(work.slot_at, work.generation, work.error)].append(work.rule_id)
     claimed: set[uuid.UUID] = set()
-    for (slot_at, error), group in groups.items():
-        pairs = [(work.rule_id, work.generation) for work in group]
+    for (slot_at, generation, error), ids in groups.items():
+        newer = or_(AlertRule.last_slot_at.is_(None), AlertRule.last_slot_at < slot_at)
         done = session.execute(
-            _claim_where(pairs, slot_at)
+            update(AlertRule)
+            .where(AlertRule.id.in_(ids), AlertRule.generation == generation, newer)
             .values(
                 last_slot_at=slot_at,
                 last_evaluated_at=at,
                 last_error=error[:ERROR_LIMIT] if error else None,
             )
             .returning(AlertRule.id)
+            .execution_options(synchronize_session=False)
         )
         claimed |= set(done.scalars())
     return claimed
