@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import psutil
 import sqlalchemy as sa
 
 from bench.model import Context, Measurement, Target, Workload, lower_is_better
-from bench.stack import BenchError
+from bench.stack import BenchError, process_tree
 from bench.system import poll
 from bench.taskyard_side import TaskyardSystem
 from tasks.alerts import TICK_S
@@ -104,13 +105,26 @@ def _next_slot() -> datetime:
     return datetime.fromtimestamp(start, UTC)
 
 
-def _tick(count: int) -> dict[str, float]:
+def _cpu_s(pid: int) -> float:
+    """CPU seconds the worker ``pid`` and its pool processes have used so far."""
+    total = 0.0
+    for member in process_tree(pid):
+        try:
+            times = psutil.Process(member).cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def _tick(count: int, worker: int) -> dict[str, float]:
     """One tick: the seconds until all ``count`` rules applied its slot, and the rows the
     alert tables were written. Should it take longer than a tick, the next ticks are sent as
     beat would send them (a chunk nobody started within a tick expires, and the next tick
     plans its rules again)."""
     before = _settled_writes()
     slot = _next_slot()
+    cpu = _cpu_s(worker)
     began = time.monotonic()
     app.send_task("maintenance.alerts")
     sent = 1
@@ -123,7 +137,9 @@ def _tick(count: int) -> dict[str, float]:
         return _applied(slot) >= count
 
     end = poll(done, f"{count:,} rules to apply one slot", 120, 0.05)
-    return {"tick_s": end - began, "writes": float(_settled_writes() - before), "ticks": sent}
+    used = _cpu_s(worker) - cpu
+    return {"tick_s": end - began, "writes": float(_settled_writes() - before), "ticks": sent,
+            "cpu_s": used}  # fmt: skip
 
 
 def _run(taskyard: TaskyardSystem, count: int) -> dict[str, float]:
@@ -133,13 +149,14 @@ def _run(taskyard: TaskyardSystem, count: int) -> dict[str, float]:
         connection.execute(sa.text("TRUNCATE alert_rules CASCADE"))
     _rules(count)
     enqueue_many([JobRequest(DIAG_NOOP.name, queue="bulk")] * BACKLOG)
-    with taskyard.worker([QUEUE], "default", CONCURRENCY):
-        first = _tick(count)
-        steady = _tick(count)
+    with taskyard.worker([QUEUE], "default", CONCURRENCY) as worker:
+        first = _tick(count, worker.pid)
+        steady = _tick(count, worker.pid)
     return {
         "tick_s": steady["tick_s"],
         "steady_writes": steady["writes"],
         "steady_ticks": steady["ticks"],
+        "steady_cpu_s": steady["cpu_s"],
         "first_tick_s": first["tick_s"],
         "first_writes": first["writes"],
     }
@@ -167,6 +184,9 @@ WORKLOAD = Workload(
             "rows written per tick, nothing changing (the rules' slot claims)",
         ),
         lower_is_better("steady_ticks", "ticks sent until then (1: it fit in one tick)"),
+        lower_is_better(
+            "steady_cpu_s", "CPU seconds the worker's processes used for it (load-independent)"
+        ),
         lower_is_better("first_tick_s", "seconds of the first tick (every instance made)"),
         lower_is_better("first_writes", "rows written by the first tick"),
     ),
