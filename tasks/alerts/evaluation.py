@@ -242,8 +242,9 @@ def evaluate_chunk(items: Sequence[Due]) -> TickReport:
 
 
 def evaluate_due(at: datetime) -> TickReport:
-    """Evaluate every rule due at ``at`` here, chunk after chunk, then send the notices
-    still owed (``taskyard maintenance run alerts`` and tests; beat's tick spreads them)."""
+    """Evaluate every rule due at ``at`` in this process, chunk after chunk, then send the
+    notices still owed (the tests drive slots with it; ``maintenance.alerts`` spreads the
+    chunks over the workers instead)."""
     report = TickReport()
     for chunk in chunks(due(at)):
         report.add(evaluate_chunk(chunk))
