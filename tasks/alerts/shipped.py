@@ -38,6 +38,15 @@ SHIPPED: tuple[RuleSpec, ...] = (
         ),
     ),
     RuleSpec(
+        "taskyard-queue-backlog-high", _S.QUEUE_DEPTH, Op.GT, 10_000.0, for_s=600,
+        interval_s=60,
+        annotations=_says(
+            "queue {{ labels.queue|default('?') }} holds {{ value|default(0)|int }} messages",
+            "The backlog has stayed above 10000 for 10 minutes: add workers for the queue or "
+            "find what floods it.",
+        ),
+    ),
+    RuleSpec(
         "taskyard-queue-backlog-age", _S.OLDEST_QUEUED_AGE, Op.GT, 300.0,
         recovery_threshold=60.0, for_s=60, interval_s=30,
         annotations=_says(

@@ -60,7 +60,7 @@ def test_a_stopped_worker_profile_raises_an_alert_that_reaches_the_mail_catcher(
         rules = devstack.get(f"http://127.0.0.1:{api}/v1/alert-rules?limit=50", headers=headers)
         assert rules is not None
         shipped = {r["name"] for r in rules.json()["items"] if r["name"].startswith("taskyard-")}
-        assert len(shipped) == 6
+        assert len(shipped) == 7
         # When the bulk worker stops answering (stopped, so the supervisor does not restart it)
         bulk = wait_for(lambda: _bulk_worker(process.pid), what="the bulk worker")
         os.killpg(bulk, signal.SIGSTOP)
