@@ -25,12 +25,13 @@ from workers.store.models import AlertEventRow
 from workers.timestamps import Rfc3339
 
 _SPEC = (
-    "The source's settings: `queue` (queue_depth, oldest_queued_age); `window_s`, `job_type`, "
-    "`min_finished` (failure_ratio); `window_s`, `job_type` (dead_jobs); `window_s`, `channel` "
-    "(deliveries_failing); `query` (sql: one read-only SELECT with a `value` column, the "
-    "others are labels; `:slot_at` binds the slot's time); `query`, `url`, `timeout_s` "
-    "(promql: an instant query, asked of the server when saved); `matchers` (alertmanager: "
-    "the labels a received alert must have)."
+    "The source's settings: `queue` (queue_depth, oldest_queued_age, canary_latency); "
+    "`window_s`, `job_type`, `min_finished` (failure_ratio, job_duration_p95); `window_s`, "
+    "`job_type` (dead_jobs); `window_s`, `channel` (deliveries_failing); `profiles` "
+    "(workers_alive: the profiles expected to answer); `query` (sql: one read-only SELECT with "
+    "a `value` column, the others are labels; `:slot_at` binds the slot's time); `query`, "
+    "`url`, `timeout_s` (promql: an instant query, asked of the server when saved); "
+    "`matchers` (alertmanager: the labels a received alert must have)."
 )
 _THRESHOLD = "A finite number the value is compared with (`op`)."
 _RECOVERY = "A firing alert stays firing until the value no longer passes this (optional)."

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import fields, replace
 from typing import Any
 
+from sqlalchemy import select
+
 from tasks.alerts import instances, notices
 from tasks.alerts.errors import AlertRuleConflict, AlertRuleNotFound
 from tasks.alerts.rules import RESETTING, RuleSpec, check_rule, spec_of
@@ -42,6 +44,12 @@ def create_rule(spec: RuleSpec) -> AlertRule:
     :class:`AlertRuleConflict` when the name is taken."""
     checked = check_rule(spec)
     return RULES.add(AlertRule(**checked.columns()))
+
+
+def named(names: list[str]) -> list[AlertRule]:
+    """The rules with these names (those that exist)."""
+    with session_scope() as session:
+        return list(session.scalars(select(AlertRule).where(AlertRule.name.in_(names))))
 
 
 def update_rule(rule_id: uuid.UUID, changes: Mapping[str, Any]) -> AlertRule:
