@@ -13,7 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from api.resources import Page, PatchBody, RecordOut, same_named
 from tasks.alerts.decision import Op, Policy
-from tasks.alerts.rules import LABEL_NAME, MAX_CHANNELS, RuleSpec, Severity
+from tasks.alerts.instances import InstanceRecord
+from tasks.alerts.matchers import LABEL_NAME
+from tasks.alerts.routing import Muting
+from tasks.alerts.rules import MAX_CHANNELS, RuleSpec, Severity
 from tasks.alerts.sources import SourceKind
 from tasks.alerts.states import AlertState
 from workers.names import NAME_PATTERN
@@ -157,7 +160,17 @@ class AlertOut(RecordOut):
     last_value: float | None
     last_evaluated_at: datetime | None
     last_error: str | None
+    silenced_by: list[str] = Field(description="Ids of the silences muting it now.")
+    inhibited_by: list[str] = Field(description="Names of the inhibit rules muting it now.")
     created_at: datetime
+
+    @classmethod
+    def from_record(cls, record: InstanceRecord, muted: Muting | None = None) -> AlertOut:
+        """The JSON form of an instance (``muted``: what mutes it now)."""
+        muted = muted or Muting()
+        return cls.with_computed(
+            record, silenced_by=list(muted.silenced_by), inhibited_by=list(muted.inhibited_by)
+        )
 
 
 class AlertPage(Page[AlertOut]):

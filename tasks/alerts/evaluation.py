@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from tasks.alerts import TICK_S, instances, notices
+from tasks.alerts import TICK_S, instances, notices, routing
 from tasks.alerts.decision import NO_DATA, Current, Missing, Policy, Reading, decide
 from tasks.alerts.errors import EvaluationFailed
 from tasks.alerts.instances import Observed, SlotWork, fingerprint
@@ -35,6 +35,7 @@ from tasks.alerts.sources import Rows, read
 from tasks.alerts.states import AlertState
 from workers.store.engine import session_scope
 from workers.store.models import AlertInstance, AlertRule
+from workers.store.types import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -219,8 +220,9 @@ def evaluate(pairs: Sequence[tuple[AlertRule, datetime]]) -> tuple[TickReport, s
     applied, owed = instances.apply_slots(works)
     report.evaluated = len(applied)
     report.taken = len(works) - len(applied)
+    conf = routing.config(utcnow()) if owed else None
     for event_id in owed:
-        if not notices.send_one(event_id):
+        if not notices.send_one(event_id, conf):
             break  # an outage: the next tick's flush sends the rest
         report.notices += 1
     return report, applied
@@ -243,12 +245,13 @@ def evaluate_chunk(items: Sequence[Due]) -> TickReport:
 
 def evaluate_due(at: datetime) -> TickReport:
     """Evaluate every rule due at ``at`` in this process, chunk after chunk, then send the
-    notices still owed (the tests drive slots with it; ``maintenance.alerts`` spreads the
-    chunks over the workers instead)."""
+    notices still owed and flush the alert groups (the tests drive slots with it;
+    ``maintenance.alerts`` spreads the chunks over the workers instead)."""
     report = TickReport()
     for chunk in chunks(due(at)):
         report.add(evaluate_chunk(chunk))
     report.notices += notices.flush()
+    report.notices += routing.flush_groups(at).notices
     return report
 
 

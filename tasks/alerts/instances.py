@@ -407,9 +407,13 @@ def unsent(limit: int, rule_id: uuid.UUID | None = None) -> list[uuid.UUID]:
 
 
 def settle_notice(
-    event_id: uuid.UUID, notification_id: uuid.UUID | None, error: str | None
+    event_id: uuid.UUID,
+    notification_id: uuid.UUID | None,
+    error: str | None,
+    routes: Sequence[str] | None = None,
 ) -> None:
-    """Mark the event's notice sent (as ``notification_id``), or given up with ``error``."""
+    """Mark the event's notice sent (as ``notification_id``), given up with ``error``, or
+    taken by the groups of ``routes``."""
     with session_scope() as session:
         session.execute(
             update(AlertEventRow)
@@ -418,5 +422,6 @@ def settle_notice(
                 notified_at=utcnow(),
                 notification_id=notification_id,
                 notice_error=error[:ERROR_LIMIT] if error else None,
+                routes=list(routes) if routes else None,
             )
         )

@@ -20,7 +20,7 @@ from tasks.alerts import instances, notices
 from tasks.alerts.errors import AlertRuleConflict, AlertRuleNotFound
 from tasks.alerts.rules import RESETTING, RuleSpec, check_rule, spec_of
 from workers.store.engine import session_scope
-from workers.store.lookup import NamedRows
+from workers.store.lookup import NamedRows, name_taken
 from workers.store.models import AlertRule
 from workers.store.types import utcnow
 
@@ -28,11 +28,13 @@ from workers.store.types import utcnow
 EDITABLE = frozenset(f.name for f in fields(RuleSpec)) - {"name"}
 
 
-def _taken(name: str) -> AlertRuleConflict:
-    return AlertRuleConflict(f"an alert rule named {name!r} exists already", {"name": name})
-
-
-RULES = NamedRows(AlertRule, AlertRuleNotFound, "alert rule", _taken, EDITABLE)
+RULES = NamedRows(
+    AlertRule,
+    AlertRuleNotFound,
+    "alert rule",
+    name_taken(AlertRuleConflict, "an alert rule"),
+    EDITABLE,
+)
 #: A page of rules, newest first; one by id; one by name (:class:`AlertRuleNotFound`).
 list_rules, get_rule, find_rule = RULES.page, RULES.get, RULES.find
 
