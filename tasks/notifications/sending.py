@@ -61,11 +61,12 @@ def deliver(payload: DeliverPayload) -> dict[str, Any]:
         return _skipped(delivery, f"the delivery is {status}")
     channel = _channel(delivery, loaded.channel)
     token = uuid.uuid4().hex
+    quiet = False  # whether the breaker, asked before the send, had nothing counted
     if status is DeliveryStatus.SENDING:
         claim = _after_loss(delivery, channel, token)
     else:
         if not isinstance(channel, str):
-            _hold_back(delivery, channel)
+            quiet = _hold_back(delivery, channel)
         claim = deliveries.claim(delivery.id, token)
     if claim is None:
         return _skipped(delivery, "another run has claimed it")
@@ -78,7 +79,7 @@ def deliver(payload: DeliverPayload) -> dict[str, Any]:
         return _end(delivery, claim, Decision(DeliveryStatus.FAILED, UNSENDABLE, error.reason))
     outcome = send(name, config, message)
     metrics.DELIVERY_SEND.labels(name).observe(outcome.duration_s)
-    guards.record_result(guards.endpoint_for(config), ok=_breaker_ok(outcome))
+    guards.record_result(guards.endpoint_for(config), ok=_breaker_ok(outcome), quiet=quiet)
     decision = decide(outcome, claim.attempt, policy(), _idempotent(config))
     if not deliveries.settle(claim, decision, outcome):
         return _skipped(delivery, "its claim was taken over while it was sending")
@@ -116,9 +117,10 @@ def _idempotent(config: ChannelConfig) -> bool:
     return config.idempotent
 
 
-def _hold_back(delivery: DeliveryRecord, channel: tuple[str, ChannelConfig]) -> None:
+def _hold_back(delivery: DeliveryRecord, channel: tuple[str, ChannelConfig]) -> bool:
     """Defer the delivery while its channel's rate limit is spent or its endpoint's breaker is
-    open: the job is given back to the store, holding no worker.
+    open: the job is given back to the store, holding no worker. Else returns whether the
+    breaker was quiet (:class:`tasks.notifications.guards.BreakerAnswer`).
 
     The rate limit is asked first: a permit taken while the breaker then refuses is wasted,
     harmless while nothing is sent; asked the other way, a delivery chosen as the breaker's
@@ -130,10 +132,11 @@ def _hold_back(delivery: DeliveryRecord, channel: tuple[str, ChannelConfig]) -> 
         reason = f"channel {name} is at its rate limit {config.rate_limit}"
     if wait_s is None:
         endpoint = guards.endpoint_for(config)
-        wait_s = guards.breaker_wait_s(endpoint)
+        answer = guards.ask_breaker(endpoint)
+        if answer.wait_s is None:
+            return answer.quiet
+        wait_s = answer.wait_s
         reason = f"the circuit breaker of {endpoint} is open"
-    if wait_s is None:
-        return
     if deliveries.defer(delivery.id, wait_s):
         metrics.DELIVERIES.labels(name, "deferred").inc()
     raise LimitReached(wait_s, reason)

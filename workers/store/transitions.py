@@ -294,16 +294,19 @@ def _claim_statement() -> Any:
 _CLAIM = _claim_statement()
 
 
-def claim_start(job_id: str, worker: str, stale_after_s: float, token: str) -> Claim | None:
+def claim_start(
+    job_id: str, worker: str, stale_after_s: float, token: str, durable: bool = True
+) -> Claim | None:
     """Start an attempt if the job may start; ``None`` means another holder or a final state.
 
     ``token`` makes the start idempotent: retried after a store error whose reply was lost,
-    it finds its own claim instead of mistaking it for another worker's."""
+    it finds its own claim instead of mistaking it for another worker's. ``durable=False``:
+    see :attr:`workers.jobtypes.JobType.durable_start`."""
     now = utcnow()
     key = uuid.UUID(job_id)
     params = {"job_id": key, "token": token, "worker_name": worker, "now": now,
               "stale_before": now - timedelta(seconds=stale_after_s)}  # fmt: skip
-    row = _execute(_CLAIM, params).first()
+    row = _execute(_CLAIM, params, durable=durable).first()
     if row is None:
         return None
     return Claim(key, row[0], row[1], row[2], row[3] is not None, row[4], row[5])
