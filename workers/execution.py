@@ -123,7 +123,8 @@ def _execute(job_type: JobType, fn: JobFunction, takes_context: bool, context: J
         if record_error(job_type, claim, exc, cancelled) in _HANDLED:
             raise Ignore() from exc
         raise
-    persistently(transitions.succeed, claim, result)
+    if not context.success_recorded:
+        persistently(transitions.succeed, claim, result)
     _log("job.succeeded", context.job_id, job_type, claim.queue, attempt=claim.attempt)
     return result
 

@@ -55,7 +55,9 @@ from tasks.notifications.states import (
     DeliveryEvent,
     DeliveryStatus,
 )
+from workers.jobcontext import JobContext
 from workers.storable import storable_text
+from workers.store import transitions
 from workers.store.engine import session_scope, writer_connection
 from workers.store.jobs import NewJob
 from workers.store.lookup import newest_page, row_or_raise
@@ -117,8 +119,9 @@ def _leaving(event: DeliveryEvent, actor: Actor) -> ColumnElement[bool]:
 
 
 def _param(column: str) -> BindParameter[Any]:
-    """A parameter named ``<column>_``, typed as the column is."""
-    return bindparam(f"{column}_", type_=Delivery.__table__.c[column].type)
+    """A parameter named ``delivery_<column>_`` (apart from a job's: see :func:`settle`),
+    typed as the column is."""
+    return bindparam(f"delivery_{column}_", type_=Delivery.__table__.c[column].type)
 
 
 def _execute(statement: Any, params: dict[str, Any] | None = None, durable: bool = True) -> Any:
@@ -183,7 +186,7 @@ def load(delivery_id: uuid.UUID) -> Loaded | None:
     # An autocommit connection: one round trip, no BEGIN, no ping before it (a dropped
     # connection raises; the worker's caller tries again, see sending.deliver).
     with writer_connection() as connection, Session(connection) as session:
-        row = session.execute(_LOAD, {"id_": delivery_id}).first()
+        row = session.execute(_LOAD, {"delivery_id_": delivery_id}).first()
     if row is None:
         return None
     delivery, channel, notification, template, has_members = row
@@ -366,7 +369,11 @@ _CLAIM = (
 def claim(delivery_id: uuid.UUID, token: str) -> SendClaim | None:
     """Claim a waiting delivery for a send (``sending``); ``None`` when it is not waiting
     (another run has it, or it is finished)."""
-    params = {"id_": delivery_id, "claim_token_": token, "sending_at_": utcnow()}
+    params = {
+        "delivery_id_": delivery_id,
+        "delivery_claim_token_": token,
+        "delivery_sending_at_": utcnow(),
+    }
     row = _execute(_CLAIM, params).first()
     return None if row is None else SendClaim(delivery_id, token, row[0])
 
@@ -398,7 +405,7 @@ _DEFER = (
 def defer(delivery_id: uuid.UUID, wait_s: float) -> bool:
     """A limit or an open breaker holds the delivery back: ``scheduled`` until ``wait_s``
     from now (its job waits in the store too, holding no worker)."""
-    params = {"id_": delivery_id, "run_at_": utcnow() + timedelta(seconds=wait_s)}
+    params = {"delivery_id_": delivery_id, "delivery_run_at_": utcnow() + timedelta(seconds=wait_s)}
     return bool(_execute(_DEFER, params, durable=False).rowcount == 1)
 
 
@@ -424,9 +431,18 @@ def _settle_statement(columns: frozenset[str]) -> Update:
     )
 
 
-def settle(claim: SendClaim, decision: Decision, outcome: Outcome | None) -> bool:
+def settle(
+    claim: SendClaim,
+    decision: Decision,
+    outcome: Outcome | None,
+    job: JobContext | None = None,
+    result: Any = None,
+) -> bool:
     """Record how the send of ``claim`` ended (``outcome``; ``None`` when nothing was sent)
-    and where ``decision`` takes the delivery. False when the claim was lost meanwhile."""
+    and where ``decision`` takes the delivery. False when the claim was lost meanwhile.
+
+    With ``job`` (the run's job, which ends here with ``result``), the job's success goes in
+    the same round trip, and only if the delivery's write matched."""
     if not DeliveryStatus.SENDING.may_become(decision.status, Actor.WORKER):
         raise ValueError(f"a worker cannot make a sending delivery {decision.status}")
     now = utcnow()
@@ -449,9 +465,12 @@ def settle(claim: SendClaim, decision: Decision, outcome: Outcome | None) -> boo
     if decision.status is DeliveryStatus.SENT:
         values["sent_at"] = now
     statement = _settle_statement(frozenset(values))
-    params = {f"{column}_": value for column, value in values.items()}
-    params.update(id_=claim.delivery_id, claim_token_=claim.token)
-    return bool(_execute(statement, params, durable=False).rowcount == 1)
+    params = {f"delivery_{column}_": value for column, value in values.items()}
+    params.update(delivery_id_=claim.delivery_id, delivery_claim_token_=claim.token)
+    if job is None:
+        return bool(_execute(statement, params, durable=False).rowcount == 1)
+    wrote, job.success_recorded = transitions.succeed_with(job.claim, result, statement, params)
+    return wrote
 
 
 def lose(delivery: DeliveryRecord, decision: Decision) -> bool:
