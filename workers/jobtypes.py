@@ -86,6 +86,10 @@ class JobType:
     #: Set on a job type only Taskyard itself enqueues (``notify.deliver``): what a caller
     #: uses instead. The API, the CLI, schedules and replays refuse it by name.
     internal: str | None = None
+    #: ``False`` only for a job type whose side effect is fenced by a durable claim of its own,
+    #: committed before it acts (``notify.deliver``'s delivery claim): that commit flushes the
+    #: start's WAL record with its own, so the start need not wait for a flush of its own.
+    durable_start: bool = True
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
