@@ -1,7 +1,10 @@
-"""Bearer API keys: who is calling (401 when unknown) and what their scopes allow (403)."""
+"""Bearer API keys: who is calling (401 when unknown or expired), what their scopes allow
+(403), and how fast they may call (429, per key and per client address failing to
+authenticate, counted in Redis so every API process shares the count)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,6 +13,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.correlation import from_scope
 from api.errors import ApiProblem
+from workers.errors import JobNotFound, MissingScope
+from workers.limits import RateScope, RateWindow, parse_rate_limit, take_rate_permits
 from workers.scopes import (
     ADMIN,
     JOBS_READ,
@@ -21,13 +26,16 @@ from workers.scopes import (
     may_notify_some,
     may_read,
     may_read_deliveries,
+    may_read_own,
     may_write,
     may_write_some,
+    missing_for_job,
     notify_scope_for,
     write_scope_for,
 )
+from workers.settings import get_settings
 from workers.store.keys import authenticate, remembered
-from workers.store.models import ApiKey
+from workers.store.models import ApiKey, Job
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -41,10 +49,55 @@ def unauthorized(message: str) -> ApiProblem:
     return ApiProblem(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def forbidden(scope: str, alternative: str | None = None) -> ApiProblem:
+def forbidden(scope: str, alternative: str | None = None) -> MissingScope:
     """A 403 naming the scope the key lacks."""
-    needed = f"{scope} (or {alternative})" if alternative else scope
-    return ApiProblem(403, "forbidden", f"this API key lacks the scope {needed}", {"scope": scope})
+    return MissingScope(scope, alternative)
+
+
+def too_many(window: RateWindow, what: str) -> ApiProblem:
+    """A 429 saying when to come back, with the ``RateLimit-*`` headers."""
+    headers = {
+        "Retry-After": str(window.reset_s),
+        "RateLimit-Limit": str(window.limit),
+        "RateLimit-Remaining": str(window.remaining),
+        "RateLimit-Reset": str(window.reset_s),
+    }
+    details = {"limit": window.limit, "remaining": window.remaining, "reset_s": window.reset_s}
+    message = f"{what}; retry in {window.reset_s} s"
+    return ApiProblem(429, "rate_limited", message, details, headers)
+
+
+def _rate_window(scope: RateScope, name: str, limit: str, cost: int) -> RateWindow:
+    url = get_settings().locks_url
+    return take_rate_permits(url, scope, name, parse_rate_limit(limit), cost)
+
+
+def spend(key: ApiKey, cost: int = 1) -> None:
+    """Count ``cost`` requests (a batch's jobs) against ``key``'s rate limit, or 429."""
+    limit = key.rate_limit or get_settings().api_rate_limit
+    if limit is None:
+        return
+    window = _rate_window("key", str(key.id), limit, cost)
+    if not window.allowed:
+        raise too_many(window, f"the API key {key.name!r} is over its rate limit of {limit}")
+
+
+def _authenticate(secret: str, client: str | None) -> ApiKey:
+    """The live key for ``secret``, or 401; 429 once ``client`` failed too often (checked
+    before the key, so a guess is not even tried)."""
+    limit = get_settings().auth_failure_limit
+    address = client or "unknown"
+    if limit is not None:
+        window = _rate_window("auth", address, limit, 0)
+        if not window.allowed:
+            raise too_many(window, "too many failed authentications from this address")
+    key = authenticate(secret, client)
+    if key is None:
+        if limit is not None:
+            _rate_window("auth", address, limit, 1)
+        raise unauthorized("invalid, expired or revoked API key")
+    spend(key)
+    return key
 
 
 # The dependencies below are coroutines: FastAPI runs a plain function dependency in its thread
@@ -53,23 +106,47 @@ def forbidden(scope: str, alternative: str | None = None) -> ApiProblem:
 
 
 async def current_key(
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> ApiKey:
-    """The live key the request carries, or 401."""
+    """The live key the request carries, counted against its rate limit; else 401 or 429."""
     if credentials is None:
         raise unauthorized("missing API key; send 'Authorization: Bearer <key>'")
     secret = credentials.credentials
-    key = remembered(secret) or await run_in_threadpool(authenticate, secret)
-    if key is None:
-        raise unauthorized("invalid or revoked API key")
-    return key
+    key = remembered(secret)
+    if key is not None and key.rate_limit is None and get_settings().api_rate_limit is None:
+        return key
+    if key is not None:
+        await run_in_threadpool(spend, key)
+        return key
+    client = request.client.host if request.client else None
+    return await run_in_threadpool(_authenticate, secret, client)
 
 
 async def reader(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
-    """A key allowed to read jobs and queues."""
+    """A key allowed to read every job, and what is not a job (queues, schedules, alerts)."""
     if not may_read(key.scopes):
         raise forbidden(JOBS_READ)
     return key
+
+
+async def job_reader(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
+    """A key allowed to read jobs: every one, or only its own (see :func:`owner`)."""
+    if not may_read_own(key.scopes):
+        raise forbidden(JOBS_READ)
+    return key
+
+
+def owner(key: ApiKey) -> uuid.UUID | None:
+    """The key whose jobs ``key`` may read, or ``None`` when it may read every job."""
+    return None if may_read(key.scopes) else key.id
+
+
+def check_read(key: ApiKey, job: Job) -> Job:
+    """``job`` when ``key`` may read it; else 404, as if it did not exist."""
+    if owner(key) not in (None, job.api_key_id):
+        raise JobNotFound(f"no job with id {job.id}")
+    return job
 
 
 async def writer(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
@@ -100,10 +177,20 @@ async def notifier(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
     return key
 
 
-def check_write(key: ApiKey, job_type: str) -> None:
-    """403 unless ``key`` may enqueue ``job_type``."""
-    if not may_write(key.scopes, job_type):
-        raise forbidden(write_scope_for(job_type), JOBS_WRITE)
+def check_write(key: ApiKey, job: Job) -> Job:
+    """``job`` when ``key`` may act on it (cancel, replay): it may enqueue its type on its
+    queue; else 403."""
+    if not may_write(key.scopes, job.type):
+        raise forbidden(write_scope_for(job.type), JOBS_WRITE)
+    check_queue(key, job.queue)
+    return job
+
+
+def check_queue(key: ApiKey, queue: str, priority: int | None = None) -> None:
+    """403 unless ``key`` may put a job on ``queue`` (at ``priority``, when given)."""
+    missing = missing_for_job(key.scopes, queue, priority)
+    if missing is not None:
+        raise forbidden(missing)
 
 
 def check_notify(key: ApiKey, channel: str) -> None:
@@ -118,6 +205,7 @@ async def correlation_id(request: Request) -> str | None:
 
 
 ReadKey = Annotated[ApiKey, Depends(reader)]
+JobReadKey = Annotated[ApiKey, Depends(job_reader)]
 WriteKey = Annotated[ApiKey, Depends(writer)]
 AdminKey = Annotated[ApiKey, Depends(admin)]
 DeliveryReadKey = Annotated[ApiKey, Depends(delivery_reader)]

@@ -40,6 +40,7 @@ from workers.errors import (
     InvalidJob,
     JobNotFound,
     JobStateConflict,
+    MissingScope,
     StoreUnavailable,
     TaskyardError,
     UnknownJobType,
@@ -55,6 +56,7 @@ RETRY_AFTER_S = 5
 _TASKYARD_STATUS: dict[type[TaskyardError], int] = {
     UnknownJobType: 422,
     InternalJobType: 403,
+    MissingScope: 403,
     InvalidJob: 422,
     InvalidSchedule: 422,
     JobNotFound: 404,

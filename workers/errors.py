@@ -95,6 +95,17 @@ class ApiKeyError(TaskyardError):
     code = "api_key_error"
 
 
+class MissingScope(TaskyardError):
+    """The API key lacks the scope an action needs; ``details.scope`` names it."""
+
+    code = "forbidden"
+
+    def __init__(self, scope: str, alternative: str | None = None) -> None:
+        needed = f"{scope} (or {alternative})" if alternative else scope
+        super().__init__(f"this API key lacks the scope {needed}", {"scope": scope})
+        self.scope = scope
+
+
 class IdempotencyConflict(TaskyardError):
     """The idempotency key was used before with a different request."""
 
