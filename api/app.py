@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 from anyio import CapacityLimiter
 from fastapi import Depends, FastAPI
 
+from api.access import document_access
 from api.correlation import CorrelationMiddleware
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
@@ -124,5 +125,5 @@ def create_app() -> FastAPI:
     routers = (jobs, dead_letters, queues, schedules, notifications, deliveries, channels,
                templates, subscriptions, alert_rules, alerts, health, metrics)  # fmt: skip
     for module in routers:
-        app.include_router(document_refusals(module.router))
+        app.include_router(document_access(document_refusals(module.router)))
     return app

@@ -18,6 +18,7 @@ from workers.limits import RateScope, RateWindow, parse_rate_limit, take_rate_pe
 from workers.scopes import (
     ADMIN,
     JOBS_READ,
+    JOBS_READ_OWN,
     JOBS_WRITE,
     NOTIFICATIONS_READ,
     NOTIFICATIONS_WRITE,
@@ -138,8 +139,9 @@ async def job_reader(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
 
 
 def owner(key: ApiKey) -> uuid.UUID | None:
-    """The key whose jobs ``key`` may read, or ``None`` when it may read every job."""
-    return None if may_read(key.scopes) else key.id
+    """The key whose jobs alone ``key`` may see (``jobs:read:own`` without ``jobs:read``), or
+    ``None`` when no such limit applies."""
+    return key.id if JOBS_READ_OWN in key.scopes and not may_read(key.scopes) else None
 
 
 def check_read(key: ApiKey, job: Job) -> Job:
@@ -161,6 +163,12 @@ async def admin(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
     if not is_admin(key.scopes):
         raise forbidden(ADMIN)
     return key
+
+
+async def queue_admin(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
+    """An ``admin`` key on an endpoint that puts jobs on queues (bulk replay, schedules), where
+    its queue and priority scopes hold as for enqueueing."""
+    return await admin(key)
 
 
 async def delivery_reader(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
@@ -208,6 +216,7 @@ ReadKey = Annotated[ApiKey, Depends(reader)]
 JobReadKey = Annotated[ApiKey, Depends(job_reader)]
 WriteKey = Annotated[ApiKey, Depends(writer)]
 AdminKey = Annotated[ApiKey, Depends(admin)]
+QueueAdminKey = Annotated[ApiKey, Depends(queue_admin)]
 DeliveryReadKey = Annotated[ApiKey, Depends(delivery_reader)]
 NotifyKey = Annotated[ApiKey, Depends(notifier)]
 CorrelationId = Annotated[str | None, Depends(correlation_id)]

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.auth import AdminKey, JobReadKey, check_queue, owner
+from api.auth import JobReadKey, QueueAdminKey, check_queue, owner
 from api.listing import Cursor, Limit, TypeFilter, job_page
 from api.schemas import JobPage, ReplayFailure, ReplayIn, ReplayOut, error_responses
 from tasks.jobs.control import replay_dead_letters
@@ -55,7 +55,7 @@ def list_dead_letters(
     summary="Replay dead letters",
     responses=error_responses(401, 403, 422, 503),
 )
-def replay(body: ReplayIn, key: AdminKey) -> ReplayOut:
+def replay(body: ReplayIn, key: QueueAdminKey) -> ReplayOut:
     """Enqueue again, as new jobs, up to `limit` dead letters matching the filters that were
     not replayed yet, oldest death first. Each replay links to its original (`replay_of`,
     `replayed_by`), so replaying twice never takes a dead letter twice. Needs `admin`; a key

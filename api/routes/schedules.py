@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from fastapi import APIRouter, Response
 
-from api.auth import AdminKey, ReadKey, check_queue
+from api.auth import AdminKey, QueueAdminKey, ReadKey, check_queue
 from api.resources import non_null, path_id
 from api.schedule_schemas import NOT_NULL, ScheduleIn, ScheduleList, ScheduleOut, SchedulePatch
 from api.schemas import error_responses
@@ -43,7 +43,7 @@ def list_schedules(key: ReadKey) -> ScheduleList:
     summary="Create a schedule",
     responses=error_responses(401, 403, 409, 422, 503),
 )
-def create_schedule(body: ScheduleIn, key: AdminKey) -> ScheduleOut:
+def create_schedule(body: ScheduleIn, key: QueueAdminKey) -> ScheduleOut:
     """Add a dynamic entry; beat fires it from its first slot after now. 422 `invalid_schedule`
     for an unknown task, a bad cron expression, time zone or payload; 409 when the name is
     taken. Needs `admin`, and the scopes for the queue and priority its runs go to when the key
@@ -63,7 +63,7 @@ def get_schedule(schedule_id: str, key: ReadKey) -> ScheduleOut:
     summary="Edit, pause or resume a schedule",
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
-def update_schedule(schedule_id: str, body: SchedulePatch, key: AdminKey) -> ScheduleOut:
+def update_schedule(schedule_id: str, body: SchedulePatch, key: QueueAdminKey) -> ScheduleOut:
     """Change the fields sent. `{"paused": true}` pauses, `{"paused": false}` resumes from the
     next slot (paused slots are not caught up). A static entry only pauses or resumes (409
     otherwise). Needs `admin`, and the scopes for where its runs then go (as for a new one)."""
