@@ -206,7 +206,8 @@ def test_a_rotated_key_keeps_its_old_secret_for_the_grace_only(
     assert client.get("/v1/queues", headers=new).status_code == 200
     assert client.get("/v1/queues", headers=old).status_code == 200
     (record,) = [k for k in list_keys() if k.name == "rotating"]
-    assert record.last_used_at is not None and record.previous_last_used_at is not None
+    assert record.last_used_at is not None
+    assert record.previous_last_used_at is not None
     assert record.last_client == "testclient"
     # When it is rotated again without grace, the secret it replaces stops at once
     newest = bearer(rotate_key("rotating", timedelta(0)).secret)

@@ -12,8 +12,10 @@ from workers.scopes import (
     may_notify_some,
     may_read,
     may_read_deliveries,
+    may_read_own,
     may_write,
     may_write_some,
+    missing_for_job,
     notify_scope_for,
     validate_scope,
     write_scope_for,
@@ -42,6 +44,11 @@ from workers.scopes import (
         "notifications:write:Ops.Mail@eu:1",
         "notifications:write:[!b]*",
         "notifications:write:" + "a" * 200,
+        "jobs:read:own",
+        "jobs:queue:critical",
+        "jobs:queue:bulk",
+        "jobs:priority:0",
+        "jobs:priority:9",
     ],
 )
 def test_valid_scopes_are_returned_unchanged(scope: str) -> None:
@@ -79,6 +86,15 @@ def test_valid_scopes_are_returned_unchanged(scope: str) -> None:
         "notifications:writer",
         "Notifications:write",
         "notifications:write:" + "a" * 201,
+        "jobs:read:mine",
+        "jobs:queue:",
+        "jobs:queue:urgent",
+        "jobs:queue:*",
+        "jobs:queue:Bulk",
+        "jobs:priority:10",
+        "jobs:priority:-1",
+        "jobs:priority:",
+        "jobs:priority:05",
     ],
 )
 def test_invalid_scopes_raise_a_value_error_naming_the_valid_ones(scope: str) -> None:
@@ -201,3 +217,40 @@ def test_the_narrowest_notify_scope_is_valid_and_allows_its_channel() -> None:
     assert validate_scope(scope) == scope
     assert may_notify([scope], "ops-mail")
     assert not may_notify([scope], "ops-mail-2")
+
+
+@pytest.mark.parametrize(
+    ("scopes", "queue", "priority", "missing"),
+    [
+        (["jobs:write"], "critical", 9, None),  # no queue scope: every queue, any priority
+        (["admin"], "critical", 9, None),
+        (["jobs:write", "jobs:queue:bulk"], "bulk", 9, None),
+        (["jobs:write", "jobs:queue:bulk"], "critical", 1, "jobs:queue:critical"),
+        (["jobs:queue:bulk", "jobs:queue:high"], "high", None, None),
+        (["admin", "jobs:queue:bulk"], "default", None, "jobs:queue:default"),  # admin too
+        (["jobs:priority:3"], "default", 3, None),
+        (["jobs:priority:3"], "default", 4, "jobs:priority:4"),
+        (["jobs:priority:3"], "default", None, None),  # not asked: cancel
+        (["jobs:priority:3", "jobs:priority:6"], "default", 6, None),  # the highest counts
+        (["jobs:priority:0"], "default", 1, "jobs:priority:1"),
+        (["jobs:queue:bulk", "jobs:priority:2"], "critical", 9, "jobs:queue:critical"),
+    ],
+)
+def test_queue_and_priority_scopes_narrow_where_a_job_may_go(
+    scopes: list[str], queue: str, priority: int | None, missing: str | None
+) -> None:
+    assert missing_for_job(scopes, queue, priority) == missing
+
+
+@pytest.mark.parametrize(
+    ("scopes", "reads"),
+    [
+        (["jobs:read:own"], True),
+        (["jobs:read"], True),
+        (["admin"], True),
+        (["jobs:write"], False),
+        (["jobs:read:diag.*"], False),
+    ],
+)
+def test_own_reads_are_reads(scopes: list[str], reads: bool) -> None:
+    assert may_read_own(scopes) is reads

@@ -153,9 +153,13 @@ def authenticate(secret: str, client: str | None = None) -> ApiKey | None:
             return None
         current = digest == record.key_hash
         last = record.last_used_at if current else record.previous_last_used_at
-        if last is None or now - last > LAST_USED_RESOLUTION or record.last_client != client:
-            used = {"last_used_at": now} if current else {"previous_last_used_at": now}
-            values = {**used, "last_client": client[:MAX_CLIENT] if client else None}
+        moved = client is not None and record.last_client != client[:MAX_CLIENT]
+        if last is None or now - last > LAST_USED_RESOLUTION or moved:
+            values: dict[str, object] = {
+                "last_used_at" if current else "previous_last_used_at": now
+            }
+            if client is not None:
+                values["last_client"] = client[:MAX_CLIENT]
             session.execute(update(ApiKey).where(ApiKey.id == record.id).values(**values))
     ttl = CACHE_TTL_S if until is None else min(CACHE_TTL_S, (until - now).total_seconds())
     _live[digest] = (time.monotonic() + ttl, record)
