@@ -18,7 +18,6 @@ from workers.limits import RateScope, RateWindow, parse_rate_limit, take_rate_pe
 from workers.scopes import (
     ADMIN,
     JOBS_READ,
-    JOBS_READ_OWN,
     JOBS_WRITE,
     NOTIFICATIONS_READ,
     NOTIFICATIONS_WRITE,
@@ -32,6 +31,7 @@ from workers.scopes import (
     may_write_some,
     missing_for_job,
     notify_scope_for,
+    reads_own_only,
     write_scope_for,
 )
 from workers.settings import get_settings
@@ -141,7 +141,7 @@ async def job_reader(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
 def owner(key: ApiKey) -> uuid.UUID | None:
     """The key whose jobs alone ``key`` may see (``jobs:read:own`` without ``jobs:read``), or
     ``None`` when no such limit applies."""
-    return key.id if JOBS_READ_OWN in key.scopes and not may_read(key.scopes) else None
+    return key.id if reads_own_only(key.scopes) else None
 
 
 def check_read(key: ApiKey, job: Job) -> Job:

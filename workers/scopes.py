@@ -39,16 +39,10 @@ NOTIFICATIONS_READ = "notifications:read"
 NOTIFICATIONS_WRITE = "notifications:write"
 #: ``notifications:write:<glob>`` narrows sending to channels matching the glob, e.g. ``ops-*``.
 NOTIFICATIONS_WRITE_PREFIX = NOTIFICATIONS_WRITE + ":"
-FIXED_SCOPES = (
-    ADMIN,
-    JOBS_READ,
-    JOBS_READ_OWN,
-    JOBS_WRITE,
-    NOTIFICATIONS_READ,
-    NOTIFICATIONS_WRITE,
-    *(JOBS_QUEUE_PREFIX + queue for queue in QueueName),
-    *(JOBS_PRIORITY_PREFIX + str(p) for p in range(MIN_PRIORITY, MAX_PRIORITY + 1)),
-)
+_WHOLE = (ADMIN, JOBS_READ, JOBS_READ_OWN, JOBS_WRITE, NOTIFICATIONS_READ, NOTIFICATIONS_WRITE)
+_QUEUES = tuple(JOBS_QUEUE_PREFIX + queue for queue in QueueName)
+_CAPS = tuple(JOBS_PRIORITY_PREFIX + str(p) for p in range(MIN_PRIORITY, MAX_PRIORITY + 1))
+FIXED_SCOPES = _WHOLE + _QUEUES + _CAPS
 #: A job-type glob: the characters of job-type names plus fnmatch's ``* ? [ ] !``, and no
 #: longer than a job-type name may be.
 TYPE_GLOB = re.compile(r"[a-z0-9_.*?\[\]!-]{1,200}")
@@ -111,6 +105,12 @@ def may_read(scopes: Iterable[str]) -> bool:
 def may_read_own(scopes: Iterable[str]) -> bool:
     """Whether the scopes allow reading jobs, all of them or only the key's own."""
     return may_read(scopes) or JOBS_READ_OWN in scopes
+
+
+def reads_own_only(scopes: Iterable[str]) -> bool:
+    """Whether the scopes read only the key's own jobs (``jobs:read:own`` without more)."""
+    held = tuple(scopes)
+    return JOBS_READ_OWN in held and not may_read(held)
 
 
 def queue_scope_for(queue: str) -> str:

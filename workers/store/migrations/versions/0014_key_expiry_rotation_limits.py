@@ -21,21 +21,28 @@ branch_labels = None
 depends_on = None
 
 
+#: The columns this revision adds to ``api_keys``, in order.
+NEW_COLUMNS = (
+    ("last_client", sa.String(length=64)),
+    ("expires_at", UtcDateTime()),
+    ("rate_limit", sa.String(length=64)),
+    ("previous_key_hash", sa.String(length=64)),
+    ("previous_key_prefix", sa.String(length=16)),
+    ("previous_expires_at", UtcDateTime()),
+    ("previous_last_used_at", UtcDateTime()),
+)
+PREVIOUS_HASH_INDEX = "ix_api_keys_previous_key_hash"
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("api_keys", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("last_client", sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column("expires_at", UtcDateTime(), nullable=True))
-        batch_op.add_column(sa.Column("rate_limit", sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column("previous_key_hash", sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column("previous_key_prefix", sa.String(length=16), nullable=True))
-        batch_op.add_column(sa.Column("previous_expires_at", UtcDateTime(), nullable=True))
-        batch_op.add_column(sa.Column("previous_last_used_at", UtcDateTime(), nullable=True))
-        batch_op.create_index("ix_api_keys_previous_key_hash", ["previous_key_hash"], unique=True)
+    with op.batch_alter_table("api_keys") as keys:
+        for name, kind in NEW_COLUMNS:
+            keys.add_column(sa.Column(name, kind, nullable=True))
+        keys.create_index(PREVIOUS_HASH_INDEX, ["previous_key_hash"], unique=True)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("api_keys", schema=None) as batch_op:
-        batch_op.drop_index("ix_api_keys_previous_key_hash")
-        for column in ("previous_last_used_at", "previous_expires_at", "previous_key_prefix",
-                       "previous_key_hash", "rate_limit", "expires_at", "last_client"):  # fmt: skip
-            batch_op.drop_column(column)
+    with op.batch_alter_table("api_keys") as keys:
+        keys.drop_index(PREVIOUS_HASH_INDEX)
+        for name, _ in reversed(NEW_COLUMNS):
+            keys.drop_column(name)
