@@ -4,12 +4,15 @@ authenticate, counted in Redis so every API process shares the count)."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from limits.errors import StorageError as LimitsError
+from redis.exceptions import RedisError
 
 from api.correlation import from_scope
 from api.errors import ApiProblem
@@ -37,6 +40,8 @@ from workers.scopes import (
 from workers.settings import get_settings
 from workers.store.keys import authenticate, remembered
 from workers.store.models import ApiKey, Job
+
+log = logging.getLogger(__name__)
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -69,8 +74,14 @@ def too_many(window: RateWindow, what: str) -> ApiProblem:
 
 
 def _rate_window(scope: RateScope, name: str, limit: str, cost: int) -> RateWindow:
-    url = get_settings().locks_url
-    return take_rate_permits(url, scope, name, parse_rate_limit(limit), cost)
+    """Where ``name``'s window stands after taking ``cost`` permits; allowed when Redis cannot
+    be reached (a limit is a guard, not a dependency: the request meets its own outage)."""
+    item = parse_rate_limit(limit)
+    try:
+        return take_rate_permits(get_settings().locks_url, scope, name, item, cost)
+    except (RedisError, LimitsError, OSError) as error:
+        log.warning("rate limit not checked: %s", error, extra={"action": "api.rate_unchecked"})
+        return RateWindow(True, item.amount, item.amount, 1)
 
 
 def spend(key: ApiKey, cost: int = 1) -> None:

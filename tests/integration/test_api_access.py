@@ -300,3 +300,13 @@ def test_failed_authentications_are_limited_per_address(
     assert_rate_limited(client.get("/v1/queues", headers=bearer("tyk_guess-4")), 3)
     fresh = bearer(create_key("after-guessing", ["jobs:read"]).secret)
     assert_rate_limited(client.get("/v1/queues", headers=fresh), 3)
+
+
+def test_an_unreachable_redis_leaves_requests_unlimited_rather_than_failing(
+    client: TestClient, runtime: dict[str, str], settings_env: pytest.MonkeyPatch
+) -> None:
+    headers = bearer(create_key("limited-offline", ["jobs:read"], rate_limit="1/minute").secret)
+    settings_env.setenv("TASKYARD_REDIS_URL", "redis://127.0.0.1:1/0")
+    get_settings.cache_clear()
+    for _ in range(3):
+        assert client.get("/v1/jobs", headers=headers).status_code == 200
