@@ -32,6 +32,7 @@ SCOPES = {
     "low": ["jobs:write", "jobs:priority:3"],
     "anywhere": ["jobs:write", "jobs:read"],
     "bulk-admin": ["admin", "jobs:queue:bulk"],
+    "capped-admin": ["admin", "jobs:priority:2"],
     "own-a": ["jobs:write", "jobs:read:own"],
     "own-b": ["jobs:write", "jobs:read:own"],
 }
@@ -153,6 +154,24 @@ def test_schedules_go_only_where_the_key_may_put_jobs(
         headers=keys["bulk-admin"],
     )
     assert missing_scope(moved) == "jobs:queue:critical"
+    # And a priority cap holds for what an entry's runs ask for (the type's default included)
+    capped = {**entry, "name": "capped-entry"}
+    refused = client.post("/v1/schedules", json=capped, headers=keys["capped-admin"])
+    assert missing_scope(refused) == "jobs:priority:5"
+    low = client.post("/v1/schedules", json={**capped, "priority": 2}, headers=keys["capped-admin"])
+    assert low.status_code == 201, low.text
+
+
+def test_dead_letter_replay_reports_those_above_the_keys_priority_cap(
+    client: TestClient, keys: dict[str, Headers]
+) -> None:
+    urgent = dead_job(client, keys["admin"], queue="high", priority=8)
+    body = {"queue": "high", "type": "diag.noop"}
+    report = client.post("/v1/dead-letters/replay", json=body, headers=keys["capped-admin"])
+    assert report.status_code == 202, report.text
+    errors = {error["job_id"]: error["message"] for error in report.json()["errors"]}
+    assert "jobs:priority:8" in errors[urgent]
+    assert urgent not in report.json()["jobs"]
 
 
 # Scopes: own-jobs reads
