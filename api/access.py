@@ -18,8 +18,8 @@ from api import auth
 from api.schemas import error_responses
 
 _JOBS = (
-    "; `jobs:queue:<queue>` for the job's queue when the key holds queue scopes, and at most "
-    "`jobs:priority:<max>`"
+    "; `jobs:queue:<queue>` for the job's queue when the key holds queue scopes; what it "
+    "enqueues at most `jobs:priority:<max>`"
 )
 #: What each key dependency asks of a key, in the words of the table.
 NEEDS: dict[Callable[..., Any], str] = {
