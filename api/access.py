@@ -30,6 +30,7 @@ NEEDS: dict[Callable[..., Any], str] = {
     auth.queue_admin: "`admin`" + _JOBS,
     auth.delivery_reader: "`notifications:read`",
     auth.notifier: "`notifications:write`, or `notifications:write:<glob>` matching each channel",
+    auth.alert_sender: "`alerts:write`",
     auth.current_key: "any live key",
 }
 NONE = "nothing"

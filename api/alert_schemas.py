@@ -7,35 +7,34 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
 
-from api.resources import PatchBody, same_named
+from api.resources import Page, PatchBody, RecordOut, same_named
 from tasks.alerts.decision import Op, Policy
-from tasks.alerts.instances import InstanceRecord
-from tasks.alerts.rules import MAX_CHANNELS, RuleSpec, Severity
+from tasks.alerts.rules import LABEL_NAME, MAX_CHANNELS, RuleSpec, Severity
 from tasks.alerts.sources import SourceKind
 from tasks.alerts.states import AlertState
 from workers.names import NAME_PATTERN
-from workers.store.models import AlertEventRow, AlertRule
-
-#: Fields a PATCH may set but not to ``null``.
-NOT_NULL = ("source", "spec", "op", "threshold", "for_s", "keep_firing_for_s", "labels",
-            "severity", "annotations", "interval_s", "no_data", "on_error", "channels",
-            "paused")  # fmt: skip
+from workers.storable import Unstorable, check_document
+from workers.store.models import AlertEventRow
+from workers.timestamps import Rfc3339
 
 _SPEC = (
     "The source's settings: `queue` (queue_depth, oldest_queued_age); `window_s`, `job_type`, "
     "`min_finished` (failure_ratio); `window_s`, `job_type` (dead_jobs); `window_s`, `channel` "
     "(deliveries_failing); `query` (sql: one read-only SELECT with a `value` column, the "
-    "others are labels; `:slot_at` binds the slot's time)."
+    "others are labels; `:slot_at` binds the slot's time); `query`, `url`, `timeout_s` "
+    "(promql: an instant query, asked of the server when saved); `matchers` (alertmanager: "
+    "the labels a received alert must have)."
 )
 _THRESHOLD = "A finite number the value is compared with (`op`)."
 _RECOVERY = "A firing alert stays firing until the value no longer passes this (optional)."
 _ANNOTATIONS = (
     "`summary` and `description` templates (sandboxed Jinja2) over `rule`, `labels`, `value`, "
-    "`state`, `op`, `threshold` and `severity`."
+    "`state`, `op`, `threshold`, `severity` and `annotations` (those received with an alert "
+    "through the Alertmanager door)."
 )
 _POLICY = "`ok` (false), `alerting` (true) or `keep_last` (no change)."
 _CHANNELS = "Notification channels the FIRING and RESOLVED notices go to."
@@ -82,6 +81,9 @@ class AlertRulePatch(PatchBody):
     source, spec, op, threshold or labels resets the rule's alerts (a RESOLVED for those
     firing); other edits keep them. `null` clears `recovery_threshold`."""
 
+    not_null = ("source", "spec", "op", "threshold", "for_s", "keep_firing_for_s", "labels",
+                "severity", "annotations", "interval_s", "no_data", "on_error", "channels",
+                "paused")  # fmt: skip
     source: SourceKind | None = None
     spec: dict[str, Any] | None = Field(default=None, description=_SPEC)
     op: Op | None = None
@@ -110,7 +112,7 @@ class AlertRulePatch(PatchBody):
         return sent
 
 
-class AlertRuleOut(BaseModel):
+class AlertRuleOut(RecordOut):
     """A stored alert rule, with its last evaluation."""
 
     id: uuid.UUID
@@ -136,20 +138,12 @@ class AlertRuleOut(BaseModel):
     created_at: datetime
     updated_at: datetime
 
-    @classmethod
-    def from_record(cls, record: AlertRule) -> AlertRuleOut:
-        """The JSON form of a stored rule."""
-        return cls(**same_named(record, cls))
 
-
-class AlertRulePage(BaseModel):
+class AlertRulePage(Page[AlertRuleOut]):
     """A page of rules, newest first; pass ``next_cursor`` back as ``cursor`` for the next."""
 
-    items: list[AlertRuleOut]
-    next_cursor: str | None
 
-
-class AlertOut(BaseModel):
+class AlertOut(RecordOut):
     """An alert: a rule and one set of labels, its state and since when."""
 
     id: uuid.UUID
@@ -164,17 +158,9 @@ class AlertOut(BaseModel):
     last_error: str | None
     created_at: datetime
 
-    @classmethod
-    def from_record(cls, record: InstanceRecord) -> AlertOut:
-        """The JSON form of an instance."""
-        return cls(**same_named(record, cls))
 
-
-class AlertPage(BaseModel):
+class AlertPage(Page[AlertOut]):
     """A page of alerts, newest first."""
-
-    items: list[AlertOut]
-    next_cursor: str | None
 
 
 class AlertEventOut(BaseModel):
@@ -206,8 +192,47 @@ class AlertEventOut(BaseModel):
         )
 
 
-class AlertHistoryPage(BaseModel):
+class AlertHistoryPage(Page[AlertEventOut]):
     """A page of events, newest first."""
 
-    items: list[AlertEventOut]
-    next_cursor: str | None
+
+#: What Go's zero time (a Go client's "no time") starts with.
+GO_ZERO_TIME = "0001-01-01T00:00:00"
+MAX_LABELS = 50
+MAX_VALUE = 1_000
+MAX_ANNOTATION = 10_000
+LabelName = Annotated[str, StringConstraints(pattern=f"^{LABEL_NAME.pattern}$", strict=True)]
+LabelValue = Annotated[str, StringConstraints(max_length=MAX_VALUE, strict=True)]
+Annotation = Annotated[str, StringConstraints(max_length=MAX_ANNOTATION, strict=True)]
+
+
+class PostableAlert(BaseModel):
+    """An alert as Alertmanager's API v2 takes it."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    labels: dict[LabelName, LabelValue] = Field(min_length=1, max_length=MAX_LABELS)
+    annotations: dict[LabelName, Annotation] = Field(default_factory=dict, max_length=MAX_LABELS)
+    starts_at: Rfc3339 | None = Field(
+        default=None, alias="startsAt", description="When it began (default: now)."
+    )
+    ends_at: Rfc3339 | None = Field(
+        default=None,
+        alias="endsAt",
+        description="When it ends: in the past, it is resolved; none, now + the resolve timeout.",
+    )
+    generator_url: str | None = Field(default=None, alias="generatorURL", max_length=2_000)
+
+    @field_validator("starts_at", "ends_at", mode="before")
+    @classmethod
+    def _zero_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and value.startswith(GO_ZERO_TIME) else value
+
+    @field_validator("labels", "annotations", "generator_url")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        try:
+            check_document(value)
+        except Unstorable as error:
+            raise ValueError(str(error)) from None
+        return value

@@ -17,6 +17,7 @@ from api.metrics import RequestMetrics
 from api.refusals import document_refusals, refuse_ambiguous_body, refuse_unknown_query
 from api.routes import (
     alert_rules,
+    alertmanager,
     alerts,
     channels,
     dead_letters,
@@ -49,7 +50,8 @@ narrowed by `jobs:queue:<queue>` (repeatable; none: every queue) and `jobs:prior
 `jobs:read` to read jobs and queues (`jobs:read:own`: only the key's own jobs),
 `notifications:write` (any channel) or
 `notifications:write:<glob>` (matching channel names, e.g. `notifications:write:ops-*`) to
-send notifications, `notifications:read` to read deliveries, `admin` for everything (bulk
+send notifications, `notifications:read` to read deliveries, `alerts:write` to post alerts to
+the Alertmanager-compatible `POST /api/v2/alerts`, `admin` for everything (bulk
 dead-letter replay, channels and templates included); cancelling or replaying a job needs the
 scope to enqueue its type on its queue, and a delivery the scope to send to its channel.
 Priorities run from 0 to 9, 9 the most urgent. A key over its rate limit gets 429 with
@@ -126,7 +128,8 @@ def create_app() -> FastAPI:
     app.add_middleware(CorrelationMiddleware)
     app.add_middleware(RequestMetrics)
     routers = (jobs, dead_letters, queues, schedules, notifications, deliveries, channels,
-               templates, subscriptions, alert_rules, alerts, health, metrics)  # fmt: skip
+               templates, subscriptions, alert_rules, alerts, alertmanager, health,
+               metrics)  # fmt: skip
     for module in routers:
         app.include_router(document_access(document_refusals(module.router)))
     return app

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -16,27 +17,9 @@ from redis.exceptions import RedisError
 
 from api.correlation import from_scope
 from api.errors import ApiProblem
+from workers import scopes
 from workers.errors import JobNotFound, MissingScope
 from workers.limits import RateScope, RateWindow, parse_rate_limit, take_rate_permits
-from workers.scopes import (
-    ADMIN,
-    JOBS_READ,
-    JOBS_WRITE,
-    NOTIFICATIONS_READ,
-    NOTIFICATIONS_WRITE,
-    is_admin,
-    may_notify,
-    may_notify_some,
-    may_read,
-    may_read_deliveries,
-    may_read_own,
-    may_write,
-    may_write_some,
-    missing_for_job,
-    notify_scope_for,
-    reads_own_only,
-    write_scope_for,
-)
 from workers.settings import get_settings
 from workers.store.keys import authenticate, remembered
 from workers.store.models import ApiKey, Job
@@ -135,24 +118,65 @@ async def current_key(
     return await run_in_threadpool(_authenticate, secret, client)
 
 
-async def reader(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
-    """A key allowed to read every job, and what is not a job (queues, schedules, alerts)."""
-    if not may_read(key.scopes):
-        raise forbidden(JOBS_READ)
-    return key
+KeyCheck = Callable[[ApiKey], Awaitable[ApiKey]]
 
 
-async def job_reader(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
-    """A key allowed to read jobs: every one, or only its own (see :func:`owner`)."""
-    if not may_read_own(key.scopes):
-        raise forbidden(JOBS_READ)
-    return key
+def _allowed(allows: Callable[[Iterable[str]], bool], scope: str, what: str) -> KeyCheck:
+    """A dependency answering with the request's key when ``allows`` its scopes, else 403
+    naming ``scope``; ``what`` says what such a key may do."""
+
+    async def check(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
+        if not allows(key.scopes):
+            raise forbidden(scope)
+        return key
+
+    check.__doc__ = f"A key allowed {what}."
+    return check
+
+
+reader = _allowed(
+    scopes.may_read,
+    scopes.JOBS_READ,
+    "to read every job, and what is not a job (queues, schedules, alerts)",
+)
+job_reader = _allowed(
+    scopes.may_read_own,
+    scopes.JOBS_READ,
+    "to read jobs: every one, or only its own (see :func:`owner`)",
+)
+writer = _allowed(
+    scopes.may_write_some,
+    scopes.JOBS_WRITE,
+    "to enqueue at least some job type (each type is checked on its own)",
+)
+admin = _allowed(scopes.is_admin, scopes.ADMIN, "everything, including bulk operator actions")
+#: ``admin`` on an endpoint that puts jobs on queues (bulk replay, schedules), where the key's
+#: queue and priority scopes hold as for enqueueing (:func:`check_queue`); its own dependency,
+#: so the endpoint table says so.
+queue_admin = _allowed(
+    scopes.is_admin,
+    scopes.ADMIN,
+    "everything, on an endpoint that puts jobs on queues (its queue and priority scopes hold)",
+)
+delivery_reader = _allowed(
+    scopes.may_read_deliveries, scopes.NOTIFICATIONS_READ, "to read notification deliveries"
+)
+notifier = _allowed(
+    scopes.may_notify_some,
+    scopes.NOTIFICATIONS_WRITE,
+    "to send to at least some channel (each channel is checked on its own)",
+)
+alert_sender = _allowed(
+    scopes.may_post_alerts,
+    scopes.ALERTS_WRITE,
+    "to post alerts to the Alertmanager-compatible door",
+)
 
 
 def owner(key: ApiKey) -> uuid.UUID | None:
     """The key whose jobs alone ``key`` may see (``jobs:read:own`` without ``jobs:read``), or
     ``None`` when no such limit applies."""
-    return key.id if reads_own_only(key.scopes) else None
+    return key.id if scopes.reads_own_only(key.scopes) else None
 
 
 def check_read(key: ApiKey, job: Job) -> Job:
@@ -162,60 +186,26 @@ def check_read(key: ApiKey, job: Job) -> Job:
     return job
 
 
-async def writer(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
-    """A key allowed to enqueue at least some job type (each type is checked on its own)."""
-    if not may_write_some(key.scopes):
-        raise forbidden(JOBS_WRITE)
-    return key
-
-
-async def admin(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
-    """A key allowed everything, including bulk operator actions."""
-    if not is_admin(key.scopes):
-        raise forbidden(ADMIN)
-    return key
-
-
-async def queue_admin(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
-    """An ``admin`` key on an endpoint that puts jobs on queues (bulk replay, schedules), where
-    its queue and priority scopes hold as for enqueueing."""
-    return await admin(key)
-
-
-async def delivery_reader(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
-    """A key allowed to read notification deliveries."""
-    if not may_read_deliveries(key.scopes):
-        raise forbidden(NOTIFICATIONS_READ)
-    return key
-
-
-async def notifier(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
-    """A key allowed to send to at least some channel (each channel is checked on its own)."""
-    if not may_notify_some(key.scopes):
-        raise forbidden(NOTIFICATIONS_WRITE)
-    return key
-
-
 def check_write(key: ApiKey, job: Job) -> Job:
     """``job`` when ``key`` may act on it (cancel, replay): it may enqueue its type on its
     queue; else 403."""
-    if not may_write(key.scopes, job.type):
-        raise forbidden(write_scope_for(job.type), JOBS_WRITE)
+    if not scopes.may_write(key.scopes, job.type):
+        raise forbidden(scopes.write_scope_for(job.type), scopes.JOBS_WRITE)
     check_queue(key, job.queue)
     return job
 
 
 def check_queue(key: ApiKey, queue: str, priority: int | None = None) -> None:
     """403 unless ``key`` may put a job on ``queue`` (at ``priority``, when given)."""
-    missing = missing_for_job(key.scopes, queue, priority)
+    missing = scopes.missing_for_job(key.scopes, queue, priority)
     if missing is not None:
         raise forbidden(missing)
 
 
 def check_notify(key: ApiKey, channel: str) -> None:
     """403 unless ``key`` may send to ``channel``."""
-    if not may_notify(key.scopes, channel):
-        raise forbidden(notify_scope_for(channel), NOTIFICATIONS_WRITE)
+    if not scopes.may_notify(key.scopes, channel):
+        raise forbidden(scopes.notify_scope_for(channel), scopes.NOTIFICATIONS_WRITE)
 
 
 async def correlation_id(request: Request) -> str | None:
@@ -230,4 +220,5 @@ AdminKey = Annotated[ApiKey, Depends(admin)]
 QueueAdminKey = Annotated[ApiKey, Depends(queue_admin)]
 DeliveryReadKey = Annotated[ApiKey, Depends(delivery_reader)]
 NotifyKey = Annotated[ApiKey, Depends(notifier)]
+AlertSendKey = Annotated[ApiKey, Depends(alert_sender)]
 CorrelationId = Annotated[str | None, Depends(correlation_id)]

@@ -5,7 +5,8 @@ enqueueing any job type, narrowable to ``jobs:write:<glob>`` over type names (``
 case-sensitive), e.g. ``jobs:write:diag.*``. ``notifications:read`` allows reading deliveries;
 ``notifications:write`` sending notifications to any channel, narrowable the same way to
 ``notifications:write:<glob>`` over channel names, e.g. ``notifications:write:ops-*``.
-Channels and templates themselves are ``admin``'s.
+Channels and templates themselves are ``admin``'s. ``alerts:write`` allows posting alerts to
+the Alertmanager-compatible door (``POST /api/v2/alerts``), as a Prometheus server does.
 
 Two scopes narrow where and how urgently a key's jobs run, whatever else it holds (``admin``
 included, so an operator's key can be kept off a queue too): ``jobs:queue:<queue>`` (repeatable)
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from workers.priorities import MAX_PRIORITY, MIN_PRIORITY
@@ -39,7 +41,11 @@ NOTIFICATIONS_READ = "notifications:read"
 NOTIFICATIONS_WRITE = "notifications:write"
 #: ``notifications:write:<glob>`` narrows sending to channels matching the glob, e.g. ``ops-*``.
 NOTIFICATIONS_WRITE_PREFIX = NOTIFICATIONS_WRITE + ":"
-_WHOLE = (ADMIN, JOBS_READ, JOBS_READ_OWN, JOBS_WRITE, NOTIFICATIONS_READ, NOTIFICATIONS_WRITE)
+ALERTS_WRITE = "alerts:write"
+_WHOLE = (
+    ADMIN, JOBS_READ, JOBS_READ_OWN, JOBS_WRITE, NOTIFICATIONS_READ, NOTIFICATIONS_WRITE,
+    ALERTS_WRITE,
+)  # fmt: skip
 _QUEUES = tuple(JOBS_QUEUE_PREFIX + queue for queue in QueueName)
 _CAPS = tuple(JOBS_PRIORITY_PREFIX + str(p) for p in range(MIN_PRIORITY, MAX_PRIORITY + 1))
 FIXED_SCOPES = _WHOLE + _QUEUES + _CAPS
@@ -54,8 +60,8 @@ _NARROWED = ((JOBS_WRITE_PREFIX, TYPE_GLOB), (NOTIFICATIONS_WRITE_PREFIX, CHANNE
 SCOPE_HELP = (
     "admin, jobs:read, jobs:read:own, jobs:write, jobs:write:<type glob> such as "
     "jobs:write:diag.*, jobs:queue:<queue> (critical, high, default or bulk), "
-    "jobs:priority:<max> (0-9), notifications:read, notifications:write, or "
-    "notifications:write:<channel glob> such as notifications:write:ops-*"
+    "jobs:priority:<max> (0-9), notifications:read, notifications:write, "
+    "notifications:write:<channel glob> such as notifications:write:ops-*, or alerts:write"
 )
 
 
@@ -69,27 +75,51 @@ def validate_scope(scope: str) -> str:
     raise ValueError(f"unknown scope {scope!r}; use {SCOPE_HELP}")
 
 
-def _grants(scopes: Iterable[str], whole: str, name: str) -> bool:
-    """Whether the scopes hold ``admin``, ``whole``, or ``whole:<glob>`` with a glob matching
-    ``name`` (an empty glob grants nothing)."""
-    prefix = whole + ":"
-    for scope in scopes:
-        if scope in (ADMIN, whole):
-            return True
-        pattern = scope.removeprefix(prefix)
-        if scope.startswith(prefix) and pattern and fnmatchcase(name, pattern):
-            return True
-    return False
+@dataclass(frozen=True)
+class _Kind:
+    """What the scopes of one kind of thing allow: ``read`` reading it; ``write`` writing any of
+    it, narrowed by ``write:<glob>`` to the names the glob matches (an empty glob grants nothing);
+    ``admin`` everything."""
+
+    read: str
+    write: str
+
+    def scope_for(self, name: str) -> str:
+        """The narrowest scope that lets a key write ``name``."""
+        return f"{self.write}:{name}"
+
+    def may_read(self, scopes: Iterable[str]) -> bool:
+        """Whether the scopes allow reading."""
+        return any(scope in (ADMIN, self.read) for scope in scopes)
+
+    def may_write(self, scopes: Iterable[str], name: str) -> bool:
+        """Whether the scopes allow writing ``name``."""
+        prefix = self.write + ":"
+        for scope in scopes:
+            if scope in (ADMIN, self.write):
+                return True
+            pattern = scope.removeprefix(prefix)
+            if scope.startswith(prefix) and pattern and fnmatchcase(name, pattern):
+                return True
+        return False
+
+    def may_write_some(self, scopes: Iterable[str]) -> bool:
+        """Whether the scopes allow writing at least something."""
+        prefix = self.write + ":"
+        return any(scope in (ADMIN, self.write) or scope.startswith(prefix) for scope in scopes)
 
 
-def _grants_some(scopes: Iterable[str], whole: str) -> bool:
-    """Whether the scopes hold ``admin``, ``whole`` or any narrowing of it."""
-    return any(scope in (ADMIN, whole) or scope.startswith(whole + ":") for scope in scopes)
+_JOBS = _Kind(JOBS_READ, JOBS_WRITE)
+_NOTIFICATIONS = _Kind(NOTIFICATIONS_READ, NOTIFICATIONS_WRITE)
 
-
-def write_scope_for(job_type: str) -> str:
-    """The narrowest scope that lets a key enqueue ``job_type``."""
-    return JOBS_WRITE_PREFIX + job_type
+#: Reading every job, and queues; enqueueing a job type; enqueueing some job type; the narrowest
+#: scope that lets a key enqueue a job type.
+may_read, may_write, may_write_some = _JOBS.may_read, _JOBS.may_write, _JOBS.may_write_some
+write_scope_for = _JOBS.scope_for
+#: Reading notification deliveries; sending to a channel; sending to some channel; the
+#: narrowest scope that lets a key send to a channel.
+may_read_deliveries, may_notify = _NOTIFICATIONS.may_read, _NOTIFICATIONS.may_write
+may_notify_some, notify_scope_for = _NOTIFICATIONS.may_write_some, _NOTIFICATIONS.scope_for
 
 
 def is_admin(scopes: Iterable[str]) -> bool:
@@ -97,9 +127,9 @@ def is_admin(scopes: Iterable[str]) -> bool:
     return ADMIN in scopes
 
 
-def may_read(scopes: Iterable[str]) -> bool:
-    """Whether the scopes allow reading every job, and queues."""
-    return any(scope in (ADMIN, JOBS_READ) for scope in scopes)
+def may_post_alerts(scopes: Iterable[str]) -> bool:
+    """Whether the scopes allow posting alerts to the Alertmanager-compatible door."""
+    return any(scope in (ADMIN, ALERTS_WRITE) for scope in scopes)
 
 
 def may_read_own(scopes: Iterable[str]) -> bool:
@@ -146,33 +176,3 @@ def missing_for_job(scopes: Iterable[str], queue: str, priority: int | None = No
     if priority is not None and priority > max_priority(held):
         return JOBS_PRIORITY_PREFIX + str(priority)
     return None
-
-
-def may_write(scopes: Iterable[str], job_type: str) -> bool:
-    """Whether the scopes allow enqueueing ``job_type`` (an empty glob grants nothing)."""
-    return _grants(scopes, JOBS_WRITE, job_type)
-
-
-def may_write_some(scopes: Iterable[str]) -> bool:
-    """Whether the scopes allow enqueueing at least some job type."""
-    return _grants_some(scopes, JOBS_WRITE)
-
-
-def notify_scope_for(channel: str) -> str:
-    """The narrowest scope that lets a key send to ``channel``."""
-    return NOTIFICATIONS_WRITE_PREFIX + channel
-
-
-def may_read_deliveries(scopes: Iterable[str]) -> bool:
-    """Whether the scopes allow reading notification deliveries."""
-    return any(scope in (ADMIN, NOTIFICATIONS_READ) for scope in scopes)
-
-
-def may_notify(scopes: Iterable[str], channel: str) -> bool:
-    """Whether the scopes allow sending to ``channel`` (an empty glob grants nothing)."""
-    return _grants(scopes, NOTIFICATIONS_WRITE, channel)
-
-
-def may_notify_some(scopes: Iterable[str]) -> bool:
-    """Whether the scopes allow sending to at least some channel."""
-    return _grants_some(scopes, NOTIFICATIONS_WRITE)

@@ -123,7 +123,16 @@ class Settings(BaseSettings):
             raise ValueError(f"scheme {scheme!r} is not supported; use postgresql:// or sqlite://")
         return value
 
-    @field_validator("sentry_dsn", "flower_basic_auth", "var_dir", "backup_dir", mode="before")
+    @field_validator(
+        "sentry_dsn",
+        "flower_basic_auth",
+        "var_dir",
+        "backup_dir",
+        "secret_keys",
+        "notify_ca_file",
+        "prometheus_url",
+        mode="before",
+    )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value
@@ -214,10 +223,17 @@ class Settings(BaseSettings):
         default=30.0, gt=0, le=3600, description="An open breaker lets one trial send after this."
     )
 
-    @field_validator("secret_keys", "notify_ca_file", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
-        return None if value == "" else value
+    # Alerts (tasks/alerts): the Prometheus server PromQL rules read, the Alertmanager door.
+    prometheus_url: str | None = Field(
+        default=None,
+        description="The Prometheus HTTP API a promql rule reads when its spec names no url.",
+    )
+    alerts_resolve_timeout_s: int = Field(
+        default=300,
+        ge=10,
+        le=86_400,
+        description="A received alert without endsAt is resolved this long after it was posted.",
+    )
 
     @field_validator("secret_keys")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from celery import signals
@@ -79,17 +80,23 @@ def _leave_job(**_: Any) -> None:
     context.correlation_id.set(None)
 
 
+#: Each Celery signal and the hooks it runs, in the order they run.
+_HOOKS: tuple[tuple[Any, tuple[Callable[..., Any], ...]], ...] = (
+    (signals.setup_logging, (_setup_logging,)),
+    (signals.celeryd_init, (_init_sentry_worker,)),
+    (signals.worker_init, (_setup_worker_metrics,)),
+    (signals.worker_process_init, (_init_sentry_worker, _declare_pool_child)),
+    (signals.worker_ready, (_worker_online,)),
+    (signals.beat_init, (_init_sentry_beat, _setup_beat_metrics)),
+    (signals.task_prerun, (_enter_job,)),
+    (signals.task_postrun, (_leave_job,)),
+    (signals.worker_process_shutdown, (_forget_pool_child,)),
+    (signals.worker_shutdown, (_worker_offline,)),
+)
+
+
 def connect() -> None:
     """Connect the hooks (idempotent: Celery signals dedupe by receiver)."""
-    signals.setup_logging.connect(_setup_logging, weak=False)
-    signals.worker_process_init.connect(_init_sentry_worker, weak=False)
-    signals.celeryd_init.connect(_init_sentry_worker, weak=False)
-    signals.beat_init.connect(_init_sentry_beat, weak=False)
-    signals.beat_init.connect(_setup_beat_metrics, weak=False)
-    signals.worker_init.connect(_setup_worker_metrics, weak=False)
-    signals.worker_process_init.connect(_declare_pool_child, weak=False)
-    signals.worker_ready.connect(_worker_online, weak=False)
-    signals.worker_shutdown.connect(_worker_offline, weak=False)
-    signals.worker_process_shutdown.connect(_forget_pool_child, weak=False)
-    signals.task_prerun.connect(_enter_job, weak=False)
-    signals.task_postrun.connect(_leave_job, weak=False)
+    for signal, hooks in _HOOKS:
+        for hook in hooks:
+            signal.connect(hook, weak=False)

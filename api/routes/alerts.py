@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 
 from api.alert_schemas import AlertEventOut, AlertHistoryPage, AlertOut, AlertPage
 from api.auth import ReadKey
-from api.listing import Cursor, Limit, Position, fetch_page
+from api.listing import Cursor, Limit, Position, listed
 from api.schemas import error_responses
 from tasks.alerts import instances
 from tasks.alerts import rule_store as store
@@ -46,8 +46,7 @@ def list_alerts(
         wanted = state.value if state is not None else None
         return instances.list_instances(before, count, state=wanted, rule_id=rule_id)
 
-    page, next_cursor = fetch_page(fetch, cursor, limit)
-    return AlertPage(items=[AlertOut.from_record(r) for r in page], next_cursor=next_cursor)
+    return listed(AlertPage, AlertOut.from_record, fetch, cursor, limit)
 
 
 @router.get("/history", summary="Alert history", responses=error_responses(401, 403, 404, 422, 503))
@@ -60,7 +59,4 @@ def alert_history(
     def fetch(before: tuple[datetime, uuid.UUID] | None, count: int) -> list[AlertEventRow]:
         return instances.history(before, count, rule_id=rule_id)
 
-    page, next_cursor = fetch_page(fetch, cursor, limit)
-    return AlertHistoryPage(
-        items=[AlertEventOut.from_record(r) for r in page], next_cursor=next_cursor
-    )
+    return listed(AlertHistoryPage, AlertEventOut.from_record, fetch, cursor, limit)

@@ -13,7 +13,17 @@ from kombu.exceptions import OperationalError
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 
-from api.auth import CorrelationId, JobReadKey, WriteKey, check_read, check_write, owner, spend
+from api.auth import (
+    CorrelationId,
+    JobReadKey,
+    WriteKey,
+    check_read,
+    check_write,
+    job_reader,
+    owner,
+    spend,
+    writer,
+)
 from api.errors import error_body
 from api.idempotency import (
     DEDUPLICATED_HEADER,
@@ -23,6 +33,7 @@ from api.idempotency import (
 )
 from api.listing import Cursor, Limit, TypeFilter, job_page
 from api.refusals import refuse_idempotency_header
+from api.resource_routes import ResourceRoutes
 from api.schemas import (
     BatchAccepted,
     BatchIn,
@@ -50,12 +61,9 @@ BatchResult = BatchAccepted | BatchRejected
 
 #: A batch would name 1000 jobs with one key; a replay enqueues a new job on every call.
 BatchKeyRefused = Annotated[None, refuse_idempotency_header("give each item its idempotency_key")]
-ReplayKeyRefused = Annotated[
-    None,
-    refuse_idempotency_header(
-        "every replay enqueues a new job; the original's replayed_by names the last one"
-    ),
-]
+_REPLAY_REFUSAL = refuse_idempotency_header(
+    "every replay enqueues a new job; the original's replayed_by names the last one"
+)
 _DEDUPLICATED = deduplicated(
     JobOut, "An idempotency or unique key resolved the request to an existing job."
 )
@@ -150,33 +158,23 @@ def _batch_result(index: int, outcome: JobRecord | Rejected) -> BatchResult:
     return BatchAccepted(index=index, job=JobOut.from_record(outcome))
 
 
-def _job_id(job_id: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(job_id)
-    except ValueError:
-        raise JobNotFound(f"no job with id {job_id!r}; job ids are UUIDs") from None
+routes = ResourceRoutes(router, "job", JobNotFound, JobOut, read=job_reader, write=writer)
+routes.add_get(
+    "Get a job",
+    """The job's current record. A `jobs:read:own` key reads only the jobs it enqueued: any
+    other is a 404.""",
+    jobs.get_job,
+    check_read,
+)
 
 
-def _writable_job(job_id: str, key: ApiKey) -> Job:
+def _writable_job(job_id: uuid.UUID, key: ApiKey) -> Job:
     """The job, when ``key`` may enqueue its type on its queue (the rule for acting on it):
     else 404 or 403."""
-    return check_write(key, check_read(key, jobs.get_job(_job_id(job_id))))
+    return check_write(key, check_read(key, jobs.get_job(job_id)))
 
 
-@router.get("/{job_id}", summary="Get a job", responses=error_responses(401, 403, 404, 503))
-def get_job(job_id: str, key: JobReadKey) -> JobOut:
-    """The job's current record. A `jobs:read:own` key reads only the jobs it enqueued: any
-    other is a 404."""
-    return JobOut.from_record(check_read(key, jobs.get_job(_job_id(job_id))))
-
-
-@router.post(
-    "/{job_id}/cancel",
-    status_code=202,
-    summary="Cancel a job",
-    responses=error_responses(401, 403, 404, 409, 503),
-)
-def cancel(job_id: str, key: WriteKey) -> CancelOut:
+def _cancel(job_id: uuid.UUID, key: ApiKey) -> CancelOut:
     """Cancel a job that has not finished. A waiting job is cancelled at once (`final`); a
     running one is asked to stop (`final` false) and becomes `cancelled` when it does.
     409 `job_state_conflict` when it has finished already. Needs the scope to enqueue its type
@@ -191,13 +189,7 @@ def cancel(job_id: str, key: WriteKey) -> CancelOut:
     return CancelOut(job=JobOut.from_record(outcome.job), final=outcome.final)
 
 
-@router.post(
-    "/{job_id}/replay",
-    status_code=202,
-    summary="Replay a job",
-    responses=error_responses(401, 403, 404, 409, 422, 503),
-)
-def replay(job_id: str, key: WriteKey, _: ReplayKeyRefused = None) -> JobOut:
+def _replay(job_id: uuid.UUID, key: ApiKey) -> JobOut:
     """Enqueue a dead, failed or cancelled job again as a new job (its `replay_of` names the
     original); 409 `job_state_conflict` for any other status. Needs the scope to enqueue its type
     on its queue at its priority. Every call enqueues a new job: an `Idempotency-Key` header is
@@ -207,6 +199,8 @@ def replay(job_id: str, key: WriteKey, _: ReplayKeyRefused = None) -> JobOut:
     return JobOut.from_record(replay_job(record.id, key.scopes))
 
 
+routes.add_action("cancel", "Cancel a job", _cancel, 409)
+replay = routes.add_action("replay", "Replay a job", _replay, 409, 422, refusal=_REPLAY_REFUSAL)
 # The path before "replay" became the one word for an operator's run-again ("retry" names the
 # worker's automatic next attempt); kept so existing clients and scripts keep working.
 router.add_api_route(

@@ -1,24 +1,24 @@
-"""What can go wrong with an alert rule (the API maps these in ``api/errors.py``, the CLI in
-``cli/failures.py``)."""
+"""What can go wrong with an alert rule. Each error is of a kind in ``workers/errors.py``, whose
+one table gives the API's status and the CLI's exit code."""
 
 from __future__ import annotations
 
-from workers.errors import TaskyardError
+from workers.errors import Conflict, Invalid, NotFound, TaskyardError
 
 
-class InvalidAlertRule(TaskyardError):
+class InvalidAlertRule(Invalid):
     """A rule does not validate; the details name the field (``threshold``, ``spec.query``)."""
 
     code = "invalid_alert_rule"
 
 
-class AlertRuleNotFound(TaskyardError):
+class AlertRuleNotFound(NotFound):
     """No alert rule has that id or name."""
 
     code = "alert_rule_not_found"
 
 
-class AlertRuleConflict(TaskyardError):
+class AlertRuleConflict(Conflict):
     """An alert rule with that name exists already."""
 
     code = "alert_rule_conflict"

@@ -26,7 +26,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tasks.alerts.states import AlertEvent, AlertState, Transition, transition
+from tasks.alerts.states import AlertEvent, AlertState, AlertTransition, transition
 from workers.errors import TaskyardError
 from workers.store.engine import session_scope
 from workers.store.lookup import newest_page
@@ -58,34 +58,9 @@ class Observed:
 
     labels: dict[str, str]
     instance_id: uuid.UUID | None
-    move: Transition | None
+    move: AlertTransition | None
     value: float | None
     error: str | None
-
-
-def _event(
-    session: Session,
-    instance_id: uuid.UUID,
-    rule_id: uuid.UUID,
-    move: Transition,
-    at: datetime,
-    value: float | None,
-) -> AlertEventRow:
-    row = AlertEventRow(
-        id=uuid.uuid4(),
-        instance_id=instance_id,
-        rule_id=rule_id,
-        event=move.event.value,
-        source_state=(move.source or move.target).value,
-        target_state=move.target.value,
-        actor=move.actor.value,
-        at=at,
-        value=value,
-        notice=move.notice.value if move.notice else None,
-        created_at=utcnow(),
-    )
-    session.add(row)
-    return row
 
 
 def log_events(rows: Sequence[AlertEventRow]) -> None:
@@ -107,46 +82,66 @@ def log_events(rows: Sequence[AlertEventRow]) -> None:
         )
 
 
-def _move(
-    session: Session,
-    instance_id: uuid.UUID,
-    rule_id: uuid.UUID,
-    move: Transition,
-    at: datetime,
-    value: float | None,
-) -> AlertEventRow:
-    """Apply ``move`` to the instance (its ``since`` becomes ``at``) and write its event."""
-    assert move.source is not None
-    values: dict[str, object] = {"state": move.target.value, "since": at}
-    if move.event is AlertEvent.FIRE:
-        values["fired_at"] = at
-    done = session.execute(
-        update(AlertInstance)
-        .where(AlertInstance.id == instance_id, AlertInstance.state == move.source.value)
-        .values(**values)
-    )
-    if done.rowcount != 1:  # type: ignore[attr-defined]
-        raise StaleInstance(f"alert instance {instance_id} is no longer {move.source}")
-    return _event(session, instance_id, rule_id, move, at, value)
+@dataclass(frozen=True)
+class _Writes:
+    """The writes of one rule's instances at one time ``at`` (a slot, or an operator's edit),
+    in the caller's ``session``: each move with its event row."""
 
+    session: Session
+    rule_id: uuid.UUID
+    at: datetime
 
-def _create(
-    session: Session, rule_id: uuid.UUID, labels: dict[str, str], at: datetime, value: float | None
-) -> AlertEventRow:
-    """A new instance, inactive since ``at``, and its ``create`` event."""
-    instance = AlertInstance(
-        id=uuid.uuid4(),
-        rule_id=rule_id,
-        fingerprint=fingerprint(labels),
-        labels=labels,
-        state=AlertState.INACTIVE.value,
-        since=at,
-        created_at=utcnow(),
-    )
-    session.add(instance)
-    session.flush()
-    created = transition(None, AlertState.INACTIVE, AlertEvent.CREATE)
-    return _event(session, instance.id, rule_id, created, at, value)
+    def _event(
+        self, instance_id: uuid.UUID, move: AlertTransition, value: float | None
+    ) -> AlertEventRow:
+        row = AlertEventRow(
+            id=uuid.uuid4(),
+            instance_id=instance_id,
+            rule_id=self.rule_id,
+            event=move.event.value,
+            source_state=(move.source or move.target).value,
+            target_state=move.target.value,
+            actor=move.actor.value,
+            at=self.at,
+            value=value,
+            notice=move.notice.value if move.notice else None,
+            created_at=utcnow(),
+        )
+        self.session.add(row)
+        return row
+
+    def move(
+        self, instance_id: uuid.UUID, move: AlertTransition, value: float | None
+    ) -> AlertEventRow:
+        """Apply ``move`` to the instance (its ``since`` becomes ``at``) and write its event."""
+        assert move.source is not None
+        values: dict[str, object] = {"state": move.target.value, "since": self.at}
+        if move.event is AlertEvent.FIRE:
+            values["fired_at"] = self.at
+        done = self.session.execute(
+            update(AlertInstance)
+            .where(AlertInstance.id == instance_id, AlertInstance.state == move.source.value)
+            .values(**values)
+        )
+        if done.rowcount != 1:  # type: ignore[attr-defined]
+            raise StaleInstance(f"alert instance {instance_id} is no longer {move.source}")
+        return self._event(instance_id, move, value)
+
+    def create(self, labels: dict[str, str], value: float | None) -> AlertEventRow:
+        """A new instance, inactive since ``at``, and its ``create`` event."""
+        instance = AlertInstance(
+            id=uuid.uuid4(),
+            rule_id=self.rule_id,
+            fingerprint=fingerprint(labels),
+            labels=labels,
+            state=AlertState.INACTIVE.value,
+            since=self.at,
+            created_at=utcnow(),
+        )
+        self.session.add(instance)
+        self.session.flush()
+        created = transition(None, AlertState.INACTIVE, AlertEvent.CREATE)
+        return self._event(instance.id, created, value)
 
 
 def _claim(
@@ -182,16 +177,15 @@ def apply_slot(
             if not _claim(session, rule_id, generation, slot_at, error):
                 return None
             evaluated = utcnow()
+            writes = _Writes(session, rule_id, slot_at)
             for seen in observed:
                 instance_id = seen.instance_id
                 if instance_id is None:
-                    created = _create(session, rule_id, seen.labels, slot_at, seen.value)
+                    created = writes.create(seen.labels, seen.value)
                     made.append(created)
                     instance_id = created.instance_id
                 if seen.move is not None:
-                    made.append(
-                        _move(session, instance_id, rule_id, seen.move, slot_at, seen.value)
-                    )
+                    made.append(writes.move(instance_id, seen.move, seen.value))
                 session.execute(
                     update(AlertInstance)
                     .where(AlertInstance.id == instance_id)
@@ -219,9 +213,10 @@ def reset_rule(session: Session, rule_id: uuid.UUID, at: datetime) -> list[Alert
             AlertInstance.rule_id == rule_id, AlertInstance.state != AlertState.INACTIVE.value
         )
     ).all()
+    writes = _Writes(session, rule_id, at)
     for instance_id, state, value in active:
         move = transition(AlertState(state), AlertState.INACTIVE, AlertEvent.RESET)
-        made.append(_move(session, instance_id, rule_id, move, at, value))
+        made.append(writes.move(instance_id, move, value))
     return made
 
 

@@ -11,7 +11,9 @@ import uuid
 from dataclasses import dataclass
 
 from tasks.alerts import instances
+from tasks.alerts.received import annotations_for
 from tasks.alerts.rules import notice_data, spec_of
+from tasks.alerts.sources import SourceKind
 from tasks.notifications import notify
 from tasks.notifications.errors import InvalidNotification, RenderError
 from tasks.notifications.notify import NotificationRequest
@@ -59,7 +61,9 @@ def message(owed: Owed) -> Rendered:
     """The notice's subject and text."""
     spec = spec_of(owed.rule)
     labels = dict(owed.instance.labels)
-    data = notice_data(spec, labels, owed.event.value, owed.event.target_state)
+    door = spec.source is SourceKind.ALERTMANAGER
+    received = annotations_for(labels, spec.labels) if door else None
+    data = notice_data(spec, labels, owed.event.value, owed.event.target_state, received)
     notice = owed.event.notice
     try:
         rendered = render(

@@ -188,12 +188,18 @@ def sample_data(spec: RuleSpec) -> dict[str, Any]:
 
 
 def notice_data(
-    spec: RuleSpec, labels: dict[str, str], value: float | None, state: str
+    spec: RuleSpec,
+    labels: dict[str, str],
+    value: float | None,
+    state: str,
+    annotations: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The variables of a rule's annotation templates."""
+    """The variables of a rule's annotation templates (``annotations``: those an alert was
+    received with through the Alertmanager door)."""
     return {
         "rule": spec.name,
         "labels": labels,
+        "annotations": annotations or {},
         "value": value,
         "state": state,
         "op": spec.op.value,
@@ -234,9 +240,10 @@ def _channels(names: Any) -> tuple[str, ...]:
     return wanted
 
 
-def check_rule(spec: RuleSpec) -> RuleSpec:
+def check_rule(spec: RuleSpec, saved: RuleSpec | None = None) -> RuleSpec:
     """``spec`` validated, its defaults filled in, else :class:`InvalidAlertRule` naming the
-    field (``threshold``, ``spec.query``, ``annotations.summary``...)."""
+    field (``threshold``, ``spec.query``, ``annotations.summary``...); ``saved`` is the rule
+    as stored, when this is an edit."""
     if not isinstance(spec.name, str) or not is_name(spec.name):
         raise invalid("name", f"{str(spec.name)[:50]!r} is not a usable name; {NAME_RULE}")
     source = _choice(SourceKind, "source", spec.source)
@@ -247,7 +254,11 @@ def check_rule(spec: RuleSpec) -> RuleSpec:
         source=source,
         op=op,
         threshold=threshold,
-        spec=check_spec(source, spec.spec if isinstance(spec.spec, dict) else {}),
+        spec=check_spec(
+            source,
+            spec.spec if isinstance(spec.spec, dict) else {},
+            saved.spec if saved is not None and saved.source == source else None,
+        ),
         recovery_threshold=_recovery(op, threshold, spec.recovery_threshold),
         for_s=_seconds("for_s", spec.for_s, 0, MAX_TIMER_S),
         keep_firing_for_s=_seconds("keep_firing_for_s", spec.keep_firing_for_s, 0, MAX_TIMER_S),

@@ -4,7 +4,8 @@ Each source kind has a strict model of its ``spec`` (checked when the rule is sa
 field named as ``spec.<name>``) and a reader that returns rows of labels and a value at a
 slot. Values never become labels. What the store answers is read as of the slot's time
 (windows end at the slot); a queue's depth is what the broker holds when it is asked.
-PromQL sources are not built yet.
+A PromQL query (``promql.py``) is asked at the slot's time; the alerts received through the
+Alertmanager door (``received.py``) are those active at the slot.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import ColumnElement, func, select
 
+from tasks.alerts import promql, received
 from tasks.alerts.errors import EvaluationFailed, invalid
 from tasks.alerts.sql import check_query, run_query
 from workers.queue_depth import queue_depths
@@ -40,6 +42,8 @@ class SourceKind(StrEnum):
     DEAD_JOBS = "dead_jobs"
     DELIVERIES_FAILING = "deliveries_failing"
     SQL = "sql"
+    PROMQL = "promql"
+    ALERTMANAGER = "alertmanager"
 
 
 class Spec(BaseModel):
@@ -88,19 +92,24 @@ class SqlSpec(Spec):
     query: str
 
 
-SPECS: dict[SourceKind, type[Spec]] = {
+SPECS: dict[SourceKind, type[BaseModel]] = {
     SourceKind.QUEUE_DEPTH: QueueSpec,
     SourceKind.OLDEST_QUEUED_AGE: QueueSpec,
     SourceKind.FAILURE_RATIO: FailureSpec,
     SourceKind.DEAD_JOBS: DeadSpec,
     SourceKind.DELIVERIES_FAILING: DeliverySpec,
     SourceKind.SQL: SqlSpec,
+    SourceKind.PROMQL: promql.PromqlSpec,
+    SourceKind.ALERTMANAGER: received.AlertmanagerSpec,
 }
 
 
-def check_spec(kind: SourceKind, spec: dict[str, Any]) -> dict[str, Any]:
+def check_spec(
+    kind: SourceKind, spec: dict[str, Any], saved: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """``spec`` validated for ``kind`` (its defaults filled in), else
-    :class:`InvalidAlertRule` naming ``spec.<field>``."""
+    :class:`InvalidAlertRule` naming ``spec.<field>``. A PromQL query is asked of its server
+    unless it is the ``saved`` spec unchanged (a pause needs no server)."""
     try:
         model = SPECS[kind].model_validate(spec)
     except ValidationError as error:
@@ -110,6 +119,8 @@ def check_spec(kind: SourceKind, spec: dict[str, Any]) -> dict[str, Any]:
     if isinstance(model, SqlSpec):
         check_query("spec.query", model.query)
     checked = model.model_dump(mode="json")
+    if isinstance(model, promql.PromqlSpec) and checked != saved:
+        promql.check_spec(model)
     try:
         check_document(checked, "spec")
     except Unstorable as error:
@@ -208,6 +219,8 @@ _READERS: dict[SourceKind, Callable[[Any, datetime], Rows]] = {
     SourceKind.DEAD_JOBS: _dead_jobs,
     SourceKind.DELIVERIES_FAILING: _deliveries_failing,
     SourceKind.SQL: _sql,
+    SourceKind.PROMQL: promql.read,
+    SourceKind.ALERTMANAGER: received.read,
 }
 
 

@@ -33,13 +33,13 @@ from tasks.notifications.states import (
     DeliveryEvent,
     DeliveryStatus,
 )
+from workers.states import Actor
 from workers.storable import storable_text
 from workers.store.engine import session_scope, writer_connection
 from workers.store.jobs import NewJob
 from workers.store.lookup import newest_page, row_or_raise
 from workers.store.models import (
     FINISHED_STATUSES,
-    Actor,
     Channel,
     Delivery,
     DigestMember,
@@ -235,7 +235,7 @@ def record(
             session.add(notification)
             session.flush()
         for delivery in new:
-            if delivery.status not in {s.value for s in _CREATED}:
+            if delivery.status not in TRANSITIONS.created:
                 raise ValueError(
                     f"a delivery is created queued or scheduled, not {delivery.status}"
                 )
@@ -254,9 +254,6 @@ def record(
                         added_at=now,
                     )
                 )
-
-
-_CREATED = frozenset(t.target for t in TRANSITIONS if t.source is None)
 
 
 class DigestClosed(Exception):

@@ -99,25 +99,42 @@ def _client(host: str, context: ssl.SSLContext) -> httpx.Client:
 os.register_at_fork(after_in_child=_client.cache_clear)
 
 
-def post_json(url: str, body: bytes, headers: dict[str, str]) -> Outcome:
-    """POST ``body`` (JSON) to ``url``, pinned to a checked address, and classify the answer."""
+def pinned_request(
+    method: str,
+    url: str,
+    *,
+    timeout: float,
+    headers: dict[str, str] | None = None,
+    content: bytes | None = None,
+    params: dict[str, str] | None = None,
+) -> httpx.Response:
+    """``method`` ``url`` through this process's client for its host, pinned to a checked
+    address (:class:`OutboundRefused` when it may not be reached), with the URL's ``Host`` and
+    TLS server name; redirects are not followed. A failed exchange is ``httpx.TransportError``."""
     target = httpx.URL(url)
     host = target.host
     port = target.port or (443 if target.scheme == "https" else 80)
     address = checked_addresses(host, port)[0]
     pinned = target.copy_with(host=str(address))
-    sent_headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **headers,
+    sent_headers = {"User-Agent": USER_AGENT, **(headers or {}),
                     "Host": target.netloc.decode("ascii")}  # fmt: skip
     # The TLS server name (and certificate check) stays the host's, not the pinned address's.
     extensions = {"sni_hostname": host} if target.scheme == "https" else {}
-    timeout = get_settings().notify_timeout_s
     client = _client(host.lower(), tls_context())
+    return client.request(
+        method, pinned, content=content, params=params, headers=sent_headers,
+        extensions=extensions, timeout=timeout,
+    )  # fmt: skip
+
+
+def post_json(url: str, body: bytes, headers: dict[str, str]) -> Outcome:
+    """POST ``body`` (JSON) to ``url``, pinned to a checked address, and classify the answer."""
+    sent_headers = {"Content-Type": "application/json", **headers}
+    timeout = get_settings().notify_timeout_s
     try:
-        response = client.post(
-            pinned, content=body, headers=sent_headers, extensions=extensions, timeout=timeout
-        )
+        response = pinned_request("POST", url, content=body, headers=sent_headers, timeout=timeout)
     except httpx.TransportError as error:
-        return _transport_failure(error, host)
+        return _transport_failure(error, httpx.URL(url).host)
     message_id = next((response.headers[h] for h in MESSAGE_ID_HEADERS if h in response.headers),
                       None)  # fmt: skip
     return classify_status(response.status_code, response.headers.get("Retry-After"), message_id)

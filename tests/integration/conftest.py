@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.api import api_client
+from tests.support.api import ROLES, Headers, api_client, issue_keys
+from tests.support.sinks import SINK_SECRET, HttpSink, http_sink
 
 
 @pytest.fixture(scope="module")
@@ -16,3 +17,32 @@ def client(runtime: dict[str, str]) -> Iterator[TestClient]:
     it, e.g. to set more settings first)."""
     with api_client() as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="module")
+def keys(runtime: dict[str, str]) -> dict[str, Headers]:
+    """Headers of an ``admin``, a ``reader`` and a ``writer`` key (``ROLES``); a module that
+    needs other scopes overrides it."""
+    return issue_keys(ROLES)
+
+
+@pytest.fixture(scope="module")
+def admin(keys: dict[str, Headers]) -> Headers:
+    """The ``admin`` key's headers."""
+    return keys["admin"]
+
+
+@pytest.fixture(scope="module")
+def sink(runtime: dict[str, str]) -> Iterator[HttpSink]:
+    """An HTTP sink on loopback for this module's webhook channels; it checks signatures with
+    ``SINK_SECRET``."""
+    with http_sink(SINK_SECRET) as running:
+        yield running
+
+
+@pytest.fixture
+def fresh_sink(sink: HttpSink) -> HttpSink:
+    """The module's sink reset for this test (a module applies it to every test with
+    ``pytestmark = pytest.mark.usefixtures("fresh_sink")``)."""
+    sink.reset()
+    return sink

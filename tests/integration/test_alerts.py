@@ -20,7 +20,6 @@ from tasks.alerts.decision import Op, Policy
 from tasks.alerts.errors import InvalidAlertRule
 from tasks.alerts.evaluation import evaluate_due, evaluate_rule, slot_of
 from tasks.alerts.instances import Observed
-from tasks.alerts.notices import SCOPE
 from tasks.alerts.rules import RuleSpec
 from tasks.alerts.sources import SourceKind
 from tasks.alerts.states import AlertEvent, AlertState, transition
@@ -28,14 +27,13 @@ from tasks.jobs.catalog import DIAG_NOOP
 from tasks.jobs.producer import JobRequest, enqueue
 from tasks.maintenance.alerts import alerts as alerts_task_run
 from tasks.notifications import store as channel_store
-from tasks.notifications.catalog import DeliverPayload
 from tasks.notifications.channels import parse_config
-from tasks.notifications.sending import deliver
+from tests.support.alerts import deliver_alert_notices, subjects
 from tests.support.channels import channel_settings
 from tests.support.sinks import HttpSink, http_sink
 from workers.app import app
 from workers.store.engine import dispose_engines, get_engine, session_scope
-from workers.store.models import AlertEventRow, AlertRule, Delivery, Job, Notification
+from workers.store.models import AlertEventRow, AlertRule, Job
 from workers.store.types import utcnow
 
 SECRET = "whsec-alerts-0123456789"
@@ -53,7 +51,7 @@ def sink(runtime: dict[str, str]) -> Iterator[HttpSink]:
 
 @pytest.fixture(autouse=True)
 def fresh(sink: HttpSink) -> None:
-    _deliver_alert_notices()  # what an earlier test left owed is sent before this one
+    deliver_alert_notices()  # what an earlier test left owed is sent before this one
     sink.received.clear()
     _drain()
 
@@ -66,23 +64,6 @@ def _drain() -> None:
 def _fill(count: int) -> None:
     for _ in range(count):
         enqueue(JobRequest(DIAG_NOOP.name, queue=QUEUE))
-
-
-def _deliver_alert_notices() -> None:
-    """Carry every alert notice's deliveries as their jobs would (each run sends once)."""
-    query = (
-        select(Delivery.id)
-        .join(Notification, Notification.id == Delivery.notification_id)
-        .where(Notification.idempotency_scope == SCOPE)
-    )
-    with session_scope() as session:
-        ids = list(session.scalars(query))
-    for delivery_id in ids:
-        deliver(DeliverPayload(delivery_id=str(delivery_id)))
-
-
-def _subjects(sink: HttpSink) -> list[str]:
-    return [json.loads(r.body)["subject"] for r in sink.received]
 
 
 def _rule(name: str, **fields: object) -> AlertRule:
@@ -123,15 +104,15 @@ def test_a_queue_depth_rule_fires_after_for_s_and_resolves_with_one_notice_each(
     assert _states(rule) == ["firing"]
     evaluate_due(t0 + timedelta(seconds=65))  # the same slot again: nothing new
     evaluate_due(t0 + timedelta(seconds=70))
-    _deliver_alert_notices()
-    assert _subjects(sink) == ["[FIRING] backlog: 3.0 >= 3.0"]
+    deliver_alert_notices()
+    assert subjects(sink) == ["[FIRING] backlog: 3.0 >= 3.0"]
     # And drained, it resolves, with one RESOLVED
     _drain()
     evaluate_due(t0 + timedelta(seconds=80))
     assert _states(rule) == ["inactive"]
-    _deliver_alert_notices()
-    _deliver_alert_notices()
-    assert _subjects(sink) == ["[FIRING] backlog: 3.0 >= 3.0", "[RESOLVED] backlog: 0.0 >= 3.0"]
+    deliver_alert_notices()
+    deliver_alert_notices()
+    assert subjects(sink) == ["[FIRING] backlog: 3.0 >= 3.0", "[RESOLVED] backlog: 0.0 >= 3.0"]
     assert _events(rule) == ["create", "pend", "fire", "resolve"]
     text = json.loads(sink.received[0].body)["text"]
     assert "queue=bulk" in text
@@ -148,11 +129,11 @@ def test_a_slot_evaluated_twice_is_applied_once(sink: HttpSink) -> None:
     assert evaluate_rule(rule, slot - timedelta(seconds=10)) is False  # never an older slot
     assert _events(rule) == ["create", "fire"]
     notices.flush()
-    _deliver_alert_notices()
-    assert _subjects(sink) == ["[FIRING] twice: 3.0 >= 3.0"]
+    deliver_alert_notices()
+    assert subjects(sink) == ["[FIRING] twice: 3.0 >= 3.0"]
     rule_store.delete_rule(rule.id)
-    _deliver_alert_notices()
-    assert _subjects(sink)[-1] == "[RESOLVED] twice: 3.0 >= 3.0"  # removal resolves it
+    deliver_alert_notices()
+    assert subjects(sink)[-1] == "[RESOLVED] twice: 3.0 >= 3.0"  # removal resolves it
 
 
 def test_a_flap_inside_keep_firing_for_sends_nothing_new(sink: HttpSink) -> None:
@@ -172,8 +153,8 @@ def test_a_flap_inside_keep_firing_for_sends_nothing_new(sink: HttpSink) -> None
     assert _states(rule) == ["recovering"]
     evaluate_due(t0 + timedelta(seconds=90))
     assert _states(rule) == ["inactive"]
-    _deliver_alert_notices()
-    assert [s.split(" ")[0] for s in _subjects(sink)] == ["[FIRING]", "[RESOLVED]"]
+    deliver_alert_notices()
+    assert [s.split(" ")[0] for s in subjects(sink)] == ["[FIRING]", "[RESOLVED]"]
     assert _events(rule) == ["create", "fire", "recover", "refire", "recover", "resolve"]
     rule_store.delete_rule(rule.id)
 
@@ -291,7 +272,7 @@ def test_a_notice_sent_again_is_the_same_notification(sink: HttpSink) -> None:
     rule = _rule("once", for_s=0)
     _fill(3)
     evaluate_due(_start())
-    _deliver_alert_notices()
+    deliver_alert_notices()
     assert len(sink.received) == 1
     first = _notified(rule)
     # A crash between the send and its mark: the outbox still owes it, and sends it again.
@@ -302,7 +283,7 @@ def test_a_notice_sent_again_is_the_same_notification(sink: HttpSink) -> None:
             .values(notified_at=None, notification_id=None)
         )
     assert notices.flush() == 1
-    _deliver_alert_notices()
+    deliver_alert_notices()
     assert len(sink.received) == 1  # the same notification, its delivery sent already
     assert _notified(rule) == first
     rule_store.delete_rule(rule.id)

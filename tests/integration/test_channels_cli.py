@@ -16,12 +16,12 @@ from tasks.notifications.guards import endpoint_for, record_result
 from tasks.notifications.sealing import new_key
 from tests.support.channels import channel_settings, raw_row, use_keys
 from tests.support.cli import last_line, one_line_failure, run
-from tests.support.sinks import HttpSink, http_sink, smtp_server
+from tests.support.sinks import SINK_SECRET, HttpSink, smtp_server
 from workers.settings import get_settings
 
-HOOK_SECRET = "whsec-cli-0123456789abcdef"
 SLACK_URL_TAIL = "/services/TCLI/BCLI/clislacktoken31"
 PASSWORD = "cli-smtp-pw-8675309"
+pytestmark = pytest.mark.usefixtures("fresh_sink")
 
 
 def run_env(*args: str, **env: str) -> Result:
@@ -29,23 +29,10 @@ def run_env(*args: str, **env: str) -> Result:
     return CliRunner().invoke(cli, list(args), env=env)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", autouse=True)
 def settings(runtime: dict[str, str]) -> Iterator[pytest.MonkeyPatch]:
     with channel_settings(TASKYARD_SECRET_KEYS=None) as patch:
         yield patch
-
-
-@pytest.fixture(scope="module")
-def sink(settings: pytest.MonkeyPatch) -> Iterator[HttpSink]:
-    with http_sink(HOOK_SECRET) as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def _fresh_sink(sink: HttpSink) -> None:
-    sink.answer = "ok"
-    sink.received.clear()
-    sink.refused.clear()
 
 
 def everything(result: Result) -> str:
@@ -55,7 +42,7 @@ def everything(result: Result) -> str:
 def test_add_list_show_test_remove_a_webhook(sink: HttpSink) -> None:
     added = run_env("channels", "add", "ci-hooks", "--kind", "webhook", "--url",
                     f"{sink.url}/ci", "--description", "CI results",
-                    TASKYARD_CHANNEL_SECRET=HOOK_SECRET)  # fmt: skip
+                    TASKYARD_CHANNEL_SECRET=SINK_SECRET)  # fmt: skip
 
     channel_id = uuid.UUID(last_line(added))
     assert "TASKYARD_SECRET_KEYS is not set" in added.stderr  # said once, at the write
@@ -81,7 +68,7 @@ def test_add_list_show_test_remove_a_webhook(sink: HttpSink) -> None:
     line = one_line_failure(run("channels", "show", "ci-hooks"), 1)
     assert "`taskyard channels list` shows them" in line
     for result in (added, listed, shown, tested):
-        assert HOOK_SECRET not in everything(result)
+        assert SINK_SECRET not in everything(result)
 
 
 def test_a_generated_webhook_secret_is_shown_once_and_signs(sink: HttpSink) -> None:
@@ -92,7 +79,7 @@ def test_a_generated_webhook_secret_is_shown_once_and_signs(sink: HttpSink) -> N
     try:
         assert run("channels", "test", "gen-hooks").exit_code == 0
     finally:
-        sink.secret = HOOK_SECRET
+        sink.secret = SINK_SECRET
     assert sink.refused == []
     assert generated not in everything(run("channels", "show", "gen-hooks"))
 
@@ -133,17 +120,17 @@ def test_an_email_channel_logs_in_without_showing_its_password() -> None:
     [
         (["--kind", "email", "--host", "127.0.0.1", "--from", "ty@example.com", "--to", "nope"],
          "--to: 'nope' is not an email address"),
-        (["--kind", "webhook", "--url", "http://10.1.2.3/x", "--secret", HOOK_SECRET],
+        (["--kind", "webhook", "--url", "http://10.1.2.3/x", "--secret", SINK_SECRET],
          "a private address"),
-        (["--kind", "webhook", "--url", "http://169.254.169.254/", "--secret", HOOK_SECRET],
+        (["--kind", "webhook", "--url", "http://169.254.169.254/", "--secret", SINK_SECRET],
          "cloud metadata"),
         (["--kind", "webhook", "--url", "http://127.0.0.1/x", "--secret", "short"],
          "--secret: must be at least 16 characters"),
-        (["--kind", "webhook"], "a webhook needs --url URL"),
         (["--kind", "slack", "--url", "http://127.0.0.1/x", "--to", "a@example.com"],
          "--to do(es) not apply to --kind slack"),
         (["--kind", "slack", "--url", "http://127.0.0.1/x", "--rate-limit", "lots"],
          "--rate-limit: 'lots' is not a rate limit"),
+        (["--kind", "webhook"], "a webhook needs --url URL"),
     ],
 )  # fmt: skip
 def test_bad_settings_are_usage_errors(args: list[str], expected: str) -> None:
@@ -200,7 +187,7 @@ def test_rekey_seals_plain_secrets_and_rotates(
 ) -> None:
     assert "is not set" in one_line_failure(run("channels", "rekey"), 1)
     run_env("channels", "add", "rot", "--kind", "webhook", "--url", f"{sink.url}/r",
-            TASKYARD_CHANNEL_SECRET=HOOK_SECRET)  # fmt: skip
+            TASKYARD_CHANNEL_SECRET=SINK_SECRET)  # fmt: skip
     first, second = new_key(), last_line(run("channels", "new-key"))
     total = store.count_channels()
 
@@ -217,6 +204,6 @@ def test_rekey_seals_plain_secrets_and_rotates(
     assert "stored plain" not in rotated.stdout
     _, stored, is_sealed = raw_row("rot")
     assert is_sealed
-    assert HOOK_SECRET not in stored
+    assert SINK_SECRET not in stored
     assert run("channels", "test", "rot").exit_code == 0  # the new key alone opens it
     use_keys(settings)

@@ -22,9 +22,9 @@ from tasks.notifications.notify import NotificationRequest
 from tasks.notifications.sending import deliver
 from tasks.notifications.template_store import create_template, delete_template
 from tasks.notifications.templates import TemplateSpec
-from tests.support.channels import channel_settings
+from tests.support.channels import channel_settings, webhook_channels
 from tests.support.dispatcher import running_dispatcher
-from tests.support.sinks import HttpSink, http_sink, make_certificate, smtp_server
+from tests.support.sinks import HttpSink, make_certificate, smtp_server
 from tests.support.waiting import wait_for
 from tests.support.worker import embedded_worker
 from workers.decision import LimitReached
@@ -33,23 +33,14 @@ from workers.jobcontext import RetryAfter
 from workers.store.engine import session_scope
 from workers.store.models import Job
 
-SECRET = "whsec-deliveries-0123456789"
-
-
-@pytest.fixture(scope="module")
-def sink(runtime: dict[str, str]) -> Iterator[HttpSink]:
-    with http_sink(SECRET) as running:
-        yield running
+pytestmark = pytest.mark.usefixtures("fresh_sink")
 
 
 @pytest.fixture(scope="module", autouse=True)
 def settings(sink: HttpSink) -> Iterator[None]:
     env = {"TASKYARD_NOTIFY_TIMEOUT_S": "1", "TASKYARD_NOTIFY_BACKOFF_BASE_S": "0.05",
            "TASKYARD_NOTIFY_MAX_ATTEMPTS": "3", "TASKYARD_BREAKER_FAILURES": "1000"}  # fmt: skip
-    with channel_settings(**env):
-        for name, path in (("hook", "/a"), ("hook-b", "/b")):
-            config = {"kind": "webhook", "url": sink.url + path, "secret": SECRET}
-            store.create_channel(name, parse_config(config))
+    with webhook_channels(sink, "hook", "hook-b", **env):
         create_template(
             TemplateSpec(
                 "welcome",
@@ -60,13 +51,6 @@ def settings(sink: HttpSink) -> Iterator[None]:
             )
         )
         yield
-
-
-@pytest.fixture(autouse=True)
-def fresh(sink: HttpSink) -> None:
-    sink.received.clear()
-    sink.refused.clear()
-    sink.answer = "ok"
 
 
 def _only(sent: notify.Sent) -> deliveries.DeliveryRecord:
@@ -324,7 +308,8 @@ def test_a_worker_and_the_dispatcher_carry_deliveries_and_their_retries(sink: Ht
     with session_scope() as session:
         jobs = [session.get(Job, d.job_id) for d in sent.deliveries]
     assert all(job is not None and job.status == "succeeded" for job in jobs)
-    assert {r.path for r in sink.received if r.headers.get("Idempotency-Key")} == {"/a", "/b"}
+    paths = {r.path for r in sink.received if r.headers.get("Idempotency-Key")}
+    assert paths == {"/hook", "/hook-b"}
 
 
 def test_a_delivery_whose_job_ended_without_it_is_reaped_with_what_is_known() -> None:

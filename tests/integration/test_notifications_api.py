@@ -23,23 +23,14 @@ from tasks.notifications.channels import parse_config
 from tasks.notifications.sending import deliver
 from tasks.notifications.template_store import create_template
 from tasks.notifications.templates import TemplateSpec
+from tests.support import hostile
 from tests.support.api import Headers, api_client, assert_error, issue_keys
-from tests.support.channels import channel_settings
-from tests.support.hostile import (
-    ARGUMENT_TEXT,
-    BAD_TEXT,
-    CURSORS,
-    DOCUMENTS,
-    HUGE_NUMBERS,
-    TIMESTAMPS,
-    some_of,
-)
-from tests.support.sinks import HttpSink, http_sink
+from tests.support.channels import webhook_channels
+from tests.support.sinks import SINK_SECRET, HttpSink
 from workers.store.engine import session_scope
 from workers.store.models import Job
 from workers.store.types import utcnow
 
-SECRET = "whsec-notify-api-0123456789"
 SCOPES = {
     "admin": ["admin"],
     "sender": ["notifications:write"],
@@ -49,22 +40,16 @@ SCOPES = {
 }
 
 
-@pytest.fixture(scope="module")
-def sink(runtime: dict[str, str]) -> Iterator[HttpSink]:
-    with http_sink(SECRET) as running:
-        yield running
+WELCOME = TemplateSpec("welcome", "Hello {{ name }}", "Dear {{ name }}",
+                       sample_data={"name": "Ada"}, default_channels=("ops-hook",))  # fmt: skip
+pytestmark = pytest.mark.usefixtures("fresh_sink")
 
 
 @pytest.fixture(scope="module")
 def channels(sink: HttpSink) -> Iterator[None]:
-    with channel_settings(TASKYARD_NOTIFY_MAX_ATTEMPTS="2"):
-        for name in ("ops-hook", "ops-pager", "billing"):
-            config = {"kind": "webhook", "url": f"{sink.url}/{name}", "secret": SECRET}
-            store.create_channel(name, parse_config(config))
-        create_template(
-            TemplateSpec("welcome", "Hello {{ name }}", "Dear {{ name }}",
-                         sample_data={"name": "Ada"}, default_channels=("ops-hook",))
-        )  # fmt: skip
+    with webhook_channels(sink, "ops-hook", "ops-pager", "billing",
+                          TASKYARD_NOTIFY_MAX_ATTEMPTS="2"):  # fmt: skip
+        create_template(WELCOME)
         yield
 
 
@@ -77,13 +62,6 @@ def keys(channels: None) -> dict[str, Headers]:
 def client(channels: None) -> Iterator[TestClient]:
     with api_client() as test_client:
         yield test_client
-
-
-@pytest.fixture(autouse=True)
-def _fresh_sink(sink: HttpSink) -> None:
-    sink.answer = "ok"
-    sink.received.clear()
-    sink.refused.clear()
 
 
 def _send(client: TestClient, headers: Headers, **body: Any) -> Any:
@@ -112,6 +90,14 @@ def _failed(client: TestClient, headers: Headers, sink: HttpSink, channel: str =
     finally:
         sink.answer = "ok"
     return delivery_id
+
+
+def _job_state(job_id: str) -> tuple[str, uuid.UUID | None]:
+    """The job's stored status, and the job that replayed it (``None``: not replayed)."""
+    with session_scope() as session:
+        job = session.get(Job, uuid.UUID(job_id))
+        assert job is not None
+        return job.status, job.replayed_by
 
 
 def _set_job_status(job_id: str, status: str) -> None:
@@ -204,18 +190,6 @@ def test_keys_are_per_api_key(client: TestClient, keys: dict[str, Headers]) -> N
 @pytest.mark.parametrize(
     ("body", "code", "field"),
     [
-        ({"channels": ["ops-hook"], "subject": "s", "text": "t", "colour": "red"},
-         "validation_error", "body.colour"),
-        ({"channels": ["ops-hook"], "subject": "s", "text": "t", "priority": "5"},
-         "validation_error", "body.priority"),
-        ({"channels": ["ops-hook"], "subject": "s", "text": "t", "priority": 10},
-         "validation_error", "body.priority"),
-        ({"channels": ["ops-hook"], "subject": "s", "text": "t", "delay_s": "1"},
-         "validation_error", "body.delay_s"),
-        ({"channels": ["ops-hook"], "subject": "s", "text": "t", "queue": "urgent"},
-         "validation_error", "body.queue"),
-        ({"channels": ["ops-hook"], "subject": "s", "text": "t", "digest_window_s": 1.5},
-         "validation_error", "body.digest_window_s"),
         ({"channels": [1], "subject": "s", "text": "t"}, "validation_error", ""),
         ({"channels": ["nope"], "subject": "s", "text": "t"}, "invalid_notification", "channels"),
         ({"channels": "zz-*", "subject": "s", "text": "t"}, "invalid_notification", "channels"),
@@ -237,6 +211,25 @@ def test_bad_requests_are_refused_with_the_field_named(
     response = client.post("/v1/notifications", json=body, headers=keys["sender"])
 
     assert_error(response, 422, code, field)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("colour", "red"),
+        ("priority", "5"),
+        ("priority", 10),
+        ("delay_s", "1"),
+        ("queue", "urgent"),
+        ("digest_window_s", 1.5),
+    ],
+)
+def test_a_malformed_or_unknown_field_is_refused_by_name(
+    client: TestClient, keys: dict[str, Headers], field: str, value: Any
+) -> None:
+    response = _send(client, keys["sender"], channels=["ops-hook"], **{field: value})
+
+    assert_error(response, 422, "validation_error", f"body.{field}")
 
 
 # -- scopes ------------------------------------------------------------------------------------
@@ -456,7 +449,7 @@ def test_replaying_or_cancelling_needs_the_scope_for_the_delivery_s_channel(
 def test_a_delivery_whose_channel_was_removed_does_not_replay(
     client: TestClient, keys: dict[str, Headers], sink: HttpSink
 ) -> None:
-    config = {"kind": "webhook", "url": f"{sink.url}/gone", "secret": SECRET}
+    config = {"kind": "webhook", "url": f"{sink.url}/gone", "secret": SINK_SECRET}
     channel = store.create_channel("ops-gone", parse_config(config))
     delivery_id = _failed(client, keys["sender"], sink, "ops-gone")
     store.delete_channel(channel.id)
@@ -491,36 +484,28 @@ def test_a_jobs_key_cannot_enqueue_the_delivery_job_type(
     assert batch.json()["accepted"] == 1
 
 
-@pytest.mark.parametrize("status", ["failed", "dead", "cancelled"])
-def test_a_delivery_job_does_not_replay_through_the_jobs_api(
-    client: TestClient, keys: dict[str, Headers], status: str
+@pytest.mark.parametrize(
+    ("action", "status", "said"),
+    [
+        ("replay", "failed", "notify.deliver"),
+        ("replay", "dead", "notify.deliver"),
+        ("replay", "cancelled", "notify.deliver"),
+        ("cancel", None, "deliveries cancel"),
+    ],
+)
+def test_a_delivery_job_is_neither_replayed_nor_cancelled_through_the_jobs_api(
+    client: TestClient, keys: dict[str, Headers], action: str, status: str | None, said: str
 ) -> None:
     delivery = _send(client, keys["sender"], channels=["ops-hook"]).json()["deliveries"][0]
-    _set_job_status(delivery["job_id"], status)
+    if status is not None:
+        _set_job_status(delivery["job_id"], status)
+    before = _job_state(delivery["job_id"])
 
-    error = assert_error(client.post(f"/v1/jobs/{delivery['job_id']}/replay",
+    error = assert_error(client.post(f"/v1/jobs/{delivery['job_id']}/{action}",
                                      headers=keys["jobs"]), 403, "internal_job_type")  # fmt: skip
 
-    assert "notify.deliver" in error["message"]
-    with session_scope() as session:
-        job = session.get(Job, uuid.UUID(delivery["job_id"]))
-        assert job is not None
-        assert job.replayed_by is None
-
-
-def test_a_delivery_job_is_not_cancelled_through_the_jobs_api(
-    client: TestClient, keys: dict[str, Headers]
-) -> None:
-    delivery = _send(client, keys["sender"], channels=["ops-hook"]).json()["deliveries"][0]
-
-    error = assert_error(client.post(f"/v1/jobs/{delivery['job_id']}/cancel",
-                                     headers=keys["jobs"]), 403, "internal_job_type")  # fmt: skip
-
-    assert "deliveries cancel" in error["message"]
-    with session_scope() as session:
-        job = session.get(Job, uuid.UUID(delivery["job_id"]))
-        assert job is not None
-        assert job.status != "cancelled"
+    assert said in error["message"]
+    assert _job_state(delivery["job_id"]) == (before[0], None)  # not cancelled, not replayed
 
 
 def test_a_dead_delivery_job_is_reported_not_replayed_by_the_dead_letter_replay(
@@ -553,24 +538,28 @@ def test_a_schedule_cannot_fire_the_delivery_job_type(
 # -- hostile input -----------------------------------------------------------------------------
 
 
-def _or_fine(hostile: st.SearchStrategy[Any], *fine: Any) -> st.SearchStrategy[Any]:
-    return st.one_of(hostile, st.sampled_from(fine))
+def _or_fine(bad: st.SearchStrategy[Any], *fine: Any) -> st.SearchStrategy[Any]:
+    return st.one_of(bad, st.sampled_from(fine))
 
 
 NOTIFICATION_BODIES = st.builds(
     lambda channels, rest: {"channels": channels, "subject": "s", "text": "t", **rest},
-    _or_fine(BAD_TEXT, ["ops-hook"], "ops-*"),
-    some_of(subject=_or_fine(BAD_TEXT, "s"), text=_or_fine(BAD_TEXT, "t"),
-            html=_or_fine(BAD_TEXT, "<p>t</p>"), data=DOCUMENTS,
-            idempotency_key=_or_fine(BAD_TEXT, "k"), digest_key=_or_fine(BAD_TEXT, "d"),
-            digest_window_s=_or_fine(HUGE_NUMBERS, 60), priority=_or_fine(HUGE_NUMBERS, 0, 9),
-            delay_s=_or_fine(HUGE_NUMBERS, 0, 0.5),
-            run_at=_or_fine(TIMESTAMPS, "2020-01-01T00:00:00Z")),
+    _or_fine(hostile.BAD_TEXT, ["ops-hook"], "ops-*"),
+    hostile.some_of(
+        subject=_or_fine(hostile.BAD_TEXT, "s"), text=_or_fine(hostile.BAD_TEXT, "t"),
+        html=_or_fine(hostile.BAD_TEXT, "<p>t</p>"), data=hostile.DOCUMENTS,
+        idempotency_key=_or_fine(hostile.BAD_TEXT, "k"),
+        digest_key=_or_fine(hostile.BAD_TEXT, "d"),
+        digest_window_s=_or_fine(hostile.HUGE_NUMBERS, 60),
+        priority=_or_fine(hostile.HUGE_NUMBERS, 0, 9),
+        delay_s=_or_fine(hostile.HUGE_NUMBERS, 0, 0.5),
+        run_at=_or_fine(hostile.TIMESTAMPS, "2020-01-01T00:00:00Z"),
+    ),
 )  # fmt: skip
-DELIVERY_QUERIES = some_of(
-    status=st.sampled_from(["queued", "sent"]), channel=ARGUMENT_TEXT, cursor=CURSORS,
-    created_after=TIMESTAMPS.filter(str.isascii), created_before=TIMESTAMPS.filter(str.isascii),
-    limit=HUGE_NUMBERS.map(str),
+DELIVERY_QUERIES = hostile.some_of(
+    status=st.sampled_from(["queued", "sent"]), channel=hostile.ARGUMENT_TEXT,
+    cursor=hostile.CURSORS, created_after=hostile.TIMESTAMPS.filter(str.isascii),
+    created_before=hostile.TIMESTAMPS.filter(str.isascii), limit=hostile.HUGE_NUMBERS.map(str),
 )  # fmt: skip
 
 

@@ -14,45 +14,28 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
 
-from tasks.notifications import deliveries, store
+from tasks.notifications import deliveries
 from tasks.notifications.catalog import DeliverPayload
-from tasks.notifications.channels import parse_config
 from tasks.notifications.sending import deliver
 from tasks.notifications.template_store import create_template
 from tasks.notifications.templates import TemplateSpec
-from tests.support.channels import channel_settings
+from tests.support.channels import webhook_channels
 from tests.support.cli import last_line, one_line_failure, run
 from tests.support.hostile import BAD_TEXT, DOCUMENTS, HUGE_NUMBERS, TIMESTAMPS, some_of
-from tests.support.sinks import HttpSink, http_sink
+from tests.support.sinks import HttpSink
 from workers.store.engine import session_scope
 from workers.store.models import Job
 
-SECRET = "whsec-notify-cli-0123456789"
-
-
-@pytest.fixture(scope="module")
-def sink(runtime: dict[str, str]) -> Iterator[HttpSink]:
-    with http_sink(SECRET) as running:
-        yield running
+pytestmark = pytest.mark.usefixtures("fresh_sink")
 
 
 @pytest.fixture(scope="module", autouse=True)
 def channels(sink: HttpSink) -> Iterator[None]:
-    with channel_settings():
-        for name in ("ops-hook", "ops-pager", "billing"):
-            config = {"kind": "webhook", "url": f"{sink.url}/{name}", "secret": SECRET}
-            store.create_channel(name, parse_config(config))
-        create_template(
-            TemplateSpec("greet", "Hi {{ name }}", "Hello {{ name }}",
-                         sample_data={"name": "Ada"}, default_channels=("billing",))
-        )  # fmt: skip
+    greet = TemplateSpec("greet", "Hi {{ name }}", "Hello {{ name }}",
+                         sample_data={"name": "Ada"}, default_channels=("billing",))  # fmt: skip
+    with webhook_channels(sink, "ops-hook", "ops-pager", "billing"):
+        create_template(greet)
         yield
-
-
-@pytest.fixture(autouse=True)
-def _fresh_sink(sink: HttpSink) -> None:
-    sink.answer = "ok"
-    sink.received.clear()
 
 
 def _ids(stdout: str) -> list[uuid.UUID]:

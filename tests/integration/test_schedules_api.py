@@ -9,14 +9,7 @@ from fastapi.testclient import TestClient
 
 from schedules import store
 from schedules.catalog import STATIC_ENTRIES
-from tests.support.api import Headers, assert_error, issue_keys
-
-SCOPES = {"admin": ["admin"], "reader": ["jobs:read"], "writer": ["jobs:write"]}
-
-
-@pytest.fixture(scope="module")
-def keys(runtime: dict[str, str]) -> dict[str, Headers]:
-    return issue_keys(SCOPES, prefix="sched-")
+from tests.support.api import Headers, assert_error
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -28,9 +28,9 @@ from tasks.notifications.subscriptions import (
 )
 from tasks.notifications.template_store import create_template
 from tasks.notifications.templates import TemplateSpec
-from tests.support.channels import channel_settings
+from tests.support.channels import webhook_channels
 from tests.support.dispatcher import running_dispatcher
-from tests.support.sinks import HttpSink, http_sink
+from tests.support.sinks import SINK_SECRET, HttpSink
 from tests.support.waiting import wait_for
 from tests.support.worker import embedded_worker
 from workers.store.engine import dispose_engines, session_scope
@@ -44,20 +44,10 @@ from workers.store.models import (
 )
 from workers.store.types import utcnow
 
-SECRET = "whsec-subscriptions-0123456789"
-
-
-@pytest.fixture(scope="module")
-def sink(runtime: dict[str, str]) -> Iterator[HttpSink]:
-    with http_sink(SECRET) as running:
-        yield running
-
 
 @pytest.fixture(scope="module", autouse=True)
 def settings(sink: HttpSink) -> Iterator[None]:
-    with channel_settings(TASKYARD_NOTIFY_TIMEOUT_S="2"):
-        config = {"kind": "webhook", "url": sink.url + "/events", "secret": SECRET}
-        store.create_channel("hook", parse_config(config))
+    with webhook_channels(sink, "hook", TASKYARD_NOTIFY_TIMEOUT_S="2"):
         yield
 
 
@@ -75,9 +65,7 @@ def running(settings: None) -> Iterator[None]:
 def fresh(sink: HttpSink) -> None:
     with session_scope() as session:
         session.execute(delete(Subscription))  # each test hears only its own
-    sink.received.clear()
-    sink.refused.clear()
-    sink.answer = "ok"
+    sink.reset()
 
 
 def _subscribe(name: str, event: str, match: str, **fields: object) -> Subscription:
@@ -297,7 +285,7 @@ def test_a_subscription_whose_channel_went_stalls_and_catches_up_once_it_is_back
     sink: HttpSink, running: None
 ) -> None:
     # Given a subscription to a channel that is then removed
-    config = parse_config({"kind": "webhook", "url": sink.url + "/later", "secret": SECRET})
+    config = parse_config({"kind": "webhook", "url": sink.url + "/later", "secret": SINK_SECRET})
     channel = store.create_channel("later", config)
     subscription = create_subscription(
         SubscriptionSpec("stalls", "job.failed", "diag.fail", ("later",))

@@ -13,6 +13,8 @@ from tests.support.waiting import wait_for
 from workers.store.keys import create_key
 
 Headers = dict[str, str]
+#: The keys the ``keys`` fixture issues: an administrator, a reader and a writer of jobs.
+ROLES = {"admin": ["admin"], "reader": ["jobs:read"], "writer": ["jobs:write"]}
 
 
 def bearer(secret: str) -> Headers:

@@ -1,4 +1,5 @@
-"""Channel test helpers: settings for loopback targets and sealed secrets, raw rows."""
+"""Channel test helpers: settings for loopback targets and sealed secrets, webhook channels on
+a sink, raw rows."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import text
 
+from tasks.notifications import store
+from tasks.notifications.channels import parse_config
+from tests.support.sinks import HttpSink
 from workers.settings import get_settings
 from workers.store.engine import session_scope
 
@@ -32,6 +36,17 @@ def channel_settings(**env: str | None) -> Iterator[pytest.MonkeyPatch]:
         finally:
             get_settings.cache_clear()
     get_settings.cache_clear()
+
+
+@contextmanager
+def webhook_channels(sink: HttpSink, *names: str, **env: str | None) -> Iterator[None]:
+    """Within ``channel_settings(**env)``, a webhook channel per name, posting to
+    ``sink.url/<name>`` and signed with the sink's secret."""
+    with channel_settings(**env):
+        for name in names:
+            config = {"kind": "webhook", "url": f"{sink.url}/{name}", "secret": sink.secret}
+            store.create_channel(name, parse_config(config))
+        yield
 
 
 def use_keys(patch: pytest.MonkeyPatch, *keys: str) -> None:

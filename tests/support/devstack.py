@@ -83,6 +83,15 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@contextmanager
+def busy_port() -> Iterator[int]:
+    """A loopback port something listens on, until the block ends."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        yield int(busy.getsockname()[1])
+
+
 def assert_running(process: subprocess.Popen[bytes]) -> None:
     """Fail at once, rather than at a deadline, when the stack has stopped."""
     assert process.poll() is None, f"taskyard dev exited early with {process.returncode}"

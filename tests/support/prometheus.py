@@ -7,14 +7,18 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 
+from tests.support.sinks import free_port
 from tests.support.waiting import wait_for
 
 #: The Debian package with ``prometheus`` and ``promtool``.
@@ -85,3 +89,64 @@ def query(url: str, expr: str) -> list[dict[str, Any]]:
     assert body["status"] == "success", (expr, body)
     result: list[dict[str, Any]] = body["data"]["result"]
     return result
+
+
+class Gauge:
+    """One gauge a test sets, on a metrics page a Prometheus server scrapes."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.value = 0.0
+
+    def page(self) -> bytes:
+        """The exposition text of the gauge's current value."""
+        return f"# TYPE {self.name} gauge\n{self.name} {self.value}\n".encode()
+
+
+@contextmanager
+def gauge_target(name: str) -> Iterator[tuple[Gauge, str]]:
+    """A metrics page on loopback serving the gauge ``name``: yields it and the page's
+    ``host:port`` (a scrape target)."""
+    gauge = Gauge(name)
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = gauge.page()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield gauge, f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def scraping_gauge(
+    directory: Path, name: str, extra: dict[str, Any] | None = None
+) -> Iterator[tuple[Gauge, str]]:
+    """A real Prometheus scraping the gauge ``name`` every second (and evaluating its rules
+    every second), ``extra`` merged into its configuration (``rule_files``, ``alerting``);
+    yields the gauge and the server's URL."""
+    with gauge_target(name) as (gauge, target):
+        config = {
+            "global": {"scrape_interval": "1s", "scrape_timeout": "1s",
+                       "evaluation_interval": "1s"},
+            "scrape_configs": [{"job_name": "gauge", "static_configs": [{"targets": [target]}]}],
+            **(extra or {}),
+        }  # fmt: skip
+        path = directory / "prometheus.yml"
+        path.write_text(yaml.safe_dump(config))
+        port = free_port()
+        with prometheus_server(path, port, directory / "data") as url:
+            yield gauge, url

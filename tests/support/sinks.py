@@ -29,6 +29,8 @@ from tasks.notifications.signing import HEADER, InvalidSignature, verify_signatu
 
 #: How long a hanging answer holds its request at most (the sink's stop releases it sooner).
 HANG_S = 30.0
+#: The signing secret of the integration tests' shared sink (the ``sink`` fixture).
+SINK_SECRET = "whsec-test-sink-0123456789"
 
 
 def free_port() -> int:
@@ -92,6 +94,11 @@ class HttpSink:
             self.refused.clear()
             self.processed.clear()
             self.seen.clear()
+
+    def reset(self) -> None:
+        """Back to a fresh sink, as each test wants it: answering ``ok``, nothing taken in."""
+        self.answer = "ok"
+        self.clear()
 
     def take(self, received: Received) -> None:
         """Keep ``received``, and act on it unless it repeats a key seen (with ``dedup``)."""

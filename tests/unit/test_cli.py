@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import stat
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,6 +20,7 @@ from cli.output import UsageProblem, plural, truncated
 from cli.paths import project_root as find_project_root
 from cli.paths import read_secret, write_secret
 from tests.support.cli import one_line_failure, run
+from tests.support.devstack import free_port
 from workers.errors import InvalidJob
 from workers.settings import get_settings
 from workers.store import keys as key_store
@@ -37,13 +37,6 @@ def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch
     yield monkeypatch
     dispose_engines()
     get_settings.cache_clear()
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.mark.parametrize(
@@ -258,23 +251,6 @@ def test_db_upgrade_migrates_a_fresh_store_then_does_nothing(
     assert f"from empty to {head} (head)" in first.stdout
     assert second.exit_code == 0, second.output
     assert f"already at revision {head} (head)" in second.stdout
-
-
-def test_dev_fails_fast_naming_a_busy_port(
-    monkeypatch: pytest.MonkeyPatch, project_root: Path, tmp_path: Path
-) -> None:
-    monkeypatch.chdir(project_root)
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
-        args = ["dev", "--api-port", str(port), "--flower-port", str(free_port())]
-
-        line = one_line_failure(run(*args, "--var-dir", str(tmp_path / "var")), 1)
-
-    assert f"port {port}" in line
-    assert "--api-port" in line
-    assert not (tmp_path / "var").exists()
 
 
 def test_dev_fails_fast_when_the_configured_broker_is_down(

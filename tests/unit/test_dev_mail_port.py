@@ -1,28 +1,17 @@
 """Where `taskyard dev` runs its mail catcher: the usual port, the next free one when that is
-taken (nothing outside the stack needs it), and a fast one-line failure when a port the
-operator chose is taken, as for the API and Flower."""
+taken (nothing outside the stack needs it); and a fast one-line failure when a port the
+operator chose (API or mail, by option or variable) is taken."""
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from cli.devstack import LOOPBACK, Endpoint, settle_mail_port
 from tests.support.cli import one_line_failure, run
-from tests.support.devstack import free_port
-
-
-@contextmanager
-def busy_port() -> Iterator[int]:
-    """A loopback port something listens on, until the block ends."""
-    with socket.socket() as busy:
-        busy.bind((LOOPBACK, 0))
-        busy.listen()
-        yield int(busy.getsockname()[1])
+from tests.support.devstack import busy_port, free_port
 
 
 def is_free(port: int) -> bool:
@@ -67,22 +56,28 @@ def test_a_mail_port_the_api_takes_gives_way_too() -> None:
     assert settled.port != port
 
 
-@pytest.mark.parametrize("how", ["option", "variable"])
-def test_a_chosen_mail_port_that_is_taken_fails_fast(
-    monkeypatch: pytest.MonkeyPatch, project_root: Path, tmp_path: Path, how: str
+@pytest.mark.parametrize(
+    ("flag", "how"),
+    [("--api-port", "option"), ("--mail-port", "option"), ("--mail-port", "variable")],
+)
+def test_a_chosen_port_that_is_taken_fails_fast(
+    monkeypatch: pytest.MonkeyPatch, project_root: Path, tmp_path: Path, flag: str, how: str
 ) -> None:
     monkeypatch.chdir(project_root)
-    ports = ["--api-port", str(free_port()), "--flower-port", str(free_port())]
+    variable = f"TASKYARD_{flag[2:].replace('-', '_').upper()}"  # --mail-port: TASKYARD_MAIL_PORT
+    ports = {"--api-port": str(free_port()), "--flower-port": str(free_port())}
     with busy_port() as taken:
-        chosen = ["--mail-port", str(taken)] if how == "option" else []
-        if how == "variable":
-            monkeypatch.setenv("TASKYARD_MAIL_PORT", str(taken))
+        if how == "option":
+            ports[flag] = str(taken)
+        else:
+            monkeypatch.setenv(variable, str(taken))
+        args = [word for option in ports.items() for word in option]
 
-        line = one_line_failure(run("dev", *ports, *chosen, "--var-dir", str(tmp_path / "v")), 1)
+        line = one_line_failure(run("dev", *args, "--var-dir", str(tmp_path / "v")), 1)
 
     assert f"port {taken} on 127.0.0.1 is already in use" in line
-    assert "TASKYARD_MAIL_PORT=" in line
-    assert "--mail-port" in line
+    assert f"{variable}=" in line
+    assert flag in line
     assert not (tmp_path / "v").exists()
 
 

@@ -47,7 +47,9 @@ def _body_models() -> list[str]:
         for operation in operations.values():
             body = operation.get("requestBody")
             if body is not None:
-                names.append(body["content"]["application/json"]["schema"]["$ref"].split("/")[-1])
+                schema = body["content"]["application/json"]["schema"]
+                schema = schema.get("items", schema)  # a list of them (POST /api/v2/alerts)
+                names.append(schema["$ref"].split("/")[-1])
     return sorted(set(names))
 
 

@@ -3,6 +3,9 @@ no store)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from workers.scopes import (
@@ -10,6 +13,7 @@ from workers.scopes import (
     is_admin,
     may_notify,
     may_notify_some,
+    may_post_alerts,
     may_read,
     may_read_deliveries,
     may_read_own,
@@ -17,6 +21,7 @@ from workers.scopes import (
     may_write_some,
     missing_for_job,
     notify_scope_for,
+    reads_own_only,
     validate_scope,
     write_scope_for,
 )
@@ -44,6 +49,7 @@ from workers.scopes import (
         "notifications:write:Ops.Mail@eu:1",
         "notifications:write:[!b]*",
         "notifications:write:" + "a" * 200,
+        "alerts:write",
         "jobs:read:own",
         "jobs:queue:critical",
         "jobs:queue:bulk",
@@ -86,6 +92,10 @@ def test_valid_scopes_are_returned_unchanged(scope: str) -> None:
         "notifications:writer",
         "Notifications:write",
         "notifications:write:" + "a" * 201,
+        "alerts",
+        "alerts:read",
+        "alerts:write:prometheus",
+        "Alerts:write",
         "jobs:read:mine",
         "jobs:queue:",
         "jobs:queue:urgent",
@@ -105,118 +115,131 @@ def test_invalid_scopes_raise_a_value_error_naming_the_valid_ones(scope: str) ->
     assert SCOPE_HELP in str(raised.value)
 
 
-@pytest.mark.parametrize(
-    ("scopes", "job_type", "allowed"),
-    [
-        (["admin"], "diag.noop", True),
-        (["jobs:write"], "diag.noop", True),
-        (["jobs:write"], "mail.send", True),
-        (["jobs:write:diag.noop"], "diag.noop", True),
-        (["jobs:write:diag.noop"], "diag.noop2", False),
-        (["jobs:write:diag.*"], "diag.sleep", True),
-        (["jobs:write:diag.*"], "diagnostics.sleep", False),
-        (["jobs:write:*.send"], "mail.send", True),
-        (["jobs:write:*"], "anything.at_all", True),
-        (["jobs:write:diag.s???p"], "diag.sleep", True),
-        (["jobs:write:diag.[ns]*"], "diag.noop", True),
-        (["jobs:write:diag.[ns]*"], "diag.fail", False),
-        (["jobs:write:Diag.*"], "diag.noop", False),  # case-sensitive on every platform
-        (["jobs:write:"], "diag.noop", False),  # an empty pattern grants nothing
-        (["jobs:write:mail.*", "jobs:write:diag.noop"], "diag.noop", True),
-        (["jobs:read"], "diag.noop", False),
-        (["jobs:writer"], "diag.noop", False),
-        (["jobs:write.diag.noop"], "diag.noop", False),
-        (["admin:jobs"], "diag.noop", False),
-        ([], "diag.noop", False),
-    ],
-)
-def test_may_write_matches_job_types(scopes: list[str], job_type: str, allowed: bool) -> None:
-    assert may_write(scopes, job_type) is allowed
+#: Sets of scopes, job types each may enqueue, and job types it may not.
+WRITES: list[tuple[list[str], list[str], list[str]]] = [
+    (["admin"], ["diag.noop"], []),
+    (["jobs:write"], ["diag.noop", "mail.send"], []),
+    (["jobs:write:diag.noop"], ["diag.noop"], ["diag.noop2"]),
+    (["jobs:write:diag.*"], ["diag.sleep"], ["diagnostics.sleep"]),
+    (["jobs:write:*.send"], ["mail.send"], []),
+    (["jobs:write:*"], ["anything.at_all"], []),
+    (["jobs:write:diag.s???p"], ["diag.sleep"], []),
+    (["jobs:write:diag.[ns]*"], ["diag.noop"], ["diag.fail"]),
+    (["jobs:write:Diag.*"], [], ["diag.noop"]),  # case-sensitive on every platform
+    (["jobs:write:"], [], ["diag.noop"]),  # an empty pattern grants nothing
+    (["jobs:write:mail.*", "jobs:write:diag.noop"], ["diag.noop"], []),
+    (["jobs:read"], [], ["diag.noop"]),
+    (["jobs:writer"], [], ["diag.noop"]),
+    (["jobs:write.diag.noop"], [], ["diag.noop"]),
+    (["admin:jobs"], [], ["diag.noop"]),
+    ([], [], ["diag.noop"]),
+]
+#: Sets of scopes, channels each may send to, and channels it may not.
+NOTIFIES: list[tuple[list[str], list[str], list[str]]] = [
+    (["admin"], ["billing"], []),
+    (["notifications:write"], ["billing"], []),
+    (["notifications:write:ops-*"], ["ops-mail"], ["billing", "OPS-mail"]),  # case-sensitive
+    (["notifications:write:billing"], ["billing"], ["billing-eu"]),
+    (["notifications:write:[!b]*"], ["ops"], ["billing"]),
+    (["notifications:write:"], [], ["billing"]),  # an empty pattern grants nothing
+    (["notifications:write:ops-*", "notifications:write:billing"], ["billing"], []),
+    (["notifications:read"], [], ["billing"]),
+    (["jobs:write"], [], ["billing"]),  # jobs scopes never send notifications
+    (["jobs:write:*"], [], ["billing"]),
+    (["notifications:writer"], [], ["billing"]),
+    ([], [], ["billing"]),
+]
+
+
+def _cases(allows: Callable[[list[str], str], bool], table: list[Any]) -> list[Any]:
+    return [(allows, scopes, name, name in may) for scopes, may, may_not in table
+            for name in (*may, *may_not)]  # fmt: skip
 
 
 @pytest.mark.parametrize(
-    ("scopes", "read", "write_some", "admin"),
-    [
-        (["admin"], True, True, True),
-        (["jobs:read"], True, False, False),
-        (["jobs:write"], False, True, False),
-        (["jobs:write:diag.*"], False, True, False),
-        (["jobs:writer"], False, False, False),
-        (["jobs:read:diag.*"], False, False, False),
-        (["notifications:read"], False, False, False),
-        (["notifications:write"], False, False, False),
-        ([], False, False, False),
-    ],
+    ("allows", "scopes", "name", "allowed"),
+    _cases(may_write, WRITES) + _cases(may_notify, NOTIFIES),
 )
-def test_what_each_scope_allows(
-    scopes: list[str], read: bool, write_some: bool, admin: bool
+def test_a_scope_allows_the_job_types_and_channels_its_pattern_matches(
+    allows: Callable[[list[str], str], bool], scopes: list[str], name: str, allowed: bool
 ) -> None:
-    assert may_read(scopes) is read
-    assert may_write_some(scopes) is write_some
-    assert is_admin(scopes) is admin
+    assert allows(scopes, name) is allowed
+
+
+#: The scope sets the blanket checks are asked about.
+SCOPE_SETS = [
+    ["admin"],
+    ["jobs:read"],
+    ["jobs:write"],
+    ["jobs:write:diag.*"],
+    ["jobs:writer"],
+    ["jobs:read:diag.*"],
+    ["notifications:read"],
+    ["notifications:write"],
+    ["notifications:write:ops-*"],
+    ["notifications:writer"],
+    ["alerts:write"],
+    ["jobs:read:own"],
+    ["jobs:read:own", "jobs:write"],
+    ["jobs:queue:bulk"],
+    ["jobs:priority:3"],
+    ["jobs:write", "jobs:read", "notifications:write"],
+    [],
+]
+#: Each blanket check, and the scope sets above it allows: it allows none of the others.
+ALLOWED_BY: dict[Callable[[list[str]], bool], list[list[str]]] = {
+    may_read: [["admin"], ["jobs:read"], ["jobs:write", "jobs:read", "notifications:write"]],
+    may_write_some: [
+        ["admin"],
+        ["jobs:write"],
+        ["jobs:write:diag.*"],
+        ["jobs:read:own", "jobs:write"],
+        ["jobs:write", "jobs:read", "notifications:write"],
+    ],
+    is_admin: [["admin"]],
+    may_read_deliveries: [["admin"], ["notifications:read"]],
+    may_notify_some: [
+        ["admin"],
+        ["notifications:write"],
+        ["notifications:write:ops-*"],
+        ["jobs:write", "jobs:read", "notifications:write"],
+    ],
+    may_post_alerts: [["admin"], ["alerts:write"]],
+    may_read_own: [
+        ["admin"],
+        ["jobs:read"],
+        ["jobs:read:own"],
+        ["jobs:read:own", "jobs:write"],
+        ["jobs:write", "jobs:read", "notifications:write"],
+    ],
+    reads_own_only: [["jobs:read:own"], ["jobs:read:own", "jobs:write"]],
+}
+
+
+@pytest.mark.parametrize("scopes", SCOPE_SETS, ids=str)
+@pytest.mark.parametrize("allows", list(ALLOWED_BY), ids=lambda check: check.__name__)
+def test_what_each_scope_allows(allows: Callable[[list[str]], bool], scopes: list[str]) -> None:
+    assert allows(scopes) is (scopes in ALLOWED_BY[allows])
 
 
 @pytest.mark.parametrize(
-    ("scopes", "channel", "allowed"),
+    ("narrowest", "allows", "name", "scope", "other"),
     [
-        (["admin"], "billing", True),
-        (["notifications:write"], "billing", True),
-        (["notifications:write:ops-*"], "ops-mail", True),
-        (["notifications:write:ops-*"], "billing", False),
-        (["notifications:write:ops-*"], "OPS-mail", False),  # case-sensitive
-        (["notifications:write:billing"], "billing", True),
-        (["notifications:write:billing"], "billing-eu", False),
-        (["notifications:write:[!b]*"], "ops", True),
-        (["notifications:write:[!b]*"], "billing", False),
-        (["notifications:write:"], "billing", False),  # an empty pattern grants nothing
-        (["notifications:write:ops-*", "notifications:write:billing"], "billing", True),
-        (["notifications:read"], "billing", False),
-        (["jobs:write"], "billing", False),  # jobs scopes never send notifications
-        (["jobs:write:*"], "billing", False),
-        (["notifications:writer"], "billing", False),
-        ([], "billing", False),
+        (write_scope_for, may_write, "diag.noop", "jobs:write:diag.noop", "diag.sleep"),
+        (notify_scope_for, may_notify, "ops-mail", "notifications:write:ops-mail", "ops-mail-2"),
     ],
 )
-def test_may_notify_matches_channel_names(scopes: list[str], channel: str, allowed: bool) -> None:
-    assert may_notify(scopes, channel) is allowed
-
-
-@pytest.mark.parametrize(
-    ("scopes", "read", "notify_some"),
-    [
-        (["admin"], True, True),
-        (["notifications:read"], True, False),
-        (["notifications:write"], False, True),
-        (["notifications:write:ops-*"], False, True),
-        (["notifications:writer"], False, False),
-        (["jobs:read"], False, False),
-        (["jobs:write"], False, False),
-        ([], False, False),
-    ],
-)
-def test_what_each_notifications_scope_allows(
-    scopes: list[str], read: bool, notify_some: bool
+def test_the_narrowest_scope_is_valid_and_allows_its_name_alone(
+    narrowest: Callable[[str], str],
+    allows: Callable[[list[str], str], bool],
+    name: str,
+    scope: str,
+    other: str,
 ) -> None:
-    assert may_read_deliveries(scopes) is read
-    assert may_notify_some(scopes) is notify_some
-
-
-def test_the_narrowest_write_scope_is_valid_and_allows_its_type() -> None:
-    scope = write_scope_for("diag.noop")
-
-    assert scope == "jobs:write:diag.noop"
-    assert validate_scope(scope) == "jobs:write:diag.noop"
-    assert may_write([scope], "diag.noop")
-    assert not may_write([scope], "diag.sleep")
-
-
-def test_the_narrowest_notify_scope_is_valid_and_allows_its_channel() -> None:
-    scope = notify_scope_for("ops-mail")
-
-    assert scope == "notifications:write:ops-mail"
+    assert narrowest(name) == scope
     assert validate_scope(scope) == scope
-    assert may_notify([scope], "ops-mail")
-    assert not may_notify([scope], "ops-mail-2")
+    assert allows([scope], name)
+    assert not allows([scope], other)
 
 
 @pytest.mark.parametrize(
@@ -240,17 +263,3 @@ def test_queue_and_priority_scopes_narrow_where_a_job_may_go(
     scopes: list[str], queue: str, priority: int | None, missing: str | None
 ) -> None:
     assert missing_for_job(scopes, queue, priority) == missing
-
-
-@pytest.mark.parametrize(
-    ("scopes", "reads"),
-    [
-        (["jobs:read:own"], True),
-        (["jobs:read"], True),
-        (["admin"], True),
-        (["jobs:write"], False),
-        (["jobs:read:diag.*"], False),
-    ],
-)
-def test_own_reads_are_reads(scopes: list[str], reads: bool) -> None:
-    assert may_read_own(scopes) is reads

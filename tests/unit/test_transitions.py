@@ -7,34 +7,20 @@ import re
 
 from sqlalchemy import Table
 
-from tests.support.diagrams import drawn_transitions
+from tests.support.diagrams import assert_draws_exactly
+from workers.states import Actor
 from workers.store.models import (
     FINISHED_STATUSES,
     REPLAYABLE_STATUSES,
     TRANSITIONS,
-    Actor,
     Job,
     JobEvent,
     JobStatus,
 )
 
-Row = tuple[JobStatus | None, JobStatus, JobEvent, Actor]
-
-
-def _diagram() -> tuple[set[Row], set[JobStatus]]:
-    drawn, ends = drawn_transitions("## A job's life")
-    rows = {(None if source is None else JobStatus(source), JobStatus(target), JobEvent(event),
-             Actor(actor)) for source, target, event, actor in drawn}  # fmt: skip
-    return rows, {JobStatus(end) for end in ends}
-
 
 def test_the_diagram_draws_exactly_the_transition_table() -> None:
-    drawn, ends = _diagram()
-    table = {(t.source, t.target, t.event, t.actor) for t in TRANSITIONS}
-
-    assert drawn - table == set(), "drawn in docs/architecture.md but not in TRANSITIONS"
-    assert table - drawn == set(), "in TRANSITIONS but not drawn in docs/architecture.md"
-    assert ends == FINISHED_STATUSES
+    assert_draws_exactly("## A job's life", TRANSITIONS, FINISHED_STATUSES)
 
 
 def test_the_table_lists_each_move_once_and_uses_every_event() -> None:

@@ -6,7 +6,6 @@ events."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -21,15 +20,15 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     false,
-    text,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from workers.store.types import JsonDocument, UtcDateTime, utcnow
+from workers.states import Actor, TableStates, Transition, TransitionTable
+from workers.store.types import JsonDocument, UtcDateTime, partial_where, utcnow
 
 
-class JobStatus(StrEnum):
+class JobStatus(TableStates):
     """Where a job is in its life; the moves between statuses are :data:`TRANSITIONS`."""
 
     SCHEDULED = "scheduled"
@@ -46,29 +45,6 @@ class JobStatus(StrEnum):
     def in_words(self) -> str:
         """The status as a sentence about a job says it: ``job 42 has succeeded``."""
         return _IN_WORDS[self]
-
-    @classmethod
-    def sources(cls, event: JobEvent, actor: Actor | None = None) -> frozenset[JobStatus]:
-        """The statuses ``event`` (made by ``actor``, or by anyone) moves a job out of."""
-        return frozenset(
-            t.source
-            for t in TRANSITIONS
-            if t.event is event and t.source is not None and actor in (None, t.actor)
-        )
-
-    def may_become(self, target: JobStatus, actor: Actor) -> bool:
-        """Whether ``actor`` may move a job from this status to ``target``."""
-        return (self, target, actor) in _MOVES
-
-
-class Actor(StrEnum):
-    """Who moves a job: each process (or person) makes only its own transitions."""
-
-    PRODUCER = "producer"
-    DISPATCHER = "dispatcher"
-    WORKER = "worker"
-    REAPER = "reaper"
-    OPERATOR = "operator"
 
 
 class JobEvent(StrEnum):
@@ -92,55 +68,45 @@ class JobEvent(StrEnum):
     REAP = "reap"
 
 
-@dataclass(frozen=True)
-class Transition:
-    """One allowed move: ``event``, made by ``actor``, takes a job from ``source`` (``None``:
-    the record is created) to ``target``."""
-
-    source: JobStatus | None
-    target: JobStatus
-    event: JobEvent
-    actor: Actor
-
-
-def _table(*rows: tuple[JobStatus | None, JobStatus, JobEvent, Actor]) -> tuple[Transition, ...]:
-    return tuple(Transition(*row) for row in rows)
-
-
 _S, _E, _A = JobStatus, JobEvent, Actor
 #: Every move a job may make, and who makes it. ``workers.store.transitions`` makes them all
 #: (the producer's insert aside) and derives its guards from here; ``docs/architecture.md``
 #: draws the same table, which ``tests/unit/test_transitions.py`` holds equal to this one.
-TRANSITIONS = _table(
-    (None, _S.DISPATCHING, _E.ENQUEUE, _A.PRODUCER),
-    (None, _S.SCHEDULED, _E.ENQUEUE, _A.PRODUCER),
-    (_S.DISPATCHING, _S.QUEUED, _E.CONFIRM, _A.PRODUCER),
-    (_S.DISPATCHING, _S.QUEUED, _E.CONFIRM, _A.DISPATCHER),
-    (_S.SCHEDULED, _S.DISPATCHING, _E.CLAIM, _A.DISPATCHER),
-    (_S.RETRYING, _S.DISPATCHING, _E.CLAIM, _A.DISPATCHER),
-    (_S.DISPATCHING, _S.DISPATCHING, _E.RECLAIM, _A.DISPATCHER),
-    (_S.QUEUED, _S.DISPATCHING, _E.REPUBLISH, _A.DISPATCHER),
-    (_S.DISPATCHING, _S.SCHEDULED, _E.RELEASE, _A.DISPATCHER),
-    (_S.DISPATCHING, _S.FAILED, _E.REFUSE, _A.DISPATCHER),
-    (_S.QUEUED, _S.STARTED, _E.START, _A.WORKER),
-    (_S.DISPATCHING, _S.STARTED, _E.START, _A.WORKER),
-    (_S.STARTED, _S.STARTED, _E.TAKE_OVER, _A.WORKER),
-    (_S.STARTED, _S.SUCCEEDED, _E.SUCCEED, _A.WORKER),
-    (_S.STARTED, _S.RETRYING, _E.RETRY, _A.WORKER),
-    (_S.STARTED, _S.SCHEDULED, _E.DEFER, _A.WORKER),
-    (_S.STARTED, _S.FAILED, _E.FAIL, _A.WORKER),
-    (_S.STARTED, _S.DEAD, _E.EXHAUST, _A.WORKER),
-    (_S.STARTED, _S.CANCELLED, _E.CANCEL, _A.WORKER),
-    (_S.STARTED, _S.RETRYING, _E.REAP, _A.REAPER),
-    (_S.STARTED, _S.DEAD, _E.REAP, _A.REAPER),
-    (_S.SCHEDULED, _S.CANCELLED, _E.CANCEL, _A.OPERATOR),
-    (_S.DISPATCHING, _S.CANCELLED, _E.CANCEL, _A.OPERATOR),
-    (_S.QUEUED, _S.CANCELLED, _E.CANCEL, _A.OPERATOR),
-    (_S.RETRYING, _S.CANCELLED, _E.CANCEL, _A.OPERATOR),
+TRANSITIONS = TransitionTable(
+    JobStatus,
+    (
+        Transition(source, target, event, actor)
+        for source, target, event, actor in (
+            (None, _S.DISPATCHING, _E.ENQUEUE, _A.PRODUCER),
+            (None, _S.SCHEDULED, _E.ENQUEUE, _A.PRODUCER),
+            (_S.DISPATCHING, _S.QUEUED, _E.CONFIRM, _A.PRODUCER),
+            (_S.DISPATCHING, _S.QUEUED, _E.CONFIRM, _A.DISPATCHER),
+            (_S.SCHEDULED, _S.DISPATCHING, _E.CLAIM, _A.DISPATCHER),
+            (_S.RETRYING, _S.DISPATCHING, _E.CLAIM, _A.DISPATCHER),
+            (_S.DISPATCHING, _S.DISPATCHING, _E.RECLAIM, _A.DISPATCHER),
+            (_S.QUEUED, _S.DISPATCHING, _E.REPUBLISH, _A.DISPATCHER),
+            (_S.DISPATCHING, _S.SCHEDULED, _E.RELEASE, _A.DISPATCHER),
+            (_S.DISPATCHING, _S.FAILED, _E.REFUSE, _A.DISPATCHER),
+            (_S.QUEUED, _S.STARTED, _E.START, _A.WORKER),
+            (_S.DISPATCHING, _S.STARTED, _E.START, _A.WORKER),
+            (_S.STARTED, _S.STARTED, _E.TAKE_OVER, _A.WORKER),
+            (_S.STARTED, _S.SUCCEEDED, _E.SUCCEED, _A.WORKER),
+            (_S.STARTED, _S.RETRYING, _E.RETRY, _A.WORKER),
+            (_S.STARTED, _S.SCHEDULED, _E.DEFER, _A.WORKER),
+            (_S.STARTED, _S.FAILED, _E.FAIL, _A.WORKER),
+            (_S.STARTED, _S.DEAD, _E.EXHAUST, _A.WORKER),
+            (_S.STARTED, _S.CANCELLED, _E.CANCEL, _A.WORKER),
+            (_S.STARTED, _S.RETRYING, _E.REAP, _A.REAPER),
+            (_S.STARTED, _S.DEAD, _E.REAP, _A.REAPER),
+            (_S.SCHEDULED, _S.CANCELLED, _E.CANCEL, _A.OPERATOR),
+            (_S.DISPATCHING, _S.CANCELLED, _E.CANCEL, _A.OPERATOR),
+            (_S.QUEUED, _S.CANCELLED, _E.CANCEL, _A.OPERATOR),
+            (_S.RETRYING, _S.CANCELLED, _E.CANCEL, _A.OPERATOR),
+        )
+    ),
 )
-_MOVES = frozenset((t.source, t.target, t.actor) for t in TRANSITIONS)
 #: Final: no transition leaves them.
-FINISHED_STATUSES = frozenset(set(JobStatus) - {t.source for t in TRANSITIONS})
+FINISHED_STATUSES = TRANSITIONS.finished
 #: What an operator may replay as a new job: finished, but not successfully.
 REPLAYABLE_STATUSES = FINISHED_STATUSES - {JobStatus.SUCCEEDED}
 
@@ -151,11 +117,6 @@ _IN_WORDS = {
     JobStatus.FAILED: "has failed", JobStatus.DEAD: "is dead",
     JobStatus.CANCELLED: "was cancelled",
 }  # fmt: skip
-
-
-def _where(condition: str) -> dict[str, Any]:
-    """Dialect options making an index partial on PostgreSQL and SQLite alike."""
-    return {"postgresql_where": text(condition), "sqlite_where": text(condition)}
 
 
 class Base(DeclarativeBase):
@@ -199,13 +160,17 @@ class Job(Base):
         Index("ix_jobs_type_created", "type", "created_at"),
         # Partial indexes: a job's row leaves them as soon as it moves on, so the status
         # changes of the hot path (dispatching, queued, started, succeeded) do not feed them.
-        Index("ix_jobs_due", "run_at", **_where("status IN ('scheduled', 'retrying')")),
-        Index("ix_jobs_dispatching", "dispatched_at", **_where("status = 'dispatching'")),
-        Index("ix_jobs_heartbeat", "heartbeat_at", **_where("status = 'started'")),
-        Index("ix_jobs_replay_of", "replay_of", **_where("replay_of IS NOT NULL")),
+        Index("ix_jobs_due", "run_at", **partial_where("status IN ('scheduled', 'retrying')")),
+        Index("ix_jobs_dispatching", "dispatched_at", **partial_where("status = 'dispatching'")),
+        Index("ix_jobs_heartbeat", "heartbeat_at", **partial_where("status = 'started'")),
+        Index("ix_jobs_replay_of", "replay_of", **partial_where("replay_of IS NOT NULL")),
         # The subscription sweep's read of job.failed and job.dead events: rows enter only when
         # a job fails, so the hot path never feeds it.
-        Index("ix_jobs_failed_finished", "finished_at", **_where("status IN ('failed', 'dead')")),
+        Index(
+            "ix_jobs_failed_finished",
+            "finished_at",
+            **partial_where("status IN ('failed', 'dead')"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
@@ -398,7 +363,7 @@ class Notification(Base):
             "idempotency_scope",
             "idempotency_key",
             unique=True,
-            **_where("idempotency_key IS NOT NULL"),
+            **partial_where("idempotency_key IS NOT NULL"),
         ),
     )
 
@@ -444,7 +409,9 @@ class Delivery(Base):
             "digest_key",
             "channel_name",
             unique=True,
-            **_where("digest_key IS NOT NULL AND status = 'scheduled' AND sending_at IS NULL"),
+            **partial_where(
+                "digest_key IS NOT NULL AND status = 'scheduled' AND sending_at IS NULL"
+            ),
         ),
     )
 
@@ -596,7 +563,7 @@ class AlertEventRow(Base):
         Index(
             "ix_alert_events_unsent",
             "created_at",
-            **_where("notice IS NOT NULL AND notified_at IS NULL"),
+            **partial_where("notice IS NOT NULL AND notified_at IS NULL"),
         ),
     )
 
@@ -618,4 +585,26 @@ class AlertEventRow(Base):
     notified_at: Mapped[datetime | None]
     notification_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     notice_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReceivedAlert(Base):
+    """An alert a Prometheus server (or any Alertmanager client) posted to
+    ``POST /api/v2/alerts``: one per set of labels, the last post's times kept. A rule with
+    the ``alertmanager`` source reads the ones active at its slot (``tasks/alerts/received.py``)."""
+
+    __tablename__ = "received_alerts"
+    __table_args__ = (Index("ix_received_alerts_ends_at", "ends_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    #: SHA-256 of the labels as canonical JSON (``tasks.alerts.instances.fingerprint``).
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    labels: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+    annotations: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+    starts_at: Mapped[datetime]
+    #: Past it the alert is resolved: the post's ``endsAt``, else its time plus the resolve
+    #: timeout (``TASKYARD_ALERTS_RESOLVE_TIMEOUT_S``).
+    ends_at: Mapped[datetime]
+    generator_url: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

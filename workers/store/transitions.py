@@ -26,9 +26,10 @@ from sqlalchemy import ColumnElement, Uuid, and_, bindparam, case, func, or_, se
 
 from workers.errors import JobNotFound, JobStateConflict
 from workers.jobtypes import LOST_WORKER_ALLOWANCE
+from workers.states import Actor
 from workers.storable import storable_text
 from workers.store.engine import session_scope, writer_connection
-from workers.store.models import FINISHED_STATUSES, Actor, Job, JobEvent, JobStatus
+from workers.store.models import FINISHED_STATUSES, Job, JobEvent, JobStatus
 from workers.store.outage import recent_outage
 from workers.store.records import JobRecord
 from workers.store.types import JsonDocument, UtcDateTime, utcnow

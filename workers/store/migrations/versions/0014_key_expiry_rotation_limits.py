@@ -1,9 +1,5 @@
 """API key expiry, rotation, last client address and rate limit
 
-Revision ID: 0014_key_expiry_rotation_limits
-Revises: 0010_alerts
-Create Date: 2026-12-07
-
 A key may expire, carry its own rate limit, and keep the secret its last rotation replaced
 (its hash, prefix, grace end and last use) so both work until the grace ends.
 """
@@ -16,7 +12,7 @@ from alembic import op
 from workers.store.types import UtcDateTime
 
 revision = "0014_key_expiry_rotation_limits"
-down_revision = "0010_alerts"
+down_revision = "0011_received_alerts"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,33 @@
+"""Alert test helpers: carry the notices' deliveries as their jobs would, and read what a
+webhook sink received."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+
+from tasks.alerts.notices import SCOPE
+from tasks.notifications.catalog import DeliverPayload
+from tasks.notifications.sending import deliver
+from tests.support.sinks import HttpSink
+from workers.store.engine import session_scope
+from workers.store.models import Delivery, Notification
+
+
+def deliver_alert_notices() -> None:
+    """Carry every alert notice's deliveries as their jobs would (each run sends once)."""
+    query = (
+        select(Delivery.id)
+        .join(Notification, Notification.id == Delivery.notification_id)
+        .where(Notification.idempotency_scope == SCOPE)
+    )
+    with session_scope() as session:
+        ids = list(session.scalars(query))
+    for delivery_id in ids:
+        deliver(DeliverPayload(delivery_id=str(delivery_id)))
+
+
+def subjects(sink: HttpSink) -> list[str]:
+    """The subjects of the webhook messages ``sink`` received, in order."""
+    return [json.loads(r.body)["subject"] for r in sink.received]
