@@ -13,7 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from api.resources import Page, PatchBody, RecordOut, same_named
 from tasks.alerts.decision import Op, Policy
-from tasks.alerts.rules import LABEL_NAME, MAX_CHANNELS, RuleSpec, Severity
+from tasks.alerts.instances import InstanceRecord
+from tasks.alerts.matchers import LABEL_NAME
+from tasks.alerts.routing import Muting
+from tasks.alerts.rules import MAX_CHANNELS, RuleSpec, Severity
 from tasks.alerts.sources import SourceKind
 from tasks.alerts.states import AlertState
 from workers.names import NAME_PATTERN
@@ -22,12 +25,13 @@ from workers.store.models import AlertEventRow
 from workers.timestamps import Rfc3339
 
 _SPEC = (
-    "The source's settings: `queue` (queue_depth, oldest_queued_age); `window_s`, `job_type`, "
-    "`min_finished` (failure_ratio); `window_s`, `job_type` (dead_jobs); `window_s`, `channel` "
-    "(deliveries_failing); `query` (sql: one read-only SELECT with a `value` column, the "
-    "others are labels; `:slot_at` binds the slot's time); `query`, `url`, `timeout_s` "
-    "(promql: an instant query, asked of the server when saved); `matchers` (alertmanager: "
-    "the labels a received alert must have)."
+    "The source's settings: `queue` (queue_depth, oldest_queued_age, canary_latency); "
+    "`window_s`, `job_type`, `min_finished` (failure_ratio, job_duration_p95); `window_s`, "
+    "`job_type` (dead_jobs); `window_s`, `channel` (deliveries_failing); `profiles` "
+    "(workers_alive: the profiles expected to answer); `query` (sql: one read-only SELECT with "
+    "a `value` column, the others are labels; `:slot_at` binds the slot's time); `query`, "
+    "`url`, `timeout_s` (promql: an instant query, asked of the server when saved); "
+    "`matchers` (alertmanager: the labels a received alert must have)."
 )
 _THRESHOLD = "A finite number the value is compared with (`op`)."
 _RECOVERY = "A firing alert stays firing until the value no longer passes this (optional)."
@@ -156,7 +160,17 @@ class AlertOut(RecordOut):
     last_value: float | None
     last_evaluated_at: datetime | None
     last_error: str | None
+    silenced_by: list[str] = Field(description="Ids of the silences muting it now.")
+    inhibited_by: list[str] = Field(description="Names of the inhibit rules muting it now.")
     created_at: datetime
+
+    @classmethod
+    def from_record(cls, record: InstanceRecord, muted: Muting | None = None) -> AlertOut:
+        """The JSON form of an instance (``muted``: what mutes it now)."""
+        muted = muted or Muting()
+        return cls.with_computed(
+            record, silenced_by=list(muted.silenced_by), inhibited_by=list(muted.inhibited_by)
+        )
 
 
 class AlertPage(Page[AlertOut]):

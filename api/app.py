@@ -16,6 +16,7 @@ from api.limits import BodySizeLimit
 from api.metrics import RequestMetrics
 from api.refusals import document_refusals, refuse_ambiguous_body, refuse_unknown_query
 from api.routes import (
+    alert_routes,
     alert_rules,
     alertmanager,
     alerts,
@@ -23,11 +24,13 @@ from api.routes import (
     dead_letters,
     deliveries,
     health,
+    inhibit_rules,
     jobs,
     metrics,
     notifications,
     queues,
     schedules,
+    silences,
     subscriptions,
     templates,
 )
@@ -110,7 +113,7 @@ def create_app() -> FastAPI:
             {"name": "templates", "description": "Notification templates: add, preview, edit."},
             {"name": "notifications", "description": "Send a notification to channels."},
             {"name": "deliveries", "description": "Deliveries of notifications: read, replay."},
-            {"name": "alerts", "description": "Alert rules, their alerts and history."},
+            {"name": "alerts", "description": "Alert rules, alerts, routes, silences, inhibition."},
             {"name": "health", "description": "Liveness and readiness probes (no key)."},
         ],
     )
@@ -128,8 +131,8 @@ def create_app() -> FastAPI:
     app.add_middleware(CorrelationMiddleware)
     app.add_middleware(RequestMetrics)
     routers = (jobs, dead_letters, queues, schedules, notifications, deliveries, channels,
-               templates, subscriptions, alert_rules, alerts, alertmanager, health,
-               metrics)  # fmt: skip
+               templates, subscriptions, alert_rules, alerts, alertmanager, alert_routes,
+               inhibit_rules, silences, health, metrics)  # fmt: skip
     for module in routers:
         app.include_router(document_access(document_refusals(module.router)))
     return app

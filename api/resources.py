@@ -54,6 +54,12 @@ class RecordOut(BaseModel):
         """The JSON form of ``record``."""
         return cls(**same_named(record, cls))
 
+    @classmethod
+    def with_computed(cls, record: Any, **computed: Any) -> Self:
+        """The JSON form of ``record`` with the ``computed`` fields given (the rest read from
+        its attributes), for a model's own ``from_record``."""
+        return cls(**same_named(record, cls, *computed), **computed)
+
 
 class Page(BaseModel, Generic[Item]):
     """A page of records, newest first; pass ``next_cursor`` back as ``cursor`` for the next."""

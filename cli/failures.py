@@ -9,7 +9,15 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from cli.output import EXIT_USAGE, CliError, UsageProblem
 from schedules.errors import ScheduleNotFound
-from tasks.alerts.errors import AlertRuleConflict, AlertRuleNotFound
+from tasks.alerts.errors import (
+    AlertRouteConflict,
+    AlertRouteNotFound,
+    AlertRuleConflict,
+    AlertRuleNotFound,
+    InhibitRuleConflict,
+    InhibitRuleNotFound,
+    SilenceNotFound,
+)
 from tasks.notifications.errors import (
     ChannelConflict,
     ChannelNotFound,
@@ -60,6 +68,11 @@ NEXT_STEPS: dict[type[TaskyardError], str] = {
     SubscriptionConflict: "choose another name or remove it first",
     AlertRuleNotFound: "`taskyard alerts rules list` shows them",
     AlertRuleConflict: "choose another name or remove it first",
+    AlertRouteNotFound: "`taskyard alerts routes list` shows them",
+    AlertRouteConflict: "choose another name or remove it first",
+    InhibitRuleNotFound: "`taskyard alerts inhibit-rules list` shows them",
+    InhibitRuleConflict: "choose another name or remove it first",
+    SilenceNotFound: "`taskyard silences list` shows them",
 }
 
 

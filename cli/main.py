@@ -25,6 +25,7 @@ from cli import (
     notifications,
     poison,
     schedules,
+    silences,
     subscriptions,
     templates,
 )
@@ -142,8 +143,8 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 
 
 # What the platform holds (keys, jobs, dead letters, poison messages, schedules, templates,
-# channels, notifications and their deliveries, subscriptions, alert rules) and the store's
-# schema.
+# channels, notifications and their deliveries, subscriptions, alert rules, silences) and the
+# store's schema.
 cli.add_command(keys.keys)
 cli.add_command(jobs.jobs)
 cli.add_command(dead_letters.dead_letters)
@@ -156,6 +157,7 @@ cli.add_command(notifications.notifications)
 cli.add_command(notifications.deliveries)
 cli.add_command(subscriptions.subscriptions)
 cli.add_command(alerts.alerts)
+cli.add_command(silences.silences)
 cli.add_command(db.db)
 # Maintenance, then the processes and the stack they form.
 cli.add_command(maintenance)

@@ -19,7 +19,7 @@ from schedules.errors import ScheduleConflict, ScheduleNotFound
 from schedules.slots import Timing, slot_after
 from workers.errors import StoreUnavailable
 from workers.store.engine import session_scope
-from workers.store.lookup import NamedRows
+from workers.store.lookup import NamedRows, name_taken
 from workers.store.models import MissedRunPolicy, Schedule, ScheduleFire
 from workers.store.types import utcnow
 
@@ -110,11 +110,9 @@ def sync_static(entries: Sequence[ScheduleSpec]) -> SyncReport:
     raise StoreUnavailable("could not sync the static schedules after three conflicting attempts")
 
 
-def _taken(name: str) -> ScheduleConflict:
-    return ScheduleConflict(f"a schedule named {name!r} exists already", {"name": name})
-
-
-SCHEDULES = NamedRows(Schedule, ScheduleNotFound, "schedule", _taken, EDITABLE)
+SCHEDULES = NamedRows(
+    Schedule, ScheduleNotFound, "schedule", name_taken(ScheduleConflict, "a schedule"), EDITABLE
+)
 #: One entry by id; one by name (:class:`ScheduleNotFound`).
 get_schedule, find_schedule = SCHEDULES.get, SCHEDULES.find
 

@@ -216,6 +216,9 @@ class Settings(BaseSettings):
     retention_deliveries_days: int = Field(
         default=30, ge=1, description="Finished deliveries and their notifications."
     )
+    retention_alert_events_days: int = Field(
+        default=90, ge=1, description="alert_events rows (an alert's history); owed notices stay."
+    )
     breaker_failures: int = Field(
         default=5, ge=1, le=1000, description="Retryable failures in a row that open a breaker."
     )

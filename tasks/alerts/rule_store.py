@@ -14,11 +14,13 @@ from collections.abc import Mapping
 from dataclasses import fields, replace
 from typing import Any
 
+from sqlalchemy import select
+
 from tasks.alerts import instances, notices
 from tasks.alerts.errors import AlertRuleConflict, AlertRuleNotFound
 from tasks.alerts.rules import RESETTING, RuleSpec, check_rule, spec_of
 from workers.store.engine import session_scope
-from workers.store.lookup import NamedRows
+from workers.store.lookup import NamedRows, name_taken
 from workers.store.models import AlertRule
 from workers.store.types import utcnow
 
@@ -26,11 +28,13 @@ from workers.store.types import utcnow
 EDITABLE = frozenset(f.name for f in fields(RuleSpec)) - {"name"}
 
 
-def _taken(name: str) -> AlertRuleConflict:
-    return AlertRuleConflict(f"an alert rule named {name!r} exists already", {"name": name})
-
-
-RULES = NamedRows(AlertRule, AlertRuleNotFound, "alert rule", _taken, EDITABLE)
+RULES = NamedRows(
+    AlertRule,
+    AlertRuleNotFound,
+    "alert rule",
+    name_taken(AlertRuleConflict, "an alert rule"),
+    EDITABLE,
+)
 #: A page of rules, newest first; one by id; one by name (:class:`AlertRuleNotFound`).
 list_rules, get_rule, find_rule = RULES.page, RULES.get, RULES.find
 
@@ -40,6 +44,12 @@ def create_rule(spec: RuleSpec) -> AlertRule:
     :class:`AlertRuleConflict` when the name is taken."""
     checked = check_rule(spec)
     return RULES.add(AlertRule(**checked.columns()))
+
+
+def named(names: list[str]) -> list[AlertRule]:
+    """The rules with these names (those that exist)."""
+    with session_scope() as session:
+        return list(session.scalars(select(AlertRule).where(AlertRule.name.in_(names))))
 
 
 def update_rule(rule_id: uuid.UUID, changes: Mapping[str, Any]) -> AlertRule:

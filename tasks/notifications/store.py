@@ -25,7 +25,7 @@ from tasks.notifications.errors import ChannelConflict, ChannelNotFound, Secrets
 from tasks.notifications.sealing import reseal, seal, unseal
 from tasks.notifications.targets import check_target
 from workers.store.engine import session_scope
-from workers.store.lookup import NamedRows
+from workers.store.lookup import NamedRows, name_taken
 from workers.store.models import Channel
 from workers.store.types import utcnow
 
@@ -57,11 +57,9 @@ def secret_names(record: Channel) -> list[str]:
         return sorted(SECRET_FIELDS[record.kind])
 
 
-def _taken(name: str) -> ChannelConflict:
-    return ChannelConflict(f"a channel named {name!r} exists already", {"name": name})
-
-
-CHANNELS = NamedRows(Channel, ChannelNotFound, "channel", _taken, EDITABLE)
+CHANNELS = NamedRows(
+    Channel, ChannelNotFound, "channel", name_taken(ChannelConflict, "a channel"), EDITABLE
+)
 #: A page of channels, newest first; one by id; one by name (:class:`ChannelNotFound`).
 list_channels, get_channel, find_channel = CHANNELS.page, CHANNELS.get, CHANNELS.find
 
@@ -95,7 +93,7 @@ def _apply(session: Session, record: Channel, changes: Mapping[str, Any]) -> Non
     if "name" in changes and changes["name"] != record.name:
         name = check_name(changes["name"])
         if session.scalar(select(Channel.id).where(Channel.name == name)):
-            raise _taken(name)
+            raise CHANNELS.taken(name)
         record.name = name
     if "description" in changes:
         record.description = check_description(changes["description"])
@@ -117,7 +115,7 @@ def update_channel(channel_id: uuid.UUID, changes: Mapping[str, Any]) -> Channel
             record = CHANNELS.row(session, channel_id, lock=True)
             _apply(session, record, changes)
     except IntegrityError:
-        raise _taken(str(changes.get("name"))) from None
+        raise CHANNELS.taken(str(changes.get("name"))) from None
     return record
 
 

@@ -35,7 +35,7 @@ from tasks.notifications.template_store import find_template, render_for_send
 from workers.names import NAME_RULE, is_name
 from workers.storable import Unstorable, check_text
 from workers.store.engine import session_scope
-from workers.store.lookup import NamedRows
+from workers.store.lookup import NamedRows, name_taken
 from workers.store.models import Subscription
 from workers.store.types import utcnow
 
@@ -158,11 +158,13 @@ def check_subscription(spec: SubscriptionSpec) -> SubscriptionSpec:
 # -- the store -------------------------------------------------------------------------------
 
 
-def _taken(name: str) -> SubscriptionConflict:
-    return SubscriptionConflict(f"a subscription named {name!r} exists already", {"name": name})
-
-
-SUBSCRIPTIONS = NamedRows(Subscription, SubscriptionNotFound, "subscription", _taken, EDITABLE)
+SUBSCRIPTIONS = NamedRows(
+    Subscription,
+    SubscriptionNotFound,
+    "subscription",
+    name_taken(SubscriptionConflict, "a subscription"),
+    EDITABLE,
+)
 #: A page of subscriptions, newest first; one by id; one by name (:class:`SubscriptionNotFound`).
 list_subscriptions, get_subscription = SUBSCRIPTIONS.page, SUBSCRIPTIONS.get
 find_subscription = SUBSCRIPTIONS.find

@@ -12,7 +12,7 @@ from tasks.notifications.errors import TemplateConflict, TemplateNotFound
 from tasks.notifications.rendering import Rendered, render
 from tasks.notifications.templates import TemplateSpec, check_data, check_template, render_checked
 from workers.store.engine import session_scope
-from workers.store.lookup import NamedRows
+from workers.store.lookup import NamedRows, name_taken
 from workers.store.models import Template
 
 #: The fields an edit may change (``name`` is the template's identity).
@@ -31,11 +31,9 @@ def spec_of(record: Template) -> TemplateSpec:
     )
 
 
-def _taken(name: str) -> TemplateConflict:
-    return TemplateConflict(f"a template named {name!r} exists already", {"name": name})
-
-
-TEMPLATES = NamedRows(Template, TemplateNotFound, "template", _taken, EDITABLE)
+TEMPLATES = NamedRows(
+    Template, TemplateNotFound, "template", name_taken(TemplateConflict, "a template"), EDITABLE
+)
 #: A page of templates, newest first; one by id; one by name (:class:`TemplateNotFound`).
 list_templates, get_template, find_template = TEMPLATES.page, TEMPLATES.get, TEMPLATES.find
 

@@ -95,6 +95,16 @@ def add_named(
     return record
 
 
+def name_taken(conflict: type[TaskyardError], noun: str) -> Callable[[str], TaskyardError]:
+    """What :func:`add_named` raises for a name in use: ``conflict`` saying ``<noun> named
+    'x' exists already`` (``noun`` with its article: ``"an alert rule"``)."""
+
+    def taken(name: str) -> TaskyardError:
+        return conflict(f"{noun} named {name!r} exists already", {"name": name})
+
+    return taken
+
+
 @dataclass(frozen=True)
 class NamedRows(Generic[R]):
     """The rows of ``model``, which have an ``id``, a unique ``name`` and a ``created_at``: a

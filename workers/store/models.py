@@ -1,7 +1,7 @@
 """Tables of the store: jobs with their idempotency and unique keys, API keys, schedules with
 their fires, maintenance runs, and notifications (templates, channels, notifications, their
 deliveries and digest members, subscriptions), and alert rules with their instances and
-events."""
+events, the routes, groups, silences and inhibit rules their notices pass through."""
 
 from __future__ import annotations
 
@@ -582,6 +582,119 @@ class AlertEventRow(Base):
     at: Mapped[datetime]
     value: Mapped[float | None]
     notice: Mapped[str | None] = mapped_column(String(16))
+    notified_at: Mapped[datetime | None]
+    notification_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    notice_error: Mapped[str | None] = mapped_column(Text)
+    #: The routes whose groups took the notice instead (none: it went to the rule's channels).
+    routes: Mapped[list[str] | None] = mapped_column(JsonDocument)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AlertRoute(Base):
+    """A node of the alert route tree: matchers, the channels its groups notify, and how it
+    groups and paces them (``tasks/alerts/grouping.py``). ``parent_id`` ``None``: a child of
+    the implicit root; siblings are tried in ``position`` order."""
+
+    __tablename__ = "alert_routes"
+    __table_args__ = (Index("ix_alert_routes_created", "created_at", "id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("alert_routes.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(default=0)
+    matchers: Mapped[list[Any]] = mapped_column(JsonDocument, default=list)
+    channels: Mapped[list[str]] = mapped_column(JsonDocument, default=list)
+    group_by: Mapped[list[str]] = mapped_column(JsonDocument, default=list)
+    group_wait_s: Mapped[int]
+    group_interval_s: Mapped[int]
+    repeat_interval_s: Mapped[int]
+    send_resolved: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    continues: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class InhibitRule(Base):
+    """Firing alerts passing ``source_matchers`` mute the alerts passing ``target_matchers``
+    that share their values of the ``equal`` labels."""
+
+    __tablename__ = "inhibit_rules"
+    __table_args__ = (Index("ix_inhibit_rules_created", "created_at", "id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    source_matchers: Mapped[list[Any]] = mapped_column(JsonDocument, default=list)
+    target_matchers: Mapped[list[Any]] = mapped_column(JsonDocument, default=list)
+    equal: Mapped[list[str]] = mapped_column(JsonDocument, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SilenceRow(Base):
+    """A silence: the alerts its matchers pass are muted from ``starts_at`` until
+    ``ends_at`` (expiring one sets ``ends_at`` to the moment)."""
+
+    __tablename__ = "silences"
+    __table_args__ = (
+        Index("ix_silences_created", "created_at", "id"),
+        Index("ix_silences_ends", "ends_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    matchers: Mapped[list[Any]] = mapped_column(JsonDocument, default=list)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    comment: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AlertGroup(Base):
+    """One group of one route and its notification log: the alerts it last sent as firing,
+    when, and when it first saw a firing alert it had not sent. ``seq`` counts its writes;
+    every write is a compare-and-set on it, so two evaluators flushing at once write once."""
+
+    __tablename__ = "alert_groups"
+    __table_args__ = (UniqueConstraint("route_id", "group_key", name="uq_alert_groups_key"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    route_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("alert_routes.id", ondelete="CASCADE")
+    )
+    group_key: Mapped[str] = mapped_column(String(64))
+    group_labels: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+    firing: Mapped[list[str]] = mapped_column(JsonDocument, default=list)
+    sent_at: Mapped[datetime | None]
+    first_seen_at: Mapped[datetime | None]
+    seq: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+_UNSENT_GROUP = "notified_at IS NULL"
+
+
+class AlertGroupNotice(Base):
+    """What one flush of a group owes (an outbox entry until ``notified_at``), sent with the
+    key ``alert-group:<group id>:<seq>``: the alerts firing and resolved, as shown."""
+
+    __tablename__ = "alert_group_notices"
+    __table_args__ = (
+        UniqueConstraint("group_id", "seq", name="uq_alert_group_notices_seq"),
+        Index(
+            "ix_alert_group_notices_unsent", "created_at", **partial_where("notified_at IS NULL")
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    group_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("alert_groups.id", ondelete="CASCADE")
+    )
+    seq: Mapped[int]
+    firing: Mapped[list[Any]] = mapped_column(JsonDocument, default=list)
+    resolved: Mapped[list[Any]] = mapped_column(JsonDocument, default=list)
     notified_at: Mapped[datetime | None]
     notification_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     notice_error: Mapped[str | None] = mapped_column(Text)

@@ -12,7 +12,7 @@ from alembic import op
 from workers.store.types import UtcDateTime
 
 revision = "0014_key_expiry_rotation_limits"
-down_revision = "0011_received_alerts"
+down_revision = "0013_alert_routing"
 branch_labels = None
 depends_on = None
 
