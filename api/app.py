@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 from anyio import CapacityLimiter
 from fastapi import Depends, FastAPI
 
+from api.access import document_access
 from api.correlation import CorrelationMiddleware
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
@@ -48,13 +49,16 @@ Enqueue jobs of registered types and follow them to completion.
 
 Authenticate with an API key: `Authorization: Bearer <key>`. Scopes: `jobs:write`
 (any type) or `jobs:write:<glob>` (matching types, e.g. `jobs:write:diag.*`) to enqueue,
-`jobs:read` to read jobs and queues, `notifications:write` (any channel) or
+narrowed by `jobs:queue:<queue>` (repeatable; none: every queue) and `jobs:priority:<max>`,
+`jobs:read` to read jobs and queues (`jobs:read:own`: only the key's own jobs),
+`notifications:write` (any channel) or
 `notifications:write:<glob>` (matching channel names, e.g. `notifications:write:ops-*`) to
 send notifications, `notifications:read` to read deliveries, `alerts:write` to post alerts to
 the Alertmanager-compatible `POST /api/v2/alerts`, `admin` for everything (bulk
 dead-letter replay, channels and templates included); cancelling or replaying a job needs the
-scope to enqueue its type, and a delivery the scope to send to its channel. Priorities run
-from 0 to 9, 9 the most urgent.
+scope to enqueue its type on its queue, and a delivery the scope to send to its channel.
+Priorities run from 0 to 9, 9 the most urgent. A key over its rate limit gets 429 with
+`Retry-After` and `RateLimit-*` headers (a batch counts each job).
 
 Delay a job with `delay_s` or `run_at` (RFC 3339 with a time zone). Send an idempotency key
 (`idempotency_key`, or the `Idempotency-Key` header) to make retries of a request safe: the
@@ -130,5 +134,5 @@ def create_app() -> FastAPI:
                templates, subscriptions, alert_rules, alerts, alertmanager, alert_routes,
                inhibit_rules, silences, health, metrics)  # fmt: skip
     for module in routers:
-        app.include_router(document_refusals(module.router))
+        app.include_router(document_access(document_refusals(module.router)))
     return app

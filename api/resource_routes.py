@@ -68,23 +68,41 @@ class ResourceRoutes:
         self._add("GET", 200, "", f"list_{self.name}s", endpoint, query, page, summary, doc, 422)
 
     def add_create(
-        self, summary: str, doc: str, body: type[B], create: Callable[[B], R], *errors: int
+        self,
+        summary: str,
+        doc: str,
+        body: type[B],
+        create: Callable[[B], R],
+        *errors: int,
+        write: KeyCheck | None = None,
+        vet: Callable[[ApiKey, B], object] | None = None,
     ) -> None:
-        """``POST ""``: 201 with the record ``create`` makes of the body (409: a name taken)."""
+        """``POST ""``: 201 with the record ``create`` makes of the body (409: a name taken).
+        ``write`` checks the key instead of the resource's; ``vet`` refuses a body this key may
+        not create (a 403 for a queue it may not use) before ``create`` is called."""
 
-        def endpoint(body: B, **_: Any) -> RecordOut:
+        def endpoint(body: B, key: ApiKey, **_: Any) -> RecordOut:
+            if vet is not None:
+                vet(key, body)
             return self.out.from_record(create(body))
 
-        name, params = f"create_{self.name}", [_parameter("body", body)]
-        self._add(
-            "POST", 201, "", name, endpoint, params, self.out, summary, doc, 409, 422, *errors
-        )
+        name, params, codes = f"create_{self.name}", [_parameter("body", body)], (409, 422)
+        self._add("POST", 201, "", name, endpoint, params, self.out, summary, doc, *codes, *errors,
+                  check=write)  # fmt: skip
 
-    def add_get(self, summary: str, doc: str, get: Callable[[uuid.UUID], R]) -> None:
-        """``GET /{id}``: the record, or 404."""
+    def add_get(
+        self,
+        summary: str,
+        doc: str,
+        get: Callable[[uuid.UUID], R],
+        check: Callable[[ApiKey, R], R] | None = None,
+    ) -> None:
+        """``GET /{id}``: the record, or 404; ``check`` answers the record a key may see (else
+        raises: a 404 for one it may not know of)."""
 
-        def endpoint(**given: Any) -> RecordOut:
-            return self.out.from_record(get(self._id_in(given)))
+        def endpoint(key: ApiKey, **given: Any) -> RecordOut:
+            record = get(self._id_in(given))
+            return self.out.from_record(record if check is None else check(key, record))
 
         self._add("GET", 200, "/", f"get_{self.name}", endpoint, [], self.out, summary, doc)
 
@@ -95,15 +113,22 @@ class ResourceRoutes:
         body: type[PatchBody],
         update: Callable[[uuid.UUID, dict[str, Any]], R],
         *errors: int,
+        write: KeyCheck | None = None,
+        vet: Callable[[ApiKey, uuid.UUID, dict[str, Any]], object] | None = None,
     ) -> None:
-        """``PATCH /{id}``: ``update`` makes the changes sent (:meth:`PatchBody.changes`)."""
+        """``PATCH /{id}``: ``update`` makes the changes sent (:meth:`PatchBody.changes`);
+        ``write`` and ``vet`` as for :meth:`add_create`, ``vet`` given the id and the changes."""
 
-        def endpoint(body: PatchBody, **given: Any) -> RecordOut:
+        def endpoint(body: PatchBody, key: ApiKey, **given: Any) -> RecordOut:
             changes = body.changes()  # a field sent as null is a 422 before an unknown id's 404
-            return self.out.from_record(update(self._id_in(given), changes))
+            record_id = self._id_in(given)
+            if vet is not None:
+                vet(key, record_id, changes)
+            return self.out.from_record(update(record_id, changes))
 
         name, params = f"update_{self.name}", [_parameter("body", body)]
-        self._add("PATCH", 200, "/", name, endpoint, params, self.out, summary, doc, 422, *errors)
+        self._add("PATCH", 200, "/", name, endpoint, params, self.out, summary, doc, 422, *errors,
+                  check=write)  # fmt: skip
 
     def add_delete(
         self, summary: str, doc: str, delete: Callable[[uuid.UUID], None], *errors: int
@@ -155,13 +180,15 @@ class ResourceRoutes:
         summary: str,
         doc: str,
         *errors: int,
+        check: KeyCheck | None = None,
     ) -> Endpoint:
         """Route ``method`` to ``endpoint`` (answering ``status``): on the collection when
         ``below`` is empty, else on one record (``/``) or below it (``/replay``). FastAPI reads
-        the endpoint as taking the record's id, the key and ``parameters`` and answering
-        ``returns`` (the resource's own models, which a function shared by every resource
-        cannot name), and describes it with ``doc`` as with any docstring."""
-        check = self.read if method == "GET" else self.write
+        the endpoint as taking the record's id, the key (checked by ``check``, else the
+        resource's ``read`` or ``write``) and ``parameters`` and answering ``returns`` (the
+        resource's own models, which a function shared by every resource cannot name), and
+        describes it with ``doc`` as with any docstring."""
+        check = check or (self.read if method == "GET" else self.write)
         key = _parameter("key", Annotated[ApiKey, Depends(check)])
         if below:  # one record: an id that names none is a 404
             errors = (404, *errors)

@@ -156,6 +156,17 @@ class ApiKeyError(TaskyardError):
     code = "api_key_error"
 
 
+class MissingScope(Forbidden):
+    """The API key lacks the scope an action needs; ``details.scope`` names it."""
+
+    code = "forbidden"
+
+    def __init__(self, scope: str, alternative: str | None = None) -> None:
+        needed = f"{scope} (or {alternative})" if alternative else scope
+        super().__init__(f"this API key lacks the scope {needed}", {"scope": scope})
+        self.scope = scope
+
+
 class IdempotencyConflict(Conflict):
     """The idempotency key was used before with a different request."""
 

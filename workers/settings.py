@@ -19,6 +19,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from workers.errors import SettingsError
+from workers.limits import parse_rate_limit
 from workers.stackfile import applicable_file
 
 ENV_PREFIX = "TASKYARD_"
@@ -67,6 +68,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=256 * 1024, gt=0)
     api_workers: int = Field(
         default=2, ge=1, le=64, description="Processes `taskyard api` runs (one per core)."
+    )
+    api_rate_limit: str | None = Field(
+        default=None,
+        description="Requests (a batch: its jobs) per API key, e.g. 100/second; unset: none.",
+    )
+    auth_failure_limit: str | None = Field(
+        default="20/minute",
+        description="Failed authentications per client address before the API answers 429.",
     )
     speedups: bool = Field(
         default=True,
@@ -127,6 +136,14 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("api_rate_limit", "auth_failure_limit", mode="before")
+    @classmethod
+    def _rate_limit(cls, value: object) -> object:
+        if value is None or value == "":
+            return None
+        parse_rate_limit(str(value))
+        return value
 
     @field_validator("flower_basic_auth")
     @classmethod

@@ -8,11 +8,22 @@ from typing import Annotated, Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from kombu.exceptions import OperationalError
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 
-from api.auth import CorrelationId, ReadKey, WriteKey, check_write, forbidden, reader, writer
+from api.auth import (
+    CorrelationId,
+    JobReadKey,
+    WriteKey,
+    check_read,
+    check_write,
+    job_reader,
+    owner,
+    spend,
+    writer,
+)
 from api.errors import error_body
 from api.idempotency import (
     DEDUPLICATED_HEADER,
@@ -37,10 +48,9 @@ from api.schemas import (
 )
 from api.submissions import CoalescedSubmissions
 from tasks.jobs.control import cancel_job, replay_job
-from tasks.jobs.producer import JobRequest, Producer, Rejected, enqueue_many, prepare
+from tasks.jobs.producer import Producer, Rejected, enqueue_many, prepare
 from workers.errors import BrokerUnavailable, JobNotFound
 from workers.queues import QueueName
-from workers.scopes import JOBS_WRITE, may_write, write_scope_for
 from workers.store import jobs
 from workers.store.models import ApiKey, Job, JobStatus
 from workers.store.records import JobRecord
@@ -86,9 +96,8 @@ async def create_job(
     a different request is a 409 `idempotency_conflict` naming the original job.
     """
     job = body.to_request(idempotency_key(body.idempotency_key, idempotency_header))
-    check_write(key, body.type)
     submissions: CoalescedSubmissions = request.app.state.submissions
-    prepared = prepare(job, api_key_id=key.id, correlation_id=cid)
+    prepared = prepare(job, api_key_id=key.id, correlation_id=cid, scopes=key.scopes)
     submission = await submissions.submit(prepared)
     out = JobOut.from_record(submission.job)
     if not submission.created:
@@ -110,39 +119,28 @@ async def create_jobs(
     request: Request,
     _: BatchKeyRefused = None,
 ) -> Response:
-    """Enqueue every acceptable item; the others (unknown type, bad payload, scope, an
-    idempotency conflict) report why. Keys go in each item: an `Idempotency-Key` header is
-    a 422.
+    """Enqueue every acceptable item; the others (unknown type, bad payload, a scope for its
+    type, queue or priority, an idempotency conflict) report why. Keys go in each item: an
+    `Idempotency-Key` header is a 422. Each job counts against the key's rate limit.
 
     A malformed item (wrong field types, priority out of range, unknown queue) fails the
     whole request with 422, as for a single job.
     """
+    if len(body.jobs) > 1:  # the request itself counted one
+        await run_in_threadpool(spend, key, len(body.jobs) - 1)
     enqueue = partial(_enqueue_batch, body, key, cid, request.app.state.producer)
     return await to_thread.run_sync(enqueue, limiter=request.app.state.batch_limiter)
 
 
 def _enqueue_batch(body: BatchIn, key: ApiKey, cid: str | None, producer: Producer) -> Response:
-    results: dict[int, BatchResult] = {}
-    allowed: list[tuple[int, JobRequest]] = []
-    for index, item in enumerate(body.jobs):
-        if may_write(key.scopes, item.type):
-            allowed.append((index, item.to_request()))
-        else:
-            problem = forbidden(write_scope_for(item.type), JOBS_WRITE)
-            error = _error_detail(problem.code, problem.message, problem.details)
-            results[index] = BatchRejected(index=index, error=error)
-    requests = [request for _, request in allowed]
-    outcomes = (
-        enqueue_many(requests, api_key_id=key.id, correlation_id=cid, producer=producer)
-        if requests
-        else []
+    requests = [item.to_request() for item in body.jobs]
+    outcomes = enqueue_many(
+        requests, api_key_id=key.id, correlation_id=cid, producer=producer, scopes=key.scopes
     )
-    for (index, _), outcome in zip(allowed, outcomes, strict=True):
-        results[index] = _batch_result(index, outcome)
-    ordered = [results[index] for index in range(len(body.jobs))]
-    accepted = sum(isinstance(result, BatchAccepted) for result in ordered)
+    results = [_batch_result(index, outcome) for index, outcome in enumerate(outcomes)]
+    accepted = sum(isinstance(result, BatchAccepted) for result in results)
     return _json(
-        BatchOut(accepted=accepted, rejected=len(ordered) - accepted, results=ordered), 202
+        BatchOut(accepted=accepted, rejected=len(results) - accepted, results=results), 202
     )
 
 
@@ -160,21 +158,27 @@ def _batch_result(index: int, outcome: JobRecord | Rejected) -> BatchResult:
     return BatchAccepted(index=index, job=JobOut.from_record(outcome))
 
 
-routes = ResourceRoutes(router, "job", JobNotFound, JobOut, read=reader, write=writer)
-routes.add_get("Get a job", "The job's current record.", jobs.get_job)
+routes = ResourceRoutes(router, "job", JobNotFound, JobOut, read=job_reader, write=writer)
+routes.add_get(
+    "Get a job",
+    """The job's current record. A `jobs:read:own` key reads only the jobs it enqueued: any
+    other is a 404.""",
+    jobs.get_job,
+    check_read,
+)
 
 
 def _writable_job(job_id: uuid.UUID, key: ApiKey) -> Job:
-    """The job, when ``key`` may enqueue its type (the rule for acting on it): else 404 or 403."""
-    record = jobs.get_job(job_id)
-    check_write(key, record.type)
-    return record
+    """The job, when ``key`` may enqueue its type on its queue (the rule for acting on it):
+    else 404 or 403."""
+    return check_write(key, check_read(key, jobs.get_job(job_id)))
 
 
 def _cancel(job_id: uuid.UUID, key: ApiKey) -> CancelOut:
     """Cancel a job that has not finished. A waiting job is cancelled at once (`final`); a
     running one is asked to stop (`final` false) and becomes `cancelled` when it does.
-    409 `job_state_conflict` when it has finished already. Needs the scope to enqueue its type.
+    409 `job_state_conflict` when it has finished already. Needs the scope to enqueue its type
+    on its queue.
     """
     record = _writable_job(job_id, key)
     try:
@@ -187,11 +191,12 @@ def _cancel(job_id: uuid.UUID, key: ApiKey) -> CancelOut:
 
 def _replay(job_id: uuid.UUID, key: ApiKey) -> JobOut:
     """Enqueue a dead, failed or cancelled job again as a new job (its `replay_of` names the
-    original); 409 `job_state_conflict` for any other status. Needs the scope to enqueue its type.
-    Every call enqueues a new job: an `Idempotency-Key` header is a 422.
+    original); 409 `job_state_conflict` for any other status. Needs the scope to enqueue its type
+    on its queue at its priority. Every call enqueues a new job: an `Idempotency-Key` header is
+    a 422.
     """
     record = _writable_job(job_id, key)
-    return JobOut.from_record(replay_job(record.id))
+    return JobOut.from_record(replay_job(record.id, key.scopes))
 
 
 routes.add_action("cancel", "Cancel a job", _cancel, 409)
@@ -212,17 +217,19 @@ router.add_api_route(
 
 @router.get("", summary="List jobs", responses=error_responses(401, 403, 422, 503))
 def list_jobs(
-    key: ReadKey,
+    key: JobReadKey,
     status: JobStatus | None = None,
     job_type: TypeFilter = None,
     queue: QueueName | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> JobPage:
-    """Jobs matching the filters, newest first, a page at a time."""
+    """Jobs matching the filters, newest first, a page at a time (for a `jobs:read:own` key,
+    only the jobs it enqueued)."""
     filters = jobs.JobFilter(
         status=status.value if status else None,
         type=job_type,
         queue=queue.value if queue else None,
+        api_key_id=owner(key),
     )
     return job_page(filters, cursor, limit)

@@ -14,13 +14,13 @@ from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from api.auth import current_key, reader
+from api.auth import current_key, reader, writer
 from api.errors import install_error_handlers
 from api.listing import Position
 from api.refusals import refuse_idempotency_header
 from api.resource_routes import ResourceRoutes
 from api.resources import Page, PatchBody, RecordOut
-from workers.errors import NotFound
+from workers.errors import MissingScope, NotFound
 from workers.store.models import ApiKey
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -215,3 +215,60 @@ def test_an_action_answers_202_and_refuses_after_the_key_is_checked(
     assert (forbidden.status_code, forbidden.json()["error"]["code"]) == (403, "forbidden")
     # Reads need only the read scope.
     assert client.get(f"/v1/widgets/{widget_id}").status_code == 200
+
+
+def _no_big_widgets(key: ApiKey, body: WidgetIn | dict[str, Any]) -> None:
+    size = body.size if isinstance(body, WidgetIn) else body.get("size", 0)
+    if size > 5 and "admin" not in key.scopes:
+        raise MissingScope("admin")
+
+
+def _hidden_when_big(key: ApiKey, widget: Widget) -> Widget:
+    if widget.size > 5 and "admin" not in key.scopes:
+        raise WidgetNotFound(f"no widget {widget.id}")
+    return widget
+
+
+def test_a_route_may_check_its_own_key_vet_the_request_and_hide_a_record(
+    shelf: Shelf,
+) -> None:
+    # Given widgets whose create and edit take a jobs:write key (not the resource's admin),
+    # vetted so a big one needs admin, and whose get hides a big one from other keys
+    router = APIRouter(prefix="/v1/widgets")
+    widgets = ResourceRoutes(router, "widget", WidgetNotFound, WidgetOut, read=reader)
+    widgets.add_create(
+        "Create", "Store.", WidgetIn, shelf.create, write=writer, vet=_no_big_widgets
+    )
+    widgets.add_get("Get", "One.", shelf.get, _hidden_when_big)
+    widgets.add_update(
+        "Edit",
+        "Change.",
+        WidgetPatch,
+        shelf.update,
+        write=writer,
+        vet=lambda key, _, changes: _no_big_widgets(key, changes),
+    )
+    app = FastAPI()
+    install_error_handlers(app)
+    app.include_router(router)
+    app.dependency_overrides[current_key] = lambda: ApiKey(scopes=["jobs:write", "jobs:read"])
+    client = TestClient(app)
+
+    small = client.post("/v1/widgets", json={"name": "a", "size": 5})
+    assert small.status_code == 201, small.text
+    refused = client.post("/v1/widgets", json={"name": "b", "size": 6})
+    assert (refused.status_code, refused.json()["error"]["details"]) == (403, {"scope": "admin"})
+    widget_id = small.json()["id"]
+    grown = client.patch(f"/v1/widgets/{widget_id}", json={"size": 6})
+    assert grown.status_code == 403
+    assert [w.size for w in shelf.widgets.values()] == [5]  # nothing refused was stored
+
+    # An admin may make it big; then a jobs:read key does not see it at all.
+    app.dependency_overrides[current_key] = lambda: ApiKey(scopes=["admin"])
+    assert client.patch(f"/v1/widgets/{widget_id}", json={"size": 6}).status_code == 200
+    assert client.get(f"/v1/widgets/{widget_id}").status_code == 200
+    app.dependency_overrides[current_key] = lambda: ApiKey(scopes=["jobs:read"])
+    hidden = client.get(f"/v1/widgets/{widget_id}")
+    assert (hidden.status_code, hidden.json()["error"]["code"]) == (404, "widget_not_found")
+    # The route's own key check: a jobs:read key may not create.
+    assert client.post("/v1/widgets", json={"name": "c"}).status_code == 403

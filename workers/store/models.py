@@ -138,6 +138,16 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
+    #: The client address of the last use (written with ``last_used_at``).
+    last_client: Mapped[str | None] = mapped_column(String(64))
+    expires_at: Mapped[datetime | None]
+    #: A ``limits`` rate such as ``100/second``; ``None``: the API's default.
+    rate_limit: Mapped[str | None] = mapped_column(String(64))
+    #: The secret replaced by the last rotation, valid until ``previous_expires_at``.
+    previous_key_hash: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
+    previous_key_prefix: Mapped[str | None] = mapped_column(String(16))
+    previous_expires_at: Mapped[datetime | None]
+    previous_last_used_at: Mapped[datetime | None]
 
 
 class Job(Base):
