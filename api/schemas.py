@@ -225,6 +225,15 @@ class QueueOut(BaseModel):
     name: str
     depth: int
     by_priority: dict[str, int]
+    paused: bool = Field(description="Workers do not consume it; jobs wait (`/pause`, `/resume`).")
+
+
+class QueuePauseOut(BaseModel):
+    """A queue paused or resumed, and the workers that were told so."""
+
+    name: str
+    paused: bool
+    workers: list[str]
 
 
 class QueuesOut(BaseModel):

@@ -7,6 +7,7 @@ from typing import Any
 
 from celery import signals
 
+from workers import pausing
 from workers.observability import context, metrics
 from workers.observability.logging import configure_logging
 from workers.observability.multiproc import setup_multiprocess_metrics
@@ -39,6 +40,10 @@ def _setup_metrics(kind: str) -> None:
 def _setup_worker_metrics(**_: Any) -> None:
     # Before the pool forks: its processes inherit the directory and write their samples there.
     _setup_metrics("worker")
+
+
+def _leave_out_paused(sender: Any = None, **_: Any) -> None:
+    pausing.leave_out_paused(sender)
 
 
 def _declare_pool_child(**_: Any) -> None:
@@ -87,6 +92,7 @@ def connect() -> None:
     signals.beat_init.connect(_init_sentry_beat, weak=False)
     signals.beat_init.connect(_setup_beat_metrics, weak=False)
     signals.worker_init.connect(_setup_worker_metrics, weak=False)
+    signals.worker_init.connect(_leave_out_paused, weak=False)
     signals.worker_process_init.connect(_declare_pool_child, weak=False)
     signals.worker_ready.connect(_worker_online, weak=False)
     signals.worker_shutdown.connect(_worker_offline, weak=False)
