@@ -7,7 +7,7 @@ from typing import Any
 
 from celery import signals
 
-from workers import pausing
+from workers import consumers, pausing
 from workers.observability import context, metrics
 from workers.observability.logging import configure_logging
 from workers.observability.multiproc import setup_multiprocess_metrics
@@ -42,7 +42,8 @@ def _setup_worker_metrics(**_: Any) -> None:
     _setup_metrics("worker")
 
 
-def _leave_out_paused(sender: Any = None, **_: Any) -> None:
+def _worker_queues(sender: Any = None, **_: Any) -> None:
+    consumers.worker_started(sender)
     pausing.leave_out_paused(sender)
 
 
@@ -92,7 +93,8 @@ def connect() -> None:
     signals.beat_init.connect(_init_sentry_beat, weak=False)
     signals.beat_init.connect(_setup_beat_metrics, weak=False)
     signals.worker_init.connect(_setup_worker_metrics, weak=False)
-    signals.worker_init.connect(_leave_out_paused, weak=False)
+    signals.worker_init.connect(_worker_queues, weak=False)
+    signals.task_received.connect(consumers.message_fetched, weak=False)
     signals.worker_process_init.connect(_declare_pool_child, weak=False)
     signals.worker_ready.connect(_worker_online, weak=False)
     signals.worker_shutdown.connect(_worker_offline, weak=False)

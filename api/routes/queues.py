@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 from api.auth import AdminKey, ReadKey
 from api.errors import ApiProblem
 from api.schemas import QueueOut, QueuePauseOut, QueuesOut, error_responses
-from workers import pausing
+from workers import pausing, worker_control
 from workers.errors import BrokerUnavailable
 from workers.queue_depth import queue_depths
 from workers.queues import QUEUE_ORDER
@@ -67,7 +67,7 @@ def _act(name: str, action: Callable[[str], list[str]], paused: bool) -> QueuePa
 def pause(name: str, key: AdminKey) -> QueuePauseOut:
     """Workers stop consuming the queue, now and when they start later; jobs can still be
     enqueued and wait. Idempotent. ``workers`` names the workers that confirmed."""
-    return _act(name, pausing.pause_queue, paused=True)
+    return _act(name, worker_control.pause_queue, paused=True)
 
 
 @router.post(
@@ -75,4 +75,4 @@ def pause(name: str, key: AdminKey) -> QueuePauseOut:
 )
 def resume(name: str, key: AdminKey) -> QueuePauseOut:
     """The workers started for the queue consume it again (waiting jobs run). Idempotent."""
-    return _act(name, pausing.resume_queue, paused=False)
+    return _act(name, worker_control.resume_queue, paused=False)
