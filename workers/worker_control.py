@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from workers.app import app
-from workers.pausing import mark_paused
+from workers.pausing import mark_paused, paused_queues
+from workers.queue_depth import oldest_queued_ages, queue_depths
 from workers.signals import worker_profile
 
 log = logging.getLogger(__name__)
@@ -93,11 +94,19 @@ def observe_workers(
 
 @dataclass(frozen=True)
 class QueueState:
-    """What waits in one queue: messages in the broker, the oldest queued job's age, paused."""
+    """What waits in one queue: messages in the broker, the oldest queued job's age (store),
+    and whether it is paused."""
 
+    name: str
     depth: int
     oldest_age_s: float
     paused: bool = False
+
+
+def queue_states() -> dict[str, QueueState]:
+    """Every queue by name, most urgent first (broker, Redis and store errors propagate)."""
+    depths, paused, ages = queue_depths(), paused_queues(), oldest_queued_ages()
+    return {d.name: QueueState(d.name, d.depth, ages[d.name], d.name in paused) for d in depths}
 
 
 def stalled_on(
@@ -123,7 +132,7 @@ def worker_problems(
         f"{view.node} does not consume {name}, which is not paused (its consumer was cancelled "
         f"or lost): restart the worker, or `taskyard queues resume {name}`"
         for name in view.own
-        if name not in view.consuming and not queues.get(name, QueueState(0, 0.0)).paused
+        if name not in view.consuming and not (name in queues and queues[name].paused)
     ]
     stalled = stalled_on(view, queues, stall_after_s)
     if stalled:

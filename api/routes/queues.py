@@ -2,37 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 from fastapi import APIRouter
-from kombu.exceptions import OperationalError
-from redis.exceptions import RedisError
 
 from api.auth import AdminKey, ReadKey
 from api.errors import ApiProblem
 from api.schemas import QueueOut, QueuePauseOut, QueuesOut, error_responses
 from workers import pausing, worker_control
-from workers.errors import BrokerUnavailable
+from workers.health import broker_reached
 from workers.queue_depth import queue_depths
 from workers.queues import QUEUE_ORDER
 
 router = APIRouter(prefix="/v1/queues", tags=["queues"])
 
 
-@contextmanager
-def _broker_reached() -> Iterator[None]:
-    try:
-        yield
-    except (RedisError, OperationalError, OSError) as error:
-        raise BrokerUnavailable("the broker is unreachable; try again shortly") from error
-
-
 @router.get("", summary="Queue depths", responses=error_responses(401, 403, 503))
 def list_queues(key: ReadKey) -> QueuesOut:
     """Messages waiting in each queue, most urgent queue first; priorities 9 (most urgent) to 0;
     whether it is paused."""
-    with _broker_reached():
+    with broker_reached():
         depths = queue_depths()
         paused = pausing.paused_queues()
     return QueuesOut(
@@ -56,7 +45,7 @@ def _known(name: str) -> str:
 
 
 def _act(name: str, action: Callable[[str], list[str]], paused: bool) -> QueuePauseOut:
-    with _broker_reached():
+    with broker_reached():
         workers = action(_known(name))
     return QueuePauseOut(name=name, paused=paused, workers=workers)
 
