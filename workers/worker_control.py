@@ -103,10 +103,14 @@ class QueueState:
     paused: bool = False
 
 
-def queue_states() -> dict[str, QueueState]:
-    """Every queue by name, most urgent first (broker, Redis and store errors propagate)."""
-    depths, paused, ages = queue_depths(), paused_queues(), oldest_queued_ages()
-    return {d.name: QueueState(d.name, d.depth, ages[d.name], d.name in paused) for d in depths}
+def queue_states(with_ages: bool = True) -> dict[str, QueueState]:
+    """Every queue by name, most urgent first; without the store (``with_ages=False``) every
+    oldest age is 0. Broker, Redis and store errors propagate."""
+    depths, paused = queue_depths(), paused_queues()
+    ages = oldest_queued_ages() if with_ages else {}
+    return {
+        d.name: QueueState(d.name, d.depth, ages.get(d.name, 0.0), d.name in paused) for d in depths
+    }
 
 
 def stalled_on(
