@@ -1,0 +1,123 @@
+"""Pausing a queue: real worker processes stop consuming it (and one started later never
+starts), producers still enqueue, and resuming runs what waited."""
+
+from __future__ import annotations
+
+import json
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tasks.jobs.producer import JobRequest, enqueue
+from tests.support.api import Headers, assert_error
+from tests.support.cli import run
+from tests.support.jobs import wait_finished
+from tests.support.processes import celery_worker_command, running, wait_worker_ready
+from tests.support.runtime import taskyard_runtime
+from tests.support.services import RedisServer
+from workers.pausing import paused_queues
+from workers.store import jobs
+from workers.store.models import JobStatus
+
+NODE = f"pausing@{socket.gethostname()}"
+
+
+@pytest.fixture(scope="module")
+def runtime(
+    redis_service: RedisServer, redis_db: int, preferred_database_url: str
+) -> Iterator[dict[str, str]]:
+    """The module's Redis database and one store; INFO logs, so a worker's readiness shows."""
+    redis_service.client(redis_db).flushdb()
+    env = {
+        "TASKYARD_BROKER_URL": redis_service.url(redis_db),
+        "TASKYARD_DATABASE_URL": preferred_database_url,
+        "TASKYARD_LOG_FORMAT": "text",
+        "TASKYARD_LOG_LEVEL": "INFO",
+    }
+    with taskyard_runtime(env) as applied:
+        yield applied
+
+
+@pytest.fixture(autouse=True)
+def nothing_paused(runtime: dict[str, str]) -> Iterator[None]:
+    """Every test starts and ends with no queue paused."""
+    for queue in paused_queues():
+        assert run("queues", "resume", queue).exit_code == 0
+    yield
+    for queue in paused_queues():
+        assert run("queues", "resume", queue).exit_code == 0
+
+
+def _noop(queue: str) -> str:
+    return str(enqueue(JobRequest("diag.noop", queue=queue)).id)
+
+
+def _status(job_id: str) -> JobStatus:
+    return JobStatus(jobs.get_job(uuid.UUID(job_id)).status)
+
+
+def _worker() -> list[str]:
+    return celery_worker_command(["default", "bulk"], NODE.partition("@")[0])
+
+
+def test_a_paused_queue_waits_and_runs_once_resumed(
+    client: TestClient, admin: Headers, keys: dict[str, Headers], tmp_path: Path
+) -> None:
+    log = tmp_path / "worker.log"
+    with running(_worker(), log) as worker:
+        wait_worker_ready(worker, log)
+
+        # When an administrator pauses default on the API (a reader may not)
+        assert_error(
+            client.post("/v1/queues/default/pause", headers=keys["reader"]), 403, "forbidden"
+        )
+        paused = client.post("/v1/queues/default/pause", headers=admin)
+        assert paused.status_code == 200, paused.text
+        assert paused.json() == {"name": "default", "paused": True, "workers": [NODE]}
+
+        # Then a default job is accepted but waits, while the same worker runs bulk jobs
+        waiting = _noop("default")
+        assert wait_finished(_noop("bulk")).status == JobStatus.SUCCEEDED
+        assert _status(waiting) == JobStatus.QUEUED
+        queues = {q["name"]: q for q in client.get("/v1/queues", headers=admin).json()["queues"]}
+        assert (queues["default"]["paused"], queues["default"]["depth"]) == (True, 1)
+        assert queues["bulk"]["paused"] is False
+
+        # When it is resumed from the CLI, the waiting job runs
+        resumed = run("queues", "resume", "default")
+        assert resumed.exit_code == 0, resumed.output
+        assert NODE in resumed.stdout
+        assert wait_finished(waiting).status == JobStatus.SUCCEEDED
+
+
+def test_a_worker_started_while_a_queue_is_paused_leaves_it_alone(tmp_path: Path) -> None:
+    # Given default paused with a job waiting, and no worker running
+    assert run("queues", "pause", "default").exit_code == 0
+    waiting = _noop("default")
+
+    # When a worker for default and bulk starts
+    log = tmp_path / "worker.log"
+    with running(_worker(), log) as worker:
+        wait_worker_ready(worker, log)
+
+        # Then it consumes bulk only: the default job still waits
+        assert wait_finished(_noop("bulk")).status == JobStatus.SUCCEEDED
+        assert _status(waiting) == JobStatus.QUEUED
+        listed = run("workers", "list", "--json", "--timeout", "5")
+        (seen,) = json.loads(listed.stdout)
+        assert (seen["node"], seen["own"], seen["consuming"]) == (
+            NODE, ["bulk", "default"], ["bulk"]
+        )  # fmt: skip
+
+        # And once resumed, it consumes default too
+        assert run("queues", "resume", "default").exit_code == 0
+        assert wait_finished(waiting).status == JobStatus.SUCCEEDED
+
+
+def test_an_unknown_queue_is_a_404_and_a_usage_error(client: TestClient, admin: Headers) -> None:
+    assert_error(client.post("/v1/queues/nope/pause", headers=admin), 404, "queue_not_found")
+    assert run("queues", "pause", "nope").exit_code == 2
