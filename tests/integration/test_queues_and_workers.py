@@ -1,9 +1,13 @@
-"""Pausing a queue: real worker processes stop consuming it (and one started later never
-starts), producers still enqueue, and resuming runs what waited."""
+"""Acting on queues and workers with real worker processes: a paused queue is not consumed (not
+even by a worker started later) while producers still enqueue, and resuming runs what waited;
+``taskyard workers check`` fails for a worker that is up but not consuming, and passes again
+once it is restarted."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import uuid
 from collections.abc import Iterator
@@ -19,11 +23,13 @@ from tests.support.jobs import wait_finished
 from tests.support.processes import celery_worker_command, running, wait_worker_ready
 from tests.support.runtime import taskyard_runtime
 from tests.support.services import RedisServer
+from tests.support.waiting import wait_for
+from workers.app import app
 from workers.pausing import paused_queues
 from workers.store import jobs
 from workers.store.models import JobStatus
 
-NODE = f"pausing@{socket.gethostname()}"
+NODE = f"default@{socket.gethostname()}"
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +127,47 @@ def test_a_worker_started_while_a_queue_is_paused_leaves_it_alone(tmp_path: Path
 def test_an_unknown_queue_is_a_404_and_a_usage_error(client: TestClient, admin: Headers) -> None:
     assert_error(client.post("/v1/queues/nope/pause", headers=admin), 404, "queue_not_found")
     assert run("queues", "pause", "nope").exit_code == 2
+
+
+def _check(*args: str) -> tuple[int, str]:
+    result = run("workers", "check", "--timeout", "3", *args)
+    return result.exit_code, result.stdout
+
+
+def test_workers_check_fails_for_a_worker_up_but_not_consuming(tmp_path: Path) -> None:
+    log = tmp_path / "worker.log"
+    with running(_worker(), log) as worker:
+        wait_worker_ready(worker, log)
+        assert _check("--profile", "default") == (
+            0,
+            f"ok: 1 worker consuming their queues ({NODE})\n",
+        )
+        code, out = _check("--profile", "default", "--profile", "realtime")
+        assert code == 1
+        assert out.startswith("no realtime worker answers (queues critical, high)")
+
+        # When its consumer of default is cancelled behind Taskyard's back (not paused)
+        app.control.cancel_consumer("default", destination=[NODE], reply=True, timeout=5)
+
+        # Then the check fails, naming the worker and the queue
+        code, out = _check("--node", NODE)
+        assert code == 1
+        assert out.startswith(f"{NODE} does not consume default, which is not paused")
+
+    # And a restarted worker passes
+    with running(_worker(), log) as worker:
+        wait_worker_ready(worker, log)
+        assert _check("--node", NODE)[0] == 0
+
+        # When its main process is stopped (alive, but answering and fetching nothing)
+        os.kill(worker.pid, signal.SIGSTOP)
+        try:
+            # Then the check fails within its reply timeout
+            code, out = _check("--node", NODE)
+            assert code == 1
+            assert out.startswith(f"{NODE} does not answer within 3 s")
+        finally:
+            os.kill(worker.pid, signal.SIGCONT)
+
+        # And passes again once it runs on
+        wait_for(lambda: _check("--node", NODE)[0] == 0, timeout=30, what="the worker to answer")
