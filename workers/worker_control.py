@@ -81,6 +81,7 @@ def observe_workers(
     replies = app.control.broadcast(
         "taskyard_worker", reply=True, timeout=timeout_s,
         destination=list(destination) if destination else None,
+        limit=len(destination) if destination else None,
     ) or []  # fmt: skip
     now = time.time()
     views = [
@@ -175,6 +176,8 @@ def resume_queue(queue: str) -> list[str]:
     mark_paused(queue, paused=False)
     owners = [view.node for view in observe_workers() if queue in view.own]
     if owners:
-        app.control.add_consumer(queue, destination=owners, reply=True, timeout=DEFAULT_REPLY_S)
+        app.control.add_consumer(
+            queue, destination=owners, reply=True, timeout=DEFAULT_REPLY_S, limit=len(owners)
+        )
     log.info("queue %s resumed", queue, extra={"action": "queue.resumed", "queue": queue})
     return owners
