@@ -31,7 +31,7 @@ def test_every_operation_id_is_unique_snake_case_and_not_generated() -> None:
     for method, path, name in operations:
         assert SNAKE.match(name), (method, path, name)
         assert not METHOD_SUFFIX.search(name), (method, path, name)
-        assert "v1" not in name and "_id" not in name, (method, path, name)
+        assert not re.search(r"v\d|_id\b", name), (method, path, name)
 
 
 def test_the_names_people_and_clients_use() -> None:
