@@ -26,6 +26,7 @@ from cli import (
     poison,
     queues,
     schedules,
+    status,
     subscriptions,
     templates,
     workers,
@@ -169,6 +170,8 @@ cli.add_command(flower.flower)
 cli.add_command(mailcatcher.mail_catcher)
 cli.add_command(dev.dev)
 cli.add_command(doctor.doctor)
+cli.add_command(status.status)
+cli.add_command(status.top)
 
 
 def main() -> None:
