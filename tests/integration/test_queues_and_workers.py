@@ -43,6 +43,7 @@ def runtime(
         "TASKYARD_DATABASE_URL": preferred_database_url,
         "TASKYARD_LOG_FORMAT": "text",
         "TASKYARD_LOG_LEVEL": "INFO",
+        "TASKYARD_API_URL": "http://127.0.0.1:9",  # discard: no API answers here
     }
     with taskyard_runtime(env) as applied:
         yield applied
@@ -130,7 +131,7 @@ def test_an_unknown_queue_is_a_404_and_a_usage_error(client: TestClient, admin: 
 
 
 def _check(*args: str) -> tuple[int, str]:
-    result = run("workers", "check", "--timeout", "3", *args)
+    result = run("workers", "check", "--timeout", "5", *args)
     return result.exit_code, result.stdout
 
 
@@ -157,7 +158,7 @@ def test_workers_check_fails_for_a_worker_up_but_not_consuming(tmp_path: Path) -
     # And a restarted worker passes
     with running(_worker(), log) as worker:
         wait_worker_ready(worker, log)
-        assert _check("--node", NODE)[0] == 0
+        wait_for(lambda: _check("--node", NODE)[0] == 0, timeout=60, what="a passing check")
 
         # When its main process is stopped (alive, but answering and fetching nothing)
         os.kill(worker.pid, signal.SIGSTOP)
@@ -165,9 +166,38 @@ def test_workers_check_fails_for_a_worker_up_but_not_consuming(tmp_path: Path) -
             # Then the check fails within its reply timeout
             code, out = _check("--node", NODE)
             assert code == 1
-            assert out.startswith(f"{NODE} does not answer within 3 s")
+            assert out.startswith(f"{NODE} does not answer within 5 s")
         finally:
             os.kill(worker.pid, signal.SIGCONT)
 
         # And passes again once it runs on
         wait_for(lambda: _check("--node", NODE)[0] == 0, timeout=30, what="the worker to answer")
+
+
+def test_status_says_what_fails_and_what_to_do(tmp_path: Path) -> None:
+    log = tmp_path / "worker.log"
+    with running(_worker(), log) as worker:
+        wait_worker_ready(worker, log)
+        # Given default paused with a job waiting, and no API, beat, or realtime or bulk worker
+        assert run("queues", "pause", "default").exit_code == 0
+        _noop("default")
+
+        result = run("status", "--json")
+
+    # Then the lines say so, each with what to do next, and the exit code is 1
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    lines = {line["name"]: line for line in report["checks"]}
+    assert report["healthy"] is False
+    assert (lines["store"]["status"], lines["broker"]["status"]) == ("ok", "ok")
+    assert lines["api"]["status"] == "FAIL"
+    assert lines["beat"]["status"] == "FAIL"
+    assert "start beat" in lines["beat"]["next_step"]
+    assert lines["workers bulk"]["status"] == "FAIL"
+    assert lines["workers default"]["status"] == "warn"
+    assert lines["workers default"]["detail"] == "1 live; paused: default"
+    assert lines["queue default"]["status"] == "warn"
+    assert lines["queue default"]["detail"].startswith("paused; 1 waiting")
+    assert lines["queue default"]["next_step"] == "`taskyard queues resume default`"
+    assert lines["dispatcher"]["status"] == "ok"
+    assert result.stderr.startswith("taskyard: 4 parts failing (api, beat, workers realtime")
