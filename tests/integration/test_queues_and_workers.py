@@ -93,6 +93,9 @@ def test_a_paused_queue_waits_and_runs_once_resumed(
         queues = {q["name"]: q for q in client.get("/v1/queues", headers=admin).json()["queues"]}
         assert (queues["default"]["paused"], queues["default"]["depth"]) == (True, 1)
         assert queues["bulk"]["paused"] is False
+        exposition = client.get("/metrics").text
+        assert 'taskyard_queue_paused{queue="default"} 1.0' in exposition
+        assert 'taskyard_queue_paused{queue="bulk"} 0.0' in exposition
 
         # When it is resumed from the CLI, the waiting job runs
         resumed = run("queues", "resume", "default")

@@ -10,6 +10,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
+from workers.pausing import paused_queues
 from workers.priorities import MAX_PRIORITY, MIN_PRIORITY
 from workers.queue_depth import oldest_queued_ages, queue_depths
 from workers.queues import QUEUE_ORDER
@@ -25,7 +26,8 @@ COUNTED_STATUSES = [s.value for s in JobStatus if s not in FINISHED_STATUSES] + 
 
 
 class QueueDepthCollector(Collector):
-    """``taskyard_queue_depth{queue, priority}``: messages waiting in the broker."""
+    """``taskyard_queue_depth{queue, priority}``: messages waiting in the broker;
+    ``taskyard_queue_paused{queue}``: whether workers leave it alone."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         family = GaugeMetricFamily(
@@ -38,6 +40,19 @@ class QueueDepthCollector(Collector):
         except Exception:  # a scrape must not fail because the broker is down
             log.warning("queue depth unavailable", exc_info=True, extra={"action": "metrics.error"})
             return
+        paused = GaugeMetricFamily(
+            "taskyard_queue_paused",
+            "1 while a queue is paused (workers do not consume it; `taskyard queues resume`).",
+            labels=["queue"],
+        )
+        try:
+            paused_now = paused_queues()
+        except Exception:  # a scrape must not fail because Redis is down
+            log.warning("paused queues unknown", exc_info=True, extra={"action": "metrics.error"})
+        else:
+            for queue in QUEUE_ORDER:
+                paused.add_metric([queue.value], int(queue.value in paused_now))
+            yield paused
         per_priority = get_settings().broker_family == "redis"
         for depth in depths:
             if not per_priority:
