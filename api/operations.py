@@ -19,7 +19,7 @@ NAMED: dict[tuple[str, str], str] = {
     ("GET", "/healthz"): "check_liveness",
     ("GET", "/readyz"): "check_readiness",
 }
-_VERSION = re.compile(r"^(v\d+|api)$")
+_VERSION = re.compile(r"v\d+|api")
 
 
 def singular(collection: str) -> str:
@@ -35,7 +35,7 @@ def operation_id(method: str, path: str) -> str:
     named = NAMED.get((method, path))
     if named is not None:
         return named
-    parts = [p.replace("-", "_") for p in path.strip("/").split("/") if not _VERSION.match(p)]
+    parts = [p.replace("-", "_") for p in path.strip("/").split("/") if not _VERSION.fullmatch(p)]
     if not parts or parts[0].startswith("{"):
         raise ValueError(f"no operation name for {method} {path}: add it to NAMED")
     collection, rest = parts[0], parts[1:]
