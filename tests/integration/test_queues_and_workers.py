@@ -204,3 +204,11 @@ def test_status_says_what_fails_and_what_to_do(tmp_path: Path) -> None:
     assert lines["queue default"]["next_step"] == "`taskyard queues resume default`"
     assert lines["dispatcher"]["status"] == "ok"
     assert result.stderr.startswith("taskyard: 4 parts failing (api, beat, workers realtime")
+
+
+def test_top_draws_the_status_screen_and_stops_after_its_count() -> None:
+    result = run("top", "--count", "2", "--interval", "0.5")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("taskyard top: ") >= 1
+    assert "workers default" in result.stdout
