@@ -53,5 +53,7 @@ def operation_id(method: str, path: str) -> str:
 
 def route_operation_id(route: APIRoute) -> str:
     """FastAPI's ``generate_unique_id_function``: a route serves one method here."""
-    (method,) = sorted(route.methods or ())
-    return operation_id(method, route.path_format)
+    methods = sorted(route.methods or ())
+    if len(methods) != 1:
+        raise ValueError(f"{route.path_format} serves {methods}: give each method its own route")
+    return operation_id(methods[0], route.path_format)
