@@ -14,6 +14,7 @@ from api.correlation import CorrelationMiddleware
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.metrics import RequestMetrics
+from api.operations import route_operation_id
 from api.refusals import document_refusals, refuse_ambiguous_body, refuse_unknown_query
 from api.routes import (
     alert_routes,
@@ -104,6 +105,7 @@ def create_app() -> FastAPI:
         version=_version(),
         description=DESCRIPTION,
         lifespan=_lifespan,
+        generate_unique_id_function=route_operation_id,
         dependencies=[Depends(refuse_unknown_query), Depends(refuse_ambiguous_body)],
         openapi_tags=[
             {"name": "jobs", "description": "Enqueue jobs, read their records, cancel, replay."},

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from api.resources import Page, RecordOut
 from tasks.jobs.producer import MAX_DELAY, JobRequest
@@ -231,6 +231,23 @@ class QueueOut(BaseModel):
     name: str
     depth: int
     by_priority: dict[str, int]
+    paused: bool = Field(description="Workers do not consume it; jobs wait (`PATCH` to change).")
+
+
+class QueuePatch(BaseModel):
+    """Pause (`true`) or resume (`false`) a queue."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    paused: StrictBool
+
+
+class QueuePauseOut(BaseModel):
+    """A queue paused or resumed, and the workers that were told so."""
+
+    name: str
+    paused: bool
+    workers: list[str]
 
 
 class QueuesOut(BaseModel):

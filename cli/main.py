@@ -24,10 +24,13 @@ from cli import (
     mailcatcher,
     notifications,
     poison,
+    queues,
     schedules,
     silences,
+    status,
     subscriptions,
     templates,
+    workers,
 )
 from cli.failures import from_store_error, from_taskyard_error
 from cli.maintenance import maintenance
@@ -150,6 +153,7 @@ cli.add_command(jobs.jobs)
 cli.add_command(dead_letters.dead_letters)
 cli.add_command(dead_letters.dlq)
 cli.add_command(poison.poison)
+cli.add_command(queues.queues)
 cli.add_command(schedules.schedules)
 cli.add_command(templates.templates)
 cli.add_command(channels.channels)
@@ -163,10 +167,13 @@ cli.add_command(db.db)
 cli.add_command(maintenance)
 cli.add_command(api.api)
 cli.add_command(dispatcher.dispatcher)
+cli.add_command(workers.workers)
 cli.add_command(flower.flower)
 cli.add_command(mailcatcher.mail_catcher)
 cli.add_command(dev.dev)
 cli.add_command(doctor.doctor)
+cli.add_command(status.status)
+cli.add_command(status.top)
 
 
 def main() -> None:

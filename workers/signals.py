@@ -8,6 +8,7 @@ from typing import Any
 
 from celery import signals
 
+from workers import consumers, pausing
 from workers.observability import context, metrics
 from workers.observability.logging import configure_logging
 from workers.observability.multiproc import setup_multiprocess_metrics
@@ -40,6 +41,11 @@ def _setup_metrics(kind: str) -> None:
 def _setup_worker_metrics(**_: Any) -> None:
     # Before the pool forks: its processes inherit the directory and write their samples there.
     _setup_metrics("worker")
+
+
+def _worker_queues(sender: Any = None, **_: Any) -> None:
+    consumers.worker_started(sender)
+    pausing.leave_out_paused(sender)
 
 
 def _declare_pool_child(**_: Any) -> None:
@@ -84,7 +90,8 @@ def _leave_job(**_: Any) -> None:
 _HOOKS: tuple[tuple[Any, tuple[Callable[..., Any], ...]], ...] = (
     (signals.setup_logging, (_setup_logging,)),
     (signals.celeryd_init, (_init_sentry_worker,)),
-    (signals.worker_init, (_setup_worker_metrics,)),
+    (signals.worker_init, (_setup_worker_metrics, _worker_queues)),
+    (signals.task_received, (consumers.message_fetched,)),
     (signals.worker_process_init, (_init_sentry_worker, _declare_pool_child)),
     (signals.worker_ready, (_worker_online,)),
     (signals.beat_init, (_init_sentry_beat, _setup_beat_metrics)),
