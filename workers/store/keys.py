@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from workers.errors import ApiKeyError
+from workers.store import audit
 from workers.store.engine import session_scope
 from workers.store.models import ApiKey
 from workers.store.types import utcnow
@@ -46,9 +47,16 @@ def create_key(name: str, scopes: list[str]) -> IssuedKey:
     try:
         with session_scope() as session:
             session.add(record)
+            session.flush()
+            audit.record(session, "key.created", key_target(record), after=audit.summary(record))
     except IntegrityError:
         raise ApiKeyError(f"an API key named {name!r} already exists") from None
     return IssuedKey(record=record, secret=secret)
+
+
+def key_target(record: ApiKey) -> audit.Target:
+    """A key as the target of an audit row (its name; never its secret or hash)."""
+    return audit.Target("key", record.id, record.name)
 
 
 def list_keys() -> list[ApiKey]:
@@ -64,7 +72,9 @@ def revoke_key(name: str) -> ApiKey:
         if record is None:
             raise ApiKeyError(f"no API key named {name!r}")
         if record.revoked_at is None:
+            before = audit.summary(record)
             record.revoked_at = utcnow()
+            audit.record(session, "key.revoked", key_target(record), before, audit.summary(record))
     _live.pop(record.key_hash, None)
     return record
 
