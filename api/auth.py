@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.correlation import from_scope
 from api.errors import ApiProblem
 from workers import scopes
+from workers.store import audit
 from workers.store.keys import authenticate, remembered
 from workers.store.models import ApiKey
 
@@ -41,13 +42,15 @@ def forbidden(scope: str, alternative: str | None = None) -> ApiProblem:
 async def current_key(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> ApiKey:
-    """The live key the request carries, or 401."""
+    """The live key the request carries, or 401; the request acts under its name in the audit
+    trail."""
     if credentials is None:
         raise unauthorized("missing API key; send 'Authorization: Bearer <key>'")
     secret = credentials.credentials
     key = remembered(secret) or await run_in_threadpool(authenticate, secret)
     if key is None:
         raise unauthorized("invalid or revoked API key")
+    audit.actor.set(key.name)
     return key
 
 
