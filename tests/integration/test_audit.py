@@ -251,6 +251,16 @@ def test_a_maintenance_run_by_hand_is_audited_and_a_scheduled_one_is_not(
     assert row.actor == audit.os_actor()
 
 
+def test_a_change_outside_the_store_writes_its_row_alone(keys_: dict[str, Headers]) -> None:
+    # As a queue pause (kept in Redis) records itself once it took effect
+    target = audit.Target("queue", name="bulk")
+    audit.write("queue.paused", target, {"paused": False}, {"paused": True})
+    row = _only(action="queue.paused")
+    assert (row.target_kind, row.target_id, row.target_name) == ("queue", None, "bulk")
+    assert (row.before, row.after, row.actor) == ({"paused": False}, {"paused": True},
+                                                  audit.os_actor())  # fmt: skip
+
+
 def test_the_api_reads_the_trail_admin_only_in_pages_and_by_filter(
     client: TestClient, keys_: dict[str, Headers]
 ) -> None:

@@ -5,7 +5,8 @@ describes a change that did not happen.
 Who acted comes from :data:`actor`, set once per request by the API (the key's name,
 ``api/auth.py``); a process that sets none (the CLI, a script) acts as ``user@host``. The
 correlation id is the request's (:mod:`workers.observability.context`). The job hot path
-(enqueue, execution) writes no audit rows: only operators' actions do.
+(enqueue, execution) writes no audit rows: only operators' actions do. A change kept outside
+the store (a queue's pause, in Redis) writes its row with :func:`write`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from workers.observability import context
 from workers.store import lookup  # lookup imports this module: use it by attribute
+from workers.store.engine import session_scope
 from workers.store.models import AuditEntry
 
 #: The name the current request acts under (an API key's name); ``None``: this process's user.
@@ -120,6 +122,21 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+def write(
+    action: str,
+    target: Target,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+) -> None:
+    """One audit row in a transaction of its own, for an administrative change that is not
+    made in the store (a queue's pause lives in Redis): call it once the change took effect,
+    and only when it changed something, e.g.
+    ``write("queue.paused", Target("queue", name="bulk"), {"paused": False}, {"paused": True})``.
+    A change made in the store calls :func:`record` in its own transaction instead."""
+    with session_scope() as session:
+        record(session, action, target, before, after)
 
 
 def entries(filters: AuditFilter, limit: int) -> list[AuditEntry]:
