@@ -56,8 +56,8 @@ def audit(
 ) -> None:
     """Administrative actions, newest first: who (API key or user@host), what, on which
     record, and the fields it changed (secrets never shown)."""
-    filters = store.AuditFilter(actor=actor, action=action, target_kind=target_kind, since=since)
-    entries = store.entries(filters, limit)
+    entries = store.entries(limit, None, since, actor=actor, action=action,
+                            target_kind=target_kind)  # fmt: skip
     footer = f"{plural(len(entries), 'action')} shown, newest first"
     hint = "; `--json` shows the changes in full, `--limit` more"
     ENTRIES.show(entries, as_json, footer, "No audited actions match.", hint)

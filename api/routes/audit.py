@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
@@ -54,9 +53,9 @@ def list_audit(
     limit: Limit = 50,
 ) -> AuditPage:
     """Administrative actions matching the filters, newest first. Needs `admin`."""
-    filters = audit.AuditFilter(actor=actor, action=action, target_kind=target_kind, since=since)
 
     def fetch(before: Position | None, count: int) -> list[AuditEntry]:
-        return audit.entries(dataclasses.replace(filters, before=before), count)
+        return audit.entries(count, before, since, actor=actor, action=action,
+                             target_kind=target_kind)  # fmt: skip
 
     return listed(AuditPage, AuditEntryOut.from_record, fetch, cursor, limit)

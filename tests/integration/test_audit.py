@@ -49,7 +49,7 @@ def keys_(runtime: dict[str, str]) -> Iterator[dict[str, Headers]]:
 
 
 def _trail(**filters: Any) -> list[AuditEntry]:
-    return audit.entries(audit.AuditFilter(**filters), 500)
+    return audit.entries(500, **filters)
 
 
 def _named(name: str, **filters: Any) -> list[AuditEntry]:

@@ -46,17 +46,6 @@ class Target:
     name: str | None = None
 
 
-@dataclass(frozen=True)
-class AuditFilter:
-    """Filters and keyset position for reading the trail, newest first."""
-
-    actor: str | None = None
-    action: str | None = None
-    target_kind: str | None = None
-    since: datetime | None = None
-    before: tuple[datetime, uuid.UUID] | None = None
-
-
 @cache
 def os_actor() -> str:
     """``user@host``: who acts when no API key does."""
@@ -139,16 +128,19 @@ def write(
         record(session, action, target, before, after)
 
 
-def entries(filters: AuditFilter, limit: int) -> list[AuditEntry]:
-    """Up to ``limit`` rows matching ``filters``, newest first."""
+def entries(
+    limit: int,
+    before: tuple[datetime, uuid.UUID] | None = None,
+    since: datetime | None = None,
+    **equal: str | None,
+) -> list[AuditEntry]:
+    """Up to ``limit`` rows after the position ``before``, newest first: those at or after
+    ``since`` whose columns named in ``equal`` (``actor``, ``action``, ``target_kind``) hold
+    the values given (``None``: any)."""
     query: Select[tuple[AuditEntry]] = select(AuditEntry)
-    for column, value in (
-        (AuditEntry.actor, filters.actor),
-        (AuditEntry.action, filters.action),
-        (AuditEntry.target_kind, filters.target_kind),
-    ):
+    for name, value in equal.items():
         if value is not None:
-            query = query.where(column == value)
-    if filters.since is not None:
-        query = query.where(AuditEntry.created_at >= filters.since)
-    return lookup.newest_page(query, AuditEntry.created_at, AuditEntry.id, filters.before, limit)  # type: ignore[arg-type]
+            query = query.where(getattr(AuditEntry, name) == value)
+    if since is not None:
+        query = query.where(AuditEntry.created_at >= since)
+    return lookup.newest_page(query, AuditEntry.created_at, AuditEntry.id, before, limit)  # type: ignore[arg-type]

@@ -17,16 +17,14 @@ down_revision = "0013_alert_routing"
 
 
 def upgrade() -> None:
+    # (name, length, nullable) of the text columns: who, what, and on what
+    text = [("actor", 200, False), ("action", 100, False), ("target_kind", 50, False),
+            ("target_id", 200, True), ("target_name", 200, True)]  # fmt: skip
     op.create_table(
         "audit_entries",
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("actor", sa.String(length=200), nullable=False),
-        sa.Column("action", sa.String(length=100), nullable=False),
-        sa.Column("target_kind", sa.String(length=50), nullable=False),
-        sa.Column("target_id", sa.String(length=200), nullable=True),
-        sa.Column("target_name", sa.String(length=200), nullable=True),
-        sa.Column("before", JsonDocument, nullable=True),
-        sa.Column("after", JsonDocument, nullable=True),
+        *[sa.Column(name, sa.String(length=n), nullable=null) for name, n, null in text],
+        *[sa.Column(name, JsonDocument, nullable=True) for name in ("before", "after")],
         sa.Column("correlation_id", sa.String(length=64), nullable=True),
         sa.Column("created_at", UtcDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
