@@ -21,6 +21,7 @@ from api.routes import (
     alert_rules,
     alertmanager,
     alerts,
+    audit,
     channels,
     dead_letters,
     deliveries,
@@ -116,6 +117,7 @@ def create_app() -> FastAPI:
             {"name": "notifications", "description": "Send a notification to channels."},
             {"name": "deliveries", "description": "Deliveries of notifications: read, replay."},
             {"name": "alerts", "description": "Alert rules, alerts, routes, silences, inhibition."},
+            {"name": "audit", "description": "Who did what: every administrative action."},
             {"name": "health", "description": "Liveness and readiness probes (no key)."},
         ],
     )
@@ -134,7 +136,7 @@ def create_app() -> FastAPI:
     app.add_middleware(RequestMetrics)
     routers = (jobs, dead_letters, queues, schedules, notifications, deliveries, channels,
                templates, subscriptions, alert_rules, alerts, alertmanager, alert_routes,
-               inhibit_rules, silences, health, metrics)  # fmt: skip
+               inhibit_rules, silences, audit, health, metrics)  # fmt: skip
     for module in routers:
         app.include_router(document_access(document_refusals(module.router)))
     return app

@@ -21,6 +21,7 @@ from workers import scopes
 from workers.errors import JobNotFound, MissingScope
 from workers.limits import RateScope, RateWindow, parse_rate_limit, take_rate_permits
 from workers.settings import get_settings
+from workers.store import audit
 from workers.store.keys import authenticate, remembered
 from workers.store.models import ApiKey, Job
 
@@ -104,18 +105,19 @@ async def current_key(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> ApiKey:
-    """The live key the request carries, counted against its rate limit; else 401 or 429."""
+    """The live key the request carries, counted against its rate limit; else 401 or 429. The
+    request acts under its name in the audit trail."""
     if credentials is None:
         raise unauthorized("missing API key; send 'Authorization: Bearer <key>'")
     secret = credentials.credentials
     key = remembered(secret)
-    if key is not None and key.rate_limit is None and get_settings().api_rate_limit is None:
-        return key
-    if key is not None:
+    if key is None:
+        client = request.client.host if request.client else None
+        key = await run_in_threadpool(_authenticate, secret, client)
+    elif key.rate_limit is not None or get_settings().api_rate_limit is not None:
         await run_in_threadpool(spend, key)
-        return key
-    client = request.client.host if request.client else None
-    return await run_in_threadpool(_authenticate, secret, client)
+    audit.actor.set(key.name)
+    return key
 
 
 KeyCheck = Callable[[ApiKey], Awaitable[ApiKey]]

@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from cli import (
     alerts,
     api,
+    audit,
     channels,
     db,
     dead_letters,
@@ -162,6 +163,7 @@ cli.add_command(notifications.deliveries)
 cli.add_command(subscriptions.subscriptions)
 cli.add_command(alerts.alerts)
 cli.add_command(silences.silences)
+cli.add_command(audit.audit)
 cli.add_command(db.db)
 # Maintenance, then the processes and the stack they form.
 cli.add_command(maintenance)

@@ -9,7 +9,7 @@ import click
 
 from cli import options
 from cli.output import EMPTY, CliError, TryLater, console, table, when
-from tasks.maintenance.catalog import NAMES, runner
+from tasks.maintenance.catalog import NAMES
 
 if TYPE_CHECKING:
     from tasks.maintenance.runs import RunResult
@@ -72,8 +72,10 @@ def run(name: str, as_json: bool) -> None:
     """
     # Loaded only now: the tasks load the Celery app, which reads (and checks) the settings,
     # and `taskyard --help` must work without valid settings.
+    from tasks.maintenance.runs import run_by_hand
+
     with console(stderr=True).status(f"Running maintenance task {name}…"):
-        result = runner(name)()
+        result = run_by_hand(name)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2, default=str))
     else:

@@ -159,8 +159,7 @@ def update_schedule(schedule_id: uuid.UUID, changes: Mapping[str, Any]) -> Sched
     resuming or a new timing restarts at the first slot after now (paused slots are not
     missed ones)."""
     SCHEDULES.check_editable(changes)
-    with session_scope() as session:
-        record = SCHEDULES.row(session, schedule_id, lock=True)
+    with session_scope() as session, SCHEDULES.editing(session, schedule_id, changes) as record:
         if record.static and set(changes) - {"paused"}:
             raise ScheduleConflict(
                 f"{record.name!r} is a static entry: only pause or resume it "
@@ -180,14 +179,15 @@ def update_schedule(schedule_id: uuid.UUID, changes: Mapping[str, Any]) -> Sched
 
 def delete_schedule(schedule_id: uuid.UUID) -> None:
     """Remove a dynamic entry and its fires; :class:`ScheduleConflict` for a static one."""
-    with session_scope() as session:
-        record = SCHEDULES.row(session, schedule_id)
-        if record.static:
-            raise ScheduleConflict(
-                f"{record.name!r} is a static entry and cannot be removed; pause it instead",
-                {"name": record.name},
-            )
-        session.delete(record)
+    SCHEDULES.remove(schedule_id, _removable)
+
+
+def _removable(record: Schedule) -> None:
+    if record.static:
+        raise ScheduleConflict(
+            f"{record.name!r} is a static entry and cannot be removed; pause it instead",
+            {"name": record.name},
+        )
 
 
 def active_schedules(*, include_static: bool = True) -> list[Schedule]:

@@ -27,13 +27,11 @@ def paused_queues() -> frozenset[str]:
     return frozenset(member.decode() for member in members)
 
 
-def mark_paused(queue: str, paused: bool) -> None:
-    """Record ``queue`` as paused, or as not paused (idempotent)."""
+def mark_paused(queue: str, paused: bool) -> bool:
+    """Record ``queue`` as paused, or as not paused (idempotent); whether that changed it."""
     client = shared_redis(get_settings().locks_url)
-    if paused:
-        client.sadd(PAUSED_KEY, queue)
-    else:
-        client.srem(PAUSED_KEY, queue)
+    changed = client.sadd(PAUSED_KEY, queue) if paused else client.srem(PAUSED_KEY, queue)
+    return bool(changed)
 
 
 def leave_out_paused(worker: Any) -> None:

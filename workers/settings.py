@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     retention_cancelled_days: int = Field(default=7, ge=1)
     retention_fires_days: int = Field(default=30, ge=1, description="schedule_fires rows")
     retention_maintenance_runs_days: int = Field(default=30, ge=1)
+    retention_audit_days: int = Field(
+        default=365, ge=1, description="audit_entries rows (who did what); purged by nothing else."
+    )
     purge_batch_size: int = Field(default=1000, ge=1, le=100_000)
     backup_dir: Path | None = Field(default=None, description="<var dir>/backups when unset.")
     backup_keep: int = Field(default=7, ge=1, description="Backups kept by rotation.")

@@ -26,6 +26,7 @@ from workers.app import app
 from workers.pausing import mark_paused, paused_queues
 from workers.queue_depth import oldest_queued_ages, queue_depths
 from workers.signals import worker_profile
+from workers.store import audit
 
 log = logging.getLogger(__name__)
 
@@ -161,10 +162,18 @@ def missing_profiles(views: Sequence[WorkerView], profiles: Sequence[str]) -> li
     ]
 
 
+def _audit(queue: str, *, paused: bool) -> None:
+    action = "queue.paused" if paused else "queue.resumed"
+    audit.write(
+        action, audit.Target("queue", name=queue), {"paused": not paused}, {"paused": paused}
+    )
+
+
 def pause_queue(queue: str) -> list[str]:
     """Pause ``queue``: record it, then tell every worker to stop consuming it. Returns the
     workers that confirmed (a worker that misses the word leaves it out at its next start)."""
-    mark_paused(queue, paused=True)
+    if mark_paused(queue, paused=True):
+        _audit(queue, paused=True)
     replies = app.control.cancel_consumer(queue, reply=True, timeout=DEFAULT_REPLY_S) or []
     log.info("queue %s paused", queue, extra={"action": "queue.paused", "queue": queue})
     return sorted(node for reply in replies for node in reply)
@@ -173,7 +182,8 @@ def pause_queue(queue: str) -> list[str]:
 def resume_queue(queue: str) -> list[str]:
     """Resume ``queue``: forget the pause, then tell the workers started for it to consume it
     again. Returns those workers."""
-    mark_paused(queue, paused=False)
+    if mark_paused(queue, paused=False):
+        _audit(queue, paused=False)
     owners = [view.node for view in observe_workers() if queue in view.own]
     if owners:
         app.control.add_consumer(

@@ -29,6 +29,7 @@ from tasks.alerts.matchers import LABEL_NAME, documents, parse
 from tasks.alerts.rules import check_channels
 from workers.names import NAME_RULE, is_name
 from workers.storable import Unstorable, check_text
+from workers.store import audit
 from workers.store.engine import session_scope
 from workers.store.lookup import NamedRows, get_or_raise, name_taken, newest_page, row_or_raise
 from workers.store.models import AlertRoute, InhibitRule, SilenceRow
@@ -186,10 +187,7 @@ def update_route(route_id: uuid.UUID, changes: Mapping[str, Any]) -> AlertRoute:
     unknown = set(changes) - ROUTE_FIELDS
     if unknown:
         raise ValueError(f"not editable: {sorted(unknown)}")
-    with session_scope() as session:
-        row = row_or_raise(
-            session, AlertRoute, route_id, AlertRouteNotFound, "alert route", lock=True
-        )
+    with session_scope() as session, ROUTES.editing(session, route_id, changes) as row:
         parent = session.scalar(select(AlertRoute.name).where(AlertRoute.id == row.parent_id))
         after = RouteSpec(**{**route_spec(row, parent).__dict__, **changes})
         columns = _route_columns(after)
@@ -201,12 +199,7 @@ def update_route(route_id: uuid.UUID, changes: Mapping[str, Any]) -> AlertRoute:
 
 def delete_route(route_id: uuid.UUID) -> None:
     """Remove a route with the routes below it and their groups."""
-    _delete(ROUTES, route_id)
-
-
-def _delete(rows: NamedRows[Any], row_id: uuid.UUID) -> None:
-    with session_scope() as session:
-        session.delete(rows.row(session, row_id))
+    ROUTES.remove(route_id)
 
 
 # -- inhibit rules -------------------------------------------------------------------------
@@ -251,10 +244,7 @@ def create_inhibit_rule(spec: InhibitSpec) -> InhibitRule:
 
 def update_inhibit_rule(rule_id: uuid.UUID, changes: Mapping[str, Any]) -> InhibitRule:
     """Apply ``changes``, checked as a whole first."""
-    with session_scope() as session:
-        row = row_or_raise(
-            session, InhibitRule, rule_id, AlertRouteNotFound, "inhibit rule", lock=True
-        )
+    with session_scope() as session, INHIBIT_RULES.editing(session, rule_id, changes) as row:
         before = InhibitSpec(row.name, row.source_matchers, row.target_matchers, row.equal)
         for name, value in _inhibit_columns(InhibitSpec(**{**before.__dict__, **changes})).items():
             setattr(row, name, value)
@@ -263,7 +253,7 @@ def update_inhibit_rule(rule_id: uuid.UUID, changes: Mapping[str, Any]) -> Inhib
 
 def delete_inhibit_rule(rule_id: uuid.UUID) -> None:
     """Remove an inhibit rule."""
-    _delete(INHIBIT_RULES, rule_id)
+    INHIBIT_RULES.remove(rule_id)
 
 
 # -- silences ------------------------------------------------------------------------------
@@ -307,7 +297,13 @@ def create_silence(
     )  # fmt: skip
     with session_scope() as session:
         session.add(row)
+        session.flush()
+        audit.record(session, "silence.created", _silence(row), after=audit.summary(row))
     return row
+
+
+def _silence(row: SilenceRow) -> audit.Target:
+    return audit.Target("silence", row.id)
 
 
 def list_silences(
@@ -336,6 +332,8 @@ def expire_silence(silence_id: uuid.UUID) -> SilenceRow:
         row = row_or_raise(session, SilenceRow, silence_id, SilenceNotFound, "silence", lock=True)
         now = utcnow()
         if row.ends_at > now:
+            before = audit.summary(row)
             row.ends_at = now
             row.starts_at = min(row.starts_at, now)
+            audit.record(session, "silence.expired", _silence(row), before, audit.summary(row))
     return row

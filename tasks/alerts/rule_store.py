@@ -56,8 +56,7 @@ def update_rule(rule_id: uuid.UUID, changes: Mapping[str, Any]) -> AlertRule:
     """Apply ``changes`` (fields of :data:`EDITABLE`), checked as a whole before anything is
     written; an edit in :data:`~tasks.alerts.rules.RESETTING` resets the rule's instances."""
     RULES.check_editable(changes)
-    with session_scope() as session:
-        record = RULES.row(session, rule_id, lock=True)
+    with session_scope() as session, RULES.editing(session, rule_id, changes) as record:
         before = spec_of(record)
         after = check_rule(replace(before, **changes), before)
         resets = any(getattr(before, name) != getattr(after, name) for name in RESETTING)
@@ -87,6 +86,4 @@ def delete_rule(rule_id: uuid.UUID) -> None:
         made = instances.reset_rule(session, record.id, utcnow())
     instances.log_events(made)
     notices.flush(rule_id)
-    with session_scope() as session:
-        record = RULES.row(session, rule_id)
-        session.delete(record)
+    RULES.remove(rule_id)

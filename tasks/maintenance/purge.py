@@ -1,9 +1,9 @@
 """``maintenance.purge``: delete records past their retention, in short batches.
 
 Finished jobs by status (``TASKYARD_RETENTION_<STATUS>_DAYS``, counted from ``finished_at``),
-schedule fires, maintenance runs and alert events past theirs (an event whose notice is still
-owed stays), idempotency and unique keys past ``expires_at``, and finished deliveries past
-``TASKYARD_RETENTION_DELIVERIES_DAYS`` (with the notifications left without one),
+schedule fires, maintenance runs, audit entries and alert events past theirs (an event whose
+notice is still owed stays), idempotency and unique keys past ``expires_at``, and finished
+deliveries past ``TASKYARD_RETENTION_DELIVERIES_DAYS`` (with the notifications left without one),
 through :func:`tasks.notifications.deliveries.purge`.
 """
 
@@ -22,6 +22,7 @@ from workers.settings import Settings, get_settings
 from workers.store.engine import session_scope
 from workers.store.models import (
     AlertEventRow,
+    AuditEntry,
     Base,
     IdempotencyKey,
     Job,
@@ -70,6 +71,7 @@ def expired(settings: Settings, now: datetime) -> list[Expired]:
     fires_cutoff = now - settings.retention_fires_days * day
     runs_cutoff = now - settings.retention_maintenance_runs_days * day
     events_cutoff = now - settings.retention_alert_events_days * day
+    audit_cutoff = now - settings.retention_audit_days * day
     settled = AlertEventRow.notice.is_(None) | AlertEventRow.notified_at.is_not(None)
     return [
         *targets,
@@ -79,6 +81,8 @@ def expired(settings: Settings, now: datetime) -> list[Expired]:
                 MaintenanceRun.started_at < runs_cutoff),
         Expired("alert_events", AlertEventRow, (AlertEventRow.id,),
                 (AlertEventRow.created_at < events_cutoff) & settled),
+        Expired("audit_entries", AuditEntry, (AuditEntry.id,),
+                AuditEntry.created_at < audit_cutoff),
         Expired("idempotency_keys", IdempotencyKey, (IdempotencyKey.scope, IdempotencyKey.key),
                 IdempotencyKey.expires_at < now),
         Expired("unique_jobs", UniqueJob, (UniqueJob.type, UniqueJob.unique_key),

@@ -5,6 +5,8 @@ figures (rows deleted, bytes written, latency...) and error; a run that finds th
 leaves a ``skipped`` row saying who holds it. A ``running`` row whose process died is marked
 ``failed`` by the next run of the same task (holding the lock proves nobody else runs it).
 The lock is the project's one Redis lock (``workers/locks.py``), renewed while the run lasts.
+A run by hand (:func:`run_by_hand`) also leaves a ``maintenance.run`` audit row, written with
+its final record.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -19,14 +22,16 @@ from typing import Any
 
 import redis
 from sqlalchemy import desc, select, update
+from sqlalchemy.orm import Session
 
-from tasks.maintenance.catalog import NAMES
+from tasks.maintenance.catalog import NAMES, runner
 from workers.app import app
 from workers.errors import TaskyardError
 from workers.locks import LOCK_PREFIX, LockHeld, TtlLock, held_lock
 from workers.observability import metrics
 from workers.redis_client import shared_redis
 from workers.settings import get_settings
+from workers.store import audit
 from workers.store.engine import session_scope
 from workers.store.models import MaintenanceRun
 from workers.store.types import utcnow
@@ -41,6 +46,8 @@ REDIS_DOWN = (
     "could not take the run lock: Redis is unreachable ({kind}); "
     "check TASKYARD_REDIS_URL (or TASKYARD_BROKER_URL when it is Redis)"
 )
+#: True while :func:`run_by_hand` runs a task: its final record gets an audit row.
+_by_hand: ContextVar[bool] = ContextVar("maintenance_by_hand", default=False)
 
 
 def lock_key(name: str) -> str:
@@ -198,6 +205,7 @@ def _finish(run_id: uuid.UUID, name: str, started: datetime, outcome: RunOutcome
             .where(MaintenanceRun.id == run_id)
             .values(outcome=outcome.value, finished_at=finished, figures=figures, error=error)
         )
+        _audit(session, run_id, name, outcome, error)
     result = RunResult(run_id, name, outcome, started, finished, figures, error)
     _report(result)
     return result
@@ -209,9 +217,30 @@ def _record(name: str, started: datetime, outcome: RunOutcome, figures: dict[str
                          outcome=outcome.value, figures=figures, error=error)  # fmt: skip
     with session_scope() as session:
         session.add(run)
+        session.flush()
+        _audit(session, run.id, name, outcome, error)
     result = from_row(run)
     _report(result)
     return result
+
+
+def _audit(
+    session: Session, run_id: uuid.UUID, name: str, outcome: RunOutcome, error: str | None
+) -> None:
+    if _by_hand.get():
+        target = audit.Target("maintenance", run_id, name)
+        audit.record(session, "maintenance.run", target, after={"outcome": outcome.value,
+                                                                "error": error})  # fmt: skip
+
+
+def run_by_hand(name: str) -> RunResult:
+    """Run maintenance task ``name`` in this process, as an operator asked (an audit row
+    records who, with the outcome)."""
+    token = _by_hand.set(True)
+    try:
+        return runner(name)()
+    finally:
+        _by_hand.reset(token)
 
 
 def _report(result: RunResult) -> None:

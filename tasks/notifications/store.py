@@ -111,8 +111,7 @@ def update_channel(channel_id: uuid.UUID, changes: Mapping[str, Any]) -> Channel
     change, a secret left out is kept) to a channel."""
     CHANNELS.check_editable(changes)
     try:
-        with session_scope() as session:
-            record = CHANNELS.row(session, channel_id, lock=True)
+        with session_scope() as session, CHANNELS.editing(session, channel_id, changes) as record:
             _apply(session, record, changes)
     except IntegrityError:
         raise CHANNELS.taken(str(changes.get("name"))) from None
@@ -121,9 +120,7 @@ def update_channel(channel_id: uuid.UUID, changes: Mapping[str, Any]) -> Channel
 
 def delete_channel(channel_id: uuid.UUID) -> None:
     """Remove a channel."""
-    with session_scope() as session:
-        record = CHANNELS.row(session, channel_id)
-        session.delete(record)
+    CHANNELS.remove(channel_id)
 
 
 def count_channels() -> int:

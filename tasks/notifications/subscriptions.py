@@ -180,8 +180,10 @@ def update_subscription(subscription_id: uuid.UUID, changes: Mapping[str, Any]) 
     built-in message), checked as a whole before anything is written. Enabling a disabled
     subscription starts it at now: what happened while it was off is not sent."""
     SUBSCRIPTIONS.check_editable(changes)
-    with session_scope() as session:
-        record = SUBSCRIPTIONS.row(session, subscription_id, lock=True)
+    with (
+        session_scope() as session,
+        SUBSCRIPTIONS.editing(session, subscription_id, changes) as record,
+    ):
         was_enabled = record.enabled
         new = check_subscription(replace(spec_of(record), **changes))
         for name, value in new.columns().items():
@@ -193,9 +195,7 @@ def update_subscription(subscription_id: uuid.UUID, changes: Mapping[str, Any]) 
 
 def delete_subscription(subscription_id: uuid.UUID) -> None:
     """Remove a subscription (its notifications stay, no longer linked to it)."""
-    with session_scope() as session:
-        record = SUBSCRIPTIONS.row(session, subscription_id)
-        session.delete(record)
+    SUBSCRIPTIONS.remove(subscription_id)
 
 
 def enabled_subscriptions() -> list[Subscription]:

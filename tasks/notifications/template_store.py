@@ -55,8 +55,7 @@ def update_template(template_id: uuid.UUID, changes: Mapping[str, Any]) -> Templ
         fields["sample_data"] = {}
     if "default_channels" in fields:
         fields["default_channels"] = tuple(fields["default_channels"] or ())
-    with session_scope() as session:
-        record = TEMPLATES.row(session, template_id, lock=True)
+    with session_scope() as session, TEMPLATES.editing(session, template_id, changes) as record:
         new = check_template(replace(spec_of(record), **fields))
         for name, value in new.columns().items():
             setattr(record, name, value)
@@ -65,9 +64,7 @@ def update_template(template_id: uuid.UUID, changes: Mapping[str, Any]) -> Templ
 
 def delete_template(template_id: uuid.UUID) -> None:
     """Remove a template, or :class:`TemplateNotFound`."""
-    with session_scope() as session:
-        record = TEMPLATES.row(session, template_id)
-        session.delete(record)
+    TEMPLATES.remove(template_id)
 
 
 def preview(record: Template, data: Mapping[str, Any] | None) -> Rendered:

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from workers.errors import ApiKeyError
+from workers.store import audit
 from workers.store.engine import session_scope
 from workers.store.models import ApiKey
 from workers.store.types import utcnow
@@ -66,9 +67,16 @@ def create_key(
     try:
         with session_scope() as session:
             session.add(record)
+            session.flush()
+            audit.record(session, "key.created", key_target(record), after=audit.summary(record))
     except IntegrityError:
         raise ApiKeyError(f"an API key named {name!r} already exists") from None
     return IssuedKey(record=record, secret=secret)
+
+
+def key_target(record: ApiKey) -> audit.Target:
+    """A key as the target of an audit row (its name; never its secret or hash)."""
+    return audit.Target("key", record.id, record.name)
 
 
 def list_keys() -> list[ApiKey]:
@@ -90,7 +98,9 @@ def revoke_key(name: str) -> ApiKey:
     with session_scope() as session:
         record = _by_name(session, name)
         if record.revoked_at is None:
+            before = audit.summary(record)
             record.revoked_at = utcnow()
+            audit.record(session, "key.revoked", key_target(record), before, audit.summary(record))
     _live.clear()
     return record
 
@@ -104,10 +114,12 @@ def rotate_key(name: str, grace: timedelta) -> IssuedKey:
         record = _by_name(session, name)
         if record.revoked_at is not None:
             raise ApiKeyError(f"the API key {name!r} is revoked; create a new one")
+        before = audit.summary(record)
         record.previous_key_hash, record.previous_key_prefix = record.key_hash, record.key_prefix
         record.previous_expires_at = now + grace
         record.previous_last_used_at, record.last_used_at = record.last_used_at, None
         record.key_hash, record.key_prefix = digest, prefix
+        audit.record(session, "key.rotated", key_target(record), before, audit.summary(record))
     _live.clear()
     return IssuedKey(record=record, secret=secret)
 

@@ -1,11 +1,13 @@
 """Rows the way every store reads and adds them: one by id, one by name, a newest-first page,
 a new row under a unique name; :class:`NamedRows` holds all of them for one table of named
-rows (templates, channels, subscriptions, schedules, alert rules)."""
+rows (templates, channels, subscriptions, schedules, alert rules), and writes the audit row of
+each add, edit and removal in its transaction (``<kind>.created``, ``.updated``, ``.deleted``)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -15,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from workers.errors import TaskyardError
+from workers.store import audit
 from workers.store.engine import session_scope
 
 R = TypeVar("R")
@@ -80,16 +83,24 @@ def newest_page(
 
 
 def add_named(
-    record: R, column: InstrumentedAttribute[str], taken: Callable[[str], TaskyardError]
+    record: R,
+    column: InstrumentedAttribute[str],
+    taken: Callable[[str], TaskyardError],
+    kind: str,
 ) -> R:
-    """Insert ``record``, or raise ``taken(name)`` when its unique ``column`` names a row that
-    exists already: looked up first for a clear answer, the unique index settles a race."""
+    """Insert ``record`` with its ``<kind>.created`` audit row, or raise ``taken(name)`` when
+    its unique ``column`` names a row that exists already: looked up first for a clear answer,
+    the unique index settles a race."""
     name: str = getattr(record, column.key)
     try:
         with session_scope() as session:
             if session.scalar(select(column).where(column == name)) is not None:
                 raise taken(name)
             session.add(record)
+            session.flush()
+            added: Any = record
+            target = audit.Target(kind, added.id, name)
+            audit.record(session, f"{kind}.created", target, after=audit.summary(record))
     except IntegrityError:
         raise taken(name) from None
     return record
@@ -117,6 +128,11 @@ class NamedRows(Generic[R]):
     taken: Callable[[str], TaskyardError]
     editable: frozenset[str] = frozenset()
 
+    @property
+    def kind(self) -> str:
+        """The rows' kind in the audit trail: the noun in snake case (``alert_rule``)."""
+        return self.noun.replace(" ", "_")
+
     def _column(self, key: str) -> InstrumentedAttribute[Any]:
         column: InstrumentedAttribute[Any] = getattr(self.model, key)
         return column
@@ -136,7 +152,7 @@ class NamedRows(Generic[R]):
 
     def add(self, record: R) -> R:
         """Insert ``record``, or raise ``taken(name)`` when its name is in use."""
-        return add_named(record, self._column("name"), self.taken)
+        return add_named(record, self._column("name"), self.taken, self.kind)
 
     def row(self, session: Session, row_id: uuid.UUID, *, lock: bool = False) -> R:
         """The row with ``row_id`` in ``session`` (locked for update with ``lock``), or
@@ -148,3 +164,35 @@ class NamedRows(Generic[R]):
         unknown = set(changes) - self.editable
         if unknown:
             raise ValueError(f"not editable: {sorted(unknown)}")
+
+    def _target(self, record: R) -> audit.Target:
+        row: Any = record
+        return audit.Target(self.kind, row.id, row.name)
+
+    @contextmanager
+    def editing(
+        self, session: Session, row_id: uuid.UUID, changes: Mapping[str, Any]
+    ) -> Iterator[R]:
+        """The row with ``row_id`` locked in ``session`` for the block to apply ``changes``;
+        when the block ends without error, the audit row of what it changed:
+        ``<kind>.paused``/``.resumed`` when ``changes`` only pause or resume, else
+        ``<kind>.updated``."""
+        action = "updated"
+        if set(changes) == {"paused"}:
+            action = "paused" if changes["paused"] else "resumed"
+        record = self.row(session, row_id, lock=True)
+        before = audit.summary(record)
+        yield record
+        after = audit.summary(record)
+        audit.record(session, f"{self.kind}.{action}", self._target(record), before, after)
+
+    def remove(self, row_id: uuid.UUID, check: Callable[[R], None] | None = None) -> None:
+        """Delete the row with ``row_id`` (after ``check`` of it, which may raise) with its
+        ``<kind>.deleted`` audit row, or ``missing``."""
+        with session_scope() as session:
+            record = self.row(session, row_id)
+            if check is not None:
+                check(record)
+            audit.record(session, f"{self.kind}.deleted", self._target(record),
+                         before=audit.summary(record))  # fmt: skip
+            session.delete(record)

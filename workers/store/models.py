@@ -125,6 +125,11 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JsonDocument}
 
 
+#: ``info`` of a column whose value is a secret (a key's hash, a channel's sealed settings):
+#: never copied into an audit row's before/after summary (``workers/store/audit.py``).
+SECRET = {"secret": True}
+
+
 class ApiKey(Base):
     """A producer API key; only its SHA-256 hash is stored, never the key."""
 
@@ -132,7 +137,7 @@ class ApiKey(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True, info=SECRET)
     key_prefix: Mapped[str] = mapped_column(String(16))
     scopes: Mapped[list[str]] = mapped_column(JsonDocument)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -144,7 +149,9 @@ class ApiKey(Base):
     #: A ``limits`` rate such as ``100/second``; ``None``: the API's default.
     rate_limit: Mapped[str | None] = mapped_column(String(64))
     #: The secret replaced by the last rotation, valid until ``previous_expires_at``.
-    previous_key_hash: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
+    previous_key_hash: Mapped[str | None] = mapped_column(
+        String(64), index=True, unique=True, info=SECRET
+    )
     previous_key_prefix: Mapped[str | None] = mapped_column(String(16))
     previous_expires_at: Mapped[datetime | None]
     previous_last_used_at: Mapped[datetime | None]
@@ -342,7 +349,7 @@ class Channel(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(16))
     config: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
-    secret_config: Mapped[str] = mapped_column(Text)
+    secret_config: Mapped[str] = mapped_column(Text, info=SECRET)
     sealed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     description: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -720,4 +727,25 @@ class ReceivedAlert(Base):
     ends_at: Mapped[datetime]
     generator_url: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """One administrative action, written in the transaction of the change: who (``actor``:
+    an API key's name, or ``user@host``), what (``action``, the log vocabulary), on what
+    (``target_kind`` and ``target_id``/``target_name``), the changed fields before and after
+    (secrets left out), and the request's correlation id. Append-only; retention purges it."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_entries_created", "created_at", "id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    actor: Mapped[str] = mapped_column(String(200), index=True)
+    action: Mapped[str] = mapped_column(String(100), index=True)
+    target_kind: Mapped[str] = mapped_column(String(50))
+    target_id: Mapped[str | None] = mapped_column(String(200))
+    target_name: Mapped[str | None] = mapped_column(String(200))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
+    correlation_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -43,6 +43,7 @@ from workers.errors import JobNotFound, JobStateConflict
 from workers.jobtypes import LOST_WORKER_ALLOWANCE
 from workers.states import Actor
 from workers.storable import storable_text
+from workers.store import audit
 from workers.store.engine import session_scope, writer_connection
 from workers.store.models import FINISHED_STATUSES, Job, JobEvent, JobStatus
 from workers.store.outage import recent_outage
@@ -245,6 +246,7 @@ def cancel(job_id: uuid.UUID) -> CancelOutcome:
             raise JobNotFound(f"no job with id {job_id}")
         if job.status in FINISHED_STATUSES:
             raise JobStateConflict(f"job {job_id} already finished ({job.status})")
+        before = {"status": job.status, "cancel_requested_at": job.cancel_requested_at}
         job.cancel_requested_at = job.cancel_requested_at or now
         final = JobStatus(job.status).may_become(JobStatus.CANCELLED, Actor.OPERATOR)
         if final:
@@ -252,6 +254,14 @@ def cancel(job_id: uuid.UUID) -> CancelOutcome:
             job.finished_at = now
             job.error_type = CANCELLED
             job.error_message = "cancelled before it started"
+        action = "job.cancelled" if final else "job.cancel_requested"
+        audit.record(
+            session,
+            action,
+            audit.Target("job", job.id, job.type),
+            before,
+            {"status": job.status, "cancel_requested_at": job.cancel_requested_at},
+        )
     return CancelOutcome(job, final)
 
 
