@@ -55,11 +55,14 @@ def fetch_page(
     return page, encode_cursor(last.created_at, last.id) if last is not None else None
 
 
-def job_page(filters: jobs.JobFilter, cursor: str | None, limit: int) -> JobPage:
-    """Up to ``limit`` jobs matching ``filters`` after ``cursor``, newest first."""
+def job_page(
+    filters: jobs.JobFilter, cursor: str | None, limit: int, reveal: bool = False
+) -> JobPage:
+    """Up to ``limit`` jobs matching ``filters`` after ``cursor``, newest first (sensitive
+    fields opened with ``reveal``, else redacted: :meth:`JobOut.from_record`)."""
 
     def fetch(before: Position | None, count: int) -> list[Job]:
         return jobs.list_jobs(dataclasses.replace(filters, before=before), count)
 
     page, next_cursor = fetch_page(fetch, cursor, limit)
-    return JobPage(items=[JobOut.from_record(r) for r in page], next_cursor=next_cursor)
+    return JobPage(items=[JobOut.from_record(r, reveal) for r in page], next_cursor=next_cursor)

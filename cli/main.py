@@ -13,6 +13,7 @@ from cli import (
     alerts,
     api,
     channels,
+    datakeys,
     db,
     dead_letters,
     dev,
@@ -145,6 +146,8 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 # channels, notifications and their deliveries, subscriptions, alert rules) and the store's
 # schema.
 cli.add_command(keys.keys)
+keys.keys.add_command(datakeys.rotate_data)
+keys.keys.add_command(datakeys.new_data_key)
 cli.add_command(jobs.jobs)
 cli.add_command(dead_letters.dead_letters)
 cli.add_command(dead_letters.dlq)

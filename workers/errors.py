@@ -105,3 +105,9 @@ class JobStateConflict(TaskyardError):
     """The job is not in a state that allows the operation (e.g. cancelling a finished job)."""
 
     code = "job_state_conflict"
+
+
+class SealingUnavailable(TaskyardError):
+    """Data sealed at rest cannot be sealed or opened: no key is set, or none opens it."""
+
+    code = "sealing_unavailable"

@@ -46,6 +46,7 @@ def send_with_celery(messages: Sequence[Message], family: BrokerFamily) -> None:
                 routing_key=message.queue,
                 priority=to_broker(message.priority, family),
                 headers=taskyard_headers(message),
+                argsrepr=message.argsrepr,
                 producer=producer,
                 # The store holds results; skipping the result backend spares a Redis
                 # SUBSCRIBE per job and a RuntimeError (not an outage error) when it is down.

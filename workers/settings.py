@@ -166,10 +166,13 @@ class Settings(BaseSettings):
         assert self.redis_url is not None
         return self.redis_url
 
-    # Notifications (tasks/notifications): secrets at rest, outbound targets, sends.
+    # Data at rest (workers/sealing.py); notifications' outbound targets and sends.
     secret_keys: SecretStr | None = Field(
         default=None,
-        description="Fernet keys, comma-separated: the first seals channel secrets, all unseal.",
+        description=(
+            "Fernet keys, comma-separated: the first seals data at rest (channel secrets, "
+            "sensitive job payloads), all unseal."
+        ),
     )
     outbound_allow: str = Field(
         default="",
@@ -242,7 +245,7 @@ def split_keys(text: str) -> list[str]:
         if len(raw) != FERNET_KEY_BYTES:
             raise ValueError(
                 f"key {position} is not a Fernet key (32 url-safe base64 bytes); "
-                "make one with `taskyard channels new-key`"
+                "make one with `taskyard keys new-data-key`"
             )
     return keys
 

@@ -39,7 +39,7 @@ from tasks.jobs.control import cancel_job, replay_job
 from tasks.jobs.producer import JobRequest, Producer, Rejected, enqueue_many, prepare
 from workers.errors import BrokerUnavailable, JobNotFound
 from workers.queues import QueueName
-from workers.scopes import JOBS_WRITE, may_write, write_scope_for
+from workers.scopes import JOBS_WRITE, is_admin, may_write, write_scope_for
 from workers.store import jobs
 from workers.store.models import ApiKey, Job, JobStatus
 from workers.store.records import JobRecord
@@ -179,7 +179,7 @@ def _writable_job(job_id: str, key: ApiKey) -> Job:
 @router.get("/{job_id}", summary="Get a job", responses=error_responses(401, 403, 404, 503))
 def get_job(job_id: str, key: ReadKey) -> JobOut:
     """The job's current record."""
-    return JobOut.from_record(jobs.get_job(_job_id(job_id)))
+    return JobOut.from_record(jobs.get_job(_job_id(job_id)), is_admin(key.scopes))
 
 
 @router.post(
@@ -246,4 +246,4 @@ def list_jobs(
         type=job_type,
         queue=queue.value if queue else None,
     )
-    return job_page(filters, cursor, limit)
+    return job_page(filters, cursor, limit, is_admin(key.scopes))

@@ -11,7 +11,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict, Unpack
 
@@ -24,6 +24,7 @@ from workers.messages import Message
 from workers.priorities import check_priority
 from workers.publisher import publish
 from workers.queues import QueueName
+from workers.sensitive import sealed_args_repr, sealed_payload
 from workers.settings import get_settings
 from workers.storable import Unstorable, check_document, check_text
 from workers.store import jobs, transitions
@@ -227,7 +228,10 @@ def prepare(
         replay_of=replay_of,
     )
     scope = str(api_key_id) if api_key_id else "internal"
-    return Prepared(new, _dedupe(request, job_type, new, scope))
+    dedupe = _dedupe(request, job_type, new, scope)  # compares the payload in clear
+    if job_type.sensitive:
+        new = replace(new, payload=sealed_payload(job_type, payload))
+    return Prepared(new, dedupe)
 
 
 class Producer:
@@ -286,7 +290,9 @@ class Producer:
 
 
 def _message(job: jobs.NewJob) -> Message:
-    return Message(str(job.id), job.type, job.payload, job.queue, job.priority, job.correlation_id)
+    shown = sealed_args_repr(job.payload) if CATALOG.get(job.type).sensitive else None
+    return Message(str(job.id), job.type, job.payload, job.queue, job.priority,
+                   job.correlation_id, shown)  # fmt: skip
 
 
 #: Confirms at once: for the CLI, beat, maintenance and in-process callers.

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from workers.errors import TaskyardError
+from workers.errors import SealingUnavailable, TaskyardError
 
 
 class InvalidTemplate(TaskyardError):
@@ -68,7 +68,7 @@ class ChannelConflict(TaskyardError):
     code = "channel_conflict"
 
 
-class SecretsUnreadable(TaskyardError):
+class SecretsUnreadable(SealingUnavailable):
     """A channel's sealed secrets cannot be opened with the configured keys."""
 
     code = "channel_secrets_unreadable"
