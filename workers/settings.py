@@ -65,6 +65,16 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     flower_basic_auth: SecretStr | None = None
     max_body_bytes: int = Field(default=256 * 1024, gt=0)
+    # The API's surfaces (api/surfaces.py): cross-origin reads, the Prometheus scrape.
+    cors_origins: str = Field(
+        default="",
+        description="Origins (scheme://host[:port], comma-separated) browsers may call the API "
+        "from; empty: CORS off.",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="When set, the API's /metrics answers only `Authorization: Bearer <token>`.",
+    )
     api_workers: int = Field(
         default=2, ge=1, le=64, description="Processes `taskyard api` runs (one per core)."
     )
@@ -114,7 +124,15 @@ class Settings(BaseSettings):
             raise ValueError(f"scheme {scheme!r} is not supported; use postgresql:// or sqlite://")
         return value
 
-    @field_validator("sentry_dsn", "flower_basic_auth", "var_dir", "backup_dir", mode="before")
+    @field_validator("cors_origins")
+    @classmethod
+    def _explicit_origins(cls, value: str) -> str:
+        split_origins(value)
+        return value
+
+    @field_validator(
+        "sentry_dsn", "flower_basic_auth", "var_dir", "backup_dir", "metrics_token", mode="before"
+    )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value
@@ -248,6 +266,19 @@ def split_keys(text: str) -> list[str]:
                 "make one with `taskyard keys new-data-key`"
             )
     return keys
+
+
+def split_origins(text: str) -> list[str]:
+    """The CORS origins in ``text`` (comma-separated), each exactly ``scheme://host[:port]``;
+    ``ValueError`` for a wildcard, a path or another scheme."""
+    origins = [part.strip() for part in text.split(",") if part.strip()]
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in {"http", "https"} or not parts.hostname or "*" in origin:
+            raise ValueError(f"{origin!r} is not an explicit http(s) origin (no wildcard)")
+        if origin != f"{parts.scheme}://{parts.netloc}" or parts.username is not None:
+            raise ValueError(f"{origin!r} must be scheme://host[:port] only, without a path")
+    return origins
 
 
 def split_allow_list(text: str) -> tuple[list[IPv4Network | IPv6Network], list[str]]:
