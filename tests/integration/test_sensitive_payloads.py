@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from cli.main import cli
-from tests.support.api import Headers
+from tests.support.api import Headers, assert_error
 from tests.support.channels import channel_settings, use_keys
 from tests.support.events import task_events
 from tests.support.jobs import wait_finished
@@ -138,3 +138,27 @@ def test_rotate_data_reseals_under_the_new_key(
     assert admin.json()["payload"]["secret"] == SECRET
     assert SECRET not in _stored(job_id)
     use_keys(settings, KEY)
+
+
+def test_a_replay_seals_anew_and_a_schedule_is_refused(
+    sealed_client: TestClient, keys: dict[str, Headers]
+) -> None:
+    # Given a sealed job that was cancelled before it ran
+    job_id = _enqueue(sealed_client, keys["writer"], fail=False)
+    sealed_client.post(f"/v1/jobs/{job_id}/cancel", headers=keys["writer"])
+
+    # When it is replayed, and a schedule is asked for the type
+    replayed = sealed_client.post(f"/v1/jobs/{job_id}/replay", headers=keys["writer"])
+    schedule = {"name": "sealed-nightly", "task": "diag.sealed", "cron": "0 3 * * *",
+                "payload": {"account": "acme", "secret": SECRET}}  # fmt: skip
+    refused = sealed_client.post("/v1/schedules", json=schedule, headers=keys["admin"])
+
+    # Then the replay is sealed in the store and opens intact for admin; the schedule is a 422
+    assert replayed.status_code == 202, replayed.text
+    replay_id = replayed.json()["id"]
+    assert SECRET not in replayed.text
+    assert SECRET not in _stored(replay_id)
+    admin = sealed_client.get(f"/v1/jobs/{replay_id}", headers=keys["admin"])
+    assert admin.json()["payload"]["secret"] == SECRET
+    assert_error(refused, 422, "invalid_schedule", "task")
+    assert SECRET not in refused.text
