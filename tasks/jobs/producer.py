@@ -289,8 +289,12 @@ class Producer:
         return records
 
 
+#: The job types whose messages show their arguments redacted (one set lookup per message).
+SENSITIVE_TYPES = frozenset(job_type.name for job_type in CATALOG if job_type.sensitive)
+
+
 def _message(job: jobs.NewJob) -> Message:
-    shown = sealed_args_repr(job.payload) if CATALOG.get(job.type).sensitive else None
+    shown = sealed_args_repr(job.payload) if job.type in SENSITIVE_TYPES else None
     return Message(str(job.id), job.type, job.payload, job.queue, job.priority,
                    job.correlation_id, shown)  # fmt: skip
 

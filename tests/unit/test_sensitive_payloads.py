@@ -5,6 +5,7 @@ a new key; a type that cannot keep them sealed fails at import."""
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -14,8 +15,8 @@ from tasks.jobs.producer import JobRequest, prepare
 from tests.support.channels import channel_settings, use_keys
 from workers.errors import SealingUnavailable
 from workers.jobtypes import ConcurrencyLimit, JobType
-from workers.observability.redaction import mask, redacting
-from workers.observability.scrub import scrub_text
+from workers.observability.logging import JsonFormatter
+from workers.observability.redaction import mask, mask_mapping, redacting
 from workers.sealing import new_key
 from workers.sensitive import (
     REDACTED,
@@ -113,19 +114,25 @@ def test_a_rotation_reseals_under_the_new_key_and_seals_clear_fields(
         opened_payload(DIAG_SEALED, old)
 
 
-def test_while_a_job_runs_its_values_are_masked_in_logs_and_texts(
+def test_while_a_job_runs_its_values_are_masked_in_logs_errors_and_events(
     settings: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     texts = clear_texts(DIAG_SEALED, CLEAR)
 
     with redacting(texts), caplog.at_level(logging.INFO):
         logging.getLogger("a.library").info("connecting with %s", SECRET)
-        masked, scrubbed = mask(f"refused {SECRET}"), scrub_text(f"x {SECRET}")
+        masked = mask(f"refused {SECRET}")
+        event = mask_mapping({"exception": {"values": [{"value": f"refused {SECRET}"}]}})
+        try:
+            raise RuntimeError(SECRET)
+        except RuntimeError:
+            record = logging.LogRecord("job", logging.ERROR, "", 1, "boom", None, sys.exc_info())
+            line = JsonFormatter().format(record)
 
     assert texts == [SECRET]
-    assert SECRET not in caplog.text
-    assert SECRET not in masked
-    assert SECRET not in scrubbed
+    assert "connecting with ***" in caplog.text
+    for shown in (caplog.text, masked, repr(event), line):
+        assert SECRET not in shown
     assert mask(f"after {SECRET}") == f"after {SECRET}"  # only while it runs
 
 

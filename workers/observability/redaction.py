@@ -108,6 +108,18 @@ def mask(text: str) -> str:
     return text if masked is None else masked
 
 
+def mask_mapping(value: Any) -> Any:
+    """:func:`mask` over every string in ``value`` (dicts and lists, recursively): a Sentry
+    event, whose exception and breadcrumbs may quote what a running job holds."""
+    if not _registry.parts:
+        return value
+    if isinstance(value, dict):
+        return {k: mask_mapping(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_mapping(v) for v in value]
+    return mask(value) if isinstance(value, str) else value
+
+
 @contextmanager
 def redacting(secrets: Iterable[str]) -> Iterator[None]:
     """Within, no log record of any logger carries a fragment of ``secrets``."""

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from workers.observability.redaction import mask
-
 _PATTERNS = (
     (re.compile(r"(?P<pre>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+(?=@)", re.I), r"\g<pre>***"),
     (re.compile(r"(?P<pre>bearer\s+)[^\s\"']+", re.I), r"\g<pre>***"),
@@ -19,9 +17,7 @@ SECRET_KEYS = re.compile(r"pass|secret|token|api[_-]?key|authorization|dsn|cooki
 
 
 def scrub_text(text: str) -> str:
-    """``text`` with URL passwords, bearer tokens, Taskyard API keys and the secrets of the
-    work under way (:func:`workers.observability.redaction.mask`) masked."""
-    text = mask(text)
+    """``text`` with URL passwords, bearer tokens and Taskyard API keys masked."""
     if _MAYBE_SECRET.search(text) is None:
         return text
     for pattern, replacement in _PATTERNS:
