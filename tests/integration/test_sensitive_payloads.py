@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from sqlalchemy import text
 
 from cli.main import cli
 from tests.support.api import Headers, assert_error
-from tests.support.channels import channel_settings, use_keys
+from tests.support.channels import DATA_KEY, use_keys
 from tests.support.events import task_events
 from tests.support.jobs import wait_finished
 from tests.support.processes import celery_worker_command, running
@@ -29,18 +28,17 @@ from workers.settings import get_settings
 from workers.store.engine import session_scope
 
 SECRET = "s3cr3t-" + uuid.uuid4().hex
-KEY = new_key()
+KEY = DATA_KEY
 
 
 @pytest.fixture(scope="module")
-def settings(runtime: dict[str, str]) -> Iterator[pytest.MonkeyPatch]:
-    """The module's runtime with one data key (:data:`KEY`)."""
-    with channel_settings(TASKYARD_SECRET_KEYS=KEY) as patch:
-        yield patch
+def settings(sealing: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    return sealing
 
 
 @pytest.fixture(scope="module")
-def sealed_client(settings: pytest.MonkeyPatch, client: TestClient) -> TestClient:
+def sealed_client(sealing: pytest.MonkeyPatch, client: TestClient) -> TestClient:
+    """The module's client, made after the data key is set."""
     return client
 
 
