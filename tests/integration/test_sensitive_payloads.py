@@ -79,7 +79,7 @@ def test_a_sensitive_value_shows_nowhere_but_in_its_job(
     # When a real worker with Sentry on and every log line kept runs them, watched by events
     log_path = tmp_path / "worker.log"
     command = celery_worker_command(["default"], "sealed")
-    with sentry_sink() as (dsn, envelopes), task_events() as events:
+    with sentry_sink(in_process=False) as (dsn, envelopes), task_events() as events:
         env = {"TASKYARD_SENTRY_DSN": dsn, "TASKYARD_LOG_LEVEL": "DEBUG"}
         with running(command, log_path, env=env, unset=["PROMETHEUS_MULTIPROC_DIR"]):
             ok, failed = wait_finished(ok_id, timeout=60), wait_finished(failing_id, timeout=60)
