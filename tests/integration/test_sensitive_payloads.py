@@ -160,3 +160,22 @@ def test_a_replay_seals_anew_and_a_schedule_is_refused(
     assert admin.json()["payload"]["secret"] == SECRET
     assert_error(refused, 422, "invalid_schedule", "task")
     assert SECRET not in refused.text
+
+
+def test_without_a_data_key_a_sensitive_job_is_refused_and_nothing_stored(
+    settings: pytest.MonkeyPatch, sealed_client: TestClient, keys: dict[str, Headers]
+) -> None:
+    use_keys(settings)
+    try:
+        payload = {"account": "acme", "secret": SECRET}
+        response = sealed_client.post(
+            "/v1/jobs", json={"type": "diag.sealed", "payload": payload}, headers=keys["writer"]
+        )
+        listed = sealed_client.get("/v1/jobs?type=diag.sealed&limit=500", headers=keys["reader"])
+    finally:
+        use_keys(settings, KEY)
+
+    error = assert_error(response, 503, "sealing_unavailable")
+    assert "TASKYARD_SECRET_KEYS" in error["message"]
+    assert SECRET not in response.text
+    assert all(SECRET not in _stored(job["id"]) for job in listed.json()["items"])
