@@ -14,12 +14,13 @@ import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, NoReturn
 
 from billiard.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.exceptions import Ignore
 
 from workers.decision import Attempt, LimitReached, decide
+from workers.errors import SealingUnavailable
 from workers.heartbeat import Permit, heartbeats
 from workers.jobcontext import JobCancelled, JobContext
 from workers.jobtypes import JobType
@@ -81,7 +82,10 @@ def run_sealed(job_type: JobType, fn: JobFunction, takes_context: bool, job_id: 
     """:func:`run_attempt` for a sensitive job type: the payload's sealed fields are opened for
     the job's code, and their values masked in every log record, recorded error and Sentry
     event made meanwhile."""
-    opened = opened_payload(job_type, payload)
+    try:
+        opened = opened_payload(job_type, payload)
+    except SealingUnavailable as error:
+        _fail_unopened(job_type, job_id, worker, error)
     with redacting(clear_texts(job_type, opened)):
         try:
             return run_attempt(job_type, fn, takes_context, job_id, worker, opened, queue)
@@ -89,6 +93,18 @@ def run_sealed(job_type: JobType, fn: JobFunction, takes_context: bool, job_id: 
             # Celery logs it, and Sentry reports it, once this block has ended.
             exc.args = tuple(mask(a) if isinstance(a, str) else a for a in exc.args)
             raise
+
+
+def _fail_unopened(
+    job_type: JobType, job_id: str, worker: str, error: SealingUnavailable
+) -> NoReturn:
+    """Record a sensitive job this worker cannot open (no key of its own opens the payload) as
+    ended by ``error``, which names the setting, instead of leaving it queued."""
+    stale_after_s = get_settings().stale_after_s
+    claim = persistently(transitions.claim_start, job_id, worker, stale_after_s, uuid.uuid4().hex)
+    if claim is not None:
+        record_error(job_type, claim, error)
+    raise Ignore() from error
 
 
 def _take_limits(job_type: JobType, claim: Claim, worker: str) -> Permit | None:

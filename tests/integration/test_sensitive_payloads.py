@@ -179,3 +179,19 @@ def test_without_a_data_key_a_sensitive_job_is_refused_and_nothing_stored(
     assert "TASKYARD_SECRET_KEYS" in error["message"]
     assert SECRET not in response.text
     assert all(SECRET not in _stored(job["id"]) for job in listed.json()["items"])
+
+
+def test_a_worker_without_the_key_fails_the_job_naming_the_setting(
+    sealed_client: TestClient, keys: dict[str, Headers], tmp_path: Path
+) -> None:
+    # Given a sealed job, when a worker whose settings hold no data key takes it
+    job_id = _enqueue(sealed_client, keys["writer"], fail=False)
+    command = celery_worker_command(["default"], "keyless")
+    unset = ["TASKYARD_SECRET_KEYS", "PROMETHEUS_MULTIPROC_DIR"]
+    with running(command, tmp_path / "worker.log", unset=unset):
+        job = wait_finished(job_id, timeout=60)
+
+    # Then the job failed (not left queued), saying which setting to fix
+    assert job.status == "failed"
+    assert job.error_type == "workers.errors.SealingUnavailable"
+    assert "TASKYARD_SECRET_KEYS" in (job.error_message or "")
