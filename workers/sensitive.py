@@ -3,8 +3,9 @@ by the producer, so the store and the broker message hold only tokens; the worke
 just before the job's code runs, and every other reader sees :data:`REDACTED`.
 
 A sealed field is stored as ``{"$sealed": "<Fernet token of the value as JSON>"}``. The other
-fields, and the names of all of them, stay in clear. A job type that is not sensitive never
-reaches this module (one truth test on the hot path)."""
+fields, and the names of all of them, stay in clear. A job type that is not sensitive costs
+one truth test in the producer and the worker; only the dispatcher, republishing from the
+store, looks at each payload's top-level values (:func:`sealed_args_repr`)."""
 
 from __future__ import annotations
 
