@@ -11,29 +11,27 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
 
-from api.resources import PatchBody, same_named
+from api.resources import Page, PatchBody, RecordOut, same_named
 from tasks.alerts.decision import Op, Policy
 from tasks.alerts.instances import InstanceRecord
-from tasks.alerts.rules import LABEL_NAME, MAX_CHANNELS, RuleSpec, Severity
+from tasks.alerts.matchers import LABEL_NAME
+from tasks.alerts.routing import Muting
+from tasks.alerts.rules import MAX_CHANNELS, RuleSpec, Severity
 from tasks.alerts.sources import SourceKind
 from tasks.alerts.states import AlertState
 from workers.names import NAME_PATTERN
 from workers.storable import Unstorable, check_document
-from workers.store.models import AlertEventRow, AlertRule
+from workers.store.models import AlertEventRow
 from workers.timestamps import Rfc3339
 
-#: Fields a PATCH may set but not to ``null``.
-NOT_NULL = ("source", "spec", "op", "threshold", "for_s", "keep_firing_for_s", "labels",
-            "severity", "annotations", "interval_s", "no_data", "on_error", "channels",
-            "paused")  # fmt: skip
-
 _SPEC = (
-    "The source's settings: `queue` (queue_depth, oldest_queued_age); `window_s`, `job_type`, "
-    "`min_finished` (failure_ratio); `window_s`, `job_type` (dead_jobs); `window_s`, `channel` "
-    "(deliveries_failing); `query` (sql: one read-only SELECT with a `value` column, the "
-    "others are labels; `:slot_at` binds the slot's time); `query`, `url`, `timeout_s` "
-    "(promql: an instant query, asked of the server when saved); `matchers` (alertmanager: "
-    "the labels a received alert must have)."
+    "The source's settings: `queue` (queue_depth, oldest_queued_age, canary_latency); "
+    "`window_s`, `job_type`, `min_finished` (failure_ratio, job_duration_p95); `window_s`, "
+    "`job_type` (dead_jobs); `window_s`, `channel` (deliveries_failing); `profiles` "
+    "(workers_alive: the profiles expected to answer); `query` (sql: one read-only SELECT with "
+    "a `value` column, the others are labels; `:slot_at` binds the slot's time); `query`, "
+    "`url`, `timeout_s` (promql: an instant query, asked of the server when saved); "
+    "`matchers` (alertmanager: the labels a received alert must have)."
 )
 _THRESHOLD = "A finite number the value is compared with (`op`)."
 _RECOVERY = "A firing alert stays firing until the value no longer passes this (optional)."
@@ -87,6 +85,9 @@ class AlertRulePatch(PatchBody):
     source, spec, op, threshold or labels resets the rule's alerts (a RESOLVED for those
     firing); other edits keep them. `null` clears `recovery_threshold`."""
 
+    not_null = ("source", "spec", "op", "threshold", "for_s", "keep_firing_for_s", "labels",
+                "severity", "annotations", "interval_s", "no_data", "on_error", "channels",
+                "paused")  # fmt: skip
     source: SourceKind | None = None
     spec: dict[str, Any] | None = Field(default=None, description=_SPEC)
     op: Op | None = None
@@ -115,7 +116,7 @@ class AlertRulePatch(PatchBody):
         return sent
 
 
-class AlertRuleOut(BaseModel):
+class AlertRuleOut(RecordOut):
     """A stored alert rule, with its last evaluation."""
 
     id: uuid.UUID
@@ -141,20 +142,12 @@ class AlertRuleOut(BaseModel):
     created_at: datetime
     updated_at: datetime
 
-    @classmethod
-    def from_record(cls, record: AlertRule) -> AlertRuleOut:
-        """The JSON form of a stored rule."""
-        return cls(**same_named(record, cls))
 
-
-class AlertRulePage(BaseModel):
+class AlertRulePage(Page[AlertRuleOut]):
     """A page of rules, newest first; pass ``next_cursor`` back as ``cursor`` for the next."""
 
-    items: list[AlertRuleOut]
-    next_cursor: str | None
 
-
-class AlertOut(BaseModel):
+class AlertOut(RecordOut):
     """An alert: a rule and one set of labels, its state and since when."""
 
     id: uuid.UUID
@@ -167,19 +160,21 @@ class AlertOut(BaseModel):
     last_value: float | None
     last_evaluated_at: datetime | None
     last_error: str | None
+    silenced_by: list[str] = Field(description="Ids of the silences muting it now.")
+    inhibited_by: list[str] = Field(description="Names of the inhibit rules muting it now.")
     created_at: datetime
 
     @classmethod
-    def from_record(cls, record: InstanceRecord) -> AlertOut:
-        """The JSON form of an instance."""
-        return cls(**same_named(record, cls))
+    def from_record(cls, record: InstanceRecord, muted: Muting | None = None) -> AlertOut:
+        """The JSON form of an instance (``muted``: what mutes it now)."""
+        muted = muted or Muting()
+        return cls.with_computed(
+            record, silenced_by=list(muted.silenced_by), inhibited_by=list(muted.inhibited_by)
+        )
 
 
-class AlertPage(BaseModel):
+class AlertPage(Page[AlertOut]):
     """A page of alerts, newest first."""
-
-    items: list[AlertOut]
-    next_cursor: str | None
 
 
 class AlertEventOut(BaseModel):
@@ -211,11 +206,8 @@ class AlertEventOut(BaseModel):
         )
 
 
-class AlertHistoryPage(BaseModel):
+class AlertHistoryPage(Page[AlertEventOut]):
     """A page of events, newest first."""
-
-    items: list[AlertEventOut]
-    next_cursor: str | None
 
 
 #: What Go's zero time (a Go client's "no time") starts with.

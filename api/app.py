@@ -9,12 +9,15 @@ from importlib.metadata import PackageNotFoundError, version
 from anyio import CapacityLimiter
 from fastapi import Depends, FastAPI
 
+from api.access import document_access
 from api.correlation import CorrelationMiddleware
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.metrics import RequestMetrics
+from api.operations import route_operation_id
 from api.refusals import document_refusals, refuse_ambiguous_body, refuse_unknown_query
 from api.routes import (
+    alert_routes,
     alert_rules,
     alertmanager,
     alerts,
@@ -22,11 +25,13 @@ from api.routes import (
     dead_letters,
     deliveries,
     health,
+    inhibit_rules,
     jobs,
     metrics,
     notifications,
     queues,
     schedules,
+    silences,
     subscriptions,
     templates,
 )
@@ -46,13 +51,16 @@ Enqueue jobs of registered types and follow them to completion.
 
 Authenticate with an API key: `Authorization: Bearer <key>`. Scopes: `jobs:write`
 (any type) or `jobs:write:<glob>` (matching types, e.g. `jobs:write:diag.*`) to enqueue,
-`jobs:read` to read jobs and queues, `notifications:write` (any channel) or
+narrowed by `jobs:queue:<queue>` (repeatable; none: every queue) and `jobs:priority:<max>`,
+`jobs:read` to read jobs and queues (`jobs:read:own`: only the key's own jobs),
+`notifications:write` (any channel) or
 `notifications:write:<glob>` (matching channel names, e.g. `notifications:write:ops-*`) to
 send notifications, `notifications:read` to read deliveries, `alerts:write` to post alerts to
 the Alertmanager-compatible `POST /api/v2/alerts`, `admin` for everything (bulk
 dead-letter replay, channels and templates included); cancelling or replaying a job needs the
-scope to enqueue its type, and a delivery the scope to send to its channel. Priorities run
-from 0 to 9, 9 the most urgent.
+scope to enqueue its type on its queue, and a delivery the scope to send to its channel.
+Priorities run from 0 to 9, 9 the most urgent. A key over its rate limit gets 429 with
+`Retry-After` and `RateLimit-*` headers (a batch counts each job).
 
 Delay a job with `delay_s` or `run_at` (RFC 3339 with a time zone). Send an idempotency key
 (`idempotency_key`, or the `Idempotency-Key` header) to make retries of a request safe: the
@@ -103,6 +111,7 @@ def create_app() -> FastAPI:
         docs_url=None,
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
+        generate_unique_id_function=route_operation_id,
         dependencies=[Depends(refuse_unknown_query), Depends(refuse_ambiguous_body)],
         openapi_tags=[
             {"name": "jobs", "description": "Enqueue jobs, read their records, cancel, replay."},
@@ -112,7 +121,7 @@ def create_app() -> FastAPI:
             {"name": "templates", "description": "Notification templates: add, preview, edit."},
             {"name": "notifications", "description": "Send a notification to channels."},
             {"name": "deliveries", "description": "Deliveries of notifications: read, replay."},
-            {"name": "alerts", "description": "Alert rules, their alerts and history."},
+            {"name": "alerts", "description": "Alert rules, alerts, routes, silences, inhibition."},
             {"name": "health", "description": "Liveness and readiness probes (no key)."},
         ],
     )
@@ -131,8 +140,8 @@ def create_app() -> FastAPI:
     app.add_middleware(RequestMetrics)
     install_surfaces(app, settings)
     routers = (jobs, dead_letters, queues, schedules, notifications, deliveries, channels,
-               templates, subscriptions, alert_rules, alerts, alertmanager, health,
-               metrics)  # fmt: skip
+               templates, subscriptions, alert_rules, alerts, alertmanager, alert_routes,
+               inhibit_rules, silences, health, metrics)  # fmt: skip
     for module in routers:
-        app.include_router(document_refusals(module.router))
+        app.include_router(document_access(document_refusals(module.router)))
     return app

@@ -8,15 +8,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.resources import PatchBody, same_named
+from api.resources import Page, PatchBody, RecordOut, same_named
 from tasks.notifications.channels import MAX_DESCRIPTION, ChannelConfig
 from tasks.notifications.outcomes import ErrorClass, Outcome
 from tasks.notifications.store import secret_names
 from workers.names import NAME_PATTERN
 from workers.store.models import Channel
 
-#: Fields a PATCH may set but not to ``null``.
-NOT_NULL = ("name", "config")
 _NAME = NAME_PATTERN.pattern
 _CONFIG = (
     "The kind's settings, told apart by `kind`: `email` (host, port, security, username, "
@@ -44,12 +42,13 @@ class ChannelIn(BaseModel):
 class ChannelPatch(PatchBody):
     """Fields to change; absent ones stay."""
 
+    not_null = ("name", "config")
     name: str | None = Field(default=None, min_length=1, max_length=200, pattern=_NAME)
     description: str | None = Field(default=None, max_length=MAX_DESCRIPTION)
     config: dict[str, Any] | None = Field(default=None, description=_PATCH_CONFIG)
 
 
-class ChannelOut(BaseModel):
+class ChannelOut(RecordOut):
     """A channel as the API shows it: its public settings and the names of its secrets."""
 
     id: uuid.UUID
@@ -74,11 +73,8 @@ class ChannelOut(BaseModel):
         )
 
 
-class ChannelPage(BaseModel):
+class ChannelPage(Page[ChannelOut]):
     """A page of channels, newest first; pass ``next_cursor`` back as ``cursor`` for the next."""
-
-    items: list[ChannelOut]
-    next_cursor: str | None
 
 
 class ChannelTestOut(BaseModel):

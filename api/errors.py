@@ -13,79 +13,12 @@ from starlette.exceptions import HTTPException
 
 from api.correlation import HEADER as CORRELATION_HEADER
 from api.correlation import from_scope
-from schedules.errors import InvalidSchedule, ScheduleConflict, ScheduleNotFound
-from tasks.alerts.errors import AlertRuleConflict, AlertRuleNotFound, InvalidAlertRule
-from tasks.notifications.errors import (
-    ChannelConflict,
-    ChannelNotAllowed,
-    ChannelNotFound,
-    ChannelTestFailed,
-    DeliveryNotFound,
-    DeliveryStateConflict,
-    InvalidChannel,
-    InvalidNotification,
-    InvalidSubscription,
-    InvalidTemplate,
-    RenderError,
-    SecretsUnreadable,
-    SubscriptionConflict,
-    SubscriptionNotFound,
-    TemplateConflict,
-    TemplateNotFound,
-)
-from workers.errors import (
-    BrokerUnavailable,
-    IdempotencyConflict,
-    InternalJobType,
-    InvalidJob,
-    JobNotFound,
-    JobStateConflict,
-    SealingUnavailable,
-    StoreUnavailable,
-    TaskyardError,
-    UnknownJobType,
-    bounded,
-    bounded_details,
-)
+from workers.errors import TaskyardError, answer_for, bounded, bounded_details
 
 log = logging.getLogger(__name__)
 
 #: Seconds a client should wait before retrying after a 503.
 RETRY_AFTER_S = 5
-#: The one table of platform errors to HTTP statuses (anything else is a 500).
-_TASKYARD_STATUS: dict[type[TaskyardError], int] = {
-    UnknownJobType: 422,
-    InternalJobType: 403,
-    InvalidJob: 422,
-    InvalidSchedule: 422,
-    JobNotFound: 404,
-    ScheduleNotFound: 404,
-    IdempotencyConflict: 409,
-    JobStateConflict: 409,
-    ScheduleConflict: 409,
-    StoreUnavailable: 503,
-    BrokerUnavailable: 503,
-    InvalidTemplate: 422,
-    RenderError: 422,
-    TemplateNotFound: 404,
-    TemplateConflict: 409,
-    InvalidChannel: 422,
-    ChannelNotFound: 404,
-    ChannelConflict: 409,
-    ChannelTestFailed: 502,
-    SecretsUnreadable: 503,
-    SealingUnavailable: 503,
-    InvalidNotification: 422,
-    ChannelNotAllowed: 403,
-    DeliveryNotFound: 404,
-    DeliveryStateConflict: 409,
-    InvalidSubscription: 422,
-    SubscriptionNotFound: 404,
-    SubscriptionConflict: 409,
-    InvalidAlertRule: 422,
-    AlertRuleNotFound: 404,
-    AlertRuleConflict: 409,
-}
 _HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -114,7 +47,7 @@ class ApiProblem(Exception):
         code: str,
         message: str,
         details: Any = None,
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -122,6 +55,11 @@ class ApiProblem(Exception):
         self.message = message
         self.details = details
         self.headers = headers
+
+    def response(self) -> JSONResponse:
+        """The error response in the one shape."""
+        body = error_body(self.code, self.message, self.details)
+        return JSONResponse(body, status_code=self.status, headers=self.headers)
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -132,29 +70,17 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     }
 
 
-def error_response(
-    status: int,
-    code: str,
-    message: str,
-    details: Any = None,
-    headers: Mapping[str, str] | None = None,
-) -> JSONResponse:
-    """An error response in the one shape."""
-    return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
-
-
 def too_large_response(limit: int) -> JSONResponse:
     """The 413 answer for a body over ``limit`` bytes."""
     error = PayloadTooLarge(limit)
-    return error_response(413, "payload_too_large", str(error.detail), {"limit_bytes": limit})
+    details = {"limit_bytes": limit}
+    return ApiProblem(413, "payload_too_large", str(error.detail), details).response()
 
 
 def status_for(error: TaskyardError) -> int:
-    """The HTTP status a platform error maps to (500 for one the API does not expect)."""
-    for kind in type(error).__mro__:
-        if kind in _TASKYARD_STATUS:
-            return _TASKYARD_STATUS[kind]
-    return 500
+    """The HTTP status a platform error maps to, from the one table of error answers
+    (:data:`workers.errors.ANSWERS`; 500 for one the API does not expect)."""
+    return answer_for(error).http_status
 
 
 def field_errors(errors: Any) -> list[dict[str, str]]:
@@ -172,7 +98,7 @@ def field_errors(errors: Any) -> list[dict[str, str]]:
 
 async def _problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiProblem)
-    return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+    return exc.response()
 
 
 async def _too_large(request: Request, exc: Exception) -> JSONResponse:
@@ -188,7 +114,7 @@ async def _taskyard(request: Request, exc: Exception) -> JSONResponse:
     headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
     if status == 503:
         log.warning("%s", exc.message, extra={"action": "api.unavailable", "code": exc.code})
-    return error_response(status, exc.code, exc.message, exc.details, headers)
+    return ApiProblem(status, exc.code, exc.message, exc.details, headers).response()
 
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
@@ -196,7 +122,8 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
     details = field_errors(exc.errors())
     first = f"{details[0]['field']}: {details[0]['message']}" if details else "invalid request"
     more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
-    return error_response(422, "validation_error", f"invalid request: {first}{more}", details)
+    message = f"invalid request: {first}{more}"
+    return ApiProblem(422, "validation_error", message, details).response()
 
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:
@@ -205,14 +132,16 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     if status == 400 and exc.__cause__ is not None:
         # FastAPI's answer to a body it cannot decode (e.g. not UTF-8): malformed JSON.
         details = [{"field": "body", "message": "malformed JSON: the body cannot be decoded"}]
-        return error_response(422, "validation_error", "invalid request: malformed JSON", details)
+        message = "invalid request: malformed JSON"
+        return ApiProblem(422, "validation_error", message, details).response()
     if status == 404:
         message = f"nothing at {request.url.path}"
     elif status == 405:
         message = f"{request.method} is not allowed on {request.url.path}"
     else:
         message = str(exc.detail)
-    return error_response(status, _HTTP_CODES.get(status, "http_error"), message, None, exc.headers)
+    code = _HTTP_CODES.get(status, "http_error")
+    return ApiProblem(status, code, message, headers=exc.headers).response()
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -226,7 +155,8 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
     message = "an unexpected error occurred; it has been logged"
     headers = {CORRELATION_HEADER: cid} if cid else None
-    return error_response(500, "internal_error", message, {"correlation_id": cid}, headers)
+    details = {"correlation_id": cid}
+    return ApiProblem(500, "internal_error", message, details, headers).response()
 
 
 def install_error_handlers(app: FastAPI) -> None:

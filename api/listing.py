@@ -1,4 +1,5 @@
-"""Listing records a page at a time (jobs, dead letters, templates, channels)."""
+"""Listing records a page at a time (jobs, dead letters, deliveries, alerts and every named
+resource)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ import dataclasses
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Annotated, Protocol, TypeVar
+from functools import partial
+from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Query
 
 from api.errors import ApiProblem
 from api.pagination import decode_cursor, encode_cursor
+from api.resources import Page
 from api.schemas import TYPE_PATTERN, JobOut, JobPage
 from workers.store import jobs
 from workers.store.models import Job
@@ -30,6 +33,7 @@ class _Dated(Protocol):
 
 
 D = TypeVar("D", bound=_Dated)
+P = TypeVar("P", bound=Page[Any])
 Position = tuple[datetime, uuid.UUID]
 
 
@@ -55,6 +59,18 @@ def fetch_page(
     return page, encode_cursor(last.created_at, last.id) if last is not None else None
 
 
+def listed(
+    page: type[P],
+    show: Callable[[D], Any],
+    fetch: Callable[[Position | None, int], Sequence[D]],
+    cursor: str | None,
+    limit: int,
+) -> P:
+    """The ``page`` of :func:`fetch_page`'s records, each shown as ``show`` makes it."""
+    records, next_cursor = fetch_page(fetch, cursor, limit)
+    return page(items=[show(record) for record in records], next_cursor=next_cursor)
+
+
 def job_page(
     filters: jobs.JobFilter, cursor: str | None, limit: int, reveal: bool = False
 ) -> JobPage:
@@ -64,5 +80,4 @@ def job_page(
     def fetch(before: Position | None, count: int) -> list[Job]:
         return jobs.list_jobs(dataclasses.replace(filters, before=before), count)
 
-    page, next_cursor = fetch_page(fetch, cursor, limit)
-    return JobPage(items=[JobOut.from_record(r, reveal) for r in page], next_cursor=next_cursor)
+    return listed(JobPage, partial(JobOut.from_record, reveal=reveal), fetch, cursor, limit)

@@ -9,15 +9,20 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.resources import same_named
-from api.schemas import MAX_KEY, delay_field, priority_field
+from api.resources import Page, RecordOut, same_named
+from api.schemas import (
+    delay_field,
+    idempotency_key_field,
+    key_field,
+    priority_field,
+    run_at_field,
+)
 from tasks.notifications.deliveries import DeliveryRecord
 from tasks.notifications.notify import (
     MAX_BODY,
     MAX_CHANNELS,
     MAX_DIGEST_WINDOW_S,
     MAX_SUBJECT,
-    NotificationRecord,
     NotificationRequest,
     Sent,
 )
@@ -29,10 +34,6 @@ from workers.timestamps import Rfc3339
 _CHANNELS = (
     'Channel names (a list), or one glob over the names (`"ops-*"`); absent: the template\'s '
     "default channels. One delivery is made per channel."
-)
-_KEY = (
-    "Repeat the request with the same key to get the same notification back (per API key; "
-    "also accepted as the `Idempotency-Key` header)."
 )
 
 
@@ -54,22 +55,15 @@ class NotificationIn(BaseModel):
     data: dict[str, Any] = Field(
         default_factory=dict, description="The template's variables (a JSON object)."
     )
-    idempotency_key: str | None = Field(
-        default=None, min_length=1, max_length=MAX_KEY, description=_KEY
-    )
+    idempotency_key: str | None = idempotency_key_field("notification")
     priority: int | None = priority_field()
     queue: QueueName | None = Field(
         default=None, description="`critical` is never held for a digest."
     )
     delay_s: float | None = delay_field("Send")
-    run_at: Rfc3339 | None = Field(
-        default=None, description="Send no sooner than this time, within a year."
-    )
-    digest_key: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=MAX_KEY,
-        description="Notifications sharing the key within the window go out as one message.",
+    run_at: Rfc3339 | None = run_at_field("Send")
+    digest_key: str | None = key_field(
+        "Notifications sharing the key within the window go out as one message."
     )
     digest_window_s: int | None = Field(
         default=None, ge=1, le=MAX_DIGEST_WINDOW_S, strict=True, description="With digest_key."
@@ -86,26 +80,21 @@ class NotificationIn(BaseModel):
         return NotificationRequest(**values)
 
 
-class NotificationOut(BaseModel):
+class NotificationOut(RecordOut):
     """A notification as recorded."""
 
     id: uuid.UUID
-    template: str | None
-    subject: str | None
+    template: str | None = Field(description="The template it renders; none for a literal one.")
+    subject: str | None = Field(description="A literal message's subject.")
     queue: str
     priority: int
-    idempotency_key: str | None
+    idempotency_key: str | None = Field(description="The key it was sent with, if any.")
     digest_key: str | None
     source: str = Field(description="Who made it: `api`, `cli`, a subscription, ...")
     created_at: datetime
 
-    @classmethod
-    def from_record(cls, record: NotificationRecord) -> NotificationOut:
-        """The JSON form of a recorded notification."""
-        return cls(**same_named(record, cls))
 
-
-class DeliveryOut(BaseModel):
+class DeliveryOut(RecordOut):
     """One notification (or a digest of several) through one channel."""
 
     id: uuid.UUID
@@ -163,8 +152,5 @@ class NotificationSent(BaseModel):
         )
 
 
-class DeliveryPage(BaseModel):
+class DeliveryPage(Page[DeliveryOut]):
     """A page of deliveries, newest first; pass ``next_cursor`` back as ``cursor`` for the next."""
-
-    items: list[DeliveryOut]
-    next_cursor: str | None

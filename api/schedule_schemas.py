@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from api.resources import PatchBody, same_named
+from api.resources import PatchBody, RecordOut, same_named
 from schedules.entries import MAX_DESCRIPTION, MAX_EXPIRES_S, ScheduleSpec
 from schedules.slots import MAX_INTERVAL_S, MIN_INTERVAL_S, Timing, describe
 from schedules.store import timing_of
@@ -16,9 +16,6 @@ from workers.names import NAME_PATTERN
 from workers.priorities import MAX_PRIORITY, MIN_PRIORITY
 from workers.queues import QueueName
 from workers.store.models import MissedRunPolicy, Schedule
-
-#: Fields a PATCH may set but not to ``null``.
-NOT_NULL = ("task", "timezone", "paused")
 
 _TASK = "A registered job type (e.g. `diag.noop`) or an internal task (`maintenance.*`)."
 _CRON = "Five fields: minute hour day-of-month month day-of-week (not with `interval_s`)."
@@ -79,6 +76,7 @@ class SchedulePatch(PatchBody):
     """Fields to change; absent ones stay. `null` resets `queue`, `priority`, `expires_s`,
     `payload`, `missed` and `description` to their defaults. A static entry takes `paused` only."""
 
+    not_null = ("task", "timezone", "paused")
     task: str | None = Field(default=None, min_length=1, max_length=200, description=_TASK)
     cron: str | None = Field(default=None, max_length=120, description=_CRON)
     timezone: str | None = Field(default=None, min_length=1, max_length=64, description=_TZ)
@@ -102,7 +100,7 @@ class SchedulePatch(PatchBody):
         return sent
 
 
-class ScheduleOut(BaseModel):
+class ScheduleOut(RecordOut):
     """A schedule entry with its last and next run and a human description of when it fires."""
 
     id: uuid.UUID

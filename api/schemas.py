@@ -6,8 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from api.resources import Page, RecordOut
 from tasks.jobs.catalog import CATALOG
 from tasks.jobs.producer import MAX_DELAY, JobRequest
 from workers.priorities import MAX_PRIORITY, MIN_PRIORITY
@@ -38,6 +39,25 @@ def delay_field(verb: str) -> Any:
                  description=described)  # fmt: skip
 
 
+def run_at_field(verb: str) -> Any:
+    """An optional time to wait for (RFC 3339 with a time zone), within a year."""
+    described = f"{verb} no sooner than this time, within a year (not with `delay_s`)."
+    return Field(default=None, description=described)
+
+
+def key_field(description: str) -> Any:
+    """An optional key a caller names something by: 1 to :data:`MAX_KEY` characters."""
+    return Field(default=None, min_length=1, max_length=MAX_KEY, description=description)
+
+
+def idempotency_key_field(noun: str) -> Any:
+    """An optional idempotency key in the body (the header is the other way to send it)."""
+    return key_field(
+        f"Repeat the request with the same key to get the same {noun} back "
+        "(per API key; also accepted as the `Idempotency-Key` header)."
+    )
+
+
 class JobIn(BaseModel):
     """A job to enqueue; ``queue`` and ``priority`` default to the job type's own."""
 
@@ -48,21 +68,10 @@ class JobIn(BaseModel):
     queue: QueueName | None = None
     priority: int | None = priority_field()
     delay_s: float | None = delay_field("Run")
-    run_at: Rfc3339 | None = Field(
-        default=None, description="Run no sooner than this time, within a year (not with delay_s)."
-    )
-    idempotency_key: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=MAX_KEY,
-        description="Repeat the request with the same key to get the same job back "
-        "(per API key; also accepted as the `Idempotency-Key` header).",
-    )
-    unique_key: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=MAX_KEY,
-        description="At most one open job of this type holds the key for `unique_for_s` seconds.",
+    run_at: Rfc3339 | None = run_at_field("Run")
+    idempotency_key: str | None = idempotency_key_field("job")
+    unique_key: str | None = key_field(
+        "At most one open job of this type holds the key for `unique_for_s` seconds."
     )
     unique_for_s: int | None = Field(
         default=None,
@@ -98,7 +107,7 @@ class JobError(BaseModel):
     traceback: str | None
 
 
-class JobOut(BaseModel):
+class JobOut(RecordOut):
     """A job record."""
 
     id: uuid.UUID
@@ -185,11 +194,8 @@ class BatchOut(BaseModel):
     results: list[BatchAccepted | BatchRejected]
 
 
-class JobPage(BaseModel):
+class JobPage(Page[JobOut]):
     """A page of jobs, newest first; pass ``next_cursor`` back as ``cursor`` for the next."""
-
-    items: list[JobOut]
-    next_cursor: str | None
 
 
 class CancelOut(BaseModel):
@@ -232,6 +238,23 @@ class QueueOut(BaseModel):
     name: str
     depth: int
     by_priority: dict[str, int]
+    paused: bool = Field(description="Workers do not consume it; jobs wait (`PATCH` to change).")
+
+
+class QueuePatch(BaseModel):
+    """Pause (`true`) or resume (`false`) a queue."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    paused: StrictBool
+
+
+class QueuePauseOut(BaseModel):
+    """A queue paused or resumed, and the workers that were told so."""
+
+    name: str
+    paused: bool
+    workers: list[str]
 
 
 class QueuesOut(BaseModel):

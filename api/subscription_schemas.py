@@ -8,15 +8,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.resources import PatchBody, same_named
+from api.resources import Page, PatchBody, RecordOut, same_named
 from tasks.notifications.events import EventKind
 from tasks.notifications.notify import MAX_CHANNELS
 from tasks.notifications.subscriptions import MAX_MATCH, SubscriptionSpec, channels_of
 from workers.names import NAME_PATTERN
 from workers.store.models import Subscription
-
-#: Fields a PATCH may set but not to ``null``.
-NOT_NULL = ("event", "match", "channels", "enabled")
 
 _EVENT = "What to tell: " + ", ".join(f"`{kind.value}`" for kind in EventKind) + "."
 _MATCH = (
@@ -57,21 +54,22 @@ class SubscriptionPatch(PatchBody):
     """Fields to change; absent ones stay. `template: null` goes back to the built-in message.
     An edit (enabling included) applies to events from then on."""
 
+    not_null = ("event", "match", "channels", "enabled")
     event: str | None = Field(default=None, max_length=64)
     match: str | None = Field(default=None, min_length=1, max_length=MAX_MATCH)
     channels: Channels | None = None
     template: str | None = Field(default=None, max_length=200)
     enabled: bool | None = Field(default=None, strict=True)
 
-    def spec_changes(self) -> dict[str, Any]:
+    def changes(self) -> dict[str, Any]:
         """The fields sent, as :class:`SubscriptionSpec` takes them."""
-        changes = self.changes()
+        changes = super().changes()
         if isinstance(changes.get("channels"), list):
             changes["channels"] = tuple(changes["channels"])
         return changes
 
 
-class SubscriptionOut(BaseModel):
+class SubscriptionOut(RecordOut):
     """A stored subscription; `scanned_until` is how far its events were turned into
     notifications."""
 
@@ -97,8 +95,5 @@ class SubscriptionOut(BaseModel):
         )
 
 
-class SubscriptionPage(BaseModel):
+class SubscriptionPage(Page[SubscriptionOut]):
     """A page of subscriptions, newest first; pass ``next_cursor`` back as ``cursor``."""
-
-    items: list[SubscriptionOut]
-    next_cursor: str | None

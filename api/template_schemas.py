@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.resources import PatchBody, same_named
+from api.resources import Page, PatchBody, RecordOut
 from tasks.notifications.rendering import Rendered
 from tasks.notifications.templates import (
     MAX_BODY_SOURCE,
@@ -17,10 +17,6 @@ from tasks.notifications.templates import (
     TemplateSpec,
 )
 from workers.names import NAME_PATTERN
-from workers.store.models import Template
-
-#: Fields a PATCH may set but not to ``null``.
-NOT_NULL = ("subject", "text")
 
 _SUBJECT = "Jinja2 source of the subject (one line once rendered); autoescape off."
 _TEXT = "Jinja2 source of the plain-text body; autoescape off."
@@ -59,6 +55,7 @@ class TemplatePatch(PatchBody):
     """Fields to change; absent ones stay. `null` drops the HTML part and empties
     `sample_data` and `default_channels`. The whole template is rendered again."""
 
+    not_null = ("subject", "text")
     subject: str | None = Field(default=None, min_length=1, max_length=MAX_SUBJECT_SOURCE)
     text: str | None = Field(default=None, min_length=1, max_length=MAX_BODY_SOURCE)
     html: str | None = Field(default=None, max_length=MAX_BODY_SOURCE)
@@ -66,7 +63,7 @@ class TemplatePatch(PatchBody):
     default_channels: list[str] | None = Field(default=None, max_length=MAX_DEFAULT_CHANNELS)
 
 
-class TemplateOut(BaseModel):
+class TemplateOut(RecordOut):
     """A stored template."""
 
     id: uuid.UUID
@@ -79,17 +76,9 @@ class TemplateOut(BaseModel):
     created_at: datetime
     updated_at: datetime
 
-    @classmethod
-    def from_record(cls, record: Template) -> TemplateOut:
-        """The JSON form of a stored template."""
-        return cls(**same_named(record, cls))
 
-
-class TemplatePage(BaseModel):
+class TemplatePage(Page[TemplateOut]):
     """A page of templates, newest first; pass ``next_cursor`` back as ``cursor`` for the next."""
-
-    items: list[TemplateOut]
-    next_cursor: str | None
 
 
 class PreviewIn(BaseModel):

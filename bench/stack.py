@@ -151,18 +151,33 @@ def process_tree(pid: int) -> list[int]:
     return [pid, *(proc.pid for proc in descendants(pid))]
 
 
+def _proc_texts(pid: int, name: str) -> Iterator[str]:
+    """``/proc/<member>/<name>`` of ``pid`` and each live descendant (one that exited is
+    left out)."""
+    for member in process_tree(pid):
+        try:
+            yield Path(f"/proc/{member}/{name}").read_text()
+        except OSError:
+            continue
+
+
 def rss_bytes(pid: int) -> int:
     """The summed resident set size of ``pid`` and its descendants, from ``/proc``."""
     total = 0
-    for member in process_tree(pid):
-        try:
-            status = Path(f"/proc/{member}/status").read_text()
-        except OSError:
-            continue
+    for status in _proc_texts(pid, "status"):
         for line in status.splitlines():
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1]) * 1024
     return total
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user and system) spent so far by ``pid`` and its live descendants."""
+    ticks = 0
+    for stat in _proc_texts(pid, "stat"):
+        fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)

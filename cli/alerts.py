@@ -1,5 +1,6 @@
 """``taskyard alerts``: alert rules (``alerts rules add|list|show|pause|resume|remove``), the
-alerts they raise (``alerts list``) and their history (``alerts history``).
+alerts they raise (``alerts list``), their history (``alerts history``), and where their
+notices go (``alerts routes``, ``alerts inhibit-rules``: ``cli/alert_routing.py``).
 
 Changes go to the store; the evaluator (``maintenance.alerts``, every 10 s) reads them on its
 next tick.
@@ -11,7 +12,7 @@ import json
 
 import click
 
-from cli import options
+from cli import alert_routing, options
 from cli.output import Rows, UsageProblem, console, note, table, truncated, when
 from cli.resources import in_option_words, list_command, remove_command, show_command
 from cli.text import NAME
@@ -78,7 +79,7 @@ def _shown_labels(labels: dict[str, str]) -> str:
 
 @click.group()
 def alerts() -> None:
-    """Alert rules, the alerts they raise, and their history."""
+    """Alert rules, the alerts they raise, their history, routes and inhibit rules."""
 
 
 @alerts.group()
@@ -250,3 +251,7 @@ def history(rule: str | None, limit: int) -> None:
                      "-" if event.value is None else f"{event.value:g}",
                      event.notice or "-"))  # fmt: skip
     console().print(table(None, HISTORY_COLUMNS, rows))
+
+
+alerts.add_command(alert_routing.routes)
+alerts.add_command(alert_routing.inhibit_rules)

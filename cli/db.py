@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cli.output import masked
+from tasks.alerts import shipped
 from workers.settings import get_settings
 from workers.store import migrate
 
@@ -16,7 +17,8 @@ def db() -> None:
 
 @db.command()
 def upgrade() -> None:
-    """Apply every pending migration to TASKYARD_DATABASE_URL (safe to run again)."""
+    """Apply every pending migration to TASKYARD_DATABASE_URL, then make the shipped
+    self-monitoring alert rules that are missing (safe to run again)."""
     url = get_settings().database_url
     before = migrate.current_revision(url)
     migrate.upgrade(url)
@@ -26,3 +28,6 @@ def upgrade() -> None:
         click.echo(f"The job store at {where} is already at revision {after} (head).")
     else:
         click.echo(f"Upgraded the job store at {where} from {before or 'empty'} to {after} (head).")
+    made = shipped.install()
+    if made:
+        click.echo(f"Made the shipped alert rules {', '.join(made)} (pause any you do not want).")

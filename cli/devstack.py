@@ -14,9 +14,10 @@ from pathlib import Path
 import redis
 from pydantic import SecretStr
 
-from cli.devmail import ensure_dev_mail
+from cli.devmail import DEV_MAIL_CHANNEL, ensure_dev_mail
 from cli.output import CliError, UsageProblem, masked, note
 from cli.paths import read_secret, write_secret
+from tasks.alerts import shipped
 from workers.embedded_redis import start_embedded_redis
 from workers.redis_client import redis_from_url
 from workers.settings import get_settings
@@ -257,6 +258,7 @@ def prepare(
     problem = ensure_dev_mail(mail.host, mail.port)
     if problem is not None:
         note(f"taskyard dev: {problem}")
+    shipped.install((DEV_MAIL_CHANNEL,) if problem is None else ())
     dispose_engines()
     return stack
 

@@ -7,21 +7,23 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from cli.output import CliError, UsageProblem
-from schedules.errors import InvalidSchedule, ScheduleNotFound
-from tasks.alerts.errors import AlertRuleConflict, AlertRuleNotFound, InvalidAlertRule
+from cli.output import EXIT_USAGE, CliError, UsageProblem
+from schedules.errors import ScheduleNotFound
+from tasks.alerts.errors import (
+    AlertRouteConflict,
+    AlertRouteNotFound,
+    AlertRuleConflict,
+    AlertRuleNotFound,
+    InhibitRuleConflict,
+    InhibitRuleNotFound,
+    SilenceNotFound,
+)
 from tasks.notifications.errors import (
     ChannelConflict,
-    ChannelNotAllowed,
     ChannelNotFound,
     DeliveryNotFound,
     DeliveryStateConflict,
     InvalidChannel,
-    InvalidNotification,
-    InvalidSubscription,
-    InvalidTemplate,
-    RenderError,
-    SecretsUnreadable,
     SubscriptionConflict,
     SubscriptionNotFound,
     TemplateNotFound,
@@ -30,13 +32,11 @@ from workers.errors import (
     ApiKeyError,
     BrokerUnavailable,
     IdempotencyConflict,
-    InternalJobType,
     InvalidJob,
     JobNotFound,
-    SealingUnavailable,
     StoreUnavailable,
     TaskyardError,
-    UnknownJobType,
+    answer_for,
 )
 
 STORE_DOWN = "the job store is unreachable (TASKYARD_DATABASE_URL); start PostgreSQL or fix the URL"
@@ -51,37 +51,28 @@ _MISSING_TABLE_MARKERS = ("no such table", "undefinedtable")
 _CONFIG_FIELD = re.compile(r"\bconfig\.([a-z_]+)(?:\.\d+)?")
 _CHANNEL_OPTIONS = {"sender": "--from", "recipients": "--to"}
 
-#: The one table: each platform error as a CLI failure (whose class sets the exit code: 2 for
-#: bad input, else 1), and what to do next, added to its line. Errors not listed: 1, as said.
-FAILURES: dict[type[TaskyardError], tuple[type[CliError], str | None]] = {
-    UnknownJobType: (UsageProblem, None),
-    InternalJobType: (UsageProblem, None),
-    InvalidJob: (UsageProblem, None),
-    InvalidSchedule: (UsageProblem, None),
-    JobNotFound: (CliError, "check the id (`taskyard jobs list` shows recent jobs)"),
-    ScheduleNotFound: (CliError, "`taskyard schedules list` shows them"),
-    IdempotencyConflict: (CliError, "use a new --idempotency-key for a different request"),
-    ApiKeyError: (CliError, "`taskyard keys list` shows the existing keys"),
-    StoreUnavailable: (CliError, None),
-    BrokerUnavailable: (CliError, None),
-    InvalidTemplate: (UsageProblem, None),
-    RenderError: (UsageProblem, None),
-    TemplateNotFound: (CliError, "`taskyard templates list` shows them"),
-    InvalidChannel: (UsageProblem, None),
-    ChannelNotFound: (CliError, "`taskyard channels list` shows them"),
-    ChannelConflict: (CliError, "choose another name or remove it first"),
-    SecretsUnreadable: (CliError, None),
-    SealingUnavailable: (CliError, None),
-    InvalidNotification: (UsageProblem, None),
-    ChannelNotAllowed: (CliError, None),
-    DeliveryNotFound: (CliError, "`taskyard deliveries list` shows recent ones"),
-    DeliveryStateConflict: (CliError, "`taskyard deliveries show ID` shows where it is"),
-    InvalidSubscription: (UsageProblem, None),
-    SubscriptionNotFound: (CliError, "`taskyard subscriptions list` shows them"),
-    SubscriptionConflict: (CliError, "choose another name or remove it first"),
-    InvalidAlertRule: (UsageProblem, None),
-    AlertRuleNotFound: (CliError, "`taskyard alerts rules list` shows them"),
-    AlertRuleConflict: (CliError, "choose another name or remove it first"),
+#: What to do next, added to the line of each platform error that has a next step. The exit
+#: code comes from the one table of error answers (:data:`workers.errors.ANSWERS`): 2 for bad
+#: input, else 1.
+NEXT_STEPS: dict[type[TaskyardError], str] = {
+    JobNotFound: "check the id (`taskyard jobs list` shows recent jobs)",
+    ScheduleNotFound: "`taskyard schedules list` shows them",
+    IdempotencyConflict: "use a new --idempotency-key for a different request",
+    ApiKeyError: "`taskyard keys list` shows the existing keys",
+    TemplateNotFound: "`taskyard templates list` shows them",
+    ChannelNotFound: "`taskyard channels list` shows them",
+    ChannelConflict: "choose another name or remove it first",
+    DeliveryNotFound: "`taskyard deliveries list` shows recent ones",
+    DeliveryStateConflict: "`taskyard deliveries show ID` shows where it is",
+    SubscriptionNotFound: "`taskyard subscriptions list` shows them",
+    SubscriptionConflict: "choose another name or remove it first",
+    AlertRuleNotFound: "`taskyard alerts rules list` shows them",
+    AlertRuleConflict: "choose another name or remove it first",
+    AlertRouteNotFound: "`taskyard alerts routes list` shows them",
+    AlertRouteConflict: "choose another name or remove it first",
+    InhibitRuleNotFound: "`taskyard alerts inhibit-rules list` shows them",
+    InhibitRuleConflict: "choose another name or remove it first",
+    SilenceNotFound: "`taskyard silences list` shows them",
 }
 
 
@@ -112,10 +103,9 @@ def from_store_error(error: SQLAlchemyError) -> CliError:
 
 def failure_for(error: TaskyardError) -> tuple[type[CliError], str | None]:
     """How the CLI reports a platform error, and what to do next (``None``: it says)."""
-    for kind in type(error).__mro__:
-        if kind in FAILURES:
-            return FAILURES[kind]
-    return CliError, None
+    failure = UsageProblem if answer_for(error).exit_code == EXIT_USAGE else CliError
+    next_step = next((NEXT_STEPS[k] for k in type(error).__mro__ if k in NEXT_STEPS), None)
+    return failure, next_step
 
 
 def _message(error: TaskyardError) -> str:

@@ -25,9 +25,13 @@ from cli import (
     mailcatcher,
     notifications,
     poison,
+    queues,
     schedules,
+    silences,
+    status,
     subscriptions,
     templates,
+    workers,
 )
 from cli.failures import from_store_error, from_taskyard_error
 from cli.maintenance import maintenance
@@ -143,8 +147,8 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 
 
 # What the platform holds (keys, jobs, dead letters, poison messages, schedules, templates,
-# channels, notifications and their deliveries, subscriptions, alert rules) and the store's
-# schema.
+# channels, notifications and their deliveries, subscriptions, alert rules, silences) and the
+# store's schema.
 cli.add_command(keys.keys)
 keys.keys.add_command(datakeys.rotate_data)
 keys.keys.add_command(datakeys.new_data_key)
@@ -152,6 +156,7 @@ cli.add_command(jobs.jobs)
 cli.add_command(dead_letters.dead_letters)
 cli.add_command(dead_letters.dlq)
 cli.add_command(poison.poison)
+cli.add_command(queues.queues)
 cli.add_command(schedules.schedules)
 cli.add_command(templates.templates)
 cli.add_command(channels.channels)
@@ -159,15 +164,19 @@ cli.add_command(notifications.notifications)
 cli.add_command(notifications.deliveries)
 cli.add_command(subscriptions.subscriptions)
 cli.add_command(alerts.alerts)
+cli.add_command(silences.silences)
 cli.add_command(db.db)
 # Maintenance, then the processes and the stack they form.
 cli.add_command(maintenance)
 cli.add_command(api.api)
 cli.add_command(dispatcher.dispatcher)
+cli.add_command(workers.workers)
 cli.add_command(flower.flower)
 cli.add_command(mailcatcher.mail_catcher)
 cli.add_command(dev.dev)
 cli.add_command(doctor.doctor)
+cli.add_command(status.status)
+cli.add_command(status.top)
 
 
 def main() -> None:

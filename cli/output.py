@@ -177,3 +177,16 @@ def plural(count: int, noun: str) -> str:
 def when(moment: datetime | None) -> str:
     """A UTC timestamp to the second, or ``-``."""
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment is not None else EMPTY
+
+
+def seconds(value: float | None) -> str:
+    """A duration for people: ``0.4 s``, ``42 s``, ``7 min``, ``3.5 h``; ``-`` when unknown."""
+    if value is None:
+        return EMPTY
+    if value < 10:
+        return f"{value:.1f} s"
+    if value < 120:
+        return f"{value:.0f} s"
+    if value < 7200:
+        return f"{value / 60:.0f} min"
+    return f"{value / 3600:.1f} h"

@@ -3,6 +3,9 @@ by the store's own rule, so a NUL or an overlong value is a usage error, not a t
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+
 import click
 
 from workers.storable import Unstorable, check_text
@@ -36,3 +39,27 @@ NAME = StoreText(200)
 #: A queue's name as poison entries are kept under it (any stream, not only Taskyard's four):
 #: AMQP caps a queue's name at 255 characters, and Redis keys must be valid UTF-8 here.
 QUEUE = StoreText(255)
+
+
+class Duration(click.ParamType[timedelta]):
+    """A span such as ``45s``, ``90m``, ``24h`` or ``30d`` (a positive whole number and a unit)."""
+
+    name = "duration"
+    _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+    _SPAN = re.compile(r"([0-9]{1,6})([smhd])")
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> timedelta:
+        """The span, or a usage error (exit code 2)."""
+        if isinstance(value, timedelta):
+            return value
+        match = self._SPAN.fullmatch(str(value).strip())
+        if match is None:
+            hint = "give one such as 45s, 90m, 24h or 30d"
+            self.fail(f"{value!r} is not a duration; {hint}", param, ctx)
+        return timedelta(seconds=int(match[1]) * self._UNITS[match[2]])
+
+
+#: A span of time given on the command line (``--expires-in 30d``, ``--grace 24h``).
+DURATION = Duration()

@@ -15,7 +15,7 @@ from tasks.jobs.catalog import CATALOG
 from tasks.maintenance import catalog as maintenance
 from workers.names import NAME_RULE, is_name
 from workers.priorities import check_priority
-from workers.queues import QueueName
+from workers.queues import QueueName, route_task
 from workers.storable import Unstorable, check_document, check_text
 from workers.store.models import MissedRunPolicy
 
@@ -53,6 +53,15 @@ class ScheduleSpec:
         """Whether ``task`` is a public job type (enqueued through the producer)."""
         return self.task in CATALOG
 
+    def destination(self) -> tuple[str, int | None]:
+        """The queue and priority its runs go to: the entry's, else the task's own (no
+        priority for an internal task, which then takes the broker's default)."""
+        if self.is_job_type:
+            job_type = CATALOG.get(self.task)
+            priority = job_type.priority if self.priority is None else self.priority
+            return self.queue or job_type.queue.value, priority
+        return self.queue or routed_queue(self.task), self.priority
+
     def columns(self) -> dict[str, Any]:
         """The entry as ``schedules`` column values (run times excluded)."""
         return {
@@ -70,6 +79,12 @@ class ScheduleSpec:
             "paused": self.paused,
             "description": self.description,
         }
+
+
+def routed_queue(task: str) -> str:
+    """The queue an internal task goes to by its name prefix's route."""
+    route = route_task(task, (), {}, {})
+    return route["queue"] if route else QueueName.DEFAULT.value
 
 
 def invalid(field_name: str, message: str) -> InvalidSchedule:

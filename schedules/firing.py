@@ -19,13 +19,12 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from schedules import monitors, store
-from schedules.entries import check_args
+from schedules.entries import check_args, routed_queue
 from schedules.slots import default_expires_s
 from tasks.jobs.catalog import CATALOG
 from tasks.jobs.producer import JobRequest, submit
 from workers.errors import BrokerUnavailable, StoreUnavailable, TaskyardError
 from workers.priorities import to_broker
-from workers.queues import QueueName, route_task
 from workers.settings import get_settings
 from workers.store.models import Schedule
 
@@ -51,10 +50,7 @@ class FireOutcome(StrEnum):
 
 def internal_queue(schedule: Schedule) -> str:
     """The queue of an internal task: the entry's, else its name prefix's route."""
-    if schedule.queue is not None:
-        return schedule.queue
-    route = route_task(schedule.task, (), {}, {})
-    return route["queue"] if route else QueueName.DEFAULT.value
+    return schedule.queue or routed_queue(schedule.task)
 
 
 def _send_internal(app: Celery, schedule: Schedule, planned_at: datetime, job_id: str) -> None:

@@ -19,7 +19,7 @@ from schedules.errors import ScheduleConflict, ScheduleNotFound
 from schedules.slots import Timing, slot_after
 from workers.errors import StoreUnavailable
 from workers.store.engine import session_scope
-from workers.store.lookup import add_named, get_or_raise, named_or_raise, row_or_raise
+from workers.store.lookup import NamedRows, name_taken
 from workers.store.models import MissedRunPolicy, Schedule, ScheduleFire
 from workers.store.types import utcnow
 
@@ -110,15 +110,18 @@ def sync_static(entries: Sequence[ScheduleSpec]) -> SyncReport:
     raise StoreUnavailable("could not sync the static schedules after three conflicting attempts")
 
 
+SCHEDULES = NamedRows(
+    Schedule, ScheduleNotFound, "schedule", name_taken(ScheduleConflict, "a schedule"), EDITABLE
+)
+#: One entry by id; one by name (:class:`ScheduleNotFound`).
+get_schedule, find_schedule = SCHEDULES.get, SCHEDULES.find
+
+
 def create_schedule(spec: ScheduleSpec) -> Schedule:
     """Store a new dynamic entry (validated); :class:`ScheduleConflict` when the name is taken."""
     checked = check_spec(spec)
     record = Schedule(**checked.columns(), static=False, next_run_at=_first_run(checked, utcnow()))
-    return add_named(record, Schedule.name, _taken)
-
-
-def _taken(name: str) -> ScheduleConflict:
-    return ScheduleConflict(f"a schedule named {name!r} exists already", {"name": name})
+    return SCHEDULES.add(record)
 
 
 def list_schedules() -> list[Schedule]:
@@ -126,16 +129,6 @@ def list_schedules() -> list[Schedule]:
     with session_scope() as session:
         query = select(Schedule).order_by(Schedule.static.desc(), Schedule.name)
         return list(session.scalars(query))
-
-
-def get_schedule(schedule_id: uuid.UUID) -> Schedule:
-    """The entry with ``schedule_id``, or :class:`ScheduleNotFound`."""
-    return get_or_raise(Schedule, schedule_id, ScheduleNotFound, "schedule")
-
-
-def find_schedule(name: str) -> Schedule:
-    """The entry called ``name``, or :class:`ScheduleNotFound`."""
-    return named_or_raise(Schedule, Schedule.name, name, ScheduleNotFound, "schedule")
 
 
 def _timing_with(old: Timing, changes: Mapping[str, Any]) -> Timing:
@@ -165,13 +158,9 @@ def update_schedule(schedule_id: uuid.UUID, changes: Mapping[str, Any]) -> Sched
     paused or resumed (:class:`ScheduleConflict` otherwise). Pausing clears the next run;
     resuming or a new timing restarts at the first slot after now (paused slots are not
     missed ones)."""
-    unknown = set(changes) - EDITABLE
-    if unknown:
-        raise ValueError(f"not editable: {sorted(unknown)}")
+    SCHEDULES.check_editable(changes)
     with session_scope() as session:
-        record = row_or_raise(
-            session, Schedule, schedule_id, ScheduleNotFound, "schedule", lock=True
-        )
+        record = SCHEDULES.row(session, schedule_id, lock=True)
         if record.static and set(changes) - {"paused"}:
             raise ScheduleConflict(
                 f"{record.name!r} is a static entry: only pause or resume it "
@@ -192,7 +181,7 @@ def update_schedule(schedule_id: uuid.UUID, changes: Mapping[str, Any]) -> Sched
 def delete_schedule(schedule_id: uuid.UUID) -> None:
     """Remove a dynamic entry and its fires; :class:`ScheduleConflict` for a static one."""
     with session_scope() as session:
-        record = row_or_raise(session, Schedule, schedule_id, ScheduleNotFound, "schedule")
+        record = SCHEDULES.row(session, schedule_id)
         if record.static:
             raise ScheduleConflict(
                 f"{record.name!r} is a static entry and cannot be removed; pause it instead",

@@ -11,7 +11,12 @@ from workers.settings import Settings
 
 #: Task modules the app loads, one per family; strings, so ``workers`` never imports ``tasks``.
 #: ``tasks.maintenance.tasks`` loads every module the maintenance registry names.
-TASK_MODULES = ["tasks.jobs.diag", "tasks.maintenance.tasks", "tasks.notifications.tasks"]
+TASK_MODULES = [
+    "tasks.jobs.diag",
+    "tasks.maintenance.tasks",
+    "tasks.notifications.tasks",
+    "tasks.alerts.tasks",
+]
 
 #: Beat's scheduler, named as a string so ``workers`` never imports ``schedules``.
 BEAT_SCHEDULER = "schedules.scheduler:TaskyardScheduler"

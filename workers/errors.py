@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 #: The most of a caller's value an error quotes back: any run of non-space characters longer
@@ -47,43 +48,103 @@ class TaskyardError(Exception):
         self.details = details
 
 
+class Invalid(TaskyardError):
+    """A request that does not validate (the kind of every ``Invalid...`` error)."""
+
+
+class Reserved(TaskyardError):
+    """A request naming something only Taskyard itself may use."""
+
+
+class Forbidden(TaskyardError):
+    """A request the caller has no right to make."""
+
+
+class NotFound(TaskyardError):
+    """A request naming a record that does not exist."""
+
+
+class Conflict(TaskyardError):
+    """A request that a taken name, or a record's state, does not allow."""
+
+
+class Unavailable(TaskyardError):
+    """A request that cannot be served now: the store, the broker or a key is out of reach."""
+
+
+class UpstreamFailed(TaskyardError):
+    """A request that a receiver outside Taskyard did not take."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """How the interfaces answer one kind of error."""
+
+    http_status: int
+    exit_code: int  # the CLI's: 2 (EXIT_USAGE) when the command line is at fault, else 1
+
+
+#: The one table of error answers, by kind: the API answers with the HTTP status
+#: (``api/errors.py``), the CLI exits with the code (``cli/failures.py``). Any other error is a
+#: 500 and exits 1.
+ANSWERS: dict[type[TaskyardError], Answer] = {
+    Invalid: Answer(422, 2),
+    Reserved: Answer(403, 2),
+    Forbidden: Answer(403, 1),
+    NotFound: Answer(404, 1),
+    Conflict: Answer(409, 1),
+    Unavailable: Answer(503, 1),
+    UpstreamFailed: Answer(502, 1),
+}
+UNEXPECTED = Answer(500, 1)
+
+
+def answer_for(error: TaskyardError) -> Answer:
+    """How the API and the CLI answer ``error``: the row of the first of its kinds in
+    :data:`ANSWERS`."""
+    for kind in type(error).__mro__:
+        if kind in ANSWERS:
+            return ANSWERS[kind]
+    return UNEXPECTED
+
+
 class SettingsError(TaskyardError):
     """A setting is missing or invalid; the process must not start."""
 
     code = "invalid_settings"
 
 
-class UnknownJobType(TaskyardError):
+class UnknownJobType(Invalid):
     """The job type is not in the registry."""
 
     code = "unknown_job_type"
 
 
-class InternalJobType(TaskyardError):
+class InternalJobType(Reserved):
     """The job type exists but only Taskyard enqueues it (the message says what to use)."""
 
     code = "internal_job_type"
 
 
-class InvalidJob(TaskyardError):
+class InvalidJob(Invalid):
     """The job request (payload, queue or priority) does not validate."""
 
     code = "invalid_job"
 
 
-class JobNotFound(TaskyardError):
+class JobNotFound(NotFound):
     """No job record has that id."""
 
     code = "job_not_found"
 
 
-class StoreUnavailable(TaskyardError):
+class StoreUnavailable(Unavailable):
     """The job store cannot be reached; try again later."""
 
     code = "store_unavailable"
 
 
-class BrokerUnavailable(TaskyardError):
+class BrokerUnavailable(Unavailable):
     """The broker cannot be reached; the job was not enqueued."""
 
     code = "broker_unavailable"
@@ -95,19 +156,30 @@ class ApiKeyError(TaskyardError):
     code = "api_key_error"
 
 
-class IdempotencyConflict(TaskyardError):
+class MissingScope(Forbidden):
+    """The API key lacks the scope an action needs; ``details.scope`` names it."""
+
+    code = "forbidden"
+
+    def __init__(self, scope: str, alternative: str | None = None) -> None:
+        needed = f"{scope} (or {alternative})" if alternative else scope
+        super().__init__(f"this API key lacks the scope {needed}", {"scope": scope})
+        self.scope = scope
+
+
+class IdempotencyConflict(Conflict):
     """The idempotency key was used before with a different request."""
 
     code = "idempotency_conflict"
 
 
-class JobStateConflict(TaskyardError):
+class JobStateConflict(Conflict):
     """The job is not in a state that allows the operation (e.g. cancelling a finished job)."""
 
     code = "job_state_conflict"
 
 
-class SealingUnavailable(TaskyardError):
+class SealingUnavailable(Unavailable):
     """Data sealed at rest cannot be sealed or opened: no key is set, or none opens it."""
 
     code = "sealing_unavailable"

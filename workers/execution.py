@@ -56,7 +56,8 @@ def run_attempt(job_type: JobType, fn: JobFunction, takes_context: bool, job_id:
     """Run one attempt of ``job_id``; raises ``Ignore`` when there is nothing to report."""
     settings = get_settings()
     token = uuid.uuid4().hex
-    claim = persistently(transitions.claim_start, job_id, worker, settings.stale_after_s, token)
+    claim = persistently(transitions.claim_start, job_id, worker, settings.stale_after_s, token,
+                         job_type.durable_start)  # fmt: skip
     if claim is None:
         status = persistently(lifecycle.status_of, job_id)
         _log("job.skipped", job_id, job_type, queue, reason=f"status is {status or 'unknown'}")
@@ -156,7 +157,8 @@ def _execute(job_type: JobType, fn: JobFunction, takes_context: bool, context: J
         if record_error(job_type, claim, exc, cancelled) in _HANDLED:
             raise Ignore() from exc
         raise
-    persistently(transitions.succeed, claim, result)
+    if not context.success_recorded:
+        persistently(transitions.succeed, claim, result)
     _log("job.succeeded", context.job_id, job_type, claim.queue, attempt=claim.attempt)
     return result
 

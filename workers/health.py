@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
 from sqlalchemy import text
 
 from workers.app import app as celery_app
+from workers.errors import BrokerUnavailable
 from workers.redis_client import shared_redis
 from workers.settings import get_settings
 from workers.store.engine import get_engine
@@ -24,3 +30,12 @@ def check_broker() -> None:
         return
     with celery_app.connection_for_read() as connection:
         connection.ensure_connection(max_retries=1, timeout=2)
+
+
+@contextmanager
+def broker_reached() -> Iterator[None]:
+    """Within, a broker (or Redis) that does not answer is a :class:`BrokerUnavailable`."""
+    try:
+        yield
+    except (RedisError, OperationalError, OSError) as error:
+        raise BrokerUnavailable("the broker is unreachable; try again shortly") from error

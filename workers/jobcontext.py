@@ -41,6 +41,9 @@ class JobContext:
     """Handed to job functions that take a second argument."""
 
     claim: Claim
+    #: Set by a job that recorded its own success with its last write
+    #: (:func:`workers.store.transitions.succeed_with`): the attempt then writes none.
+    success_recorded: bool = False
     _cancel: threading.Event = field(default_factory=threading.Event)
     _last_progress: float = 0.0
 

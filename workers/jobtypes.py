@@ -89,6 +89,10 @@ class JobType:
     #: Payload fields sealed in the store and in the broker message and redacted everywhere
     #: else (``True``: every field); see :mod:`workers.sensitive`.
     sensitive: bool | tuple[str, ...] = False
+    #: ``False`` only for a job type whose side effect is fenced by a durable claim of its own,
+    #: committed before it acts (``notify.deliver``'s delivery claim): that commit flushes the
+    #: start's WAL record with its own, so the start need not wait for a flush of its own.
+    durable_start: bool = True
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):

@@ -1,16 +1,19 @@
-"""Cluster-wide limits kept in Redis: rate limits per job type and concurrency per key.
+"""Cluster-wide limits kept in Redis: rate limits, and concurrency per concurrency key.
 
-Rate limits use the ``limits`` library's moving window, one per job type or notification
-channel (:data:`RateScope`), under ``taskyard:rate:LIMITER/<scope>/<name>/...``; each key
-expires with its window. Concurrency uses a small Lua semaphore: a sorted set of holders
-scored by expiry, so a dead worker's permit frees itself. Both hand out *permits* ("slot" is
-a schedule's planned time, in ``schedules/``).
+Rate limits use the ``limits`` library's moving window, one per job type, notification
+channel, API key or client address failing to authenticate (:data:`RateScope`), under
+``taskyard:rate:LIMITER/<scope>/<name>/...``; each key expires with its window. Concurrency
+uses a small Lua semaphore: a sorted set of holders scored by expiry, so a dead worker's
+permit frees itself. Both hand out *permits* ("slot" is a schedule's planned time, in
+``schedules/``).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import time
+from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,8 +24,9 @@ from limits.strategies import MovingWindowRateLimiter
 from workers.redis_client import shared_redis
 
 KEY_PREFIX = "taskyard"
-#: What a rate limit counts: runs of a job type, or sends through a notification channel.
-RateScope = Literal["job", "channel"]
+#: What a rate limit counts: runs of a job type, sends through a notification channel, jobs
+#: and requests of an API key, or failed authentications from one client address.
+RateScope = Literal["job", "channel", "key", "auth"]
 _limiters: dict[tuple[int, str], MovingWindowRateLimiter] = {}
 
 # KEYS[1]: the semaphore; ARGV: holder, limit, ttl in ms. Returns 1 when the holder has a permit.
@@ -69,6 +73,30 @@ def _limiter(url: str) -> MovingWindowRateLimiter:
         storage = RedisStorage(limits_storage_uri(url), key_prefix=f"{KEY_PREFIX}:rate")
         limiter = _limiters[key] = MovingWindowRateLimiter(storage)
     return limiter
+
+
+@dataclass(frozen=True)
+class RateWindow:
+    """Where a rate limit stands after a request: whether it was allowed, the permits the
+    window holds and has left, and the seconds until one frees (``RateLimit-*`` headers)."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_s: int
+
+
+def take_rate_permits(
+    url: str, scope: RateScope, name: str, item: RateLimitItem, cost: int = 1
+) -> RateWindow:
+    """Take ``cost`` permits of ``name``'s window, all or none; ``cost`` 0 only looks."""
+    limiter = _limiter(url)
+    allowed = (
+        limiter.test(item, scope, name) if cost == 0 else limiter.hit(item, scope, name, cost=cost)
+    )
+    stats = limiter.get_window_stats(item, scope, name)
+    reset_s = max(1, math.ceil(stats.reset_time - time.time()))
+    return RateWindow(allowed, item.amount, stats.remaining, reset_s)
 
 
 def take_rate_permit(url: str, scope: RateScope, name: str, item: RateLimitItem) -> float | None:

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sqlalchemy import func, select
+
 from workers.app import app
 from workers.priorities import REDIS_PRIORITY_STEPS, from_broker, redis_list_key
 from workers.queues import QUEUE_ORDER
 from workers.redis_client import shared_redis
 from workers.settings import get_settings
+from workers.store.engine import session_scope
+from workers.store.models import Job, JobStatus
+from workers.store.types import utcnow
 
 
 @dataclass(frozen=True)
@@ -55,3 +60,22 @@ def queue_depths() -> list[QueueDepth]:
     if settings.broker_family == "redis":
         return _redis_depths(settings.broker_url)
     return _amqp_depths()
+
+
+def oldest_queued_ages() -> dict[str, float]:
+    """Seconds the oldest queued job of each queue has waited since it became due (enqueue, or
+    the end of its delay or backoff), as the queue wait counts; 0 for an empty queue."""
+    query = (
+        select(Job.queue, func.min(func.coalesce(Job.run_at, Job.created_at)))
+        .where(Job.status == JobStatus.QUEUED.value)
+        .group_by(Job.queue)
+    )
+    with session_scope() as session:
+        oldest = {queue: due for queue, due in session.execute(query)}
+    now = utcnow()
+    return {
+        queue.value: max(0.0, (now - oldest[queue.value]).total_seconds())
+        if queue.value in oldest
+        else 0.0
+        for queue in QUEUE_ORDER
+    }

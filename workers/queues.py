@@ -25,6 +25,7 @@ QUEUE_ORDER: tuple[QueueName, ...] = tuple(QueueName)
 PREFIX_ROUTES: dict[str, QueueName] = {
     "maintenance.": QueueName.DEFAULT,
     "schedules.": QueueName.DEFAULT,
+    "alerts.": QueueName.DEFAULT,
 }
 
 

@@ -19,6 +19,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from workers.errors import SettingsError
+from workers.limits import parse_rate_limit
 from workers.stackfile import applicable_file
 
 ENV_PREFIX = "TASKYARD_"
@@ -78,6 +79,14 @@ class Settings(BaseSettings):
     api_workers: int = Field(
         default=2, ge=1, le=64, description="Processes `taskyard api` runs (one per core)."
     )
+    api_rate_limit: str | None = Field(
+        default=None,
+        description="Requests (a batch: its jobs) per API key, e.g. 100/second; unset: none.",
+    )
+    auth_failure_limit: str | None = Field(
+        default="20/minute",
+        description="Failed authentications per client address before the API answers 429.",
+    )
     speedups: bool = Field(
         default=True,
         description="Measured bypasses of library internals (workers/speedups/); off: plain paths.",
@@ -131,11 +140,27 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "sentry_dsn", "flower_basic_auth", "var_dir", "backup_dir", "metrics_token", mode="before"
+        "sentry_dsn",
+        "flower_basic_auth",
+        "var_dir",
+        "backup_dir",
+        "metrics_token",
+        "secret_keys",
+        "notify_ca_file",
+        "prometheus_url",
+        mode="before",
     )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("api_rate_limit", "auth_failure_limit", mode="before")
+    @classmethod
+    def _rate_limit(cls, value: object) -> object:
+        if value is None or value == "":
+            return None
+        parse_rate_limit(str(value))
+        return value
 
     @field_validator("flower_basic_auth")
     @classmethod
@@ -211,6 +236,9 @@ class Settings(BaseSettings):
     retention_deliveries_days: int = Field(
         default=30, ge=1, description="Finished deliveries and their notifications."
     )
+    retention_alert_events_days: int = Field(
+        default=90, ge=1, description="alert_events rows (an alert's history); owed notices stay."
+    )
     breaker_failures: int = Field(
         default=5, ge=1, le=1000, description="Retryable failures in a row that open a breaker."
     )
@@ -229,11 +257,6 @@ class Settings(BaseSettings):
         le=86_400,
         description="A received alert without endsAt is resolved this long after it was posted.",
     )
-
-    @field_validator("secret_keys", "notify_ca_file", "prometheus_url", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
-        return None if value == "" else value
 
     @field_validator("secret_keys")
     @classmethod

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from celery import signals
 
+from workers import consumers, pausing
 from workers.observability import context, metrics
 from workers.observability.logging import configure_logging
 from workers.observability.multiproc import setup_multiprocess_metrics
@@ -39,6 +41,11 @@ def _setup_metrics(kind: str) -> None:
 def _setup_worker_metrics(**_: Any) -> None:
     # Before the pool forks: its processes inherit the directory and write their samples there.
     _setup_metrics("worker")
+
+
+def _worker_queues(sender: Any = None, **_: Any) -> None:
+    consumers.worker_started(sender)
+    pausing.leave_out_paused(sender)
 
 
 def _declare_pool_child(**_: Any) -> None:
@@ -79,17 +86,24 @@ def _leave_job(**_: Any) -> None:
     context.correlation_id.set(None)
 
 
+#: Each Celery signal and the hooks it runs, in the order they run.
+_HOOKS: tuple[tuple[Any, tuple[Callable[..., Any], ...]], ...] = (
+    (signals.setup_logging, (_setup_logging,)),
+    (signals.celeryd_init, (_init_sentry_worker,)),
+    (signals.worker_init, (_setup_worker_metrics, _worker_queues)),
+    (signals.task_received, (consumers.message_fetched,)),
+    (signals.worker_process_init, (_init_sentry_worker, _declare_pool_child)),
+    (signals.worker_ready, (_worker_online,)),
+    (signals.beat_init, (_init_sentry_beat, _setup_beat_metrics)),
+    (signals.task_prerun, (_enter_job,)),
+    (signals.task_postrun, (_leave_job,)),
+    (signals.worker_process_shutdown, (_forget_pool_child,)),
+    (signals.worker_shutdown, (_worker_offline,)),
+)
+
+
 def connect() -> None:
     """Connect the hooks (idempotent: Celery signals dedupe by receiver)."""
-    signals.setup_logging.connect(_setup_logging, weak=False)
-    signals.worker_process_init.connect(_init_sentry_worker, weak=False)
-    signals.celeryd_init.connect(_init_sentry_worker, weak=False)
-    signals.beat_init.connect(_init_sentry_beat, weak=False)
-    signals.beat_init.connect(_setup_beat_metrics, weak=False)
-    signals.worker_init.connect(_setup_worker_metrics, weak=False)
-    signals.worker_process_init.connect(_declare_pool_child, weak=False)
-    signals.worker_ready.connect(_worker_online, weak=False)
-    signals.worker_shutdown.connect(_worker_offline, weak=False)
-    signals.worker_process_shutdown.connect(_forget_pool_child, weak=False)
-    signals.task_prerun.connect(_enter_job, weak=False)
-    signals.task_postrun.connect(_leave_job, weak=False)
+    for signal, hooks in _HOOKS:
+        for hook in hooks:
+            signal.connect(hook, weak=False)

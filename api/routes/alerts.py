@@ -11,10 +11,11 @@ from fastapi import APIRouter, Query
 
 from api.alert_schemas import AlertEventOut, AlertHistoryPage, AlertOut, AlertPage
 from api.auth import ReadKey
-from api.listing import Cursor, Limit, Position, fetch_page
+from api.listing import Cursor, Limit, Position, listed
 from api.schemas import error_responses
-from tasks.alerts import instances
+from tasks.alerts import instances, routing
 from tasks.alerts import rule_store as store
+from tasks.alerts.routing import Muting
 from tasks.alerts.states import AlertState
 from workers.names import NAME_PATTERN
 from workers.store.models import AlertEventRow
@@ -38,16 +39,23 @@ def list_alerts(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> AlertPage:
-    """Alerts, newest first (of one state, of one rule): state, since, last value and last
-    error."""
+    """Alerts, newest first (of one state, of one rule): state, since, last value, last
+    error, and the silences and inhibit rules muting it now."""
     rule_id = _rule(rule)
+
+    muted: dict[str, Muting] = {}
 
     def fetch(before: Position | None, count: int) -> list[instances.InstanceRecord]:
         wanted = state.value if state is not None else None
-        return instances.list_instances(before, count, state=wanted, rule_id=rule_id)
+        found = instances.list_instances(before, count, state=wanted, rule_id=rule_id)
+        if found:
+            muted.update(routing.muted_now())
+        return found
 
-    page, next_cursor = fetch_page(fetch, cursor, limit)
-    return AlertPage(items=[AlertOut.from_record(r) for r in page], next_cursor=next_cursor)
+    def shown(record: instances.InstanceRecord) -> AlertOut:
+        return AlertOut.from_record(record, muted.get(str(record.id)))
+
+    return listed(AlertPage, shown, fetch, cursor, limit)
 
 
 @router.get("/history", summary="Alert history", responses=error_responses(401, 403, 404, 422, 503))
@@ -60,7 +68,4 @@ def alert_history(
     def fetch(before: tuple[datetime, uuid.UUID] | None, count: int) -> list[AlertEventRow]:
         return instances.history(before, count, rule_id=rule_id)
 
-    page, next_cursor = fetch_page(fetch, cursor, limit)
-    return AlertHistoryPage(
-        items=[AlertEventOut.from_record(r) for r in page], next_cursor=next_cursor
-    )
+    return listed(AlertHistoryPage, AlertEventOut.from_record, fetch, cursor, limit)

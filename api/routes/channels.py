@@ -4,21 +4,18 @@ operation needs `admin`; secrets are accepted and never returned."""
 from __future__ import annotations
 
 import logging
-import uuid
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 
 from api.auth import AdminKey
 from api.channel_schemas import (
-    NOT_NULL,
     ChannelIn,
     ChannelOut,
     ChannelPage,
     ChannelPatch,
     ChannelTestOut,
 )
-from api.listing import Cursor, Limit, fetch_page
-from api.resources import non_null, path_id
+from api.resource_routes import ResourceRoutes
 from api.schemas import error_responses
 from tasks.notifications import store
 from tasks.notifications.errors import ChannelNotFound, ChannelTestFailed
@@ -33,61 +30,41 @@ log = logging.getLogger(__name__)
 _told_unsealed = False
 
 
-def _shown(record: Channel) -> ChannelOut:
-    """The channel's JSON; the first unsealed write of the process logs why it is unsealed."""
+def _noted(record: Channel) -> Channel:
+    """``record``; the first unsealed write of the process logs why it is unsealed."""
     global _told_unsealed
     if not record.sealed and not _told_unsealed and store.secret_names(record):
         _told_unsealed = True
         log.warning(UNSEALED_NOTE, extra={"action": "channels.secrets_unsealed"})
-    return ChannelOut.from_record(record)
+    return record
 
 
-def _channel_id(channel_id: str) -> uuid.UUID:
-    return path_id(channel_id, "channel", ChannelNotFound.code)
-
-
-@router.get("", summary="List channels", responses=error_responses(401, 403, 422, 503))
-def list_channels(key: AdminKey, cursor: Cursor = None, limit: Limit = 50) -> ChannelPage:
-    """Channels, newest first, a page at a time. Needs `admin`."""
-    page, next_cursor = fetch_page(store.list_channels, cursor, limit)
-    return ChannelPage(items=[ChannelOut.from_record(r) for r in page], next_cursor=next_cursor)
-
-
-@router.post(
-    "", status_code=201, summary="Create a channel", responses=error_responses(401, 403, 409, 422)
-)
-def create_channel(body: ChannelIn, key: AdminKey) -> ChannelOut:
+channels = ResourceRoutes(router, "channel", ChannelNotFound, ChannelOut)
+channels.add_create(
+    "Create a channel",
     """Add a channel. 422 `validation_error` for bad settings, `outbound_refused` for a target
     on a private, loopback, link-local or metadata address not in TASKYARD_OUTBOUND_ALLOW;
-    409 when the name is taken. Needs `admin`."""
-    return _shown(store.create_channel(body.name, body.config, body.description))
-
-
-@router.get("/{channel_id}", summary="Get a channel", responses=error_responses(401, 403, 404))
-def get_channel(channel_id: str, key: AdminKey) -> ChannelOut:
-    """One channel (its secrets by name only). Needs `admin`."""
-    return ChannelOut.from_record(store.get_channel(_channel_id(channel_id)))
-
-
-@router.patch(
-    "/{channel_id}", summary="Edit a channel", responses=error_responses(401, 403, 404, 409, 422)
+    409 when the name is taken. Needs `admin`.""",
+    ChannelIn,
+    lambda body: _noted(store.create_channel(body.name, body.config, body.description)),
 )
-def update_channel(channel_id: str, body: ChannelPatch, key: AdminKey) -> ChannelOut:
-    """Rename, describe, or change settings (secrets left out are kept). Needs `admin`."""
-    changes = non_null(body.changes(), NOT_NULL)
-    return _shown(store.update_channel(_channel_id(channel_id), changes))
-
-
-@router.delete(
-    "/{channel_id}",
-    status_code=204,
-    summary="Remove a channel",
-    responses=error_responses(401, 403, 404),
+channels.add_list(
+    "List channels",
+    "Channels, newest first, a page at a time. Needs `admin`.",
+    ChannelPage,
+    store.list_channels,
 )
-def delete_channel(channel_id: str, key: AdminKey) -> Response:
-    """Remove a channel. Needs `admin`."""
-    store.delete_channel(_channel_id(channel_id))
-    return Response(status_code=204)
+channels.add_get(
+    "Get a channel", "One channel (its secrets by name only). Needs `admin`.", store.get_channel
+)
+channels.add_update(
+    "Edit a channel",
+    "Rename, describe, or change settings (secrets left out are kept). Needs `admin`.",
+    ChannelPatch,
+    lambda channel_id, changes: _noted(store.update_channel(channel_id, changes)),
+    409,
+)
+channels.add_delete("Remove a channel", "Remove a channel. Needs `admin`.", store.delete_channel)
 
 
 def _next_step(outcome: Outcome) -> str:
@@ -105,7 +82,7 @@ def test_channel(channel_id: str, key: AdminKey) -> ChannelTestOut:
     """Send a test message through the channel now and answer with the outcome: 200 when it
     was delivered; 502 `channel_test_failed` when not, with the outcome in `details`
     (`error_class` says whether trying again may help). Needs `admin`."""
-    record = store.get_channel(_channel_id(channel_id))
+    record = store.get_channel(channels.id(channel_id))
     outcome = send(record.name, store.config_of(record), channel_test_message(record.name))
     if not outcome.ok:
         message = f"the test message to {record.name!r} was not delivered: {outcome.error}"

@@ -9,11 +9,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.auth import DeliveryReadKey, NotifyKey, check_notify
-from api.listing import Cursor, Limit, Position, fetch_page
+from api.auth import DeliveryReadKey, check_notify, delivery_reader, notifier
+from api.listing import Cursor, Limit, Position, listed
 from api.notification_schemas import DeliveryOut, DeliveryPage
 from api.refusals import refuse_idempotency_header
-from api.resources import path_id
+from api.resource_routes import ResourceRoutes
 from api.schemas import error_responses
 from tasks.notifications import deliveries, notify
 from tasks.notifications.deliveries import DeliveryFilter, DeliveryRecord
@@ -30,23 +30,9 @@ ChannelFilter = Annotated[
 ]
 After = Annotated[Rfc3339 | None, Query(description="Created at or after this time (RFC 3339).")]
 Before = Annotated[Rfc3339 | None, Query(description="Created before this time (RFC 3339).")]
-ReplayKeyRefused = Annotated[
-    None,
-    refuse_idempotency_header(
-        "every replay makes a new delivery; the original's replayed_by names it"
-    ),
-]
-
-
-def _delivery_id(delivery_id: str) -> uuid.UUID:
-    return path_id(delivery_id, "delivery", DeliveryNotFound.code)
-
-
-def _sendable(delivery_id: str, key: ApiKey) -> DeliveryRecord:
-    """The delivery, when ``key`` may send to its channel (the rule for acting on it)."""
-    record = deliveries.get(_delivery_id(delivery_id))
-    check_notify(key, record.channel_name)
-    return record
+_REPLAY_REFUSAL = refuse_idempotency_header(
+    "every replay makes a new delivery; the original's replayed_by names it"
+)
 
 
 @router.get("", summary="List deliveries", responses=error_responses(401, 403, 422, 503))
@@ -73,26 +59,28 @@ def list_deliveries(
     def fetch(before: Position | None, count: int) -> list[DeliveryRecord]:
         return deliveries.page(where, before, count)
 
-    page, next_cursor = fetch_page(fetch, cursor, limit)
-    return DeliveryPage(items=[DeliveryOut.from_record(r) for r in page], next_cursor=next_cursor)
+    return listed(DeliveryPage, DeliveryOut.from_record, fetch, cursor, limit)
 
 
-@router.get(
-    "/{delivery_id}", summary="Get a delivery", responses=error_responses(401, 403, 404, 503)
+routes = ResourceRoutes(
+    router, "delivery", DeliveryNotFound, DeliveryOut, read=delivery_reader, write=notifier
 )
-def get_delivery(delivery_id: str, key: DeliveryReadKey) -> DeliveryOut:
+routes.add_get(
+    "Get a delivery",
     """The delivery: its status, attempts, last error and the provider's answer, its timings
-    and replay links. Needs `notifications:read`."""
-    return DeliveryOut.from_record(deliveries.get(_delivery_id(delivery_id)))
-
-
-@router.post(
-    "/{delivery_id}/replay",
-    status_code=202,
-    summary="Replay a delivery",
-    responses=error_responses(401, 403, 404, 409, 422, 503),
+    and replay links. Needs `notifications:read`.""",
+    deliveries.get,
 )
-def replay(delivery_id: str, key: NotifyKey, _: ReplayKeyRefused = None) -> DeliveryOut:
+
+
+def _sendable(delivery_id: uuid.UUID, key: ApiKey) -> DeliveryRecord:
+    """The delivery, when ``key`` may send to its channel (the rule for acting on it)."""
+    record = deliveries.get(delivery_id)
+    check_notify(key, record.channel_name)
+    return record
+
+
+def _replay(delivery_id: uuid.UUID, key: ApiKey) -> DeliveryOut:
     """Send a failed, dead or cancelled delivery again as a new delivery (its `replay_of`
     names the original, whose `replayed_by` names it), queued now: 202 with the new delivery.
     409 `delivery_state_conflict` for any other status, a delivery replayed already, or one
@@ -101,15 +89,13 @@ def replay(delivery_id: str, key: NotifyKey, _: ReplayKeyRefused = None) -> Deli
     return DeliveryOut.from_record(notify.replay(record.id))
 
 
-@router.post(
-    "/{delivery_id}/cancel",
-    status_code=202,
-    summary="Cancel a delivery",
-    responses=error_responses(401, 403, 404, 409, 503),
-)
-def cancel(delivery_id: str, key: NotifyKey) -> DeliveryOut:
+def _cancel(delivery_id: uuid.UUID, key: ApiKey) -> DeliveryOut:
     """Cancel a delivery waiting to be sent (`queued`, `scheduled` or `retrying`): it is
     `cancelled` at once and never sent. 409 `delivery_state_conflict` once it is being sent
     or has finished. Needs the scope to send to its channel."""
     record = _sendable(delivery_id, key)
     return DeliveryOut.from_record(deliveries.cancel(record.id))
+
+
+routes.add_action("replay", "Replay a delivery", _replay, 409, 422, refusal=_REPLAY_REFUSAL)
+routes.add_action("cancel", "Cancel a delivery", _cancel, 409)

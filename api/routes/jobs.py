@@ -8,11 +8,22 @@ from typing import Annotated, Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from kombu.exceptions import OperationalError
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 
-from api.auth import CorrelationId, ReadKey, WriteKey, check_write, forbidden
+from api.auth import (
+    CorrelationId,
+    JobReadKey,
+    WriteKey,
+    check_read,
+    check_write,
+    job_reader,
+    owner,
+    spend,
+    writer,
+)
 from api.errors import error_body
 from api.idempotency import (
     DEDUPLICATED_HEADER,
@@ -22,6 +33,7 @@ from api.idempotency import (
 )
 from api.listing import Cursor, Limit, TypeFilter, job_page
 from api.refusals import refuse_idempotency_header
+from api.resource_routes import ResourceRoutes
 from api.schemas import (
     BatchAccepted,
     BatchIn,
@@ -36,10 +48,10 @@ from api.schemas import (
 )
 from api.submissions import CoalescedSubmissions
 from tasks.jobs.control import cancel_job, replay_job
-from tasks.jobs.producer import JobRequest, Producer, Rejected, enqueue_many, prepare
+from tasks.jobs.producer import Producer, Rejected, enqueue_many, prepare
 from workers.errors import BrokerUnavailable, JobNotFound
 from workers.queues import QueueName
-from workers.scopes import JOBS_WRITE, is_admin, may_write, write_scope_for
+from workers.scopes import is_admin
 from workers.store import jobs
 from workers.store.models import ApiKey, Job, JobStatus
 from workers.store.records import JobRecord
@@ -50,12 +62,9 @@ BatchResult = BatchAccepted | BatchRejected
 
 #: A batch would name 1000 jobs with one key; a replay enqueues a new job on every call.
 BatchKeyRefused = Annotated[None, refuse_idempotency_header("give each item its idempotency_key")]
-ReplayKeyRefused = Annotated[
-    None,
-    refuse_idempotency_header(
-        "every replay enqueues a new job; the original's replayed_by names the last one"
-    ),
-]
+_REPLAY_REFUSAL = refuse_idempotency_header(
+    "every replay enqueues a new job; the original's replayed_by names the last one"
+)
 _DEDUPLICATED = deduplicated(
     JobOut, "An idempotency or unique key resolved the request to an existing job."
 )
@@ -88,9 +97,8 @@ async def create_job(
     a different request is a 409 `idempotency_conflict` naming the original job.
     """
     job = body.to_request(idempotency_key(body.idempotency_key, idempotency_header))
-    check_write(key, body.type)
     submissions: CoalescedSubmissions = request.app.state.submissions
-    prepared = prepare(job, api_key_id=key.id, correlation_id=cid)
+    prepared = prepare(job, api_key_id=key.id, correlation_id=cid, scopes=key.scopes)
     submission = await submissions.submit(prepared)
     out = JobOut.from_record(submission.job)
     if not submission.created:
@@ -112,39 +120,28 @@ async def create_jobs(
     request: Request,
     _: BatchKeyRefused = None,
 ) -> Response:
-    """Enqueue every acceptable item; the others (unknown type, bad payload, scope, an
-    idempotency conflict) report why. Keys go in each item: an `Idempotency-Key` header is
-    a 422.
+    """Enqueue every acceptable item; the others (unknown type, bad payload, a scope for its
+    type, queue or priority, an idempotency conflict) report why. Keys go in each item: an
+    `Idempotency-Key` header is a 422. Each job counts against the key's rate limit.
 
     A malformed item (wrong field types, priority out of range, unknown queue) fails the
     whole request with 422, as for a single job.
     """
+    if len(body.jobs) > 1:  # the request itself counted one
+        await run_in_threadpool(spend, key, len(body.jobs) - 1)
     enqueue = partial(_enqueue_batch, body, key, cid, request.app.state.producer)
     return await to_thread.run_sync(enqueue, limiter=request.app.state.batch_limiter)
 
 
 def _enqueue_batch(body: BatchIn, key: ApiKey, cid: str | None, producer: Producer) -> Response:
-    results: dict[int, BatchResult] = {}
-    allowed: list[tuple[int, JobRequest]] = []
-    for index, item in enumerate(body.jobs):
-        if may_write(key.scopes, item.type):
-            allowed.append((index, item.to_request()))
-        else:
-            problem = forbidden(write_scope_for(item.type), JOBS_WRITE)
-            error = _error_detail(problem.code, problem.message, problem.details)
-            results[index] = BatchRejected(index=index, error=error)
-    requests = [request for _, request in allowed]
-    outcomes = (
-        enqueue_many(requests, api_key_id=key.id, correlation_id=cid, producer=producer)
-        if requests
-        else []
+    requests = [item.to_request() for item in body.jobs]
+    outcomes = enqueue_many(
+        requests, api_key_id=key.id, correlation_id=cid, producer=producer, scopes=key.scopes
     )
-    for (index, _), outcome in zip(allowed, outcomes, strict=True):
-        results[index] = _batch_result(index, outcome)
-    ordered = [results[index] for index in range(len(body.jobs))]
-    accepted = sum(isinstance(result, BatchAccepted) for result in ordered)
+    results = [_batch_result(index, outcome) for index, outcome in enumerate(outcomes)]
+    accepted = sum(isinstance(result, BatchAccepted) for result in results)
     return _json(
-        BatchOut(accepted=accepted, rejected=len(ordered) - accepted, results=ordered), 202
+        BatchOut(accepted=accepted, rejected=len(results) - accepted, results=results), 202
     )
 
 
@@ -162,36 +159,37 @@ def _batch_result(index: int, outcome: JobRecord | Rejected) -> BatchResult:
     return BatchAccepted(index=index, job=JobOut.from_record(outcome))
 
 
-def _job_id(job_id: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(job_id)
-    except ValueError:
-        raise JobNotFound(f"no job with id {job_id!r}; job ids are UUIDs") from None
+routes = ResourceRoutes(router, "job", JobNotFound, JobOut, read=job_reader, write=writer)
 
 
-def _writable_job(job_id: str, key: ApiKey) -> Job:
-    """The job, when ``key`` may enqueue its type (the rule for acting on it): else 404 or 403."""
-    record = jobs.get_job(_job_id(job_id))
-    check_write(key, record.type)
-    return record
+def _shown(key: ApiKey, job: Job) -> JobOut:
+    """``job`` as ``key`` sees it: a sensitive type's sealed fields opened for ``admin``, else
+    redacted."""
+    return JobOut.from_record(job, is_admin(key.scopes))
 
 
-@router.get("/{job_id}", summary="Get a job", responses=error_responses(401, 403, 404, 503))
-def get_job(job_id: str, key: ReadKey) -> JobOut:
-    """The job's current record."""
-    return JobOut.from_record(jobs.get_job(_job_id(job_id)), is_admin(key.scopes))
-
-
-@router.post(
-    "/{job_id}/cancel",
-    status_code=202,
-    summary="Cancel a job",
-    responses=error_responses(401, 403, 404, 409, 503),
+routes.add_get(
+    "Get a job",
+    """The job's current record. A `jobs:read:own` key reads only the jobs it enqueued: any
+    other is a 404. A sensitive job type's sealed payload fields read `[redacted]` unless the
+    key holds `admin`.""",
+    jobs.get_job,
+    check_read,
+    _shown,
 )
-def cancel(job_id: str, key: WriteKey) -> CancelOut:
+
+
+def _writable_job(job_id: uuid.UUID, key: ApiKey) -> Job:
+    """The job, when ``key`` may enqueue its type on its queue (the rule for acting on it):
+    else 404 or 403."""
+    return check_write(key, check_read(key, jobs.get_job(job_id)))
+
+
+def _cancel(job_id: uuid.UUID, key: ApiKey) -> CancelOut:
     """Cancel a job that has not finished. A waiting job is cancelled at once (`final`); a
     running one is asked to stop (`final` false) and becomes `cancelled` when it does.
-    409 `job_state_conflict` when it has finished already. Needs the scope to enqueue its type.
+    409 `job_state_conflict` when it has finished already. Needs the scope to enqueue its type
+    on its queue.
     """
     record = _writable_job(job_id, key)
     try:
@@ -202,21 +200,18 @@ def cancel(job_id: str, key: WriteKey) -> CancelOut:
     return CancelOut(job=JobOut.from_record(outcome.job), final=outcome.final)
 
 
-@router.post(
-    "/{job_id}/replay",
-    status_code=202,
-    summary="Replay a job",
-    responses=error_responses(401, 403, 404, 409, 422, 503),
-)
-def replay(job_id: str, key: WriteKey, _: ReplayKeyRefused = None) -> JobOut:
+def _replay(job_id: uuid.UUID, key: ApiKey) -> JobOut:
     """Enqueue a dead, failed or cancelled job again as a new job (its `replay_of` names the
-    original); 409 `job_state_conflict` for any other status. Needs the scope to enqueue its type.
-    Every call enqueues a new job: an `Idempotency-Key` header is a 422.
+    original); 409 `job_state_conflict` for any other status. Needs the scope to enqueue its type
+    on its queue at its priority. Every call enqueues a new job: an `Idempotency-Key` header is
+    a 422.
     """
     record = _writable_job(job_id, key)
-    return JobOut.from_record(replay_job(record.id))
+    return JobOut.from_record(replay_job(record.id, key.scopes))
 
 
+routes.add_action("cancel", "Cancel a job", _cancel, 409)
+replay = routes.add_action("replay", "Replay a job", _replay, 409, 422, refusal=_REPLAY_REFUSAL)
 # The path before "replay" became the one word for an operator's run-again ("retry" names the
 # worker's automatic next attempt); kept so existing clients and scripts keep working.
 router.add_api_route(
@@ -233,17 +228,19 @@ router.add_api_route(
 
 @router.get("", summary="List jobs", responses=error_responses(401, 403, 422, 503))
 def list_jobs(
-    key: ReadKey,
+    key: JobReadKey,
     status: JobStatus | None = None,
     job_type: TypeFilter = None,
     queue: QueueName | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> JobPage:
-    """Jobs matching the filters, newest first, a page at a time."""
+    """Jobs matching the filters, newest first, a page at a time (for a `jobs:read:own` key,
+    only the jobs it enqueued)."""
     filters = jobs.JobFilter(
         status=status.value if status else None,
         type=job_type,
         queue=queue.value if queue else None,
+        api_key_id=owner(key),
     )
     return job_page(filters, cursor, limit, is_admin(key.scopes))

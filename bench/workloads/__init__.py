@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.model import Workload
-from bench.workloads import api, drain, latency, memory, notifications, pending, priority
+from bench.workloads import alerts, api, drain, latency, memory, notifications, priority
 
 WORKLOADS: tuple[Workload, ...] = (
     drain.WORKLOAD,
@@ -11,6 +11,6 @@ WORKLOADS: tuple[Workload, ...] = (
     priority.WORKLOAD,
     api.WORKLOAD,
     memory.WORKLOAD,
-    *pending.WORKLOADS,
+    alerts.WORKLOAD,
     notifications.WORKLOAD,
 )

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from bench.bare_app import POST
 from bench.bare_side import BareSystem
 from bench.model import Context, Measurement, Metric, Target, Workload, lower_is_better
-from bench.stack import BIN, BenchError, spawn
+from bench.stack import BIN, BenchError, cpu_seconds, spawn
 from bench.system import CHUNK, System, poll, unacked, waiting
 from bench.taskyard_side import TaskyardSystem
 from tasks.notifications import notify, store
@@ -81,8 +81,9 @@ def _open_run(system: System, sink: HttpSink, count: int) -> dict[str, float]:
     else:
         _fill_taskyard(OPEN, count)
     filled = time.monotonic()
-    with system.worker([QUEUE], "default", CONCURRENCY, ready=False):
+    with system.worker([QUEUE], "default", CONCURRENCY, ready=False) as worker:
         start = poll(lambda: waiting(system, [QUEUE]) < count, "the first fetch", 60, 0.002)
+        cpu_at_start = cpu_seconds(worker.pid)
         # Every webhook at the sink and every message acknowledged: a message between Redis's
         # list and kombu's unacked hash is in neither, so an empty queue alone is not the end.
         end = poll(
@@ -90,12 +91,14 @@ def _open_run(system: System, sink: HttpSink, count: int) -> dict[str, float]:
             f"{system.label} to send {count} webhooks",
             timeout=60 + count / 10,
         )
+        cpu_s = cpu_seconds(worker.pid) - cpu_at_start
     if isinstance(system, TaskyardSystem) and _sent() != count:
         raise BenchError(f"{count - _sent()} deliveries not recorded sent once acknowledged")
     return {
         "deliveries_per_s": count / (end - start),
         "duplicates": float(_duplicates(sink)),
         "fill_per_s": count / (filled - began),
+        "worker_cpu_ms": 1000 * cpu_s / count,
     }
 
 
@@ -169,6 +172,10 @@ WORKLOAD = Workload(
         ),
         lower_is_better("duplicates", "webhooks the sink received twice"),
         Metric("fill_per_s", "filling: notifications (or bare tasks) sent/s from one caller"),
+        lower_is_better(
+            "worker_cpu_ms",
+            "CPU ms per webhook, every worker process (first fetch to the last acknowledgement)",
+        ),
         Metric(
             "limited_per_s",
             f"webhooks/s through a {LIMIT_PER_S}/second channel (first to last at the sink)",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from tasks.alerts.states import AlertEvent, AlertState, Transition, transition
+from tasks.alerts.states import AlertEvent, AlertState, AlertTransition, transition
 
 
 class Op(StrEnum):
@@ -101,7 +101,7 @@ def _lasted(current: Current, slot_at: datetime, seconds: int) -> bool:
 
 def decide(
     current: Current, reading: Reading, condition: Condition, slot_at: datetime
-) -> Transition | None:
+) -> AlertTransition | None:
     """The move this slot's reading makes (``None``: the instance stays as it is).
 
     The timers run from ``current.since``, a stored slot time, to ``slot_at``: a restart, a

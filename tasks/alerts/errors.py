@@ -1,24 +1,24 @@
-"""What can go wrong with an alert rule (the API maps these in ``api/errors.py``, the CLI in
-``cli/failures.py``)."""
+"""What can go wrong with an alert rule. Each error is of a kind in ``workers/errors.py``, whose
+one table gives the API's status and the CLI's exit code."""
 
 from __future__ import annotations
 
-from workers.errors import TaskyardError
+from workers.errors import Conflict, Invalid, NotFound, TaskyardError
 
 
-class InvalidAlertRule(TaskyardError):
+class InvalidAlertRule(Invalid):
     """A rule does not validate; the details name the field (``threshold``, ``spec.query``)."""
 
     code = "invalid_alert_rule"
 
 
-class AlertRuleNotFound(TaskyardError):
+class AlertRuleNotFound(NotFound):
     """No alert rule has that id or name."""
 
     code = "alert_rule_not_found"
 
 
-class AlertRuleConflict(TaskyardError):
+class AlertRuleConflict(Conflict):
     """An alert rule with that name exists already."""
 
     code = "alert_rule_conflict"
@@ -31,6 +31,50 @@ class EvaluationFailed(TaskyardError):
     code = "alert_evaluation_failed"
 
 
-def invalid(field_name: str, message: str) -> InvalidAlertRule:
-    """An :class:`InvalidAlertRule` about one field."""
-    return InvalidAlertRule(f"{field_name}: {message}", [{"field": field_name, "message": message}])
+class InvalidAlertRoute(InvalidAlertRule):
+    """A route, inhibit rule or silence does not validate; the details name the field."""
+
+    code = "invalid_alert_route"
+
+
+class InvalidSilence(InvalidAlertRule):
+    """A silence does not validate (matchers that match nothing, an end before its start)."""
+
+    code = "invalid_silence"
+
+
+class AlertRouteNotFound(NotFound):
+    """No alert route has that id or name."""
+
+    code = "alert_route_not_found"
+
+
+class SilenceNotFound(NotFound):
+    """No silence has that id."""
+
+    code = "silence_not_found"
+
+
+class AlertRouteConflict(Conflict):
+    """A route with that name exists already."""
+
+    code = "alert_route_conflict"
+
+
+class InhibitRuleNotFound(NotFound):
+    """No inhibit rule has that id or name."""
+
+    code = "inhibit_rule_not_found"
+
+
+class InhibitRuleConflict(Conflict):
+    """An inhibit rule with that name exists already."""
+
+    code = "inhibit_rule_conflict"
+
+
+def invalid(
+    field_name: str, message: str, kind: type[InvalidAlertRule] = InvalidAlertRule
+) -> InvalidAlertRule:
+    """An :class:`InvalidAlertRule` (or the ``kind`` given) about one field."""
+    return kind(f"{field_name}: {message}", [{"field": field_name, "message": message}])

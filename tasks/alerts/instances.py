@@ -2,9 +2,14 @@
 The moves and who makes them are :data:`tasks.alerts.states.TRANSITIONS`; every move here is
 looked up there, and every ``UPDATE`` re-checks the state it leaves. By actor:
 
-- worker (the evaluator, ``evaluation.py``): :func:`apply_slot`, which first claims the slot
-  with a compare-and-set on the rule (``last_slot_at`` older than the slot, ``generation``
-  unchanged), so one slot of one rule is applied once, whoever else evaluated it;
+- worker (the evaluator, ``evaluation.py``): :func:`apply_slots`, which first claims each
+  rule's slot with a compare-and-set on the rule (``last_slot_at`` older than the slot,
+  ``generation`` unchanged), so one slot of one rule is applied once, whoever else evaluated
+  it. A chunk's rules are claimed in one statement per (slot time, generation, error): those
+  whose slot moves nothing in one transaction, the others in a second that applies their
+  moves too (each in its own, :func:`apply_slot`, when one of them meets an instance moved
+  since it was read). An instance's value is written only when it changed: a slot that moves
+  nothing writes nothing but the claims;
 - operator (an edit of a rule's source, condition or labels, or its removal):
   :func:`reset_rule`.
 
@@ -18,15 +23,17 @@ import hashlib
 import json
 import logging
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tasks.alerts.states import AlertEvent, AlertState, Transition, transition
+from tasks.alerts.states import AlertEvent, AlertState, AlertTransition, transition
 from workers.errors import TaskyardError
 from workers.store.engine import session_scope
 from workers.store.lookup import newest_page
@@ -58,19 +65,46 @@ class Observed:
 
     labels: dict[str, str]
     instance_id: uuid.UUID | None
-    move: Transition | None
+    move: AlertTransition | None
     value: float | None
     error: str | None
+    changed: bool = True
+
+    @property
+    def writes(self) -> bool:
+        """Whether applying it writes more than its value: a new instance or a move."""
+        return self.instance_id is None or self.move is not None
+
+
+@dataclass(frozen=True)
+class SlotWork:
+    """One rule's slot as evaluated: the claim to make and what to apply once it is made
+    (``silent``: the rule has no channels, so its notices are settled as they are made)."""
+
+    rule_id: uuid.UUID
+    generation: int
+    slot_at: datetime
+    observed: Sequence[Observed]
+    error: str | None
+    silent: bool = False
+
+    @property
+    def quiet(self) -> bool:
+        """Whether it moves nothing and failed nothing: only the claim (and changed values)."""
+        return self.error is None and not any(seen.writes for seen in self.observed)
 
 
 def _event(
     session: Session,
     instance_id: uuid.UUID,
     rule_id: uuid.UUID,
-    move: Transition,
+    move: AlertTransition,
     at: datetime,
     value: float | None,
+    settled_at: datetime | None = None,
 ) -> AlertEventRow:
+    """The event row of ``move`` (``settled_at``: its notice goes nowhere, settled as made)."""
+    notice = move.notice.value if move.notice else None
     row = AlertEventRow(
         id=uuid.uuid4(),
         instance_id=instance_id,
@@ -81,7 +115,8 @@ def _event(
         actor=move.actor.value,
         at=at,
         value=value,
-        notice=move.notice.value if move.notice else None,
+        notice=notice,
+        notified_at=settled_at if notice else None,
         created_at=utcnow(),
     )
     session.add(row)
@@ -111,9 +146,10 @@ def _move(
     session: Session,
     instance_id: uuid.UUID,
     rule_id: uuid.UUID,
-    move: Transition,
+    move: AlertTransition,
     at: datetime,
     value: float | None,
+    settled_at: datetime | None = None,
 ) -> AlertEventRow:
     """Apply ``move`` to the instance (its ``since`` becomes ``at``) and write its event."""
     assert move.source is not None
@@ -127,86 +163,125 @@ def _move(
     )
     if done.rowcount != 1:  # type: ignore[attr-defined]
         raise StaleInstance(f"alert instance {instance_id} is no longer {move.source}")
-    return _event(session, instance_id, rule_id, move, at, value)
+    return _event(session, instance_id, rule_id, move, at, value, settled_at)
 
 
-def _create(
-    session: Session, rule_id: uuid.UUID, labels: dict[str, str], at: datetime, value: float | None
-) -> AlertEventRow:
-    """A new instance, inactive since ``at``, and its ``create`` event."""
-    instance = AlertInstance(
-        id=uuid.uuid4(),
-        rule_id=rule_id,
-        fingerprint=fingerprint(labels),
-        labels=labels,
-        state=AlertState.INACTIVE.value,
-        since=at,
-        created_at=utcnow(),
-    )
-    session.add(instance)
-    session.flush()
-    created = transition(None, AlertState.INACTIVE, AlertEvent.CREATE)
-    return _event(session, instance.id, rule_id, created, at, value)
-
-
-def _claim(
-    session: Session, rule_id: uuid.UUID, generation: int, slot_at: datetime, error: str | None
-) -> bool:
-    newer = or_(AlertRule.last_slot_at.is_(None), AlertRule.last_slot_at < slot_at)
-    done = session.execute(
-        update(AlertRule)
-        .where(AlertRule.id == rule_id, AlertRule.generation == generation, newer)
-        .values(
-            last_slot_at=slot_at,
-            last_evaluated_at=utcnow(),
-            last_error=error[:ERROR_LIMIT] if error else None,
+def _claim(session: Session, works: Sequence[SlotWork], at: datetime) -> set[uuid.UUID]:
+    """Claim each work's slot: ``last_slot_at`` older than the slot and ``generation`` as read,
+    one statement per (slot time, generation, error); the rules claimed."""
+    groups: dict[tuple[datetime, int, str | None], list[uuid.UUID]] = defaultdict(list)
+    for work in works:
+        groups[(work.slot_at, work.generation, work.error)].append(work.rule_id)
+    claimed: set[uuid.UUID] = set()
+    for (slot_at, generation, error), ids in groups.items():
+        newer = or_(AlertRule.last_slot_at.is_(None), AlertRule.last_slot_at < slot_at)
+        done = session.execute(
+            update(AlertRule)
+            .where(AlertRule.id.in_(ids), AlertRule.generation == generation, newer)
+            .values(
+                last_slot_at=slot_at,
+                last_evaluated_at=at,
+                last_error=error[:ERROR_LIMIT] if error else None,
+            )
+            .returning(AlertRule.id)
+            .execution_options(synchronize_session=False)
         )
-        .execution_options(synchronize_session=False)
-    )
-    return bool(done.rowcount == 1)  # type: ignore[attr-defined]
+        claimed |= set(done.scalars())
+    return claimed
 
 
-def apply_slot(
-    rule_id: uuid.UUID,
-    generation: int,
-    slot_at: datetime,
-    observed: Sequence[Observed],
-    error: str | None,
-) -> list[uuid.UUID] | None:
-    """Claim slot ``slot_at`` of the rule (as of ``generation``) and apply what was observed,
-    all in one transaction; the ids of the events that owe a notice, or ``None`` when the
-    slot was taken (evaluated already, or the rule was edited since it was read)."""
-    made: list[AlertEventRow] = []
-    try:
-        with session_scope() as session:
-            if not _claim(session, rule_id, generation, slot_at, error):
-                return None
-            evaluated = utcnow()
-            for seen in observed:
-                instance_id = seen.instance_id
-                if instance_id is None:
-                    created = _create(session, rule_id, seen.labels, slot_at, seen.value)
-                    made.append(created)
-                    instance_id = created.instance_id
-                if seen.move is not None:
-                    made.append(
-                        _move(session, instance_id, rule_id, seen.move, slot_at, seen.value)
-                    )
+def _values(seen: Observed, at: datetime) -> dict[str, Any]:
+    return {
+        "last_value": seen.value,
+        "last_evaluated_at": at,
+        "last_error": seen.error[:ERROR_LIMIT] if seen.error else None,
+    }
+
+
+def _apply(
+    session: Session, works: Sequence[SlotWork], at: datetime
+) -> tuple[set[uuid.UUID], list[AlertEventRow]]:
+    """Claim the works' slots and apply what each claimed one observed: new instances (one
+    insert for all) and their ``create`` events, the values that changed, then the moves."""
+    claimed = _claim(session, works, at)
+    mine = [work for work in works if work.rule_id in claimed]
+    fresh: dict[tuple[uuid.UUID, str], uuid.UUID] = {}
+    rows = []
+    for work in mine:
+        for seen in work.observed:
+            if seen.instance_id is None:
+                key = fingerprint(seen.labels)
+                fresh[(work.rule_id, key)] = instance_id = uuid.uuid4()
+                rows.append({
+                    "id": instance_id, "rule_id": work.rule_id, "fingerprint": key,
+                    "labels": seen.labels, "state": AlertState.INACTIVE.value,
+                    "since": work.slot_at, "created_at": at, **_values(seen, at),
+                })  # fmt: skip
+            elif seen.changed:
                 session.execute(
                     update(AlertInstance)
-                    .where(AlertInstance.id == instance_id)
-                    .values(
-                        last_value=seen.value,
-                        last_evaluated_at=evaluated,
-                        last_error=seen.error[:ERROR_LIMIT] if seen.error else None,
-                    )
+                    .where(AlertInstance.id == seen.instance_id)
+                    .values(**_values(seen, at))
                 )
+    if rows:
+        session.execute(insert(AlertInstance), rows)
+    created = transition(None, AlertState.INACTIVE, AlertEvent.CREATE)
+    made: list[AlertEventRow] = []
+    for work in mine:
+        settled = at if work.silent else None
+        for seen in work.observed:
+            instance_id = seen.instance_id or fresh[(work.rule_id, fingerprint(seen.labels))]
+            if seen.instance_id is None:
+                made.append(_event(session, instance_id, work.rule_id, created, work.slot_at,
+                                   seen.value, settled))  # fmt: skip
+            if seen.move is not None:
+                made.append(_move(session, instance_id, work.rule_id, seen.move, work.slot_at,
+                                  seen.value, settled))  # fmt: skip
+    return claimed, made
+
+
+def _owed(made: Sequence[AlertEventRow]) -> list[uuid.UUID]:
+    return [row.id for row in made if row.notice is not None and row.notified_at is None]
+
+
+def apply_slots(works: Sequence[SlotWork]) -> tuple[set[uuid.UUID], list[uuid.UUID]]:
+    """Claim and apply each rule's slot (see the module's docstring); the ids of the rules
+    whose slot this call applied, and of the events that owe a notice."""
+    quiet = [work for work in works if work.quiet]
+    busy = [work for work in works if not work.quiet]
+    with session_scope() as session:
+        applied, _ = _apply(session, quiet, utcnow())
+    try:
+        with session_scope() as session:
+            claimed, made = _apply(session, busy, utcnow())
     except (StaleInstance, IntegrityError):
-        # Another evaluator moved an instance (or made one) after this one read them: it
-        # applied a slot in between, so this reading is stale; the next tick reads again.
+        # One of them read its instances before another evaluator moved them: apply each
+        # alone, so only the stale ones are left for the next tick.
+        claimed, owed = set(), []
+        for work in busy:
+            mine = apply_slot(work)
+            if mine is not None:
+                claimed.add(work.rule_id)
+                owed.extend(mine)
+        return applied | claimed, owed
+    log_events(made)
+    return applied | claimed, _owed(made)
+
+
+def apply_slot(work: SlotWork) -> list[uuid.UUID] | None:
+    """Claim one rule's slot (as of its ``generation``) and apply what was observed, all in
+    one transaction; the ids of the events that owe a notice, or ``None`` when the slot was
+    taken (evaluated already, the rule edited since it was read, or an instance moved by
+    another evaluator since)."""
+    try:
+        with session_scope() as session:
+            claimed, made = _apply(session, [work], utcnow())
+    except (StaleInstance, IntegrityError):
+        return None
+    if not claimed:
         return None
     log_events(made)
-    return [row.id for row in made if row.notice is not None]
+    return _owed(made)
 
 
 def reset_rule(session: Session, rule_id: uuid.UUID, at: datetime) -> list[AlertEventRow]:
@@ -227,7 +302,8 @@ def reset_rule(session: Session, rule_id: uuid.UUID, at: datetime) -> list[Alert
 
 @dataclass(frozen=True)
 class InstanceRecord:
-    """An instance as read, with its rule's name."""
+    """An instance as read, with its rule's name; ``last_evaluated_at`` is its rule's (a slot
+    that changes nothing of an instance writes nothing to it)."""
 
     id: uuid.UUID
     rule_id: uuid.UUID
@@ -242,12 +318,14 @@ class InstanceRecord:
     created_at: datetime
 
 
-def _names(rule_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+def _rules(rule_ids: set[uuid.UUID]) -> dict[uuid.UUID, tuple[str, datetime | None]]:
     if not rule_ids:
         return {}
     with session_scope() as session:
-        query = select(AlertRule.id, AlertRule.name).where(AlertRule.id.in_(rule_ids))
-        return {key: value for key, value in session.execute(query)}
+        query = select(AlertRule.id, AlertRule.name, AlertRule.last_evaluated_at).where(
+            AlertRule.id.in_(rule_ids)
+        )
+        return {key: (name, at) for key, name, at in session.execute(query)}
 
 
 def list_instances(
@@ -269,18 +347,18 @@ def list_instances(
 
 
 def _records(rows: Sequence[AlertInstance]) -> list[InstanceRecord]:
-    names = _names({row.rule_id for row in rows})
+    rules = _rules({row.rule_id for row in rows})
     return [
         InstanceRecord(
             row.id,
             row.rule_id,
-            names.get(row.rule_id, "?"),
+            rules.get(row.rule_id, ("?", None))[0],
             dict(row.labels),
             row.state,
             row.since,
             row.fired_at,
             row.last_value,
-            row.last_evaluated_at,
+            rules.get(row.rule_id, ("?", row.last_evaluated_at))[1] or row.last_evaluated_at,
             row.last_error,
             row.created_at,
         )
@@ -329,9 +407,13 @@ def unsent(limit: int, rule_id: uuid.UUID | None = None) -> list[uuid.UUID]:
 
 
 def settle_notice(
-    event_id: uuid.UUID, notification_id: uuid.UUID | None, error: str | None
+    event_id: uuid.UUID,
+    notification_id: uuid.UUID | None,
+    error: str | None,
+    routes: Sequence[str] | None = None,
 ) -> None:
-    """Mark the event's notice sent (as ``notification_id``), or given up with ``error``."""
+    """Mark the event's notice sent (as ``notification_id``), given up with ``error``, or
+    taken by the groups of ``routes``."""
     with session_scope() as session:
         session.execute(
             update(AlertEventRow)
@@ -340,5 +422,6 @@ def settle_notice(
                 notified_at=utcnow(),
                 notification_id=notification_id,
                 notice_error=error[:ERROR_LIMIT] if error else None,
+                routes=list(routes) if routes else None,
             )
         )

@@ -10,7 +10,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from tasks.alerts import instances
+from tasks.alerts import instances, routing
 from tasks.alerts.received import annotations_for
 from tasks.alerts.rules import notice_data, spec_of
 from tasks.alerts.sources import SourceKind
@@ -21,6 +21,7 @@ from tasks.notifications.rendering import Rendered, Sources, render
 from workers.errors import IdempotencyConflict, TaskyardError
 from workers.store.engine import session_scope
 from workers.store.models import AlertEventRow, AlertInstance, AlertRule
+from workers.store.types import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +86,18 @@ def message(owed: Owed) -> Rendered:
     return Rendered(subject=f"[{notice}] {summary}"[:998], text=text, html=None)
 
 
-def send_one(event_id: uuid.UUID) -> bool:
+def send_one(event_id: uuid.UUID, conf: routing.Config | None = None) -> bool:
     """Send the notice event ``event_id`` owes and mark it; whether it is settled now (sent,
-    or given up: a channel removed since). A store or broker outage leaves it for later."""
+    taken by the groups of the routes its alert ends at, or given up: a channel removed
+    since). A store or broker outage leaves it for later."""
     owed = _load(event_id)
     if owed is None:
+        return True
+    conf = conf or routing.config(utcnow())
+    labels = routing.alert_labels(owed.rule.name, owed.rule.severity, owed.instance.labels)
+    routes = routing.routed(labels, conf)
+    if routes:
+        instances.settle_notice(event_id, None, None, routes)
         return True
     channels = tuple(owed.rule.channels)
     if not channels:
@@ -135,8 +143,9 @@ def send_one(event_id: uuid.UUID) -> bool:
 def flush(rule_id: uuid.UUID | None = None, limit: int = BATCH) -> int:
     """Send the notices owed (of one rule), oldest first; how many were settled."""
     settled = 0
+    conf = routing.config(utcnow())
     for event_id in instances.unsent(limit, rule_id):
-        if not send_one(event_id):
+        if not send_one(event_id, conf):
             break  # an outage: the next tick tries again
         settled += 1
     return settled

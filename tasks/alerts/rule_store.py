@@ -12,7 +12,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import fields, replace
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -21,7 +20,7 @@ from tasks.alerts import instances, notices
 from tasks.alerts.errors import AlertRuleConflict, AlertRuleNotFound
 from tasks.alerts.rules import RESETTING, RuleSpec, check_rule, spec_of
 from workers.store.engine import session_scope
-from workers.store.lookup import add_named, get_or_raise, named_or_raise, newest_page, row_or_raise
+from workers.store.lookup import NamedRows, name_taken
 from workers.store.models import AlertRule
 from workers.store.types import utcnow
 
@@ -29,42 +28,36 @@ from workers.store.types import utcnow
 EDITABLE = frozenset(f.name for f in fields(RuleSpec)) - {"name"}
 
 
-def _taken(name: str) -> AlertRuleConflict:
-    return AlertRuleConflict(f"an alert rule named {name!r} exists already", {"name": name})
+RULES = NamedRows(
+    AlertRule,
+    AlertRuleNotFound,
+    "alert rule",
+    name_taken(AlertRuleConflict, "an alert rule"),
+    EDITABLE,
+)
+#: A page of rules, newest first; one by id; one by name (:class:`AlertRuleNotFound`).
+list_rules, get_rule, find_rule = RULES.page, RULES.get, RULES.find
 
 
 def create_rule(spec: RuleSpec) -> AlertRule:
     """Store a new rule (checked); :class:`InvalidAlertRule` when it does not validate,
     :class:`AlertRuleConflict` when the name is taken."""
     checked = check_rule(spec)
-    return add_named(AlertRule(**checked.columns()), AlertRule.name, _taken)
+    return RULES.add(AlertRule(**checked.columns()))
 
 
-def list_rules(before: tuple[datetime, uuid.UUID] | None, limit: int) -> list[AlertRule]:
-    """Up to ``limit`` rules created before the position ``before``, newest first."""
-    return newest_page(select(AlertRule), AlertRule.created_at, AlertRule.id, before, limit)
-
-
-def get_rule(rule_id: uuid.UUID) -> AlertRule:
-    """The rule with ``rule_id``, or :class:`AlertRuleNotFound`."""
-    return get_or_raise(AlertRule, rule_id, AlertRuleNotFound, "alert rule")
-
-
-def find_rule(name: str) -> AlertRule:
-    """The rule called ``name``, or :class:`AlertRuleNotFound`."""
-    return named_or_raise(AlertRule, AlertRule.name, name, AlertRuleNotFound, "alert rule")
+def named(names: list[str]) -> list[AlertRule]:
+    """The rules with these names (those that exist)."""
+    with session_scope() as session:
+        return list(session.scalars(select(AlertRule).where(AlertRule.name.in_(names))))
 
 
 def update_rule(rule_id: uuid.UUID, changes: Mapping[str, Any]) -> AlertRule:
     """Apply ``changes`` (fields of :data:`EDITABLE`), checked as a whole before anything is
     written; an edit in :data:`~tasks.alerts.rules.RESETTING` resets the rule's instances."""
-    unknown = set(changes) - EDITABLE
-    if unknown:
-        raise ValueError(f"not editable: {sorted(unknown)}")
+    RULES.check_editable(changes)
     with session_scope() as session:
-        record = row_or_raise(
-            session, AlertRule, rule_id, AlertRuleNotFound, "alert rule", lock=True
-        )
+        record = RULES.row(session, rule_id, lock=True)
         before = spec_of(record)
         after = check_rule(replace(before, **changes), before)
         resets = any(getattr(before, name) != getattr(after, name) for name in RESETTING)
@@ -89,13 +82,11 @@ def delete_rule(rule_id: uuid.UUID) -> None:
     """Remove a rule with its instances and history; the alerts that had fired are RESOLVED
     first (their notifications are recorded before the rule goes)."""
     with session_scope() as session:
-        record = row_or_raise(
-            session, AlertRule, rule_id, AlertRuleNotFound, "alert rule", lock=True
-        )
+        record = RULES.row(session, rule_id, lock=True)
         record.generation += 1
         made = instances.reset_rule(session, record.id, utcnow())
     instances.log_events(made)
     notices.flush(rule_id)
     with session_scope() as session:
-        record = row_or_raise(session, AlertRule, rule_id, AlertRuleNotFound, "alert rule")
+        record = RULES.row(session, rule_id)
         session.delete(record)

@@ -6,7 +6,6 @@ interval, the no-data and error policies, and channels that exist."""
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -15,7 +14,8 @@ from sqlalchemy import select
 
 from tasks.alerts import TICK_S
 from tasks.alerts.decision import Condition, Op, Policy
-from tasks.alerts.errors import invalid
+from tasks.alerts.errors import InvalidAlertRule, invalid
+from tasks.alerts.matchers import LABEL_NAME
 from tasks.alerts.sources import SourceKind, check_spec
 from tasks.notifications.errors import RenderError
 from tasks.notifications.rendering import Sources, render
@@ -31,7 +31,6 @@ MAX_LABEL_VALUE = 200
 MAX_CHANNELS = 20
 MAX_SUMMARY = 2_000
 MAX_DESCRIPTION = 10_000
-LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
 ANNOTATIONS = ("summary", "description")
 DEFAULT_ANNOTATIONS = {
     "summary": "{{ rule }}: {{ value }} {{ op }} {{ threshold }}",
@@ -224,19 +223,23 @@ def _annotations(spec: RuleSpec) -> dict[str, str]:
     return checked
 
 
-def _channels(names: Any) -> tuple[str, ...]:
+def check_channels(names: Any, kind: type[InvalidAlertRule] = InvalidAlertRule) -> tuple[str, ...]:
+    """Channel names that exist (at most :data:`MAX_CHANNELS`), else ``kind`` naming
+    ``channels``."""
     if not isinstance(names, list | tuple) or len(names) > MAX_CHANNELS:
-        raise invalid("channels", f"name at most {MAX_CHANNELS} channels")
+        raise invalid("channels", f"name at most {MAX_CHANNELS} channels", kind)
     for name in names:
         if not isinstance(name, str) or not is_name(name):
-            raise invalid("channels", f"{str(name)[:50]!r} is not a channel name; {NAME_RULE}")
+            message = f"{str(name)[:50]!r} is not a channel name; {NAME_RULE}"
+            raise invalid("channels", message, kind)
     wanted = tuple(dict.fromkeys(names))
     if wanted:
         with session_scope() as session:
             known = set(session.scalars(select(Channel.name).where(Channel.name.in_(wanted))))
         missing = [name for name in wanted if name not in known]
         if missing:
-            raise invalid("channels", f"no channel named {missing[0]!r}; `taskyard channels list`")
+            message = f"no channel named {missing[0]!r}; `taskyard channels list`"
+            raise invalid("channels", message, kind)
     return wanted
 
 
@@ -267,7 +270,7 @@ def check_rule(spec: RuleSpec, saved: RuleSpec | None = None) -> RuleSpec:
         interval_s=_seconds("interval_s", spec.interval_s, TICK_S, MAX_INTERVAL_S),
         no_data=_choice(Policy, "no_data", spec.no_data),
         on_error=_choice(Policy, "on_error", spec.on_error),
-        channels=_channels(spec.channels),
+        channels=check_channels(spec.channels),
     )
     if checked.interval_s % TICK_S:
         raise invalid("interval_s", f"must be a multiple of {TICK_S} (the evaluator's tick)")

@@ -3,18 +3,20 @@
 Each source kind has a strict model of its ``spec`` (checked when the rule is saved, the
 field named as ``spec.<name>``) and a reader that returns rows of labels and a value at a
 slot. Values never become labels. What the store answers is read as of the slot's time
-(windows end at the slot); a queue's depth is what the broker holds when it is asked.
-A PromQL query (``promql.py``) is asked at the slot's time; the alerts received through the
-Alertmanager door (``received.py``) are those active at the slot.
+(windows end at the slot); a queue's depth, and the workers that answer a ping, are what
+the broker and the workers say when they are asked. A PromQL query (``promql.py``) is asked
+at the slot's time; the alerts received through the Alertmanager door (``received.py``) are
+those active at the slot.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import ColumnElement, func, select
@@ -22,8 +24,11 @@ from sqlalchemy import ColumnElement, func, select
 from tasks.alerts import promql, received
 from tasks.alerts.errors import EvaluationFailed, invalid
 from tasks.alerts.sql import check_query, run_query
+from tasks.jobs.canary import measure
+from workers.app import app
 from workers.queue_depth import queue_depths
 from workers.queues import QueueName
+from workers.signals import worker_profile
 from workers.storable import Unstorable, check_document
 from workers.store.engine import session_scope
 from workers.store.models import Channel, Delivery, Job, JobStatus
@@ -31,6 +36,10 @@ from workers.store.models import Channel, Delivery, Job, JobStatus
 #: Rows of one reading: each a set of labels and the value for them.
 Rows = list[tuple[dict[str, str], float]]
 DAY_S = 86_400
+#: How long a ``workers_alive`` reading waits for the workers' replies to its ping.
+PING_S = 1.0
+#: The most finished jobs a ``job_duration_p95`` reading looks at (the newest).
+MAX_DURATIONS = 100_000
 
 
 class SourceKind(StrEnum):
@@ -41,6 +50,9 @@ class SourceKind(StrEnum):
     FAILURE_RATIO = "failure_ratio"
     DEAD_JOBS = "dead_jobs"
     DELIVERIES_FAILING = "deliveries_failing"
+    WORKERS_ALIVE = "workers_alive"
+    CANARY_LATENCY = "canary_latency"
+    JOB_DURATION_P95 = "job_duration_p95"
     SQL = "sql"
     PROMQL = "promql"
     ALERTMANAGER = "alertmanager"
@@ -85,6 +97,35 @@ class DeliverySpec(Spec):
     channel: str | None = Field(default=None, min_length=1, max_length=200)
 
 
+class WorkersSpec(Spec):
+    """``workers_alive``: the worker nodes that answer a ping, one row per profile (the node
+    name before ``@``): each of ``profiles`` (0 when none answers) and any other that answers."""
+
+    profiles: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=50, description="The profiles expected to answer."
+    )
+
+
+class CanarySpec(Spec):
+    """``canary_latency``: seconds from enqueue to finish of a queue's newest finished canary
+    (``maintenance.canary``), or how long its oldest unfinished one has waited when that is
+    longer; one row per queue (or for ``queue`` alone), none when no canary ran in the hour."""
+
+    queue: QueueName | None = Field(
+        default=None, strict=False, description="One queue (default: each)."
+    )
+
+
+class DurationSpec(Spec):
+    """``job_duration_p95``: the 95th percentile of seconds from start to finish of the jobs
+    that finished in the window, one row per job type (or for ``job_type`` alone) with at
+    least ``min_finished``."""
+
+    window_s: int = Field(default=900, ge=60, le=DAY_S)
+    job_type: str | None = Field(default=None, min_length=1, max_length=200)
+    min_finished: int = Field(default=1, ge=1, le=1_000_000)
+
+
 class SqlSpec(Spec):
     """``sql``: one read-only SELECT returning a ``value`` column; the other columns are the
     labels. ``:slot_at`` binds the slot's time."""
@@ -98,6 +139,9 @@ SPECS: dict[SourceKind, type[BaseModel]] = {
     SourceKind.FAILURE_RATIO: FailureSpec,
     SourceKind.DEAD_JOBS: DeadSpec,
     SourceKind.DELIVERIES_FAILING: DeliverySpec,
+    SourceKind.WORKERS_ALIVE: WorkersSpec,
+    SourceKind.CANARY_LATENCY: CanarySpec,
+    SourceKind.JOB_DURATION_P95: DurationSpec,
     SourceKind.SQL: SqlSpec,
     SourceKind.PROMQL: promql.PromqlSpec,
     SourceKind.ALERTMANAGER: received.AlertmanagerSpec,
@@ -128,7 +172,7 @@ def check_spec(
     return checked
 
 
-def _queues(spec: QueueSpec) -> list[str]:
+def _queues(spec: QueueSpec | CanarySpec) -> list[str]:
     return [spec.queue.value] if spec.queue else [queue.value for queue in QueueName]
 
 
@@ -208,6 +252,52 @@ def _deliveries_failing(spec: DeliverySpec, slot_at: datetime) -> Rows:
     return [({"channel": name}, float(failing.get(name, 0))) for name in sorted(names)]
 
 
+def _workers_alive(spec: WorkersSpec, slot_at: datetime) -> Rows:
+    replies = app.control.ping(timeout=PING_S) or []
+    alive = Counter(worker_profile(node) for reply in replies for node in reply)
+    profiles = sorted(set(spec.profiles) | set(alive))
+    return [({"profile": profile}, float(alive[profile])) for profile in profiles]
+
+
+def _canary_latency(spec: CanarySpec, slot_at: datetime) -> Rows:
+    rows = []
+    for queue in _queues(spec):
+        seen = measure(queue, slot_at)
+        latency = seen.get(f"{queue}_latency_ms")
+        waited = seen.get(f"{queue}_oldest_waiting_s")
+        if latency is None and waited is None:
+            continue
+        value = max(latency / 1000 if latency is not None else 0.0, waited or 0.0)
+        rows.append(({"queue": queue}, value))
+    return rows
+
+
+def p95(values: list[float]) -> float:
+    """The 95th percentile of ``values`` (nearest rank; ``values`` sorted, not empty)."""
+    return values[max(math.ceil(0.95 * len(values)) - 1, 0)]
+
+
+def _job_duration_p95(spec: DurationSpec, slot_at: datetime) -> Rows:
+    query = (
+        select(Job.type, Job.started_at, Job.finished_at)
+        .where(Job.started_at.is_not(None), _window(Job.finished_at, slot_at, spec.window_s))
+        .order_by(Job.finished_at.desc())
+        .limit(MAX_DURATIONS)
+    )
+    if spec.job_type is not None:
+        query = query.where(Job.type == spec.job_type)
+    durations: dict[str, list[float]] = defaultdict(list)
+    with session_scope() as session:
+        for job_type, started, finished in session.execute(query):
+            if started is not None and finished is not None:
+                durations[job_type].append(max((finished - started).total_seconds(), 0.0))
+    return [
+        ({"job_type": job_type}, p95(sorted(seconds)))
+        for job_type, seconds in sorted(durations.items())
+        if len(seconds) >= spec.min_finished
+    ]
+
+
 def _sql(spec: SqlSpec, slot_at: datetime) -> Rows:
     return run_query(spec.query, slot_at)
 
@@ -218,6 +308,9 @@ _READERS: dict[SourceKind, Callable[[Any, datetime], Rows]] = {
     SourceKind.FAILURE_RATIO: _failure_ratio,
     SourceKind.DEAD_JOBS: _dead_jobs,
     SourceKind.DELIVERIES_FAILING: _deliveries_failing,
+    SourceKind.WORKERS_ALIVE: _workers_alive,
+    SourceKind.CANARY_LATENCY: _canary_latency,
+    SourceKind.JOB_DURATION_P95: _job_duration_p95,
     SourceKind.SQL: _sql,
     SourceKind.PROMQL: promql.read,
     SourceKind.ALERTMANAGER: received.read,

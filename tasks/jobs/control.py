@@ -4,7 +4,7 @@ and sealing sensitive payloads under a new data key."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -50,8 +50,9 @@ def cancel_job(job_id: uuid.UUID) -> CancelOutcome:
     return outcome
 
 
-def replay_job(job_id: uuid.UUID) -> JobRecord:
-    """Enqueue a dead, failed or cancelled job again as a new job linked to the original."""
+def replay_job(job_id: uuid.UUID, scopes: Sequence[str] | None = None) -> JobRecord:
+    """Enqueue a dead, failed or cancelled job again as a new job linked to the original;
+    ``scopes`` (an API key's) must allow its type, queue and priority."""
     original = jobs.get_job(job_id)
     if original.status not in REPLAYABLE_STATUSES:
         raise JobStateConflict(f"job {job_id} {JobStatus(original.status).in_words}; only "
@@ -60,8 +61,8 @@ def replay_job(job_id: uuid.UUID) -> JobRecord:
     if original.type in CATALOG and CATALOG.get(original.type).sensitive:
         payload = opened_payload(CATALOG.get(original.type), payload)  # sealed again anew
     request = JobRequest(original.type, payload, original.queue, original.priority)
-    replay = submit(request, api_key_id=original.api_key_id,
-                    correlation_id=original.correlation_id, replay_of=original.id).job  # fmt: skip
+    replay = submit(request, api_key_id=original.api_key_id, correlation_id=original.correlation_id,
+                    replay_of=original.id, scopes=scopes).job  # fmt: skip
     control.mark_replayed(original.id, replay.id)
     return replay
 
@@ -78,8 +79,10 @@ def replay_dead_letters(
     filters: JobFilter,
     limit: int | None = None,
     on_progress: Callable[[int], None] | None = None,
+    scopes: Sequence[str] | None = None,
 ) -> ReplayReport:
-    """Replay dead letters matching ``filters`` (at most ``limit`` tried), oldest first.
+    """Replay dead letters matching ``filters`` (at most ``limit`` tried), oldest first, each
+    as :func:`replay_job` with ``scopes``.
 
     A dead letter that cannot be replayed (its type is gone, its payload no longer valid) is
     reported and skipped; an outage of the broker or the store stops the whole run.
@@ -97,7 +100,7 @@ def replay_dead_letters(
         for job_id in batch[:want]:
             tried += 1
             try:
-                report.replayed.append(replay_job(job_id))
+                report.replayed.append(replay_job(job_id, scopes))
             except (BrokerUnavailable, StoreUnavailable):
                 raise
             except TaskyardError as error:

@@ -18,12 +18,13 @@ from typing import Any, TypedDict, Unpack
 from pydantic import ValidationError
 
 from tasks.jobs.catalog import CATALOG
-from workers.errors import InvalidJob, TaskyardError
+from workers.errors import InvalidJob, MissingScope, TaskyardError
 from workers.jobtypes import JobType
 from workers.messages import Message
 from workers.priorities import check_priority
 from workers.publisher import publish
 from workers.queues import QueueName
+from workers.scopes import JOBS_WRITE, may_write, missing_for_job, write_scope_for
 from workers.sensitive import sealed_args_repr, sealed_payload
 from workers.settings import get_settings
 from workers.storable import Unstorable, check_document, check_text
@@ -198,12 +199,17 @@ def prepare(
     api_key_id: uuid.UUID | None = None,
     correlation_id: str | None = None,
     replay_of: uuid.UUID | None = None,
+    scopes: Sequence[str] | None = None,
     internal: bool = False,
 ) -> Prepared:
     """Validate ``request`` and build its record (no I/O); :class:`InvalidJob` when it is bad.
     An internal job type (see :attr:`JobType.internal`) only with ``internal``: Taskyard's
-    own producers (deliveries) say so, every caller's path refuses it."""
+    own producers (deliveries) say so, every caller's path refuses it. ``scopes`` are the
+    calling API key's (``None``: no key, as for the CLI and beat): :class:`MissingScope` when
+    they do not allow the type, or the queue and priority the job resolves to."""
     _check_storable(request, correlation_id)
+    if scopes is not None and not may_write(scopes, request.type):
+        raise MissingScope(write_scope_for(request.type), JOBS_WRITE)
     job_type = CATALOG.get(request.type) if internal else CATALOG.public(request.type)
     payload = _payload(job_type, request.payload)
     priority = job_type.priority if request.priority is None else request.priority
@@ -211,13 +217,17 @@ def prepare(
         check_priority(priority)
     except ValueError as error:
         raise InvalidJob(str(error)) from None
+    queue = _queue(job_type, request.queue).value
+    missing = None if scopes is None else missing_for_job(scopes, queue, priority)
+    if missing is not None:
+        raise MissingScope(missing)
     concurrency_key = None
     if job_type.concurrency is not None:
         concurrency_key = str(payload.get(job_type.concurrency.key_field, ""))[:200] or None
     new = jobs.NewJob(
         id=uuid.uuid4(),
         type=job_type.name,
-        queue=_queue(job_type, request.queue).value,
+        queue=queue,
         priority=priority,
         payload=payload,
         correlation_id=correlation_id,
@@ -309,6 +319,7 @@ class Origin(TypedDict, total=False):
     api_key_id: uuid.UUID | None
     correlation_id: str | None
     replay_of: uuid.UUID | None
+    scopes: Sequence[str] | None
 
 
 def submit(request: JobRequest, **origin: Unpack[Origin]) -> Submission:

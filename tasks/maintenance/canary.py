@@ -2,63 +2,26 @@
 
 Each run measures the canaries of earlier runs (``created_at`` to ``finished_at`` of the
 newest one that finished, per queue, and how many are still waiting), then enqueues a new one
-per queue at priority 9 through the producer, marked with correlation id ``canary:<queue>``.
+per queue at priority 9 through the producer, marked with correlation id ``canary:<queue>``
+(the mark and the measurement are in ``tasks/jobs/canary.py``).
 It never waits for its own jobs: the next run measures them.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import func, select
-
+from tasks.jobs.canary import correlation_id, measure
 from tasks.jobs.catalog import DIAG_NOOP
 from tasks.jobs.producer import JobRequest, enqueue
 from tasks.maintenance.runs import RunResult, maintenance_task, run_maintenance
 from workers.priorities import MAX_PRIORITY
 from workers.queues import QUEUE_ORDER
-from workers.store.engine import session_scope
-from workers.store.models import Job, JobStatus
 from workers.store.types import utcnow
 
 NAME = "canary"
 LOCK_TTL_S = 60
 TIME_LIMIT_S = 60
-#: Canaries older than this are not looked at (it also bounds the index scan).
-LOOKBACK = timedelta(hours=1)
-
-
-def correlation_id(queue: str) -> str:
-    """The mark on ``queue``'s canary jobs."""
-    return f"canary:{queue}"
-
-
-def measure(queue: str, now: datetime) -> dict[str, Any]:
-    """Latency of ``queue``'s newest finished canary, and its canaries still unfinished."""
-    mine = (
-        (Job.type == DIAG_NOOP.name)
-        & (Job.correlation_id == correlation_id(queue))
-        & (Job.created_at >= now - LOOKBACK)
-    )
-    with session_scope() as session:
-        last = session.execute(
-            select(Job.created_at, Job.finished_at)
-            .where(mine, Job.status == JobStatus.SUCCEEDED.value, Job.finished_at.is_not(None))
-            .order_by(Job.created_at.desc())
-            .limit(1)
-        ).first()
-        waiting, oldest = session.execute(
-            select(func.count(), func.min(Job.created_at)).where(mine, Job.finished_at.is_(None))
-        ).one()
-    figures: dict[str, Any] = {f"{queue}_waiting": int(waiting)}
-    if oldest is not None:
-        figures[f"{queue}_oldest_waiting_s"] = round((now - oldest).total_seconds(), 3)
-    if last is not None:
-        created, finished = cast(tuple[datetime, datetime], tuple(last))
-        figures[f"{queue}_latency_ms"] = round((finished - created).total_seconds() * 1000, 1)
-        figures[f"{queue}_measured_age_s"] = round((now - finished).total_seconds(), 3)
-    return figures
 
 
 def send_canaries(figures: dict[str, Any]) -> None:

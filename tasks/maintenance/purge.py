@@ -1,9 +1,10 @@
 """``maintenance.purge``: delete records past their retention, in short batches.
 
 Finished jobs by status (``TASKYARD_RETENTION_<STATUS>_DAYS``, counted from ``finished_at``),
-schedule fires and maintenance runs past theirs, idempotency and unique keys past
-``expires_at``, and finished deliveries past ``TASKYARD_RETENTION_DELIVERIES_DAYS`` (with the
-notifications left without one), through :func:`tasks.notifications.deliveries.purge`.
+schedule fires, maintenance runs and alert events past theirs (an event whose notice is still
+owed stays), idempotency and unique keys past ``expires_at``, and finished deliveries past
+``TASKYARD_RETENTION_DELIVERIES_DAYS`` (with the notifications left without one),
+through :func:`tasks.notifications.deliveries.purge`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tasks.notifications import deliveries
 from workers.settings import Settings, get_settings
 from workers.store.engine import session_scope
 from workers.store.models import (
+    AlertEventRow,
     Base,
     IdempotencyKey,
     Job,
@@ -67,12 +69,16 @@ def expired(settings: Settings, now: datetime) -> list[Expired]:
     day = timedelta(days=1)
     fires_cutoff = now - settings.retention_fires_days * day
     runs_cutoff = now - settings.retention_maintenance_runs_days * day
+    events_cutoff = now - settings.retention_alert_events_days * day
+    settled = AlertEventRow.notice.is_(None) | AlertEventRow.notified_at.is_not(None)
     return [
         *targets,
         Expired("schedule_fires", ScheduleFire, (ScheduleFire.id,),
                 ScheduleFire.fired_at < fires_cutoff),
         Expired("maintenance_runs", MaintenanceRun, (MaintenanceRun.id,),
                 MaintenanceRun.started_at < runs_cutoff),
+        Expired("alert_events", AlertEventRow, (AlertEventRow.id,),
+                (AlertEventRow.created_at < events_cutoff) & settled),
         Expired("idempotency_keys", IdempotencyKey, (IdempotencyKey.scope, IdempotencyKey.key),
                 IdempotencyKey.expires_at < now),
         Expired("unique_jobs", UniqueJob, (UniqueJob.type, UniqueJob.unique_key),

@@ -24,4 +24,7 @@ NOTIFY_DELIVER = JobType(
     time_limit_s=120,
     soft_time_limit_s=100,
     internal="send notifications with POST /v1/notifications or `taskyard notifications send`",
+    # The delivery's claim, committed durably before the send, fences it (and flushes the
+    # start with it): see tasks/notifications/deliveries.py.
+    durable_start=False,
 )

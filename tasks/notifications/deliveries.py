@@ -10,6 +10,15 @@ By actor:
   overwrite a newer outcome;
 - reaper (``maintenance.notify_sweep``, ``tasks/maintenance/notify_sweep.py``):
   :func:`reap_orphans`.
+
+The claim (and a resend's) commits durably: it is what keeps a send at most once, and its
+flush also carries the job's start, written just before it without waiting
+(``NOTIFY_DELIVER.durable_start``). What a worker writes after it (:func:`settle`, and
+:func:`defer` instead of it) does not wait for PostgreSQL's WAL flush, like a job's outcome: a
+server crash may undo the last few of them, and with them the job's outcome written after
+them, so the job looks started by a silent worker and the reaper runs it again. Its delivery
+is then found ``sending`` and handled as lost mid-send (``outcome_unknown``, or sent again on
+an idempotent channel), or found waiting and sent once.
 """
 
 from __future__ import annotations
@@ -18,9 +27,22 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    Update,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from tasks.notifications.decision import CANCELLED, ORPHANED, OUTCOME_UNKNOWN, Decision
@@ -33,13 +55,15 @@ from tasks.notifications.states import (
     DeliveryEvent,
     DeliveryStatus,
 )
+from workers.jobcontext import JobContext
+from workers.states import Actor
 from workers.storable import storable_text
+from workers.store import transitions
 from workers.store.engine import session_scope, writer_connection
 from workers.store.jobs import NewJob
 from workers.store.lookup import newest_page, row_or_raise
 from workers.store.models import (
     FINISHED_STATUSES,
-    Actor,
     Channel,
     Delivery,
     DigestMember,
@@ -94,9 +118,15 @@ def _leaving(event: DeliveryEvent, actor: Actor) -> ColumnElement[bool]:
     return or_(*(Delivery.status == s.value for s in sorted(DeliveryStatus.sources(event, actor))))
 
 
-def _execute(statement: Any) -> Any:
-    with writer_connection() as connection:
-        return connection.execute(statement)
+def _param(column: str) -> BindParameter[Any]:
+    """A parameter named ``delivery_<column>_`` (apart from a job's: see :func:`settle`),
+    typed as the column is."""
+    return bindparam(f"delivery_{column}_", type_=Delivery.__table__.c[column].type)
+
+
+def _execute(statement: Any, params: dict[str, Any] | None = None, durable: bool = True) -> Any:
+    with writer_connection(durable=durable) as connection:
+        return connection.execute(statement, params or {})
 
 
 # -- reads -----------------------------------------------------------------------------------
@@ -128,6 +158,24 @@ class Loaded:
     template: Template | None = None
 
 
+# Built once, as the worker's writes below are: it runs for every delivery.
+_LOAD = (
+    select(
+        Delivery,
+        Channel,
+        Notification,
+        Template,
+        select(DigestMember.notification_id)
+        .where(DigestMember.delivery_id == Delivery.id)
+        .exists(),
+    )
+    .outerjoin(Channel, Channel.id == Delivery.channel_id)
+    .join(Notification, Notification.id == Delivery.notification_id)
+    .outerjoin(Template, Template.name == Notification.template_name)
+    .where(Delivery.id == _param("id"))
+)
+
+
 def load(delivery_id: uuid.UUID) -> Loaded | None:
     """The delivery ``delivery_id`` with its channel, its notification and that one's
     template, in one statement on the worker's kept connection (``None``: no such delivery).
@@ -135,18 +183,10 @@ def load(delivery_id: uuid.UUID) -> Loaded | None:
     ``notification`` is ``None`` for a delivery with digest members, or one with a
     ``digest_key``, which may gain members until it is claimed: read those with
     :func:`members` after the claim."""
-    digested = select(DigestMember.notification_id).where(DigestMember.delivery_id == Delivery.id)
-    query = (
-        select(Delivery, Channel, Notification, Template, digested.exists())
-        .outerjoin(Channel, Channel.id == Delivery.channel_id)
-        .join(Notification, Notification.id == Delivery.notification_id)
-        .outerjoin(Template, Template.name == Notification.template_name)
-        .where(Delivery.id == delivery_id)
-    )
     # An autocommit connection: one round trip, no BEGIN, no ping before it (a dropped
     # connection raises; the worker's caller tries again, see sending.deliver).
     with writer_connection() as connection, Session(connection) as session:
-        row = session.execute(query).first()
+        row = session.execute(_LOAD, {"delivery_id_": delivery_id}).first()
     if row is None:
         return None
     delivery, channel, notification, template, has_members = row
@@ -235,7 +275,7 @@ def record(
             session.add(notification)
             session.flush()
         for delivery in new:
-            if delivery.status not in {s.value for s in _CREATED}:
+            if delivery.status not in TRANSITIONS.created:
                 raise ValueError(
                     f"a delivery is created queued or scheduled, not {delivery.status}"
                 )
@@ -254,9 +294,6 @@ def record(
                         added_at=now,
                     )
                 )
-
-
-_CREATED = frozenset(t.target for t in TRANSITIONS if t.source is None)
 
 
 class DigestClosed(Exception):
@@ -311,21 +348,30 @@ class SendClaim:
     attempt: int
 
 
+# The worker's writes are built once: they run for every delivery, and building one costs
+# more CPU than executing it (docs/performance.md, workload 7).
+_CLAIM = (
+    update(Delivery)
+    .where(Delivery.id == _param("id"), _leaving(DeliveryEvent.CLAIM, Actor.WORKER))
+    .values(
+        status=DeliveryStatus.SENDING.value,
+        claim_token=_param("claim_token"),
+        sending_at=_param("sending_at"),
+        attempts=Delivery.attempts + 1,
+    )
+    .returning(Delivery.attempts)
+)
+
+
 def claim(delivery_id: uuid.UUID, token: str) -> SendClaim | None:
     """Claim a waiting delivery for a send (``sending``); ``None`` when it is not waiting
     (another run has it, or it is finished)."""
-    statement = (
-        update(Delivery)
-        .where(Delivery.id == delivery_id, _leaving(DeliveryEvent.CLAIM, Actor.WORKER))
-        .values(
-            status=DeliveryStatus.SENDING.value,
-            claim_token=token,
-            sending_at=utcnow(),
-            attempts=Delivery.attempts + 1,
-        )
-        .returning(Delivery.attempts)
-    )
-    row = _execute(statement).first()
+    params = {
+        "delivery_id_": delivery_id,
+        "delivery_claim_token_": token,
+        "delivery_sending_at_": utcnow(),
+    }
+    row = _execute(_CLAIM, params).first()
     return None if row is None else SendClaim(delivery_id, token, row[0])
 
 
@@ -346,15 +392,18 @@ def resend(delivery: DeliveryRecord, token: str) -> SendClaim | None:
     return None if row is None else SendClaim(delivery.id, token, row[0])
 
 
+_DEFER = (
+    update(Delivery)
+    .where(Delivery.id == _param("id"), _leaving(DeliveryEvent.DEFER, Actor.WORKER))
+    .values(status=DeliveryStatus.SCHEDULED.value, run_at=_param("run_at"))
+)
+
+
 def defer(delivery_id: uuid.UUID, wait_s: float) -> bool:
     """A limit or an open breaker holds the delivery back: ``scheduled`` until ``wait_s``
     from now (its job waits in the store too, holding no worker)."""
-    statement = (
-        update(Delivery)
-        .where(Delivery.id == delivery_id, _leaving(DeliveryEvent.DEFER, Actor.WORKER))
-        .values(status=DeliveryStatus.SCHEDULED.value, run_at=utcnow() + timedelta(seconds=wait_s))
-    )
-    return bool(_execute(statement).rowcount == 1)
+    params = {"delivery_id_": delivery_id, "delivery_run_at_": utcnow() + timedelta(seconds=wait_s)}
+    return bool(_execute(_DEFER, params, durable=False).rowcount == 1)
 
 
 _EVENT_OF = {
@@ -365,9 +414,32 @@ _EVENT_OF = {
 }
 
 
-def settle(claim: SendClaim, decision: Decision, outcome: Outcome | None) -> bool:
+@cache
+def _settle_statement(columns: frozenset[str]) -> Update:
+    """The fenced UPDATE that sets ``columns`` (the set varies with the outcome)."""
+    return (
+        update(Delivery)
+        .where(
+            Delivery.id == _param("id"),
+            Delivery.claim_token == _param("claim_token"),
+            Delivery.status == DeliveryStatus.SENDING.value,
+        )
+        .values({column: _param(column) for column in columns})
+    )
+
+
+def settle(
+    claim: SendClaim,
+    decision: Decision,
+    outcome: Outcome | None,
+    job: JobContext | None = None,
+    result: Any = None,
+) -> bool:
     """Record how the send of ``claim`` ended (``outcome``; ``None`` when nothing was sent)
-    and where ``decision`` takes the delivery. False when the claim was lost meanwhile."""
+    and where ``decision`` takes the delivery. False when the claim was lost meanwhile.
+
+    With ``job`` (the run's job, which ends here with ``result``), the job's success goes in
+    the same round trip, and only if the delivery's write matched."""
     if not DeliveryStatus.SENDING.may_become(decision.status, Actor.WORKER):
         raise ValueError(f"a worker cannot make a sending delivery {decision.status}")
     now = utcnow()
@@ -389,16 +461,13 @@ def settle(claim: SendClaim, decision: Decision, outcome: Outcome | None) -> boo
         values["finished_at"] = now
     if decision.status is DeliveryStatus.SENT:
         values["sent_at"] = now
-    statement = (
-        update(Delivery)
-        .where(
-            Delivery.id == claim.delivery_id,
-            Delivery.claim_token == claim.token,
-            Delivery.status == DeliveryStatus.SENDING.value,
-        )
-        .values(**values)
-    )
-    return bool(_execute(statement).rowcount == 1)
+    statement = _settle_statement(frozenset(values))
+    params = {f"delivery_{column}_": value for column, value in values.items()}
+    params.update(delivery_id_=claim.delivery_id, delivery_claim_token_=claim.token)
+    if job is None:
+        return bool(_execute(statement, params, durable=False).rowcount == 1)
+    wrote, job.success_recorded = transitions.succeed_with(job.claim, result, statement, params)
+    return wrote
 
 
 def lose(delivery: DeliveryRecord, decision: Decision) -> bool:

@@ -1,31 +1,39 @@
-"""What can go wrong with a notification template or channel (the API maps these in
-``api/errors.py``, the CLI in ``cli/failures.py``)."""
+"""What can go wrong with a notification template or channel. Each error is of a kind in
+``workers/errors.py`` (``Invalid``, ``NotFound``, ...), whose one table gives the API's status and
+the CLI's exit code."""
 
 from __future__ import annotations
 
-from workers.errors import SealingUnavailable, TaskyardError
+from workers.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    SealingUnavailable,
+    UpstreamFailed,
+)
 
 
-class InvalidTemplate(TaskyardError):
+class InvalidTemplate(Invalid):
     """A template does not validate: its name, a text over its limit, its sample data, or a
     part that does not render against the sample data (the details name the part and line)."""
 
     code = "invalid_template"
 
 
-class TemplateNotFound(TaskyardError):
+class TemplateNotFound(NotFound):
     """No template has that id or name."""
 
     code = "template_not_found"
 
 
-class TemplateConflict(TaskyardError):
+class TemplateConflict(Conflict):
     """A template with that name exists already."""
 
     code = "template_conflict"
 
 
-class RenderError(TaskyardError):
+class RenderError(Invalid):
     """A template part did not render against the data given; ``reason`` is what a delivery
     records as its error."""
 
@@ -44,7 +52,7 @@ class RenderError(TaskyardError):
         return self.message
 
 
-class InvalidChannel(TaskyardError):
+class InvalidChannel(Invalid):
     """A channel's name or settings do not validate."""
 
     code = "invalid_channel"
@@ -56,13 +64,13 @@ class OutboundRefused(InvalidChannel):
     code = "outbound_refused"
 
 
-class ChannelNotFound(TaskyardError):
+class ChannelNotFound(NotFound):
     """No channel has that id or name."""
 
     code = "channel_not_found"
 
 
-class ChannelConflict(TaskyardError):
+class ChannelConflict(Conflict):
     """Another channel has that name."""
 
     code = "channel_conflict"
@@ -74,49 +82,49 @@ class SecretsUnreadable(SealingUnavailable):
     code = "channel_secrets_unreadable"
 
 
-class ChannelTestFailed(TaskyardError):
+class ChannelTestFailed(UpstreamFailed):
     """A channel's test message was not delivered; ``details`` holds the outcome."""
 
     code = "channel_test_failed"
 
 
-class InvalidNotification(TaskyardError):
+class InvalidNotification(Invalid):
     """A notification request does not validate (its channels, message, data or timing)."""
 
     code = "invalid_notification"
 
 
-class ChannelNotAllowed(TaskyardError):
+class ChannelNotAllowed(Forbidden):
     """The caller may not send to one of the channels the notification resolved to."""
 
     code = "forbidden"
 
 
-class DeliveryNotFound(TaskyardError):
+class DeliveryNotFound(NotFound):
     """No delivery has that id."""
 
     code = "delivery_not_found"
 
 
-class DeliveryStateConflict(TaskyardError):
+class DeliveryStateConflict(Conflict):
     """The delivery is not in a status that allows the operation (replay, cancel)."""
 
     code = "delivery_state_conflict"
 
 
-class InvalidSubscription(TaskyardError):
+class InvalidSubscription(Invalid):
     """A subscription does not validate: its name, event, match, channels or template."""
 
     code = "invalid_subscription"
 
 
-class SubscriptionNotFound(TaskyardError):
+class SubscriptionNotFound(NotFound):
     """No subscription has that id or name."""
 
     code = "subscription_not_found"
 
 
-class SubscriptionConflict(TaskyardError):
+class SubscriptionConflict(Conflict):
     """A subscription with that name exists already."""
 
     code = "subscription_conflict"

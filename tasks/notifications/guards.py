@@ -1,6 +1,6 @@
 """What a delivery asks before it sends, in Redis so that every worker sees one state: its
 channel's rate limit (:func:`rate_wait_s`) and its endpoint's circuit breaker
-(:func:`breaker_wait_s`, then :func:`record_result` with the send's outcome).
+(:func:`ask_breaker`, then :func:`record_result` with the send's outcome).
 
 A breaker is one hash per endpoint, ``taskyard:breaker:<endpoint>``, changed only by Lua
 scripts that read Redis's clock, so workers on several hosts agree on when it half-opens:
@@ -49,24 +49,26 @@ local t = redis.call('TIME')
 local now_ms = t[1] * 1000 + math.floor(t[2] / 1000)
 local state = redis.call('HGET', KEYS[1], 'state') or 'closed'
 """
-# ARGV: reset ms, trial lease ms, ttl ms. Returns {ms to wait (-1: go), 1 if it half-opened}.
+# ARGV: reset ms, trial lease ms, ttl ms. Returns {ms to wait (-1: go), 1 if it half-opened,
+# 1 if it was closed with nothing counted (no key)}.
 _ASK = (
     _NOW_AND_STATE
     + """
 if state == 'open' then
   local due = tonumber(redis.call('HGET', KEYS[1], 'opened_ms')) + tonumber(ARGV[1])
-  if now_ms < due then return {due - now_ms, 0} end
+  if now_ms < due then return {due - now_ms, 0, 0} end
   redis.call('HSET', KEYS[1], 'state', 'half-open',
              'trial_until_ms', string.format('%d', now_ms + tonumber(ARGV[2])))
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
-  return {-1, 1}
+  return {-1, 1, 0}
 elseif state == 'half-open' then
   local lease = tonumber(redis.call('HGET', KEYS[1], 'trial_until_ms'))
-  if now_ms < lease then return {lease - now_ms, 0} end
+  if now_ms < lease then return {lease - now_ms, 0, 0} end
   redis.call('HSET', KEYS[1], 'trial_until_ms', string.format('%d', now_ms + tonumber(ARGV[2])))
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return {-1, 0, 0}
 end
-return {-1, 0}
+return {-1, 0, 1 - redis.call('EXISTS', KEYS[1])}
 """
 )
 # ARGV: ok (1/0), failures to open, ttl ms. Returns {state after, the state before, failures}.
@@ -112,6 +114,16 @@ class BreakerState(StrEnum):
     CLOSED = "closed"
     OPEN = "open"
     HALF_OPEN = "half-open"
+
+
+@dataclass(frozen=True)
+class BreakerAnswer:
+    """What a send is told before it goes: ``wait_s`` ``None`` to send now (the breaker is
+    closed, or half-open with this caller as its trial), else the seconds to wait; ``quiet``
+    when it was closed with nothing counted, so a success has nothing to forget."""
+
+    wait_s: float | None
+    quiet: bool = False
 
 
 @dataclass(frozen=True)
@@ -201,21 +213,31 @@ def _changed(endpoint: str, state: BreakerState, why: str) -> None:
     log.log(level, "circuit breaker for %s %s: %s", endpoint, state.value, why, extra=extra)
 
 
-def breaker_wait_s(endpoint: str) -> float | None:
-    """``None`` when ``endpoint``'s breaker is closed, or half-open with this caller as its
-    trial; else the seconds to wait (until it half-opens, or the trial's lease ends)."""
+def ask_breaker(endpoint: str) -> BreakerAnswer:
+    """Whether a send to ``endpoint`` may go now: see :class:`BreakerAnswer`. Asking an open
+    breaker whose reset time has passed half-opens it, with this caller as its trial."""
     reset_ms = int(get_settings().breaker_reset_s * 1000)
     lease_ms = _trial_lease_ms()
-    wait_ms, half_opened = _eval(_ASK, endpoint, reset_ms, lease_ms, _ttl_ms(lease_ms / 1000))
+    wait_ms, half_opened, quiet = _eval(
+        _ASK, endpoint, reset_ms, lease_ms, _ttl_ms(lease_ms / 1000)
+    )
     if half_opened:
         _changed(endpoint, BreakerState.HALF_OPEN, "one trial send goes")
-    return None if int(wait_ms) < 0 else int(wait_ms) / 1000
+    if int(wait_ms) >= 0:
+        return BreakerAnswer(int(wait_ms) / 1000)
+    return BreakerAnswer(None, quiet=bool(quiet))
 
 
-def record_result(endpoint: str, ok: bool) -> None:
+def record_result(endpoint: str, ok: bool, quiet: bool = False) -> None:
     """Count a send's outcome: ``ok=False`` for a retryable failure (timeout, connection
     error, 5xx, 429), which may open the breaker; ``ok=True`` for any other answer (a 4xx too:
-    the endpoint is up), which forgets the failures and closes a half-open breaker."""
+    the endpoint is up), which forgets the failures and closes a half-open breaker.
+
+    A success whose ask found the breaker ``quiet`` (:class:`BreakerAnswer`) is not sent to
+    Redis: there was nothing to forget. Failures other sends counted while it was in flight
+    then stay counted: they overlapped it, so it did not come after them."""
+    if ok and quiet:
+        return
     settings = get_settings()
     after, before, failures = _eval(
         _RECORD, endpoint, int(ok), settings.breaker_failures, _ttl_ms(settings.breaker_reset_s)

@@ -31,7 +31,7 @@ from tasks.notifications.senders import send
 from tasks.notifications.states import FINISHED, DeliveryStatus
 from tasks.notifications.store import config_of
 from workers.decision import LimitReached
-from workers.jobcontext import RetryAfter
+from workers.jobcontext import JobContext, RetryAfter
 from workers.observability import metrics
 from workers.settings import get_settings
 from workers.store.models import Channel, Notification
@@ -49,8 +49,10 @@ def policy() -> Policy:
                   settings.notify_backoff_cap_s, settings.notify_retry_after_cap_s)  # fmt: skip
 
 
-def deliver(payload: DeliverPayload) -> dict[str, Any]:
-    """Send the delivery ``payload`` names, at most once; the job's result says how it ended."""
+def deliver(payload: DeliverPayload, job: JobContext | None = None) -> dict[str, Any]:
+    """Send the delivery ``payload`` names, at most once; the job's result says how it ended.
+    With ``job`` (run as ``notify.deliver``), a run that ends the delivery records the job's
+    success in the same round trip as the delivery's outcome."""
     # A read, so safe to try again while the store is away (as the job's own start is).
     loaded = persistently(deliveries.load, uuid.UUID(payload.delivery_id))
     if loaded is None:
@@ -61,31 +63,35 @@ def deliver(payload: DeliverPayload) -> dict[str, Any]:
         return _skipped(delivery, f"the delivery is {status}")
     channel = _channel(delivery, loaded.channel)
     token = uuid.uuid4().hex
+    quiet = False  # whether the breaker, asked before the send, had nothing counted
     if status is DeliveryStatus.SENDING:
         claim = _after_loss(delivery, channel, token)
     else:
         if not isinstance(channel, str):
-            _hold_back(delivery, channel)
+            quiet = _hold_back(delivery, channel)
         claim = deliveries.claim(delivery.id, token)
     if claim is None:
         return _skipped(delivery, "another run has claimed it")
     if isinstance(channel, str):
-        return _end(delivery, claim, Decision(DeliveryStatus.FAILED, UNSENDABLE, channel))
+        return _end(delivery, claim, Decision(DeliveryStatus.FAILED, UNSENDABLE, channel), job)
     name, config = channel
     try:
         message = compose(delivery.message_key, _notifications(loaded), loaded.template)
     except Unsendable as error:
-        return _end(delivery, claim, Decision(DeliveryStatus.FAILED, UNSENDABLE, error.reason))
+        unsendable = Decision(DeliveryStatus.FAILED, UNSENDABLE, error.reason)
+        return _end(delivery, claim, unsendable, job)
     outcome = send(name, config, message)
     metrics.DELIVERY_SEND.labels(name).observe(outcome.duration_s)
-    guards.record_result(guards.endpoint_for(config), ok=_breaker_ok(outcome))
+    guards.record_result(guards.endpoint_for(config), ok=_breaker_ok(outcome), quiet=quiet)
     decision = decide(outcome, claim.attempt, policy(), _idempotent(config))
-    if not deliveries.settle(claim, decision, outcome):
+    result = _result(delivery, decision)
+    ends = None if decision.status is DeliveryStatus.RETRYING else job
+    if not deliveries.settle(claim, decision, outcome, ends, result):
         return _skipped(delivery, "its claim was taken over while it was sending")
     _log(delivery, decision, claim.attempt, status_code=outcome.status_code)
     if decision.status is DeliveryStatus.RETRYING:
         raise RetryAfter(decision.delay_s, f"delivery retrying: {decision.reason}")
-    return {"delivery_id": str(delivery.id), "status": decision.status.value}
+    return result
 
 
 def _breaker_ok(outcome: Outcome) -> bool:
@@ -116,9 +122,10 @@ def _idempotent(config: ChannelConfig) -> bool:
     return config.idempotent
 
 
-def _hold_back(delivery: DeliveryRecord, channel: tuple[str, ChannelConfig]) -> None:
+def _hold_back(delivery: DeliveryRecord, channel: tuple[str, ChannelConfig]) -> bool:
     """Defer the delivery while its channel's rate limit is spent or its endpoint's breaker is
-    open: the job is given back to the store, holding no worker.
+    open: the job is given back to the store, holding no worker. Else returns whether the
+    breaker was quiet (:class:`tasks.notifications.guards.BreakerAnswer`).
 
     The rate limit is asked first: a permit taken while the breaker then refuses is wasted,
     harmless while nothing is sent; asked the other way, a delivery chosen as the breaker's
@@ -130,10 +137,11 @@ def _hold_back(delivery: DeliveryRecord, channel: tuple[str, ChannelConfig]) -> 
         reason = f"channel {name} is at its rate limit {config.rate_limit}"
     if wait_s is None:
         endpoint = guards.endpoint_for(config)
-        wait_s = guards.breaker_wait_s(endpoint)
+        answer = guards.ask_breaker(endpoint)
+        if answer.wait_s is None:
+            return answer.quiet
+        wait_s = answer.wait_s
         reason = f"the circuit breaker of {endpoint} is open"
-    if wait_s is None:
-        return
     if deliveries.defer(delivery.id, wait_s):
         metrics.DELIVERIES.labels(name, "deferred").inc()
     raise LimitReached(wait_s, reason)
@@ -156,10 +164,17 @@ def _after_loss(
     return None
 
 
-def _end(delivery: DeliveryRecord, claim: SendClaim, decision: Decision) -> dict[str, Any]:
-    if deliveries.settle(claim, decision, None):
-        _log(delivery, decision, claim.attempt)
+def _result(delivery: DeliveryRecord, decision: Decision) -> dict[str, Any]:
     return {"delivery_id": str(delivery.id), "status": decision.status.value}
+
+
+def _end(
+    delivery: DeliveryRecord, claim: SendClaim, decision: Decision, job: JobContext | None
+) -> dict[str, Any]:
+    result = _result(delivery, decision)
+    if deliveries.settle(claim, decision, None, job, result):
+        _log(delivery, decision, claim.attempt)
+    return result
 
 
 def _skipped(delivery: DeliveryRecord, reason: str) -> dict[str, Any]:

@@ -3,20 +3,19 @@
 A delivery speaks the job's vocabulary. ``queued`` and ``scheduled`` wait for their job (the
 carrier, ``notify.deliver``) to start; ``sending`` is the claim taken in the store before a
 send, so a second copy of the job finds it taken; the rest say how the send ended.
-:mod:`tasks.notifications.deliveries` makes every move and derives its guards from
-:data:`TRANSITIONS`; ``docs/architecture.md`` draws the same table, and
-``tests/unit/test_delivery_states.py`` holds the two equal.
+:mod:`tasks.notifications.deliveries` makes every move, each guard read from :data:`TRANSITIONS`
+(a :class:`workers.states.TransitionTable`, which ``tests/unit/test_delivery_states.py`` holds
+equal to the diagram in ``docs/architecture.md``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 
-from workers.store.models import Actor
+from workers.states import Actor, TableStates, Transition, TransitionTable
 
 
-class DeliveryStatus(StrEnum):
+class DeliveryStatus(TableStates):
     """Where a delivery is in its life."""
 
     SCHEDULED = "scheduled"
@@ -27,19 +26,6 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"
     DEAD = "dead"
     CANCELLED = "cancelled"
-
-    @classmethod
-    def sources(cls, event: DeliveryEvent, actor: Actor | None = None) -> frozenset[DeliveryStatus]:
-        """The statuses ``event`` (made by ``actor``, or by anyone) moves a delivery out of."""
-        return frozenset(
-            t.source
-            for t in TRANSITIONS
-            if t.event is event and t.source is not None and actor in (None, t.actor)
-        )
-
-    def may_become(self, target: DeliveryStatus, actor: Actor) -> bool:
-        """Whether ``actor`` may move a delivery from this status to ``target``."""
-        return (self, target, actor) in _MOVES
 
 
 class DeliveryEvent(StrEnum):
@@ -58,40 +44,31 @@ class DeliveryEvent(StrEnum):
     REAP = "reap"
 
 
-@dataclass(frozen=True)
-class Transition:
-    """One allowed move: ``event``, made by ``actor``, takes a delivery from ``source``
-    (``None``: the record is created) to ``target``."""
-
-    source: DeliveryStatus | None
-    target: DeliveryStatus
-    event: DeliveryEvent
-    actor: Actor
-
-
 _S, _E, _A = DeliveryStatus, DeliveryEvent, Actor
 _WAITING = (_S.QUEUED, _S.SCHEDULED, _S.RETRYING)
 #: Every move a delivery may make, and who makes it. ``resend`` is the one way a send is made
 #: again without a decision: the last attempt was lost mid-send and the channel declared
 #: itself idempotent; ``lose`` is the same finding on a channel that did not (the outcome is
 #: unknown, so it is not sent again); ``reap`` ends a delivery whose job ended without it.
-TRANSITIONS = (
-    Transition(None, _S.QUEUED, _E.CREATE, _A.PRODUCER),
-    Transition(None, _S.SCHEDULED, _E.CREATE, _A.PRODUCER),
-    Transition(None, _S.QUEUED, _E.CREATE, _A.OPERATOR),
-    *(Transition(source, _S.SENDING, _E.CLAIM, _A.WORKER) for source in _WAITING),
-    Transition(_S.SENDING, _S.SENDING, _E.RESEND, _A.WORKER),
-    *(Transition(source, _S.SCHEDULED, _E.DEFER, _A.WORKER) for source in _WAITING),
-    Transition(_S.SENDING, _S.SENT, _E.SUCCEED, _A.WORKER),
-    Transition(_S.SENDING, _S.RETRYING, _E.RETRY, _A.WORKER),
-    Transition(_S.SENDING, _S.FAILED, _E.FAIL, _A.WORKER),
-    Transition(_S.SENDING, _S.DEAD, _E.EXHAUST, _A.WORKER),
-    Transition(_S.SENDING, _S.FAILED, _E.LOSE, _A.WORKER),
-    *(Transition(source, _S.CANCELLED, _E.CANCEL, _A.OPERATOR) for source in _WAITING),
-    *(Transition(source, _S.FAILED, _E.REAP, _A.REAPER) for source in (*_WAITING, _S.SENDING)),
+TRANSITIONS = TransitionTable(
+    DeliveryStatus,
+    (
+        Transition(None, _S.QUEUED, _E.CREATE, _A.PRODUCER),
+        Transition(None, _S.SCHEDULED, _E.CREATE, _A.PRODUCER),
+        Transition(None, _S.QUEUED, _E.CREATE, _A.OPERATOR),
+        *(Transition(source, _S.SENDING, _E.CLAIM, _A.WORKER) for source in _WAITING),
+        Transition(_S.SENDING, _S.SENDING, _E.RESEND, _A.WORKER),
+        *(Transition(source, _S.SCHEDULED, _E.DEFER, _A.WORKER) for source in _WAITING),
+        Transition(_S.SENDING, _S.SENT, _E.SUCCEED, _A.WORKER),
+        Transition(_S.SENDING, _S.RETRYING, _E.RETRY, _A.WORKER),
+        Transition(_S.SENDING, _S.FAILED, _E.FAIL, _A.WORKER),
+        Transition(_S.SENDING, _S.DEAD, _E.EXHAUST, _A.WORKER),
+        Transition(_S.SENDING, _S.FAILED, _E.LOSE, _A.WORKER),
+        *(Transition(source, _S.CANCELLED, _E.CANCEL, _A.OPERATOR) for source in _WAITING),
+        *(Transition(source, _S.FAILED, _E.REAP, _A.REAPER) for source in (*_WAITING, _S.SENDING)),
+    ),
 )
-_MOVES = frozenset((t.source, t.target, t.actor) for t in TRANSITIONS)
 #: Final: no transition leaves them.
-FINISHED = frozenset(set(DeliveryStatus) - {t.source for t in TRANSITIONS})
+FINISHED = TRANSITIONS.finished
 #: What an operator may replay as a new delivery: finished, but not sent.
 REPLAYABLE = FINISHED - {DeliveryStatus.SENT}

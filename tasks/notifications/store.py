@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -25,7 +24,7 @@ from tasks.notifications.errors import ChannelConflict, ChannelNotFound, Secrets
 from tasks.notifications.sealing import reseal, seal, unseal
 from tasks.notifications.targets import check_target
 from workers.store.engine import session_scope
-from workers.store.lookup import add_named, get_or_raise, named_or_raise, newest_page, row_or_raise
+from workers.store.lookup import NamedRows, name_taken
 from workers.store.models import Channel
 from workers.store.resealing import ResealReport, reseal_rows
 from workers.store.types import utcnow
@@ -48,8 +47,11 @@ def secret_names(record: Channel) -> list[str]:
         return sorted(SECRET_FIELDS[record.kind])
 
 
-def _taken(name: str) -> ChannelConflict:
-    return ChannelConflict(f"a channel named {name!r} exists already", {"name": name})
+CHANNELS = NamedRows(
+    Channel, ChannelNotFound, "channel", name_taken(ChannelConflict, "a channel"), EDITABLE
+)
+#: A page of channels, newest first; one by id; one by name (:class:`ChannelNotFound`).
+list_channels, get_channel, find_channel = CHANNELS.page, CHANNELS.get, CHANNELS.find
 
 
 def create_channel(name: str, config: ChannelConfig, description: str | None = None) -> Channel:
@@ -68,12 +70,7 @@ def create_channel(name: str, config: ChannelConfig, description: str | None = N
         sealed=sealed,
         description=description,
     )
-    return add_named(record, Channel.name, _taken)
-
-
-def list_channels(before: tuple[datetime, uuid.UUID] | None, limit: int) -> list[Channel]:
-    """Up to ``limit`` channels, newest first, after the position ``before``."""
-    return newest_page(select(Channel), Channel.created_at, Channel.id, before, limit)
+    return CHANNELS.add(record)
 
 
 def all_channels() -> list[Channel]:
@@ -82,21 +79,11 @@ def all_channels() -> list[Channel]:
         return list(session.scalars(select(Channel).order_by(Channel.name)))
 
 
-def get_channel(channel_id: uuid.UUID) -> Channel:
-    """The channel with ``channel_id``, or :class:`ChannelNotFound`."""
-    return get_or_raise(Channel, channel_id, ChannelNotFound, "channel")
-
-
-def find_channel(name: str) -> Channel:
-    """The channel called ``name``, or :class:`ChannelNotFound`."""
-    return named_or_raise(Channel, Channel.name, name, ChannelNotFound, "channel")
-
-
 def _apply(session: Session, record: Channel, changes: Mapping[str, Any]) -> None:
     if "name" in changes and changes["name"] != record.name:
         name = check_name(changes["name"])
         if session.scalar(select(Channel.id).where(Channel.name == name)):
-            raise _taken(name)
+            raise CHANNELS.taken(name)
         record.name = name
     if "description" in changes:
         record.description = check_description(changes["description"])
@@ -112,24 +99,20 @@ def _apply(session: Session, record: Channel, changes: Mapping[str, Any]) -> Non
 def update_channel(channel_id: uuid.UUID, changes: Mapping[str, Any]) -> Channel:
     """Apply ``changes`` (fields of :data:`EDITABLE`; ``config`` holds only the settings to
     change, a secret left out is kept) to a channel."""
-    unknown = set(changes) - EDITABLE
-    if unknown:
-        raise ValueError(f"not editable: {sorted(unknown)}")
+    CHANNELS.check_editable(changes)
     try:
         with session_scope() as session:
-            record = row_or_raise(
-                session, Channel, channel_id, ChannelNotFound, "channel", lock=True
-            )
+            record = CHANNELS.row(session, channel_id, lock=True)
             _apply(session, record, changes)
     except IntegrityError:
-        raise _taken(str(changes.get("name"))) from None
+        raise CHANNELS.taken(str(changes.get("name"))) from None
     return record
 
 
 def delete_channel(channel_id: uuid.UUID) -> None:
     """Remove a channel."""
     with session_scope() as session:
-        record = row_or_raise(session, Channel, channel_id, ChannelNotFound, "channel")
+        record = CHANNELS.row(session, channel_id)
         session.delete(record)
 
 

@@ -35,7 +35,7 @@ from tasks.notifications.template_store import find_template, render_for_send
 from workers.names import NAME_RULE, is_name
 from workers.storable import Unstorable, check_text
 from workers.store.engine import session_scope
-from workers.store.lookup import add_named, get_or_raise, named_or_raise, newest_page, row_or_raise
+from workers.store.lookup import NamedRows, name_taken
 from workers.store.models import Subscription
 from workers.store.types import utcnow
 
@@ -158,45 +158,30 @@ def check_subscription(spec: SubscriptionSpec) -> SubscriptionSpec:
 # -- the store -------------------------------------------------------------------------------
 
 
-def _taken(name: str) -> SubscriptionConflict:
-    return SubscriptionConflict(f"a subscription named {name!r} exists already", {"name": name})
+SUBSCRIPTIONS = NamedRows(
+    Subscription,
+    SubscriptionNotFound,
+    "subscription",
+    name_taken(SubscriptionConflict, "a subscription"),
+    EDITABLE,
+)
+#: A page of subscriptions, newest first; one by id; one by name (:class:`SubscriptionNotFound`).
+list_subscriptions, get_subscription = SUBSCRIPTIONS.page, SUBSCRIPTIONS.get
+find_subscription = SUBSCRIPTIONS.find
 
 
 def create_subscription(spec: SubscriptionSpec) -> Subscription:
     """Store a new subscription (checked); it sees events from now on."""
-    record = Subscription(**check_subscription(spec).columns())
-    return add_named(record, Subscription.name, _taken)
-
-
-def list_subscriptions(before: tuple[datetime, uuid.UUID] | None, limit: int) -> list[Subscription]:
-    """Up to ``limit`` subscriptions created before the position ``before``, newest first."""
-    return newest_page(select(Subscription), Subscription.created_at, Subscription.id, before,
-                       limit)  # fmt: skip
-
-
-def get_subscription(subscription_id: uuid.UUID) -> Subscription:
-    """The subscription with ``subscription_id``, or :class:`SubscriptionNotFound`."""
-    return get_or_raise(Subscription, subscription_id, SubscriptionNotFound, "subscription")
-
-
-def find_subscription(name: str) -> Subscription:
-    """The subscription called ``name``, or :class:`SubscriptionNotFound`."""
-    return named_or_raise(Subscription, Subscription.name, name, SubscriptionNotFound,
-                          "subscription")  # fmt: skip
+    return SUBSCRIPTIONS.add(Subscription(**check_subscription(spec).columns()))
 
 
 def update_subscription(subscription_id: uuid.UUID, changes: Mapping[str, Any]) -> Subscription:
     """Apply ``changes`` (fields of :data:`EDITABLE`; ``template`` ``None`` goes back to the
     built-in message), checked as a whole before anything is written. Enabling a disabled
     subscription starts it at now: what happened while it was off is not sent."""
-    unknown = set(changes) - EDITABLE
-    if unknown:
-        raise ValueError(f"not editable: {sorted(unknown)}")
+    SUBSCRIPTIONS.check_editable(changes)
     with session_scope() as session:
-        record = row_or_raise(
-            session, Subscription, subscription_id, SubscriptionNotFound, "subscription",
-            lock=True,
-        )  # fmt: skip
+        record = SUBSCRIPTIONS.row(session, subscription_id, lock=True)
         was_enabled = record.enabled
         new = check_subscription(replace(spec_of(record), **changes))
         for name, value in new.columns().items():
@@ -209,9 +194,7 @@ def update_subscription(subscription_id: uuid.UUID, changes: Mapping[str, Any]) 
 def delete_subscription(subscription_id: uuid.UUID) -> None:
     """Remove a subscription (its notifications stay, no longer linked to it)."""
     with session_scope() as session:
-        record = row_or_raise(
-            session, Subscription, subscription_id, SubscriptionNotFound, "subscription"
-        )
+        record = SUBSCRIPTIONS.row(session, subscription_id)
         session.delete(record)
 
 

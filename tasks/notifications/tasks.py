@@ -7,10 +7,11 @@ from typing import Any
 
 from tasks.notifications.catalog import NOTIFY_DELIVER, DeliverPayload
 from tasks.notifications.sending import deliver
+from workers.jobcontext import JobContext
 from workers.jobtask import job_task
 
 
 @job_task(NOTIFY_DELIVER)
-def notify_deliver(payload: DeliverPayload) -> dict[str, Any]:
+def notify_deliver(payload: DeliverPayload, context: JobContext) -> dict[str, Any]:
     """Send one delivery at most once (see :mod:`tasks.notifications.sending`)."""
-    return deliver(payload)
+    return deliver(payload, context)

@@ -6,16 +6,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
-
-from sqlalchemy import select
 
 from tasks.notifications.errors import TemplateConflict, TemplateNotFound
 from tasks.notifications.rendering import Rendered, render
 from tasks.notifications.templates import TemplateSpec, check_data, check_template, render_checked
 from workers.store.engine import session_scope
-from workers.store.lookup import add_named, get_or_raise, named_or_raise, newest_page, row_or_raise
+from workers.store.lookup import NamedRows, name_taken
 from workers.store.models import Template
 
 #: The fields an edit may change (``name`` is the template's identity).
@@ -34,49 +31,32 @@ def spec_of(record: Template) -> TemplateSpec:
     )
 
 
-def _taken(name: str) -> TemplateConflict:
-    return TemplateConflict(f"a template named {name!r} exists already", {"name": name})
+TEMPLATES = NamedRows(
+    Template, TemplateNotFound, "template", name_taken(TemplateConflict, "a template"), EDITABLE
+)
+#: A page of templates, newest first; one by id; one by name (:class:`TemplateNotFound`).
+list_templates, get_template, find_template = TEMPLATES.page, TEMPLATES.get, TEMPLATES.find
 
 
 def create_template(spec: TemplateSpec) -> Template:
     """Store a new template (checked, rendered against its sample data); :class:`InvalidTemplate`
     when it does not validate, :class:`TemplateConflict` when the name is taken."""
     checked = check_template(spec)
-    record = Template(**checked.columns())
-    return add_named(record, Template.name, _taken)
-
-
-def list_templates(before: tuple[datetime, uuid.UUID] | None, limit: int) -> list[Template]:
-    """Up to ``limit`` templates created before the position ``before``, newest first."""
-    return newest_page(select(Template), Template.created_at, Template.id, before, limit)
-
-
-def get_template(template_id: uuid.UUID) -> Template:
-    """The template with ``template_id``, or :class:`TemplateNotFound`."""
-    return get_or_raise(Template, template_id, TemplateNotFound, "template")
-
-
-def find_template(name: str) -> Template:
-    """The template called ``name``, or :class:`TemplateNotFound`."""
-    return named_or_raise(Template, Template.name, name, TemplateNotFound, "template")
+    return TEMPLATES.add(Template(**checked.columns()))
 
 
 def update_template(template_id: uuid.UUID, changes: Mapping[str, Any]) -> Template:
     """Apply ``changes`` (fields of :data:`EDITABLE`; ``html`` ``None`` drops the HTML part,
     ``sample_data`` and ``default_channels`` ``None`` empty them), checked and rendered again
     as a whole before anything is written."""
-    unknown = set(changes) - EDITABLE
-    if unknown:
-        raise ValueError(f"not editable: {sorted(unknown)}")
+    TEMPLATES.check_editable(changes)
     fields = dict(changes)
     if "sample_data" in fields and fields["sample_data"] is None:
         fields["sample_data"] = {}
     if "default_channels" in fields:
         fields["default_channels"] = tuple(fields["default_channels"] or ())
     with session_scope() as session:
-        record = row_or_raise(
-            session, Template, template_id, TemplateNotFound, "template", lock=True
-        )
+        record = TEMPLATES.row(session, template_id, lock=True)
         new = check_template(replace(spec_of(record), **fields))
         for name, value in new.columns().items():
             setattr(record, name, value)
@@ -86,7 +66,7 @@ def update_template(template_id: uuid.UUID, changes: Mapping[str, Any]) -> Templ
 def delete_template(template_id: uuid.UUID) -> None:
     """Remove a template, or :class:`TemplateNotFound`."""
     with session_scope() as session:
-        record = row_or_raise(session, Template, template_id, TemplateNotFound, "template")
+        record = TEMPLATES.row(session, template_id)
         session.delete(record)
 
 

@@ -19,7 +19,7 @@ from tasks.alerts import instances, notices, rule_store, sql
 from tasks.alerts.decision import Op, Policy
 from tasks.alerts.errors import InvalidAlertRule
 from tasks.alerts.evaluation import evaluate_due, evaluate_rule, slot_of
-from tasks.alerts.instances import Observed
+from tasks.alerts.instances import Observed, SlotWork
 from tasks.alerts.rules import RuleSpec
 from tasks.alerts.sources import SourceKind
 from tasks.alerts.states import AlertEvent, AlertState, transition
@@ -332,7 +332,9 @@ def test_a_stale_reading_writes_nothing(sink: HttpSink) -> None:
     as_inactive = Observed(labels, pending.id, transition(N, P, AlertEvent.PEND), 3.0, None)
     # When this one applies what it read before: the instance as missing, or as inactive
     for stale in (as_new, as_inactive):
-        assert instances.apply_slot(rule.id, rule.generation, later, [stale], None) is None
+        assert (
+            instances.apply_slot(SlotWork(rule.id, rule.generation, later, [stale], None)) is None
+        )
     # Then nothing was written, and the slot is still there to evaluate
     assert _events(rule) == ["create", "pend"]
     assert rule_store.get_rule(rule.id).last_slot_at == t0

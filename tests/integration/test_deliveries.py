@@ -17,9 +17,12 @@ from sqlalchemy.exc import OperationalError
 from tasks.notifications import deliveries, guards, notify, store
 from tasks.notifications.catalog import DeliverPayload
 from tasks.notifications.channels import parse_config
+from tasks.notifications.decision import Decision
 from tasks.notifications.errors import DeliveryStateConflict, InvalidNotification
 from tasks.notifications.notify import NotificationRequest
 from tasks.notifications.sending import deliver
+from tasks.notifications.states import DeliveryStatus
+from tasks.notifications.tasks import notify_deliver
 from tasks.notifications.template_store import create_template, delete_template
 from tasks.notifications.templates import TemplateSpec
 from tests.support.channels import channel_settings, webhook_channels
@@ -29,7 +32,9 @@ from tests.support.waiting import wait_for
 from tests.support.worker import embedded_worker
 from workers.decision import LimitReached
 from workers.errors import IdempotencyConflict, InternalJobType
-from workers.jobcontext import RetryAfter
+from workers.jobcontext import JobContext, RetryAfter
+from workers.settings import get_settings
+from workers.store import transitions
 from workers.store.engine import session_scope
 from workers.store.models import Job
 
@@ -273,6 +278,57 @@ def test_a_delivery_is_read_once_claimed_once_and_settled_once(
         event.remove(Engine, "before_cursor_execute", count)
     # Then the delivery, its channel, its notification and its template are one read
     assert statements == ["SELECT", "UPDATE", "UPDATE"]
+
+
+def test_a_run_as_a_job_ends_its_delivery_and_its_job_in_one_write() -> None:
+    # Given a delivery, and every statement sent to the store counted
+    delivery = _only(notify.send(NotificationRequest(channels=("hook",), subject="s", text="t")))
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement.split(None, 1)[0].upper())
+
+    # When its job runs as a worker runs it
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        notify_deliver.apply(args=[{"delivery_id": str(delivery.id)}], task_id=str(delivery.job_id))
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+
+    # Then the job's start, the read, the claim, and the delivery's outcome with the job's
+    # success: one statement on PostgreSQL, two on SQLite
+    together = ["WITH"] if get_settings().database_url.startswith("postgresql") else ["UPDATE"] * 2
+    assert statements == ["UPDATE", "SELECT", "UPDATE", *together]
+    assert deliveries.get(delivery.id).status == "sent"
+    with session_scope() as session:
+        job = session.get_one(Job, delivery.job_id)
+        assert (job.status, job.result) == ("succeeded", {"delivery_id": str(delivery.id),
+                                                          "status": "sent"})  # fmt: skip
+
+
+def test_a_job_succeeds_with_its_delivery_only_when_it_holds_the_claim() -> None:
+    # Given a delivery whose job has started and which is claimed for a send
+    delivery = _only(notify.send(NotificationRequest(channels=("hook",), subject="s", text="t")))
+    started = transitions.claim_start(str(delivery.job_id), "w@host", 60, "job-token")
+    claim = deliveries.claim(delivery.id, "claim-token")
+    assert started is not None
+    assert claim is not None
+    job = JobContext(started)
+    sent = Decision(DeliveryStatus.SENT, None, None)
+
+    # When a run whose claim was taken over settles it, nothing is written
+    lost = deliveries.SendClaim(delivery.id, "another-token", claim.attempt)
+    assert deliveries.settle(lost, sent, None, job, {"lost": True}) is False
+    assert job.success_recorded is False
+    assert deliveries.get(delivery.id).status == "sending"
+
+    # Then the run holding the claim records the delivery's outcome and the job's success
+    assert deliveries.settle(claim, sent, None, job, {"ok": True}) is True
+    assert job.success_recorded is True
+    assert deliveries.get(delivery.id).status == "sent"
+    with session_scope() as session:
+        record = session.get_one(Job, delivery.job_id)
+        assert (record.status, record.result) == ("succeeded", {"ok": True})
 
 
 def test_bad_requests_are_refused_before_anything_is_recorded() -> None:

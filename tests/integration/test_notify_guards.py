@@ -13,10 +13,11 @@ import pytest
 from prometheus_client import REGISTRY
 
 from tasks.notifications.guards import (
+    BreakerAnswer,
     BreakerState,
+    ask_breaker,
     breaker_key,
     breaker_status,
-    breaker_wait_s,
     rate_wait_s,
     record_result,
     reset_breaker,
@@ -86,13 +87,13 @@ def test_a_breaker_opens_refuses_half_opens_and_closes(
 
     # Given a closed breaker that sees one failure fewer than opens it
     fail(endpoint, FAILURES - 1)
-    assert breaker_wait_s(endpoint) is None
+    assert ask_breaker(endpoint).wait_s is None
 
     # When one more retryable failure comes
     fail(endpoint, 1)
 
     # Then it is open: callers wait, at most the reset time
-    wait_s = breaker_wait_s(endpoint)
+    wait_s = ask_breaker(endpoint).wait_s
     assert wait_s is not None
     assert 0 < wait_s <= RESET_S
     assert breaker_status(endpoint).state is BreakerState.OPEN
@@ -101,15 +102,15 @@ def test_a_breaker_opens_refuses_half_opens_and_closes(
 
     # When the reset time has passed, one caller is the trial and the next waits for it
     wait_for(lambda: half_open(endpoint), timeout=5, what="the reset time")
-    assert breaker_wait_s(endpoint) is None
+    assert ask_breaker(endpoint).wait_s is None
     assert breaker_status(endpoint).state is BreakerState.HALF_OPEN
-    assert breaker_wait_s(endpoint) is not None
+    assert ask_breaker(endpoint).wait_s is not None
 
     # Then the trial's success closes it and forgets the failures
     record_result(endpoint, ok=True)
     assert breaker_status(endpoint).state is BreakerState.CLOSED
     assert breaker_status(endpoint).failures == 0
-    assert breaker_wait_s(endpoint) is None
+    assert ask_breaker(endpoint).wait_s is None
     assert actions(caplog) == ["breaker.open", "breaker.half_open", "breaker.closed"]
     assert all(endpoint in r.getMessage() for r in caplog.records if r.name == GUARDS_LOGGER)
 
@@ -117,14 +118,34 @@ def test_a_breaker_opens_refuses_half_opens_and_closes(
 def test_a_failed_trial_opens_it_again(endpoint: str) -> None:
     fail(endpoint, FAILURES)
     wait_for(lambda: half_open(endpoint), timeout=5, what="the reset time")
-    assert breaker_wait_s(endpoint) is None  # the trial
+    assert ask_breaker(endpoint).wait_s is None  # the trial
 
     record_result(endpoint, ok=False)
 
     assert breaker_status(endpoint).state is BreakerState.OPEN
-    wait_s = breaker_wait_s(endpoint)
+    wait_s = ask_breaker(endpoint).wait_s
     assert wait_s is not None
     assert 0 < wait_s <= RESET_S
+
+
+def test_a_success_after_a_quiet_ask_is_not_recorded(endpoint: str) -> None:
+    # Given a breaker with nothing counted: a send may go, and is told it is quiet
+    answer = ask_breaker(endpoint)
+    assert answer == BreakerAnswer(None, quiet=True)
+
+    # When a failure is counted while that send is in flight, and then the send succeeds
+    fail(endpoint, 1)
+    record_result(endpoint, ok=True, quiet=answer.quiet)
+
+    # Then the success wrote nothing: the failure it overlapped stays counted
+    assert breaker_status(endpoint).failures == 1
+
+    # And a send asked now is not quiet, so its success forgets the failure
+    answer = ask_breaker(endpoint)
+    assert answer == BreakerAnswer(None, quiet=False)
+    record_result(endpoint, ok=True, quiet=answer.quiet)
+    assert breaker_status(endpoint).failures == 0
+    assert shared_redis(get_settings().locks_url).exists(breaker_key(endpoint)) == 0
 
 
 def test_a_success_between_failures_starts_the_count_again(endpoint: str) -> None:
@@ -133,7 +154,7 @@ def test_a_success_between_failures_starts_the_count_again(endpoint: str) -> Non
     fail(endpoint, FAILURES - 1)
 
     assert breaker_status(endpoint).state is BreakerState.CLOSED
-    assert breaker_wait_s(endpoint) is None
+    assert ask_breaker(endpoint).wait_s is None
 
 
 def test_every_breaker_key_expires_and_a_reset_closes_it(endpoint: str) -> None:
@@ -143,7 +164,7 @@ def test_every_breaker_key_expires_and_a_reset_closes_it(endpoint: str) -> None:
     fail(endpoint, FAILURES)
     assert client.pttl(breaker_key(endpoint)) > 0
     wait_for(lambda: half_open(endpoint), timeout=5, what="the reset time")
-    breaker_wait_s(endpoint)
+    ask_breaker(endpoint)
     assert client.pttl(breaker_key(endpoint)) > 0
 
     assert reset_breaker(endpoint) is True
@@ -157,7 +178,7 @@ def _fail(endpoint: str, times: int) -> None:
 
 
 def _wait_s(endpoint: str) -> float | None:
-    return breaker_wait_s(endpoint)
+    return ask_breaker(endpoint).wait_s
 
 
 def _take_permits(channel: str, count: int) -> list[tuple[float, float]]:
@@ -184,11 +205,11 @@ def test_other_processes_see_the_same_breaker(endpoint: str) -> None:
         pool.submit(_fail, endpoint, FAILURES).result(timeout=60)
 
         # Then this one is refused too
-        assert breaker_wait_s(endpoint) is not None
+        assert ask_breaker(endpoint).wait_s is not None
 
         # When this one becomes the trial, a third process waits for it
         wait_for(lambda: half_open(endpoint), timeout=5, what="the reset time")
-        assert breaker_wait_s(endpoint) is None
+        assert ask_breaker(endpoint).wait_s is None
         assert pool.submit(_wait_s, endpoint).result(timeout=60) is not None
 
         # And when the trial goes through, the other processes send again

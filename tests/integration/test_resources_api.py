@@ -1,8 +1,8 @@
 """The contract every admin-managed, named resource of the API keeps (templates, subscriptions,
-alert rules: ``tests/support/resources.py``), on both stores: created with a 201 and read back
-as sent with the API's defaults filled in, one per name (409), removed with a 204 and then a
-404, unknown ids a 404, listed newest first a cursor page at a time, created only by `admin`.
-What only one resource does is tested in its own module."""
+alert rules, alert routes, inhibit rules: ``tests/support/resources.py``), on both stores:
+created with a 201 and read back as sent with the API's defaults filled in, one per name
+(409), removed with a 204 and then a 404, unknown ids a 404, listed newest first a cursor page
+at a time, created only by `admin`. What only one resource does is tested in its own module."""
 
 from __future__ import annotations
 

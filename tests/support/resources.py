@@ -70,4 +70,27 @@ ALERT_RULES = Resource(
         "severity": "warning",
     },
 )
-RESOURCES = (TEMPLATES, SUBSCRIPTIONS, ALERT_RULES)
+#: A route to the ``ops`` channel, grouping by team.
+ALERT_ROUTES = Resource(
+    "/v1/alert-routes",
+    "alert_route",
+    {"name": "db", "matchers": ["team=db"], "channels": ["ops"], "group_by": ["team"]},
+    filled={
+        "matchers": [{"name": "team", "op": "=", "value": "db"}],
+        "parent": None,
+        "send_resolved": True,
+        "continue": False,
+    },
+)
+#: Critical alerts mute warnings of the same team.
+INHIBIT_RULES = Resource(
+    "/v1/inhibit-rules",
+    "inhibit_rule",
+    {"name": "crit-mutes-warn", "source_matchers": [{"name": "severity", "value": "critical"}],
+     "target_matchers": [{"name": "severity", "value": "warning"}], "equal": ["team"]},
+    filled={
+        "source_matchers": [{"name": "severity", "op": "=", "value": "critical"}],
+        "target_matchers": [{"name": "severity", "op": "=", "value": "warning"}],
+    },
+)  # fmt: skip
+RESOURCES = (TEMPLATES, SUBSCRIPTIONS, ALERT_RULES, ALERT_ROUTES, INHIBIT_RULES)

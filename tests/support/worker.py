@@ -14,9 +14,12 @@ from workers.queues import QUEUE_ORDER
 
 @contextmanager
 def embedded_worker(
-    queues: Sequence[str] = tuple(q.value for q in QUEUE_ORDER), concurrency: int = 2
+    queues: Sequence[str] = tuple(q.value for q in QUEUE_ORDER),
+    concurrency: int = 2,
+    hostname: str | None = None,
 ) -> Iterator[None]:
-    """Consume ``queues`` until the block ends; stops (and joins) the worker afterwards."""
+    """Consume ``queues`` (as node ``hostname``, Celery's test name when ``None``) until the
+    block ends; stops (and joins) the worker afterwards."""
     # As a worker process does at start (worker_init, which the embedded worker does not send),
     # so its metrics can be read whatever ran before in this test process.
     setup_multiprocess_metrics()
@@ -28,5 +31,6 @@ def embedded_worker(
         queues=list(queues),
         loglevel="WARNING",
         shutdown_timeout=15,
+        **({"hostname": hostname} if hostname else {}),
     ):
         yield

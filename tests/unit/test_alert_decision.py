@@ -11,7 +11,7 @@ import pytest
 
 from tasks.alerts.decision import NO_DATA, Condition, Current, Missing, Op, Policy, Reading, decide
 from tasks.alerts.states import TRANSITIONS, AlertEvent, AlertState
-from workers.store.models import Actor
+from workers.states import Actor
 
 T0 = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 RULE = Condition(Op.GT, 10.0, for_s=60, keep_firing_for_s=120)

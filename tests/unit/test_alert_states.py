@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tasks.alerts.states import ALERTING, TRANSITIONS, AlertEvent, AlertState, Notice
 from tests.support.diagrams import assert_draws_exactly
-from workers.store.models import Actor
+from workers.states import Actor
 
 
 def test_the_diagram_draws_exactly_the_transition_table() -> None:

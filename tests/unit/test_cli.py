@@ -249,8 +249,10 @@ def test_db_upgrade_migrates_a_fresh_store_then_does_nothing(
 
     assert first.exit_code == 0, first.output
     assert f"from empty to {head} (head)" in first.stdout
+    assert "Made the shipped alert rules taskyard-workers-down," in first.stdout
     assert second.exit_code == 0, second.output
     assert f"already at revision {head} (head)" in second.stdout
+    assert "shipped alert rules" not in second.stdout  # made once; an operator's edits stay
 
 
 def test_dev_fails_fast_when_the_configured_broker_is_down(

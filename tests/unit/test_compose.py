@@ -113,16 +113,18 @@ def test_worker_concurrency_comes_from_the_procfile_variable(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", WORKERS)
-def test_worker_healthcheck_pings_the_node_the_worker_names_itself(name: str) -> None:
+def test_worker_healthcheck_checks_the_node_the_worker_names_itself(name: str) -> None:
     node = option(argv(service(name)["command"]), "-n", "--hostname")
     assert node is not None, f"{name}: the worker command sets no -n node name"
     prefix = node.split("@", 1)[0]
     test = " ".join(argv(service(name)["healthcheck"]["test"]))
 
-    assert "inspect ping" in test, f"{name}: healthcheck should be `celery inspect ping`: {test}"
+    assert "taskyard workers check" in test, (
+        f"{name}: healthcheck should be `workers check`: {test}"
+    )
     # Compose turns $$ into a literal $, left for the container's shell to expand.
-    assert f"-d {prefix}@$$HOSTNAME" in test, (
-        f"{name}: healthcheck must ping {prefix}@$$HOSTNAME (the -n {node} of its command): {test}"
+    assert f"--node {prefix}@$$HOSTNAME" in test, (
+        f"{name}: healthcheck must check {prefix}@$$HOSTNAME (the -n {node} of its command): {test}"
     )
 
 

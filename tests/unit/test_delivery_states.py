@@ -6,7 +6,7 @@ from __future__ import annotations
 from tasks.notifications import states
 from tasks.notifications.states import DeliveryEvent, DeliveryStatus
 from tests.support.diagrams import assert_draws_exactly
-from workers.store.models import Actor
+from workers.states import Actor
 
 
 def test_the_diagram_draws_exactly_the_transition_table() -> None:

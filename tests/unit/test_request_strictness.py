@@ -14,6 +14,7 @@ from api import (
     alert_schemas,
     channel_schemas,
     notification_schemas,
+    routing_schemas,
     schedule_schemas,
     schemas,
     subscription_schemas,
@@ -34,6 +35,7 @@ MODELS: dict[str, type[BaseModel]] = {
         notification_schemas,
         subscription_schemas,
         alert_schemas,
+        routing_schemas,
     )
     for name, value in vars(module).items()
     if isinstance(value, type) and issubclass(value, BaseModel)

@@ -16,9 +16,12 @@ from workers.scopes import (
     may_post_alerts,
     may_read,
     may_read_deliveries,
+    may_read_own,
     may_write,
     may_write_some,
+    missing_for_job,
     notify_scope_for,
+    reads_own_only,
     validate_scope,
     write_scope_for,
 )
@@ -47,6 +50,11 @@ from workers.scopes import (
         "notifications:write:[!b]*",
         "notifications:write:" + "a" * 200,
         "alerts:write",
+        "jobs:read:own",
+        "jobs:queue:critical",
+        "jobs:queue:bulk",
+        "jobs:priority:0",
+        "jobs:priority:9",
     ],
 )
 def test_valid_scopes_are_returned_unchanged(scope: str) -> None:
@@ -88,6 +96,15 @@ def test_valid_scopes_are_returned_unchanged(scope: str) -> None:
         "alerts:read",
         "alerts:write:prometheus",
         "Alerts:write",
+        "jobs:read:mine",
+        "jobs:queue:",
+        "jobs:queue:urgent",
+        "jobs:queue:*",
+        "jobs:queue:Bulk",
+        "jobs:priority:10",
+        "jobs:priority:-1",
+        "jobs:priority:",
+        "jobs:priority:05",
     ],
 )
 def test_invalid_scopes_raise_a_value_error_naming_the_valid_ones(scope: str) -> None:
@@ -162,6 +179,10 @@ SCOPE_SETS = [
     ["notifications:write:ops-*"],
     ["notifications:writer"],
     ["alerts:write"],
+    ["jobs:read:own"],
+    ["jobs:read:own", "jobs:write"],
+    ["jobs:queue:bulk"],
+    ["jobs:priority:3"],
     ["jobs:write", "jobs:read", "notifications:write"],
     [],
 ]
@@ -172,6 +193,7 @@ ALLOWED_BY: dict[Callable[[list[str]], bool], list[list[str]]] = {
         ["admin"],
         ["jobs:write"],
         ["jobs:write:diag.*"],
+        ["jobs:read:own", "jobs:write"],
         ["jobs:write", "jobs:read", "notifications:write"],
     ],
     is_admin: [["admin"]],
@@ -183,6 +205,14 @@ ALLOWED_BY: dict[Callable[[list[str]], bool], list[list[str]]] = {
         ["jobs:write", "jobs:read", "notifications:write"],
     ],
     may_post_alerts: [["admin"], ["alerts:write"]],
+    may_read_own: [
+        ["admin"],
+        ["jobs:read"],
+        ["jobs:read:own"],
+        ["jobs:read:own", "jobs:write"],
+        ["jobs:write", "jobs:read", "notifications:write"],
+    ],
+    reads_own_only: [["jobs:read:own"], ["jobs:read:own", "jobs:write"]],
 }
 
 
@@ -210,3 +240,26 @@ def test_the_narrowest_scope_is_valid_and_allows_its_name_alone(
     assert validate_scope(scope) == scope
     assert allows([scope], name)
     assert not allows([scope], other)
+
+
+@pytest.mark.parametrize(
+    ("scopes", "queue", "priority", "missing"),
+    [
+        (["jobs:write"], "critical", 9, None),  # no queue scope: every queue, any priority
+        (["admin"], "critical", 9, None),
+        (["jobs:write", "jobs:queue:bulk"], "bulk", 9, None),
+        (["jobs:write", "jobs:queue:bulk"], "critical", 1, "jobs:queue:critical"),
+        (["jobs:queue:bulk", "jobs:queue:high"], "high", None, None),
+        (["admin", "jobs:queue:bulk"], "default", None, "jobs:queue:default"),  # admin too
+        (["jobs:priority:3"], "default", 3, None),
+        (["jobs:priority:3"], "default", 4, "jobs:priority:4"),
+        (["jobs:priority:3"], "default", None, None),  # not asked: cancel
+        (["jobs:priority:3", "jobs:priority:6"], "default", 6, None),  # the highest counts
+        (["jobs:priority:0"], "default", 1, "jobs:priority:1"),
+        (["jobs:queue:bulk", "jobs:priority:2"], "critical", 9, "jobs:queue:critical"),
+    ],
+)
+def test_queue_and_priority_scopes_narrow_where_a_job_may_go(
+    scopes: list[str], queue: str, priority: int | None, missing: str | None
+) -> None:
+    assert missing_for_job(scopes, queue, priority) == missing

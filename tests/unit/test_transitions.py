@@ -8,11 +8,11 @@ import re
 from sqlalchemy import Table
 
 from tests.support.diagrams import assert_draws_exactly
+from workers.states import Actor
 from workers.store.models import (
     FINISHED_STATUSES,
     REPLAYABLE_STATUSES,
     TRANSITIONS,
-    Actor,
     Job,
     JobEvent,
     JobStatus,

@@ -10,13 +10,13 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
+from workers.pausing import paused_queues
 from workers.priorities import MAX_PRIORITY, MIN_PRIORITY
-from workers.queue_depth import queue_depths
+from workers.queue_depth import oldest_queued_ages, queue_depths
 from workers.queues import QUEUE_ORDER
 from workers.settings import get_settings
 from workers.store.engine import session_scope
 from workers.store.models import FINISHED_STATUSES, Job, JobStatus
-from workers.store.types import utcnow
 
 log = logging.getLogger(__name__)
 #: Counted on every scrape: every open status, and dead letters (finished but actionable).
@@ -26,7 +26,8 @@ COUNTED_STATUSES = [s.value for s in JobStatus if s not in FINISHED_STATUSES] + 
 
 
 class QueueDepthCollector(Collector):
-    """``taskyard_queue_depth{queue, priority}``: messages waiting in the broker."""
+    """``taskyard_queue_depth{queue, priority}``: messages waiting in the broker;
+    ``taskyard_queue_paused{queue}``: whether workers leave it alone."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         family = GaugeMetricFamily(
@@ -39,6 +40,19 @@ class QueueDepthCollector(Collector):
         except Exception:  # a scrape must not fail because the broker is down
             log.warning("queue depth unavailable", exc_info=True, extra={"action": "metrics.error"})
             return
+        paused = GaugeMetricFamily(
+            "taskyard_queue_paused",
+            "1 while a queue is paused (workers do not consume it; `taskyard queues resume`).",
+            labels=["queue"],
+        )
+        try:
+            paused_now = paused_queues()
+        except Exception:  # a scrape must not fail because Redis is down
+            log.warning("paused queues unknown", exc_info=True, extra={"action": "metrics.error"})
+        else:
+            for queue in QUEUE_ORDER:
+                paused.add_metric([queue.value], int(queue.value in paused_now))
+            yield paused
         per_priority = get_settings().broker_family == "redis"
         for depth in depths:
             if not per_priority:
@@ -82,20 +96,11 @@ class QueueAgeCollector(Collector):
             "Seconds the oldest queued job of each queue has waited since it became due (0: none).",
             labels=["queue"],
         )
-        query = (
-            select(Job.queue, func.min(func.coalesce(Job.run_at, Job.created_at)))
-            .where(Job.status == JobStatus.QUEUED.value)
-            .group_by(Job.queue)
-        )
         try:
-            with session_scope() as session:
-                oldest = {queue: due for queue, due in session.execute(query)}
+            ages = oldest_queued_ages()
         except Exception:  # a scrape must not fail because the store is down
             log.warning("queue ages unavailable", exc_info=True, extra={"action": "metrics.error"})
             return
-        now = utcnow()
         for queue in QUEUE_ORDER:
-            due = oldest.get(queue.value)
-            age = 0.0 if due is None else max(0.0, (now - due).total_seconds())
-            family.add_metric([queue.value], age)
+            family.add_metric([queue.value], ages[queue.value])
         yield family

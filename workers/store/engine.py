@@ -149,7 +149,8 @@ def get_writer_engine(*, durable: bool = True) -> Engine:
     (an attempt's outcome, heartbeats, progress). Such a commit returns before its WAL record
     reaches the disk, so a server crash can undo the last few hundred milliseconds of them.
     The job then looks ``started`` by a silent worker, and the reaper runs it again: an
-    at-least-once outcome, never a lost job. Starts and everything a producer writes stay
+    at-least-once outcome, never a lost job. Starts (but those of a job type fenced by a
+    durable claim of its own: ``JobType.durable_start``) and everything a producer writes stay
     durable. SQLite already commits without a full sync (WAL, ``synchronous=NORMAL``)."""
     url = get_settings().database_url
     durable = durable or url.startswith("sqlite")

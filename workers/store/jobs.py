@@ -92,6 +92,8 @@ class JobFilter:
     finished_after: datetime | None = None
     finished_before: datetime | None = None
     replayed: bool | None = None
+    #: Only the jobs enqueued with this API key (a ``jobs:read:own`` key's reads).
+    api_key_id: uuid.UUID | None = None
     before: tuple[datetime, uuid.UUID] | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
@@ -101,6 +103,7 @@ class JobFilter:
             (Job.status, self.status),
             (Job.type, self.type),
             (Job.queue, self.queue),
+            (Job.api_key_id, self.api_key_id),
         ):
             if value is not None:
                 clauses.append(column == value)

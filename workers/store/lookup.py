@@ -1,12 +1,14 @@
 """Rows the way every store reads and adds them: one by id, one by name, a newest-first page,
-a new row under a unique name."""
+a new row under a unique name; :class:`NamedRows` holds all of them for one table of named
+rows (templates, channels, subscriptions, schedules, alert rules)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -91,3 +93,58 @@ def add_named(
     except IntegrityError:
         raise taken(name) from None
     return record
+
+
+def name_taken(conflict: type[TaskyardError], noun: str) -> Callable[[str], TaskyardError]:
+    """What :func:`add_named` raises for a name in use: ``conflict`` saying ``<noun> named
+    'x' exists already`` (``noun`` with its article: ``"an alert rule"``)."""
+
+    def taken(name: str) -> TaskyardError:
+        return conflict(f"{noun} named {name!r} exists already", {"name": name})
+
+    return taken
+
+
+@dataclass(frozen=True)
+class NamedRows(Generic[R]):
+    """The rows of ``model``, which have an ``id``, a unique ``name`` and a ``created_at``: a
+    missing one raises ``missing`` naming the ``noun``, a name in use ``taken(name)``, and an
+    edit may change only the fields in ``editable``."""
+
+    model: type[R]
+    missing: type[TaskyardError]
+    noun: str
+    taken: Callable[[str], TaskyardError]
+    editable: frozenset[str] = frozenset()
+
+    def _column(self, key: str) -> InstrumentedAttribute[Any]:
+        column: InstrumentedAttribute[Any] = getattr(self.model, key)
+        return column
+
+    def get(self, row_id: uuid.UUID) -> R:
+        """The row with ``row_id``, or ``missing``."""
+        return get_or_raise(self.model, row_id, self.missing, self.noun)
+
+    def find(self, name: str) -> R:
+        """The row called ``name``, or ``missing``."""
+        return named_or_raise(self.model, self._column("name"), name, self.missing, self.noun)
+
+    def page(self, before: tuple[datetime, uuid.UUID] | None, limit: int) -> list[R]:
+        """Up to ``limit`` rows created before the position ``before``, newest first."""
+        created_at, row_id = self._column("created_at"), self._column("id")
+        return newest_page(select(self.model), created_at, row_id, before, limit)
+
+    def add(self, record: R) -> R:
+        """Insert ``record``, or raise ``taken(name)`` when its name is in use."""
+        return add_named(record, self._column("name"), self.taken)
+
+    def row(self, session: Session, row_id: uuid.UUID, *, lock: bool = False) -> R:
+        """The row with ``row_id`` in ``session`` (locked for update with ``lock``), or
+        ``missing``."""
+        return row_or_raise(session, self.model, row_id, self.missing, self.noun, lock=lock)
+
+    def check_editable(self, changes: Mapping[str, Any]) -> None:
+        """``ValueError`` naming the fields of ``changes`` an edit may not change."""
+        unknown = set(changes) - self.editable
+        if unknown:
+            raise ValueError(f"not editable: {sorted(unknown)}")

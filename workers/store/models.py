@@ -1,12 +1,11 @@
 """Tables of the store: jobs with their idempotency and unique keys, API keys, schedules with
 their fires, maintenance runs, and notifications (templates, channels, notifications, their
 deliveries and digest members, subscriptions), and alert rules with their instances and
-events."""
+events, the routes, groups, silences and inhibit rules their notices pass through."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -21,15 +20,15 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     false,
-    text,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from workers.store.types import JsonDocument, UtcDateTime, utcnow
+from workers.states import Actor, TableStates, Transition, TransitionTable
+from workers.store.types import JsonDocument, UtcDateTime, partial_where, utcnow
 
 
-class JobStatus(StrEnum):
+class JobStatus(TableStates):
     """Where a job is in its life; the moves between statuses are :data:`TRANSITIONS`."""
 
     SCHEDULED = "scheduled"
@@ -46,29 +45,6 @@ class JobStatus(StrEnum):
     def in_words(self) -> str:
         """The status as a sentence about a job says it: ``job 42 has succeeded``."""
         return _IN_WORDS[self]
-
-    @classmethod
-    def sources(cls, event: JobEvent, actor: Actor | None = None) -> frozenset[JobStatus]:
-        """The statuses ``event`` (made by ``actor``, or by anyone) moves a job out of."""
-        return frozenset(
-            t.source
-            for t in TRANSITIONS
-            if t.event is event and t.source is not None and actor in (None, t.actor)
-        )
-
-    def may_become(self, target: JobStatus, actor: Actor) -> bool:
-        """Whether ``actor`` may move a job from this status to ``target``."""
-        return (self, target, actor) in _MOVES
-
-
-class Actor(StrEnum):
-    """Who moves a job: each process (or person) makes only its own transitions."""
-
-    PRODUCER = "producer"
-    DISPATCHER = "dispatcher"
-    WORKER = "worker"
-    REAPER = "reaper"
-    OPERATOR = "operator"
 
 
 class JobEvent(StrEnum):
@@ -92,55 +68,45 @@ class JobEvent(StrEnum):
     REAP = "reap"
 
 
-@dataclass(frozen=True)
-class Transition:
-    """One allowed move: ``event``, made by ``actor``, takes a job from ``source`` (``None``:
-    the record is created) to ``target``."""
-
-    source: JobStatus | None
-    target: JobStatus
-    event: JobEvent
-    actor: Actor
-
-
-def _table(*rows: tuple[JobStatus | None, JobStatus, JobEvent, Actor]) -> tuple[Transition, ...]:
-    return tuple(Transition(*row) for row in rows)
-
-
 _S, _E, _A = JobStatus, JobEvent, Actor
 #: Every move a job may make, and who makes it. ``workers.store.transitions`` makes them all
 #: (the producer's insert aside) and derives its guards from here; ``docs/architecture.md``
 #: draws the same table, which ``tests/unit/test_transitions.py`` holds equal to this one.
-TRANSITIONS = _table(
-    (None, _S.DISPATCHING, _E.ENQUEUE, _A.PRODUCER),
-    (None, _S.SCHEDULED, _E.ENQUEUE, _A.PRODUCER),
-    (_S.DISPATCHING, _S.QUEUED, _E.CONFIRM, _A.PRODUCER),
-    (_S.DISPATCHING, _S.QUEUED, _E.CONFIRM, _A.DISPATCHER),
-    (_S.SCHEDULED, _S.DISPATCHING, _E.CLAIM, _A.DISPATCHER),
-    (_S.RETRYING, _S.DISPATCHING, _E.CLAIM, _A.DISPATCHER),
-    (_S.DISPATCHING, _S.DISPATCHING, _E.RECLAIM, _A.DISPATCHER),
-    (_S.QUEUED, _S.DISPATCHING, _E.REPUBLISH, _A.DISPATCHER),
-    (_S.DISPATCHING, _S.SCHEDULED, _E.RELEASE, _A.DISPATCHER),
-    (_S.DISPATCHING, _S.FAILED, _E.REFUSE, _A.DISPATCHER),
-    (_S.QUEUED, _S.STARTED, _E.START, _A.WORKER),
-    (_S.DISPATCHING, _S.STARTED, _E.START, _A.WORKER),
-    (_S.STARTED, _S.STARTED, _E.TAKE_OVER, _A.WORKER),
-    (_S.STARTED, _S.SUCCEEDED, _E.SUCCEED, _A.WORKER),
-    (_S.STARTED, _S.RETRYING, _E.RETRY, _A.WORKER),
-    (_S.STARTED, _S.SCHEDULED, _E.DEFER, _A.WORKER),
-    (_S.STARTED, _S.FAILED, _E.FAIL, _A.WORKER),
-    (_S.STARTED, _S.DEAD, _E.EXHAUST, _A.WORKER),
-    (_S.STARTED, _S.CANCELLED, _E.CANCEL, _A.WORKER),
-    (_S.STARTED, _S.RETRYING, _E.REAP, _A.REAPER),
-    (_S.STARTED, _S.DEAD, _E.REAP, _A.REAPER),
-    (_S.SCHEDULED, _S.CANCELLED, _E.CANCEL, _A.OPERATOR),
-    (_S.DISPATCHING, _S.CANCELLED, _E.CANCEL, _A.OPERATOR),
-    (_S.QUEUED, _S.CANCELLED, _E.CANCEL, _A.OPERATOR),
-    (_S.RETRYING, _S.CANCELLED, _E.CANCEL, _A.OPERATOR),
+TRANSITIONS = TransitionTable(
+    JobStatus,
+    (
+        Transition(source, target, event, actor)
+        for source, target, event, actor in (
+            (None, _S.DISPATCHING, _E.ENQUEUE, _A.PRODUCER),
+            (None, _S.SCHEDULED, _E.ENQUEUE, _A.PRODUCER),
+            (_S.DISPATCHING, _S.QUEUED, _E.CONFIRM, _A.PRODUCER),
+            (_S.DISPATCHING, _S.QUEUED, _E.CONFIRM, _A.DISPATCHER),
+            (_S.SCHEDULED, _S.DISPATCHING, _E.CLAIM, _A.DISPATCHER),
+            (_S.RETRYING, _S.DISPATCHING, _E.CLAIM, _A.DISPATCHER),
+            (_S.DISPATCHING, _S.DISPATCHING, _E.RECLAIM, _A.DISPATCHER),
+            (_S.QUEUED, _S.DISPATCHING, _E.REPUBLISH, _A.DISPATCHER),
+            (_S.DISPATCHING, _S.SCHEDULED, _E.RELEASE, _A.DISPATCHER),
+            (_S.DISPATCHING, _S.FAILED, _E.REFUSE, _A.DISPATCHER),
+            (_S.QUEUED, _S.STARTED, _E.START, _A.WORKER),
+            (_S.DISPATCHING, _S.STARTED, _E.START, _A.WORKER),
+            (_S.STARTED, _S.STARTED, _E.TAKE_OVER, _A.WORKER),
+            (_S.STARTED, _S.SUCCEEDED, _E.SUCCEED, _A.WORKER),
+            (_S.STARTED, _S.RETRYING, _E.RETRY, _A.WORKER),
+            (_S.STARTED, _S.SCHEDULED, _E.DEFER, _A.WORKER),
+            (_S.STARTED, _S.FAILED, _E.FAIL, _A.WORKER),
+            (_S.STARTED, _S.DEAD, _E.EXHAUST, _A.WORKER),
+            (_S.STARTED, _S.CANCELLED, _E.CANCEL, _A.WORKER),
+            (_S.STARTED, _S.RETRYING, _E.REAP, _A.REAPER),
+            (_S.STARTED, _S.DEAD, _E.REAP, _A.REAPER),
+            (_S.SCHEDULED, _S.CANCELLED, _E.CANCEL, _A.OPERATOR),
+            (_S.DISPATCHING, _S.CANCELLED, _E.CANCEL, _A.OPERATOR),
+            (_S.QUEUED, _S.CANCELLED, _E.CANCEL, _A.OPERATOR),
+            (_S.RETRYING, _S.CANCELLED, _E.CANCEL, _A.OPERATOR),
+        )
+    ),
 )
-_MOVES = frozenset((t.source, t.target, t.actor) for t in TRANSITIONS)
 #: Final: no transition leaves them.
-FINISHED_STATUSES = frozenset(set(JobStatus) - {t.source for t in TRANSITIONS})
+FINISHED_STATUSES = TRANSITIONS.finished
 #: What an operator may replay as a new job: finished, but not successfully.
 REPLAYABLE_STATUSES = FINISHED_STATUSES - {JobStatus.SUCCEEDED}
 
@@ -151,11 +117,6 @@ _IN_WORDS = {
     JobStatus.FAILED: "has failed", JobStatus.DEAD: "is dead",
     JobStatus.CANCELLED: "was cancelled",
 }  # fmt: skip
-
-
-def _where(condition: str) -> dict[str, Any]:
-    """Dialect options making an index partial on PostgreSQL and SQLite alike."""
-    return {"postgresql_where": text(condition), "sqlite_where": text(condition)}
 
 
 class Base(DeclarativeBase):
@@ -177,6 +138,16 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
+    #: The client address of the last use (written with ``last_used_at``).
+    last_client: Mapped[str | None] = mapped_column(String(64))
+    expires_at: Mapped[datetime | None]
+    #: A ``limits`` rate such as ``100/second``; ``None``: the API's default.
+    rate_limit: Mapped[str | None] = mapped_column(String(64))
+    #: The secret replaced by the last rotation, valid until ``previous_expires_at``.
+    previous_key_hash: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
+    previous_key_prefix: Mapped[str | None] = mapped_column(String(16))
+    previous_expires_at: Mapped[datetime | None]
+    previous_last_used_at: Mapped[datetime | None]
 
 
 class Job(Base):
@@ -189,13 +160,17 @@ class Job(Base):
         Index("ix_jobs_type_created", "type", "created_at"),
         # Partial indexes: a job's row leaves them as soon as it moves on, so the status
         # changes of the hot path (dispatching, queued, started, succeeded) do not feed them.
-        Index("ix_jobs_due", "run_at", **_where("status IN ('scheduled', 'retrying')")),
-        Index("ix_jobs_dispatching", "dispatched_at", **_where("status = 'dispatching'")),
-        Index("ix_jobs_heartbeat", "heartbeat_at", **_where("status = 'started'")),
-        Index("ix_jobs_replay_of", "replay_of", **_where("replay_of IS NOT NULL")),
+        Index("ix_jobs_due", "run_at", **partial_where("status IN ('scheduled', 'retrying')")),
+        Index("ix_jobs_dispatching", "dispatched_at", **partial_where("status = 'dispatching'")),
+        Index("ix_jobs_heartbeat", "heartbeat_at", **partial_where("status = 'started'")),
+        Index("ix_jobs_replay_of", "replay_of", **partial_where("replay_of IS NOT NULL")),
         # The subscription sweep's read of job.failed and job.dead events: rows enter only when
         # a job fails, so the hot path never feeds it.
-        Index("ix_jobs_failed_finished", "finished_at", **_where("status IN ('failed', 'dead')")),
+        Index(
+            "ix_jobs_failed_finished",
+            "finished_at",
+            **partial_where("status IN ('failed', 'dead')"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
@@ -388,7 +363,7 @@ class Notification(Base):
             "idempotency_scope",
             "idempotency_key",
             unique=True,
-            **_where("idempotency_key IS NOT NULL"),
+            **partial_where("idempotency_key IS NOT NULL"),
         ),
     )
 
@@ -434,7 +409,9 @@ class Delivery(Base):
             "digest_key",
             "channel_name",
             unique=True,
-            **_where("digest_key IS NOT NULL AND status = 'scheduled' AND sending_at IS NULL"),
+            **partial_where(
+                "digest_key IS NOT NULL AND status = 'scheduled' AND sending_at IS NULL"
+            ),
         ),
     )
 
@@ -586,7 +563,7 @@ class AlertEventRow(Base):
         Index(
             "ix_alert_events_unsent",
             "created_at",
-            **_where("notice IS NOT NULL AND notified_at IS NULL"),
+            **partial_where("notice IS NOT NULL AND notified_at IS NULL"),
         ),
     )
 
@@ -605,6 +582,119 @@ class AlertEventRow(Base):
     at: Mapped[datetime]
     value: Mapped[float | None]
     notice: Mapped[str | None] = mapped_column(String(16))
+    notified_at: Mapped[datetime | None]
+    notification_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    notice_error: Mapped[str | None] = mapped_column(Text)
+    #: The routes whose groups took the notice instead (none: it went to the rule's channels).
+    routes: Mapped[list[str] | None] = mapped_column(JsonDocument)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AlertRoute(Base):
+    """A node of the alert route tree: matchers, the channels its groups notify, and how it
+    groups and paces them (``tasks/alerts/grouping.py``). ``parent_id`` ``None``: a child of
+    the implicit root; siblings are tried in ``position`` order."""
+
+    __tablename__ = "alert_routes"
+    __table_args__ = (Index("ix_alert_routes_created", "created_at", "id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("alert_routes.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(default=0)
+    matchers: Mapped[list[Any]] = mapped_column(JsonDocument, default=list)
+    channels: Mapped[list[str]] = mapped_column(JsonDocument, default=list)
+    group_by: Mapped[list[str]] = mapped_column(JsonDocument, default=list)
+    group_wait_s: Mapped[int]
+    group_interval_s: Mapped[int]
+    repeat_interval_s: Mapped[int]
+    send_resolved: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    continues: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class InhibitRule(Base):
+    """Firing alerts passing ``source_matchers`` mute the alerts passing ``target_matchers``
+    that share their values of the ``equal`` labels."""
+
+    __tablename__ = "inhibit_rules"
+    __table_args__ = (Index("ix_inhibit_rules_created", "created_at", "id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    source_matchers: Mapped[list[Any]] = mapped_column(JsonDocument, default=list)
+    target_matchers: Mapped[list[Any]] = mapped_column(JsonDocument, default=list)
+    equal: Mapped[list[str]] = mapped_column(JsonDocument, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SilenceRow(Base):
+    """A silence: the alerts its matchers pass are muted from ``starts_at`` until
+    ``ends_at`` (expiring one sets ``ends_at`` to the moment)."""
+
+    __tablename__ = "silences"
+    __table_args__ = (
+        Index("ix_silences_created", "created_at", "id"),
+        Index("ix_silences_ends", "ends_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    matchers: Mapped[list[Any]] = mapped_column(JsonDocument, default=list)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    comment: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AlertGroup(Base):
+    """One group of one route and its notification log: the alerts it last sent as firing,
+    when, and when it first saw a firing alert it had not sent. ``seq`` counts its writes;
+    every write is a compare-and-set on it, so two evaluators flushing at once write once."""
+
+    __tablename__ = "alert_groups"
+    __table_args__ = (UniqueConstraint("route_id", "group_key", name="uq_alert_groups_key"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    route_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("alert_routes.id", ondelete="CASCADE")
+    )
+    group_key: Mapped[str] = mapped_column(String(64))
+    group_labels: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+    firing: Mapped[list[str]] = mapped_column(JsonDocument, default=list)
+    sent_at: Mapped[datetime | None]
+    first_seen_at: Mapped[datetime | None]
+    seq: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+_UNSENT_GROUP = "notified_at IS NULL"
+
+
+class AlertGroupNotice(Base):
+    """What one flush of a group owes (an outbox entry until ``notified_at``), sent with the
+    key ``alert-group:<group id>:<seq>``: the alerts firing and resolved, as shown."""
+
+    __tablename__ = "alert_group_notices"
+    __table_args__ = (
+        UniqueConstraint("group_id", "seq", name="uq_alert_group_notices_seq"),
+        Index(
+            "ix_alert_group_notices_unsent", "created_at", **partial_where("notified_at IS NULL")
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    group_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("alert_groups.id", ondelete="CASCADE")
+    )
+    seq: Mapped[int]
+    firing: Mapped[list[Any]] = mapped_column(JsonDocument, default=list)
+    resolved: Mapped[list[Any]] = mapped_column(JsonDocument, default=list)
     notified_at: Mapped[datetime | None]
     notification_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     notice_error: Mapped[str | None] = mapped_column(Text)

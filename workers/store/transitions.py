@@ -20,15 +20,31 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Uuid, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    Update,
+    Uuid,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 
 from workers.errors import JobNotFound, JobStateConflict
 from workers.jobtypes import LOST_WORKER_ALLOWANCE
+from workers.states import Actor
 from workers.storable import storable_text
 from workers.store.engine import session_scope, writer_connection
-from workers.store.models import FINISHED_STATUSES, Actor, Job, JobEvent, JobStatus
+from workers.store.models import FINISHED_STATUSES, Job, JobEvent, JobStatus
 from workers.store.outage import recent_outage
 from workers.store.records import JobRecord
 from workers.store.types import JsonDocument, UtcDateTime, utcnow
@@ -294,16 +310,19 @@ def _claim_statement() -> Any:
 _CLAIM = _claim_statement()
 
 
-def claim_start(job_id: str, worker: str, stale_after_s: float, token: str) -> Claim | None:
+def claim_start(
+    job_id: str, worker: str, stale_after_s: float, token: str, durable: bool = True
+) -> Claim | None:
     """Start an attempt if the job may start; ``None`` means another holder or a final state.
 
     ``token`` makes the start idempotent: retried after a store error whose reply was lost,
-    it finds its own claim instead of mistaking it for another worker's."""
+    it finds its own claim instead of mistaking it for another worker's. ``durable=False``:
+    see :attr:`workers.jobtypes.JobType.durable_start`."""
     now = utcnow()
     key = uuid.UUID(job_id)
     params = {"job_id": key, "token": token, "worker_name": worker, "now": now,
               "stale_before": now - timedelta(seconds=stale_after_s)}  # fmt: skip
-    row = _execute(_CLAIM, params).first()
+    row = _execute(_CLAIM, params, durable=durable).first()
     if row is None:
         return None
     return Claim(key, row[0], row[1], row[2], row[3] is not None, row[4], row[5])
@@ -340,6 +359,39 @@ def succeed(claim: Claim, result: Any) -> bool:
     params = {**fence(claim), "finished_at_": utcnow(), "result_": result}
     # An outcome may be lost in a server crash: the reaper then runs the job again.
     return bool(_execute(_SUCCEED, params, durable=False).rowcount == 1)
+
+
+def succeed_with(
+    claim: Claim, result: Any, write: Update, params: dict[str, Any]
+) -> tuple[bool, bool]:
+    """Record success together with ``write``, another record's fenced ``UPDATE`` whose
+    parameters (``params``) are named apart from the job's (``notify.deliver``'s settle), and
+    only if ``write`` matched a row: one round trip on PostgreSQL, where both are one
+    statement; one after the other on SQLite, where a round trip costs nothing. Returns
+    whether ``write`` matched and whether the success was recorded. Not durable, like
+    :func:`succeed`."""
+    values = {**params, **fence(claim), "finished_at_": utcnow(), "result_": result}
+    with writer_connection(durable=False) as connection:
+        if connection.dialect.name != "postgresql":
+            if connection.execute(write, values).rowcount != 1:
+                return False, False
+            return True, connection.execute(_SUCCEED, values).rowcount == 1
+        wrote, succeeded = connection.execute(_with_success(write), values).one()
+        return wrote == 1, succeeded == 1
+
+
+@cache
+def _with_success(write: Update) -> Select[Any]:
+    """``write`` and :data:`_SUCCEED` as one PostgreSQL statement (built once per ``write``).
+    Every data-modifying ``WITH`` runs whether it is read or not; the success waits for a
+    row from ``write``, and the rows each returned tell which matched."""
+    one = literal_column("1", Integer).label("one")
+    wrote = write.returning(one).cte("wrote")
+    succeeded = _SUCCEED.where(select(wrote.c.one).exists()).returning(one).cte("succeeded")
+    return select(
+        select(func.count()).select_from(wrote).scalar_subquery(),
+        select(func.count()).select_from(succeeded).scalar_subquery(),
+    )
 
 
 def settle(claim: Claim, decision: Decision, traceback: str | None) -> bool:

@@ -1,11 +1,11 @@
-"""Column types that behave the same on PostgreSQL and SQLite."""
+"""Column types, and partial indexes, that behave the same on PostgreSQL and SQLite."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, TypeDecorator
+from sqlalchemy import JSON, DateTime, Dialect, TypeDecorator, text
 from sqlalchemy.dialects.postgresql import JSONB
 
 #: JSONB on PostgreSQL, JSON text elsewhere.
@@ -35,3 +35,9 @@ class UtcDateTime(TypeDecorator[datetime]):
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
+
+
+def partial_where(condition: str) -> dict[str, Any]:
+    """Dialect options making an index partial (on the rows where ``condition`` holds) on
+    PostgreSQL and SQLite alike; the models and the migrations both build them here."""
+    return {"postgresql_where": text(condition), "sqlite_where": text(condition)}

@@ -1,28 +1,21 @@
-"""jobs and api keys
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-21
-"""
+"""jobs and api keys"""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
+from workers.store.migrations.builders import id_and_name
 from workers.store.types import JsonDocument, UtcDateTime
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.create_table(
         "api_keys",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
+        *id_and_name(),
         sa.Column("key_hash", sa.String(length=64), nullable=False),
         sa.Column("key_prefix", sa.String(length=16), nullable=False),
         sa.Column("scopes", JsonDocument, nullable=False),

@@ -1,21 +1,15 @@
-"""schedules and maintenance
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-21
-"""
+"""schedules and maintenance"""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
+from workers.store.migrations.builders import id_and_name
 from workers.store.types import JsonDocument, UtcDateTime
 
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
@@ -37,8 +31,7 @@ def upgrade() -> None:
 
     op.create_table(
         "schedules",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
+        *id_and_name(),
         sa.Column("task", sa.String(length=200), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("cron", sa.String(length=120), nullable=True),

@@ -1,9 +1,5 @@
 """claim token
 
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-11-22
-
 Each start writes a token, so a start retried after a lost reply finds its own claim.
 """
 
@@ -14,8 +10,6 @@ from alembic import op
 
 revision = "0005"
 down_revision = "0004"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,9 +1,5 @@
 """partial indexes off the hot path
 
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-11-22
-
 Every status change rewrites a job's row, and PostgreSQL then adds an entry to every index
 the new row belongs to. The due, heartbeat and replay indexes only ever serve rows in one
 state, so they become partial: a job passing through dispatching, queued, started and
@@ -12,13 +8,12 @@ succeeded no longer feeds them. Claims left in `dispatching` get an index of the
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
+
+from workers.store.types import partial_where
 
 revision = "0006"
 down_revision = "0005"
-branch_labels = None
-depends_on = None
 
 PARTIAL = {
     "ix_jobs_due": (["run_at"], "status IN ('scheduled', 'retrying')"),
@@ -38,10 +33,7 @@ def upgrade() -> None:
         for name in FULL:
             batch_op.drop_index(name)
         for name, (columns, condition) in PARTIAL.items():
-            where = sa.text(condition)
-            batch_op.create_index(
-                name, columns, unique=False, postgresql_where=where, sqlite_where=where
-            )
+            batch_op.create_index(name, columns, unique=False, **partial_where(condition))
 
 
 def downgrade() -> None:

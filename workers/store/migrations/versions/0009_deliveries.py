@@ -1,9 +1,5 @@
 """notifications, deliveries, digests and subscriptions
 
-Revision ID: 0009_deliveries
-Revises: 0008_channels
-Create Date: 2026-12-07
-
 A notification (what to say), one delivery per channel (the record claimed before a send),
 the notifications a digest delivery folds in, and subscriptions that turn platform events
 into notifications.
@@ -14,32 +10,25 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from workers.store.types import JsonDocument, UtcDateTime
+from workers.store.migrations.builders import create_named_table, drop_named_table
+from workers.store.types import JsonDocument, UtcDateTime, partial_where
 
 revision = "0009_deliveries"
 down_revision = "0008_channels"
-branch_labels = None
-depends_on = None
+
+_OPEN_DIGEST = "digest_key IS NOT NULL AND status = 'scheduled' AND sending_at IS NULL"
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_named_table(
         "subscriptions",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("event", sa.String(length=64), nullable=False),
         sa.Column("match", sa.String(length=200), nullable=False),
         sa.Column("channels", JsonDocument, nullable=False),
         sa.Column("template_name", sa.String(length=200), nullable=True),
         sa.Column("enabled", sa.Boolean(), server_default=sa.true(), nullable=False),
         sa.Column("scanned_until", UtcDateTime(), nullable=True),
-        sa.Column("created_at", UtcDateTime(), nullable=False),
-        sa.Column("updated_at", UtcDateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("name"),
     )
-    with op.batch_alter_table("subscriptions", schema=None) as batch_op:
-        batch_op.create_index("ix_subscriptions_created", ["created_at", "id"], unique=False)
 
     op.create_table(
         "notifications",
@@ -70,8 +59,7 @@ def upgrade() -> None:
             "ux_notifications_idempotency",
             ["idempotency_scope", "idempotency_key"],
             unique=True,
-            postgresql_where=sa.text("idempotency_key IS NOT NULL"),
-            sqlite_where=sa.text("idempotency_key IS NOT NULL"),
+            **partial_where("idempotency_key IS NOT NULL"),
         )
 
     op.create_table(
@@ -123,12 +111,7 @@ def upgrade() -> None:
             "ux_deliveries_open_digest",
             ["digest_key", "channel_name"],
             unique=True,
-            postgresql_where=sa.text(
-                "digest_key IS NOT NULL AND status = 'scheduled' AND sending_at IS NULL"
-            ),
-            sqlite_where=sa.text(
-                "digest_key IS NOT NULL AND status = 'scheduled' AND sending_at IS NULL"
-            ),
+            **partial_where(_OPEN_DIGEST),
         )
         batch_op.create_index(
             "ix_deliveries_status_created", ["status", "created_at"], unique=False
@@ -152,8 +135,7 @@ def upgrade() -> None:
             "ix_jobs_failed_finished",
             ["finished_at"],
             unique=False,
-            postgresql_where=sa.text("status IN ('failed', 'dead')"),
-            sqlite_where=sa.text("status IN ('failed', 'dead')"),
+            **partial_where("status IN ('failed', 'dead')"),
         )
 
 
@@ -168,12 +150,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_deliveries_status_created")
         batch_op.drop_index(
             "ux_deliveries_open_digest",
-            postgresql_where=sa.text(
-                "digest_key IS NOT NULL AND status = 'scheduled' AND sending_at IS NULL"
-            ),
-            sqlite_where=sa.text(
-                "digest_key IS NOT NULL AND status = 'scheduled' AND sending_at IS NULL"
-            ),
+            **partial_where(_OPEN_DIGEST),
         )
         batch_op.drop_index(batch_op.f("ix_deliveries_notification_id"))
         batch_op.drop_index("ix_deliveries_job")
@@ -185,13 +162,9 @@ def downgrade() -> None:
     with op.batch_alter_table("notifications", schema=None) as batch_op:
         batch_op.drop_index(
             "ux_notifications_idempotency",
-            postgresql_where=sa.text("idempotency_key IS NOT NULL"),
-            sqlite_where=sa.text("idempotency_key IS NOT NULL"),
+            **partial_where("idempotency_key IS NOT NULL"),
         )
         batch_op.drop_index("ix_notifications_created")
 
     op.drop_table("notifications")
-    with op.batch_alter_table("subscriptions", schema=None) as batch_op:
-        batch_op.drop_index("ix_subscriptions_created")
-
-    op.drop_table("subscriptions")
+    drop_named_table("subscriptions")

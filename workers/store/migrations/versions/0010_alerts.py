@@ -1,9 +1,5 @@
 """alert rules, their instances and events
 
-Revision ID: 0010_alerts
-Revises: 0009_deliveries
-Create Date: 2026-12-07
-
 An alert rule (a source, a condition, timers, where its notices go), one instance per rule and
 final labels with its state and timers, and one event per transition (the outbox of FIRING
 and RESOLVED notices).
@@ -14,21 +10,18 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from workers.store.types import JsonDocument, UtcDateTime
+from workers.store.migrations.builders import create_named_table, create_newest_first_index
+from workers.store.types import JsonDocument, UtcDateTime, partial_where
 
 revision = "0010_alerts"
 down_revision = "0009_deliveries"
-branch_labels = None
-depends_on = None
 
 _UNSENT = "notice IS NOT NULL AND notified_at IS NULL"
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_named_table(
         "alert_rules",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("source", sa.String(length=32), nullable=False),
         sa.Column("spec", JsonDocument, nullable=False),
         sa.Column("op", sa.String(length=2), nullable=False),
@@ -48,13 +41,7 @@ def upgrade() -> None:
         sa.Column("last_slot_at", UtcDateTime(), nullable=True),
         sa.Column("last_evaluated_at", UtcDateTime(), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("created_at", UtcDateTime(), nullable=False),
-        sa.Column("updated_at", UtcDateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("name"),
     )
-    with op.batch_alter_table("alert_rules", schema=None) as batch_op:
-        batch_op.create_index("ix_alert_rules_created", ["created_at", "id"], unique=False)
 
     op.create_table(
         "alert_instances",
@@ -73,8 +60,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("rule_id", "fingerprint", name="uq_alert_instances_labels"),
     )
-    with op.batch_alter_table("alert_instances", schema=None) as batch_op:
-        batch_op.create_index("ix_alert_instances_created", ["created_at", "id"], unique=False)
+    create_newest_first_index("alert_instances")
 
     op.create_table(
         "alert_events",
@@ -104,8 +90,7 @@ def upgrade() -> None:
             "ix_alert_events_unsent",
             ["created_at"],
             unique=False,
-            postgresql_where=sa.text(_UNSENT),
-            sqlite_where=sa.text(_UNSENT),
+            **partial_where(_UNSENT),
         )
 
 
