@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute
 
 from api import auth
 from api.schemas import error_responses
+from api.surfaces import metrics_token
 
 _JOBS = (
     "; `jobs:queue:<queue>` for the job's queue when the key holds queue scopes; what it "
@@ -33,6 +34,10 @@ NEEDS: dict[Callable[..., Any], str] = {
     auth.alert_sender: "`alerts:write`",
     auth.current_key: "any live key",
 }
+#: What a route that takes no key asks instead (not rate limited: no 429 is documented).
+TOKENS: dict[Callable[..., Any], str] = {
+    metrics_token: "nothing, or `Authorization: Bearer <TASKYARD_METRICS_TOKEN>` when that is set",
+}
 NONE = "nothing"
 START = "<!-- endpoint-scopes:start -->"
 END = "<!-- endpoint-scopes:end -->"
@@ -48,9 +53,13 @@ def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
         yield from _calls(dependency)
 
 
+def _first(route: APIRoute, table: dict[Callable[..., Any], str]) -> str | None:
+    return next((table[call] for call in _calls(route.dependant) if call in table), None)
+
+
 def needs(route: APIRoute) -> str | None:
     """What ``route`` asks of a key, or ``None`` when it takes none."""
-    return next((NEEDS[call] for call in _calls(route.dependant) if call in NEEDS), None)
+    return _first(route, NEEDS)
 
 
 def document_access(router: APIRouter) -> APIRouter:
@@ -76,7 +85,7 @@ def scope_table(app: FastAPI) -> str:
     for route in _routes(app.routes):
         path = getattr(route, "path", "")
         methods = sorted(getattr(route, "methods", None) or {"GET"})
-        need = needs(route) if isinstance(route, APIRoute) else None
+        need = needs(route) or _first(route, TOKENS) if isinstance(route, APIRoute) else None
         for method in methods:
             if method != "HEAD":
                 rows.append((path, method, need or NONE))

@@ -37,6 +37,7 @@ from api.routes import (
     templates,
 )
 from api.submissions import CoalescedSubmissions
+from api.surfaces import install_surfaces
 from tasks.jobs.producer import Producer
 from workers import speedups
 from workers.observability.logging import configure_logging
@@ -106,6 +107,11 @@ def create_app() -> FastAPI:
         version=_version(),
         description=DESCRIPTION,
         lifespan=_lifespan,
+        # /docs is served by api/surfaces.py with its own policy; ReDoc and the OAuth2
+        # redirect page (unused: keys are bearer tokens) are not served at all.
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
         generate_unique_id_function=route_operation_id,
         dependencies=[Depends(refuse_unknown_query), Depends(refuse_ambiguous_body)],
         openapi_tags=[
@@ -134,6 +140,7 @@ def create_app() -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(CorrelationMiddleware)
     app.add_middleware(RequestMetrics)
+    install_surfaces(app, settings)
     routers = (jobs, dead_letters, queues, schedules, notifications, deliveries, channels,
                templates, subscriptions, alert_rules, alerts, alertmanager, alert_routes,
                inhibit_rules, silences, audit, health, metrics)  # fmt: skip

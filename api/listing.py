@@ -7,6 +7,7 @@ import dataclasses
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Query
@@ -70,10 +71,13 @@ def listed(
     return page(items=[show(record) for record in records], next_cursor=next_cursor)
 
 
-def job_page(filters: jobs.JobFilter, cursor: str | None, limit: int) -> JobPage:
-    """Up to ``limit`` jobs matching ``filters`` after ``cursor``, newest first."""
+def job_page(
+    filters: jobs.JobFilter, cursor: str | None, limit: int, reveal: bool = False
+) -> JobPage:
+    """Up to ``limit`` jobs matching ``filters`` after ``cursor``, newest first (sensitive
+    fields opened with ``reveal``, else redacted: :meth:`JobOut.from_record`)."""
 
     def fetch(before: Position | None, count: int) -> list[Job]:
         return jobs.list_jobs(dataclasses.replace(filters, before=before), count)
 
-    return listed(JobPage, JobOut.from_record, fetch, cursor, limit)
+    return listed(JobPage, partial(JobOut.from_record, reveal=reveal), fetch, cursor, limit)

@@ -96,13 +96,17 @@ class ResourceRoutes:
         doc: str,
         get: Callable[[uuid.UUID], R],
         check: Callable[[ApiKey, R], R] | None = None,
+        show: Callable[[ApiKey, R], RecordOut] | None = None,
     ) -> None:
         """``GET /{id}``: the record, or 404; ``check`` answers the record a key may see (else
-        raises: a 404 for one it may not know of)."""
+        raises: a 404 for one it may not know of); ``show`` makes what that key sees of it
+        (else ``out.from_record``, the same for every key)."""
 
         def endpoint(key: ApiKey, **given: Any) -> RecordOut:
             record = get(self._id_in(given))
-            return self.out.from_record(record if check is None else check(key, record))
+            if check is not None:
+                record = check(key, record)
+            return self.out.from_record(record) if show is None else show(key, record)
 
         self._add("GET", 200, "/", f"get_{self.name}", endpoint, [], self.out, summary, doc)
 

@@ -9,9 +9,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from api.resources import Page, RecordOut
+from tasks.jobs.catalog import CATALOG
 from tasks.jobs.producer import MAX_DELAY, JobRequest
 from workers.priorities import MAX_PRIORITY, MIN_PRIORITY
 from workers.queues import QueueName
+from workers.sensitive import opened_payload, redacted_payload
 from workers.store.models import Job, JobStatus
 from workers.store.records import JobRecord
 from workers.timestamps import Rfc3339
@@ -135,9 +137,14 @@ class JobOut(RecordOut):
     replayed_by: uuid.UUID | None = Field(description="The job that replayed this one.")
 
     @classmethod
-    def from_record(cls, job: Job | JobRecord) -> JobOut:
-        """The public view of a stored job (priorities are public 0-9 in the store already)."""
+    def from_record(cls, job: Job | JobRecord, reveal: bool = False) -> JobOut:
+        """The public view of a stored job (priorities are public 0-9 in the store already):
+        a sensitive type's sealed fields redacted, or opened with ``reveal`` (``admin``)."""
         values = {name: getattr(job, name) for name in _READ}
+        job_type = CATALOG.get(job.type) if job.type in CATALOG else None
+        if job_type is not None and job_type.sensitive:
+            shown = opened_payload if reveal else redacted_payload
+            values["payload"] = shown(job_type, values["payload"])
         error_type, message, traceback = (values.pop(name) for name in _ERROR_COLUMNS)
         if error_type is not None or message is not None:
             values["error"] = JobError(type=error_type, message=message, traceback=traceback)

@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 import click
 import redis
 
+from cli.aliases import deprecated_alias
+from cli.datakeys import new_data_key, rotate_data
 from cli.output import (
     EMPTY,
     CliError,
@@ -20,7 +22,7 @@ from cli.output import (
     plural,
     when,
 )
-from cli.progress import progress_bar, stdin_is_terminal
+from cli.progress import stdin_is_terminal
 from cli.resources import remove_command, show_command
 from tasks.notifications import store
 from tasks.notifications.channels import ChannelKind, parse_config
@@ -28,7 +30,7 @@ from tasks.notifications.errors import ChannelTestFailed
 from tasks.notifications.guards import BreakerState, breaker_status, endpoint_for, reset_breaker
 from tasks.notifications.message import channel_test_message
 from tasks.notifications.outcomes import ErrorClass
-from tasks.notifications.sealing import KEYS_SETTING, UNSEALED_NOTE, keyring, new_key
+from tasks.notifications.sealing import UNSEALED_NOTE
 from tasks.notifications.senders import send
 from workers.store.models import Channel
 
@@ -252,22 +254,6 @@ def reset(name: str) -> None:
         click.echo(f"The breaker of {endpoint} (channel {name!r}) was closed, with no failures.")
 
 
-@channels.command()
-def rekey() -> None:
-    """Reseal every channel's secrets under the first key of TASKYARD_SECRET_KEYS (safe to
-    run again). Rotate a key: put a new one first, rekey, then drop the old one."""
-    if keyring() is None:
-        raise CliError(f"{KEYS_SETTING} is not set; make a key with `taskyard channels "
-                       f"new-key` and set it first")  # fmt: skip
-    total = store.count_channels()
-    with progress_bar("Resealing channel secrets", total) as advance:
-        report = store.rekey(advance)
-    plain = f", {report.were_plain} of them stored plain until now" if report.were_plain else ""
-    click.echo(f"Resealed {plural(report.resealed, 'channel')} under the first key{plain}. "
-               f"Keys after the first may now leave {KEYS_SETTING}.")  # fmt: skip
-
-
-@channels.command(name="new-key")
-def new_key_() -> None:
-    """Print a new key for TASKYARD_SECRET_KEYS (keep it as safe as the secrets it seals)."""
-    click.echo(new_key())
+# The data keys seal job payloads too: one rotation, under `taskyard keys`.
+channels.add_command(deprecated_alias(rotate_data, "rekey", "taskyard keys rotate-data"))
+channels.add_command(deprecated_alias(new_data_key, "new-key", "taskyard keys new-data-key"))

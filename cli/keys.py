@@ -50,7 +50,8 @@ def _shown_once(record: ApiKey, secret: str, done: str) -> None:
 
 @click.group()
 def keys() -> None:
-    """Manage producer API keys (only their hashes are stored)."""
+    """Manage producer API keys (only their hashes are stored); `new-data-key` and
+    `rotate-data` handle the other keys, those sealing data at rest (TASKYARD_SECRET_KEYS)."""
 
 
 @keys.command()

@@ -14,6 +14,7 @@ from cli import (
     api,
     audit,
     channels,
+    datakeys,
     db,
     dead_letters,
     dev,
@@ -150,6 +151,8 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 # channels, notifications and their deliveries, subscriptions, alert rules, silences) and the
 # store's schema.
 cli.add_command(keys.keys)
+keys.keys.add_command(datakeys.rotate_data)
+keys.keys.add_command(datakeys.new_data_key)
 cli.add_command(jobs.jobs)
 cli.add_command(dead_letters.dead_letters)
 cli.add_command(dead_letters.dlq)

@@ -151,6 +151,9 @@ def check_args(task: str, args: Any) -> dict[str, Any]:
         return declared.model_dump(mode="json", exclude_none=True)
     if task not in CATALOG:
         return args
+    if CATALOG.get(task).sensitive:
+        raise invalid("task", f"{task} has a sensitive payload, which a schedule would keep in "
+                              "clear; enqueue it from the application instead")  # fmt: skip
     payload = _validated(task, CATALOG.get(task).payload_model, args, "payload")
     return payload.model_dump(mode="json")
 

@@ -26,6 +26,7 @@ from workers.priorities import check_priority
 from workers.publisher import publish
 from workers.queues import QUEUE_ORDER
 from workers.redis_client import shared_redis
+from workers.sensitive import sealed_args_repr
 from workers.settings import get_settings
 from workers.store import queued, transitions
 from workers.store.outage import note_outage
@@ -87,8 +88,11 @@ class Dispatcher:
 
     def _publish(self, batch: list[transitions.DueJob]) -> None:
         batch = self._fail_unpublishable(batch)
-        messages = [Message(str(j.id), j.type, j.payload, j.queue, j.priority,
-                            j.correlation_id) for j in batch]  # fmt: skip
+        messages = [
+            Message(str(j.id), j.type, j.payload, j.queue, j.priority, j.correlation_id,
+                    sealed_args_repr(j.payload))
+            for j in batch
+        ]  # fmt: skip
         ids = [j.id for j in batch]
         try:
             publish(messages)

@@ -177,3 +177,9 @@ class JobStateConflict(Conflict):
     """The job is not in a state that allows the operation (e.g. cancelling a finished job)."""
 
     code = "job_state_conflict"
+
+
+class SealingUnavailable(Unavailable):
+    """Data sealed at rest cannot be sealed or opened: no key is set, or none opens it."""
+
+    code = "sealing_unavailable"

@@ -13,17 +13,21 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
-from typing import Any
+from dataclasses import replace
+from typing import Any, NoReturn
 
 from billiard.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.exceptions import Ignore
 
 from workers.decision import Attempt, LimitReached, decide
+from workers.errors import SealingUnavailable
 from workers.heartbeat import Permit, heartbeats
 from workers.jobcontext import JobCancelled, JobContext
 from workers.jobtypes import JobType
 from workers.limits import acquire_permit, release_permit, semaphore_key, take_rate_permit
 from workers.observability import metrics
+from workers.observability.redaction import mask, redacting
+from workers.sensitive import clear_texts, opened_payload
 from workers.settings import get_settings
 from workers.storable import check_document
 from workers.store import lifecycle, transitions
@@ -72,6 +76,36 @@ def run_attempt(job_type: JobType, fn: JobFunction, takes_context: bool, job_id:
         heartbeats().untrack(context)
         if permit is not None:
             release_permit(settings.locks_url, permit.key, permit.holder)
+
+
+def run_sealed(job_type: JobType, fn: JobFunction, takes_context: bool, job_id: str,
+               worker: str, payload: dict[str, Any], queue: str = "") -> Any:  # fmt: skip
+    """:func:`run_attempt` for a sensitive job type: the payload's sealed fields are opened for
+    the job's code, and their values masked in every log record, recorded error and Sentry
+    event made meanwhile."""
+    try:
+        opened = opened_payload(job_type, payload)
+    except SealingUnavailable as error:
+        _fail_unopened(job_type, job_id, worker, error)
+    with redacting(clear_texts(job_type, opened)):
+        try:
+            return run_attempt(job_type, fn, takes_context, job_id, worker, opened, queue)
+        except BaseException as exc:
+            # Celery logs it, and Sentry reports it, once this block has ended.
+            exc.args = tuple(mask(a) if isinstance(a, str) else a for a in exc.args)
+            raise
+
+
+def _fail_unopened(
+    job_type: JobType, job_id: str, worker: str, error: SealingUnavailable
+) -> NoReturn:
+    """Record a sensitive job this worker cannot open (no key of its own opens the payload) as
+    ended by ``error``, which names the setting, instead of leaving it queued."""
+    stale_after_s = get_settings().stale_after_s
+    claim = persistently(transitions.claim_start, job_id, worker, stale_after_s, uuid.uuid4().hex)
+    if claim is not None:
+        record_error(job_type, claim, error)
+    raise Ignore() from error
 
 
 def _take_limits(job_type: JobType, claim: Claim, worker: str) -> Permit | None:
@@ -137,7 +171,10 @@ def record_error(
     attempt = Attempt(claim.attempt, claim.max_attempts, cancelled or claim.cancel_requested)
     decision = decide(job_type, attempt, exc)
     # A deferral is no error, and a cancel is the operator's, not the job's: no traceback.
-    trace = None if decision.status in _UNTRACED else _traceback(exc)
+    trace = None if decision.status in _UNTRACED else mask(_traceback(exc))
+    message = mask(decision.message)  # a sensitive job's values, while it runs
+    if message is not decision.message:
+        decision = replace(decision, message=message)
     persistently(transitions.settle, claim, decision, trace)
     action = _ACTIONS.get(decision.status, f"job.{decision.status.value}")
     fields: dict[str, Any] = {"attempt": claim.attempt}

@@ -11,7 +11,7 @@ from billiard.exceptions import TimeLimitExceeded
 from celery import Task
 
 from workers.app import app
-from workers.execution import JobFunction, record_hard_time_limit, run_attempt
+from workers.execution import JobFunction, record_hard_time_limit, run_attempt, run_sealed
 from workers.jobtypes import JobType
 from workers.queues import QueueName
 
@@ -51,6 +51,9 @@ def job_task(job_type: JobType) -> Callable[[JobFunction], Task]:
         def run(self: JobTask, payload: dict[str, Any]) -> Any:
             worker = self.request.hostname or "unknown"
             queue = queue_of(self.request.delivery_info)
+            if job_type.sensitive:
+                return run_sealed(job_type, fn, takes_context, self.request.id, worker, payload,
+                                  queue)  # fmt: skip
             return run_attempt(job_type, fn, takes_context, self.request.id, worker, payload, queue)
 
         run.__doc__ = fn.__doc__

@@ -86,6 +86,9 @@ class JobType:
     #: Set on a job type only Taskyard itself enqueues (``notify.deliver``): what a caller
     #: uses instead. The API, the CLI, schedules and replays refuse it by name.
     internal: str | None = None
+    #: Payload fields sealed in the store and in the broker message and redacted everywhere
+    #: else (``True``: every field); see :mod:`workers.sensitive`.
+    sensitive: bool | tuple[str, ...] = False
     #: ``False`` only for a job type whose side effect is fenced by a durable claim of its own,
     #: committed before it acts (``notify.deliver``'s delivery claim): that commit flushes the
     #: start's WAL record with its own, so the start need not wait for a flush of its own.
@@ -105,6 +108,24 @@ class JobType:
             parse_rate_limit(self.rate_limit)  # fails at import on a malformed limit
         if self.concurrency is not None and self.concurrency.limit < 1:
             raise ValueError(f"{self.name}: concurrency limit must be at least 1")
+        unsealable = self._unsealable()
+        if unsealable is not None:
+            raise ValueError(f"{self.name}: {unsealable}")
+
+    def _unsealable(self) -> str | None:
+        """Why ``sensitive`` cannot be kept sealed, if it cannot."""
+        if isinstance(self.sensitive, tuple):
+            unknown = set(self.sensitive) - set(self.payload_model.model_fields)
+            if unknown or not self.sensitive:
+                return f"sensitive names fields the payload does not have: {sorted(unknown)}"
+        if self.concurrency is not None and self.is_sensitive(self.concurrency.key_field):
+            return "the concurrency key field is stored in clear, so it cannot be sensitive"
+        return None
+
+    def is_sensitive(self, field: str) -> bool:
+        """Whether payload field ``field`` is sealed."""
+        sensitive = self.sensitive
+        return sensitive is True or (isinstance(sensitive, tuple) and field in sensitive)
 
     @property
     def max_attempts(self) -> int:

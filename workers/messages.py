@@ -23,6 +23,9 @@ class Message:
     queue: str
     priority: int
     correlation_id: str | None = None
+    #: What Flower and Celery's log lines show for the arguments (``argsrepr``) when it must
+    #: not be Celery's own repr: a payload with sealed fields (:mod:`workers.sensitive`).
+    argsrepr: str | None = None
 
 
 def taskyard_headers(message: Message) -> dict[str, Any]:

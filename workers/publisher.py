@@ -55,4 +55,7 @@ def send_with_celery(messages: Sequence[Message], family: BrokerFamily) -> None:
                 time_limit=None,
                 soft_time_limit=None,
                 retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
+                # Given only when it replaces Celery's repr: an option is a message property
+                # too, so even a None would change every message.
+                **({"argsrepr": message.argsrepr} if message.argsrepr is not None else {}),
             )

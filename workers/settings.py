@@ -66,6 +66,16 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     flower_basic_auth: SecretStr | None = None
     max_body_bytes: int = Field(default=256 * 1024, gt=0)
+    # The API's surfaces (api/surfaces.py): cross-origin reads, the Prometheus scrape.
+    cors_origins: str = Field(
+        default="",
+        description="Origins (scheme://host[:port], comma-separated) browsers may call the API "
+        "from; empty: CORS off.",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="When set, the API's /metrics answers only `Authorization: Bearer <token>`.",
+    )
     api_workers: int = Field(
         default=2, ge=1, le=64, description="Processes `taskyard api` runs (one per core)."
     )
@@ -126,11 +136,18 @@ class Settings(BaseSettings):
             raise ValueError(f"scheme {scheme!r} is not supported; use postgresql:// or sqlite://")
         return value
 
+    @field_validator("cors_origins")
+    @classmethod
+    def _explicit_origins(cls, value: str) -> str:
+        split_origins(value)
+        return value
+
     @field_validator(
         "sentry_dsn",
         "flower_basic_auth",
         "var_dir",
         "backup_dir",
+        "metrics_token",
         "secret_keys",
         "notify_ca_file",
         "prometheus_url",
@@ -195,10 +212,13 @@ class Settings(BaseSettings):
         assert self.redis_url is not None
         return self.redis_url
 
-    # Notifications (tasks/notifications): secrets at rest, outbound targets, sends.
+    # Data at rest (workers/sealing.py); notifications' outbound targets and sends.
     secret_keys: SecretStr | None = Field(
         default=None,
-        description="Fernet keys, comma-separated: the first seals channel secrets, all unseal.",
+        description=(
+            "Fernet keys, comma-separated: the first seals data at rest (channel secrets, "
+            "sensitive job payloads), all unseal."
+        ),
     )
     outbound_allow: str = Field(
         default="",
@@ -269,9 +289,22 @@ def split_keys(text: str) -> list[str]:
         if len(raw) != FERNET_KEY_BYTES:
             raise ValueError(
                 f"key {position} is not a Fernet key (32 url-safe base64 bytes); "
-                "make one with `taskyard channels new-key`"
+                "make one with `taskyard keys new-data-key`"
             )
     return keys
+
+
+def split_origins(text: str) -> list[str]:
+    """The CORS origins in ``text`` (comma-separated), each exactly ``scheme://host[:port]``;
+    ``ValueError`` for a wildcard, a path or another scheme."""
+    origins = [part.strip() for part in text.split(",") if part.strip()]
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in {"http", "https"} or not parts.hostname or "*" in origin:
+            raise ValueError(f"{origin!r} is not an explicit http(s) origin (no wildcard)")
+        if origin != f"{parts.scheme}://{parts.netloc}" or parts.username is not None:
+            raise ValueError(f"{origin!r} must be scheme://host[:port] only, without a path")
+    return origins
 
 
 def split_allow_list(text: str) -> tuple[list[IPv4Network | IPv6Network], list[str]]:

@@ -11,6 +11,7 @@ from api.listing import Cursor, Limit, TypeFilter, job_page
 from api.schemas import JobPage, ReplayFailure, ReplayIn, ReplayOut, error_responses
 from tasks.jobs.control import replay_dead_letters
 from workers.queues import QueueName
+from workers.scopes import is_admin
 from workers.store.jobs import JobFilter
 from workers.store.models import JobStatus
 from workers.timestamps import Rfc3339
@@ -46,7 +47,7 @@ def list_dead_letters(
         replayed=replayed,
         api_key_id=owner(key),
     )
-    return job_page(filters, cursor, limit)
+    return job_page(filters, cursor, limit, is_admin(key.scopes))
 
 
 @router.post(

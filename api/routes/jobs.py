@@ -51,6 +51,7 @@ from tasks.jobs.control import cancel_job, replay_job
 from tasks.jobs.producer import Producer, Rejected, enqueue_many, prepare
 from workers.errors import BrokerUnavailable, JobNotFound
 from workers.queues import QueueName
+from workers.scopes import is_admin
 from workers.store import jobs
 from workers.store.models import ApiKey, Job, JobStatus
 from workers.store.records import JobRecord
@@ -159,12 +160,22 @@ def _batch_result(index: int, outcome: JobRecord | Rejected) -> BatchResult:
 
 
 routes = ResourceRoutes(router, "job", JobNotFound, JobOut, read=job_reader, write=writer)
+
+
+def _shown(key: ApiKey, job: Job) -> JobOut:
+    """``job`` as ``key`` sees it: a sensitive type's sealed fields opened for ``admin``, else
+    redacted."""
+    return JobOut.from_record(job, is_admin(key.scopes))
+
+
 routes.add_get(
     "Get a job",
     """The job's current record. A `jobs:read:own` key reads only the jobs it enqueued: any
-    other is a 404.""",
+    other is a 404. A sensitive job type's sealed payload fields read `[redacted]` unless the
+    key holds `admin`.""",
     jobs.get_job,
     check_read,
+    _shown,
 )
 
 
@@ -232,4 +243,4 @@ def list_jobs(
         queue=queue.value if queue else None,
         api_key_id=owner(key),
     )
-    return job_page(filters, cursor, limit)
+    return job_page(filters, cursor, limit, is_admin(key.scopes))

@@ -54,6 +54,15 @@ class SlowPayload(Payload):
     ignore_soft_limit: bool = False
 
 
+class SealedPayload(Payload):
+    """``diag.sealed``: an ``account`` in clear and a sensitive ``secret``; ``fail`` makes it
+    log and raise with the secret in the text, as a careless job would."""
+
+    account: str = Field(min_length=1, max_length=100)
+    secret: str = Field(min_length=1, max_length=2_000)
+    fail: bool = False
+
+
 class DiagFailure(Exception):
     """The error ``diag.fail`` raises on purpose."""
 
@@ -109,6 +118,13 @@ DIAG_SLOW = JobType(
     soft_time_limit_s=1,
     retry=RetryPolicy(transient=(), max_retries=1, backoff_base_s=0.1),
 )
+DIAG_SEALED = JobType(
+    "diag.sealed",
+    SealedPayload,
+    "Returns the SHA-256 of `secret`, a sensitive field: sealed at rest and in the message.",
+    time_limit_s=30,
+    sensitive=("secret",),
+)
 
 CATALOG = JobTypeRegistry(
     [
@@ -119,6 +135,7 @@ CATALOG = JobTypeRegistry(
         DIAG_FLAKY,
         DIAG_LIMITED,
         DIAG_SLOW,
+        DIAG_SEALED,
         NOTIFY_DELIVER,
     ]
 )

@@ -1,10 +1,13 @@
-"""Operator actions that need the job-type catalog: cancel (and stop), replay, bulk replay."""
+"""Operator actions that need the job-type catalog: cancel (and stop), replay, bulk replay,
+and sealing sensitive payloads under a new data key."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
 
 from tasks.jobs.catalog import CATALOG
 from tasks.jobs.producer import JobRequest, submit
@@ -16,10 +19,13 @@ from workers.errors import (
     StoreUnavailable,
     TaskyardError,
 )
+from workers.sensitive import is_sealed, opened_payload, resealed_payload
 from workers.store import control, jobs, transitions
+from workers.store.engine import session_scope
 from workers.store.jobs import JobFilter
-from workers.store.models import REPLAYABLE_STATUSES, JobStatus
+from workers.store.models import REPLAYABLE_STATUSES, Job, JobStatus
 from workers.store.records import JobRecord
+from workers.store.resealing import ResealReport, reseal_rows
 from workers.store.transitions import CancelOutcome
 
 #: Signal that raises ``SoftTimeLimitExceeded`` inside a prefork child: the job can clean up.
@@ -51,7 +57,10 @@ def replay_job(job_id: uuid.UUID, scopes: Sequence[str] | None = None) -> JobRec
     if original.status not in REPLAYABLE_STATUSES:
         raise JobStateConflict(f"job {job_id} {JobStatus(original.status).in_words}; only "
                                "dead, failed or cancelled jobs can be replayed")  # fmt: skip
-    request = JobRequest(original.type, original.payload, original.queue, original.priority)
+    payload = original.payload
+    if original.type in CATALOG and CATALOG.get(original.type).sensitive:
+        payload = opened_payload(CATALOG.get(original.type), payload)  # sealed again anew
+    request = JobRequest(original.type, payload, original.queue, original.priority)
     replay = submit(request, api_key_id=original.api_key_id, correlation_id=original.correlation_id,
                     replay_of=original.id, scopes=scopes).job  # fmt: skip
     control.mark_replayed(original.id, replay.id)
@@ -99,3 +108,33 @@ def replay_dead_letters(
             if on_progress is not None:
                 on_progress(1)
     return report
+
+
+def _sensitive_types() -> list[str]:
+    return [job_type.name for job_type in CATALOG if job_type.sensitive]
+
+
+def count_sensitive_jobs() -> int:
+    """How many stored jobs are of a sensitive type (a data-key rotation's total)."""
+    with session_scope() as session:
+        query = select(func.count()).select_from(Job).where(Job.type.in_(_sensitive_types()))
+        return int(session.scalar(query) or 0)
+
+
+def _reseal_job(record: Job) -> bool | None:
+    resealed = resealed_payload(CATALOG.get(record.type), record.payload)
+    if resealed is None:
+        return None
+    was_plain = any(
+        CATALOG.get(record.type).is_sensitive(name) and not is_sealed(record.payload[name])
+        for name in resealed
+    )
+    record.payload = resealed
+    return was_plain
+
+
+def reseal_payloads(progress: Callable[[int], None] | None = None) -> ResealReport:
+    """Seal every stored sensitive payload under the first data key: sealed fields again,
+    fields stored in clear (before their type was marked sensitive) for the first time."""
+    where = Job.type.in_(_sensitive_types())
+    return reseal_rows(Job, [Job.created_at, Job.id], _reseal_job, where, progress)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import time
 
 from billiard.exceptions import SoftTimeLimitExceeded
@@ -11,6 +13,7 @@ from tasks.jobs.catalog import (
     DIAG_FLAKY,
     DIAG_LIMITED,
     DIAG_NOOP,
+    DIAG_SEALED,
     DIAG_SLEEP,
     DIAG_SLOW,
     DIAG_STEPS,
@@ -19,6 +22,7 @@ from tasks.jobs.catalog import (
     FlakyPayload,
     LimitedPayload,
     NoopPayload,
+    SealedPayload,
     SleepPayload,
     SlowPayload,
     StepsPayload,
@@ -26,6 +30,8 @@ from tasks.jobs.catalog import (
 )
 from workers.jobcontext import JobContext, RetryAfter
 from workers.jobtask import job_task
+
+log = logging.getLogger(__name__)
 
 
 @job_task(DIAG_NOOP)
@@ -84,3 +90,13 @@ def slow(payload: SlowPayload) -> dict[str, int]:
             raise
         time.sleep(payload.ms / 1000)
     return {"slept_ms": payload.ms}
+
+
+@job_task(DIAG_SEALED)
+def sealed(payload: SealedPayload) -> dict[str, str]:
+    """Return the SHA-256 of the secret (proof it arrived intact, without showing it); with
+    ``fail``, log it and raise with it in the message. Idempotent; never retried."""
+    if payload.fail:
+        log.warning("diag.sealed refusing %s for %s", payload.secret, payload.account)
+        raise DiagFailure(f"refused secret {payload.secret}")
+    return {"secret_sha256": hashlib.sha256(payload.secret.encode()).hexdigest()}

@@ -11,7 +11,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict, Unpack
 
@@ -25,6 +25,7 @@ from workers.priorities import check_priority
 from workers.publisher import publish
 from workers.queues import QueueName
 from workers.scopes import JOBS_WRITE, may_write, missing_for_job, write_scope_for
+from workers.sensitive import sealed_args_repr, sealed_payload
 from workers.settings import get_settings
 from workers.storable import Unstorable, check_document, check_text
 from workers.store import jobs, transitions
@@ -237,7 +238,10 @@ def prepare(
         replay_of=replay_of,
     )
     scope = str(api_key_id) if api_key_id else "internal"
-    return Prepared(new, _dedupe(request, job_type, new, scope))
+    dedupe = _dedupe(request, job_type, new, scope)  # compares the payload in clear
+    if job_type.sensitive:
+        new = replace(new, payload=sealed_payload(job_type, payload))
+    return Prepared(new, dedupe)
 
 
 class Producer:
@@ -295,8 +299,14 @@ class Producer:
         return records
 
 
+#: The job types whose messages show their arguments redacted (one set lookup per message).
+SENSITIVE_TYPES = frozenset(job_type.name for job_type in CATALOG if job_type.sensitive)
+
+
 def _message(job: jobs.NewJob) -> Message:
-    return Message(str(job.id), job.type, job.payload, job.queue, job.priority, job.correlation_id)
+    shown = sealed_args_repr(job.payload) if job.type in SENSITIVE_TYPES else None
+    return Message(str(job.id), job.type, job.payload, job.queue, job.priority,
+                   job.correlation_id, shown)  # fmt: skip
 
 
 #: Confirms at once: for the CLI, beat, maintenance and in-process callers.

@@ -13,9 +13,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, Ty
 from pydantic import ValidationError as PydanticValidationError
 
 from tasks.notifications.errors import InvalidChannel
-from tasks.notifications.redaction import redacting
 from workers.limits import parse_rate_limit
 from workers.names import NAME_RULE, is_name
+from workers.observability.redaction import redacting
 
 MAX_DESCRIPTION = 500
 MAX_URL = 2000

@@ -4,7 +4,14 @@ the CLI's exit code."""
 
 from __future__ import annotations
 
-from workers.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable, UpstreamFailed
+from workers.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    SealingUnavailable,
+    UpstreamFailed,
+)
 
 
 class InvalidTemplate(Invalid):
@@ -69,7 +76,7 @@ class ChannelConflict(Conflict):
     code = "channel_conflict"
 
 
-class SecretsUnreadable(Unavailable):
+class SecretsUnreadable(SealingUnavailable):
     """A channel's sealed secrets cannot be opened with the configured keys."""
 
     code = "channel_secrets_unreadable"

@@ -33,10 +33,10 @@ from tasks.notifications.errors import OutboundRefused
 from tasks.notifications.message import Message, tls_context
 from tasks.notifications.outbound import TargetUnresolved, checked_addresses
 from tasks.notifications.outcomes import ErrorClass, Outcome, classify_status, delivered, failed
-from tasks.notifications.redaction import redact, redacting
 from tasks.notifications.signing import HEADER, sign
 from tasks.notifications.smtp import send_email
 from tasks.notifications.targets import check_target
+from workers.observability.redaction import redact, redacting
 from workers.settings import get_settings
 
 USER_AGENT = "Taskyard-Notifications/1"

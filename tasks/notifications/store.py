@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -27,20 +26,11 @@ from tasks.notifications.targets import check_target
 from workers.store.engine import session_scope
 from workers.store.lookup import NamedRows, name_taken
 from workers.store.models import Channel
+from workers.store.resealing import ResealReport, reseal_rows
 from workers.store.types import utcnow
 
-#: Rows resealed per transaction by :func:`rekey`.
-REKEY_BATCH = 100
 #: The fields an operator may change (``kind`` is the channel's nature: add another instead).
 EDITABLE = frozenset({"name", "config", "description"})
-
-
-@dataclass(frozen=True)
-class RekeyReport:
-    """What a rekey did: rows resealed under the first key, of which were plain before."""
-
-    resealed: int
-    were_plain: int
 
 
 def config_of(record: Channel) -> ChannelConfig:
@@ -129,31 +119,14 @@ def count_channels() -> int:
         return int(session.scalar(select(func.count()).select_from(Channel)) or 0)
 
 
-def _rekey_batch(after: uuid.UUID | None) -> tuple[uuid.UUID | None, int, int]:
-    query = select(Channel).order_by(Channel.id).limit(REKEY_BATCH).with_for_update()
-    if after is not None:
-        query = query.where(Channel.id > after)
-    with session_scope() as session:
-        records = list(session.scalars(query))
-        plain = 0
-        for record in records:
-            plain += not record.sealed
-            record.secret_config = reseal(record.secret_config, record.sealed)
-            record.sealed = True
-    last = records[-1].id if records else None
-    return last, len(records), plain
+def _reseal_channel(record: Channel) -> bool:
+    was_plain = not record.sealed
+    record.secret_config = reseal(record.secret_config, record.sealed)
+    record.sealed = True
+    return was_plain
 
 
-def rekey(progress: Callable[[int], None] | None = None) -> RekeyReport:
+def rekey(progress: Callable[[int], None] | None = None) -> ResealReport:
     """Reseal every channel's secrets under the first key of ``TASKYARD_SECRET_KEYS``, a
     batch per transaction (safe to run again; plain rows are sealed too)."""
-    after: uuid.UUID | None = None
-    resealed = were_plain = 0
-    while True:
-        after, count, plain = _rekey_batch(after)
-        if count == 0:
-            return RekeyReport(resealed, were_plain)
-        resealed += count
-        were_plain += plain
-        if progress is not None:
-            progress(count)
+    return reseal_rows(Channel, [Channel.id], _reseal_channel, progress=progress)

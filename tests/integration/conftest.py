@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.support.api import ROLES, Headers, api_client, issue_keys
+from tests.support.channels import data_keyed
 from tests.support.sinks import SINK_SECRET, HttpSink, http_sink
 
 
@@ -46,3 +47,11 @@ def fresh_sink(sink: HttpSink) -> HttpSink:
     ``pytestmark = pytest.mark.usefixtures("fresh_sink")``)."""
     sink.reset()
     return sink
+
+
+@pytest.fixture(scope="module")
+def sealing(runtime: dict[str, str]) -> Iterator[pytest.MonkeyPatch]:
+    """The module's runtime with one data key, ``DATA_KEY``, sealing channel secrets and
+    sensitive payloads; yields the patch for further changes (``use_keys``)."""
+    with data_keyed() as patch:
+        yield patch

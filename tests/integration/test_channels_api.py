@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from tasks.notifications import store
 from tasks.notifications.sealing import new_key
 from tests.support.api import Headers, api_client, assert_error, issue_keys
-from tests.support.channels import channel_settings, raw_row, use_keys
+from tests.support.channels import DATA_KEY, raw_row, use_keys
 from tests.support.sinks import HttpSink, http_sink
 
 HOOK_SECRET = "whsec-api-0123456789abcdef"
@@ -24,13 +24,12 @@ SLACK_TOKEN = "/services/TAPI/BAPI/slackapitoken99"
 APPRISE_TOKEN = "/apprise/apitoken55"
 SMTP_PASSWORD = "smtp-api-pw-s3cr3t"
 SECRETS = (HOOK_SECRET, "slackapitoken99", "apitoken55", SMTP_PASSWORD)
-FIRST_KEY = new_key()
+FIRST_KEY = DATA_KEY
 
 
 @pytest.fixture(scope="module")
-def settings(runtime: dict[str, str]) -> Iterator[pytest.MonkeyPatch]:
-    with channel_settings(TASKYARD_SECRET_KEYS=FIRST_KEY) as patch:
-        yield patch
+def settings(sealing: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    return sealing
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from workers.messages import PUBLISHED_AT_HEADER, Message
 from workers.priorities import redis_list_key, to_broker
 from workers.publisher import publish, send_with_celery
 from workers.redis_client import shared_redis
+from workers.sensitive import sealed_args_repr
 from workers.settings import get_settings
 from workers.speedups.redis_publish import push_messages
 
@@ -84,3 +85,21 @@ def test_a_batch_keeps_its_order_within_each_priority(broker: redis.Redis) -> No
         key = redis_list_key("default", to_broker(priority, "redis"))
         taken = [json.loads(broker.rpop(key))["headers"]["id"] for _ in range(broker.llen(key))]
         assert taken == [m.job_id for m in messages if m.priority == priority]
+
+
+def test_a_sealed_payload_is_shown_redacted_by_both_paths(broker: redis.Redis) -> None:
+    # Given a message whose payload has a sealed field (workers.sensitive)
+    payload = {"account": "acme", "secret": {"$sealed": "gAAAAA-token"}}
+    message = Message(str(uuid.uuid4()), "diag.sealed", payload, "default", 5,
+                      argsrepr=sealed_args_repr(payload))  # fmt: skip
+
+    # When Celery's send_task and the pipelined push publish it
+    send_with_celery([message], "redis")
+    push_messages(broker, [message])
+
+    # Then both carry the sealed payload, shown redacted, and otherwise the same message
+    stored = broker.lrange(redis_list_key("default", to_broker(5, "redis")), 0, -1)
+    by_celery, pushed = [_comparable(raw) for raw in reversed(stored)]
+    assert by_celery["headers"]["argsrepr"] == "[{'account': 'acme', 'secret': '[redacted]'}]"
+    by_celery["properties"].pop("argsrepr", None)  # send_task also passes its options on
+    assert pushed == by_celery

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from tasks.notifications import store
 from tasks.notifications.channels import parse_config
 from tests.support.sinks import HttpSink
+from workers.sealing import new_key
 from workers.settings import get_settings
 from workers.store.engine import session_scope
 
@@ -47,6 +48,17 @@ def webhook_channels(sink: HttpSink, *names: str, **env: str | None) -> Iterator
             config = {"kind": "webhook", "url": f"{sink.url}/{name}", "secret": sink.secret}
             store.create_channel(name, parse_config(config))
         yield
+
+
+#: The data key (``TASKYARD_SECRET_KEYS``) of :func:`data_keyed`.
+DATA_KEY = new_key()
+
+
+@contextmanager
+def data_keyed() -> Iterator[pytest.MonkeyPatch]:
+    """Within, :data:`DATA_KEY` seals (and loopback targets are allowed)."""
+    with channel_settings(TASKYARD_SECRET_KEYS=DATA_KEY) as patch:
+        yield patch
 
 
 def use_keys(patch: pytest.MonkeyPatch, *keys: str) -> None:

@@ -28,6 +28,8 @@ class TaskEvents:
         self._consumer = Consumer(connection, [queue], callbacks=[self._take], accept=["json"])
         self._consumer.consume()
         self.types: dict[str, set[str]] = defaultdict(set)
+        #: What each job's events show for its arguments (``task-received`` carries them).
+        self.args: dict[str, list[str]] = defaultdict(list)
         self.publishes = 0
         self._drain(0.2)  # on Redis, the first read subscribes (events are pub/sub there)
 
@@ -51,6 +53,8 @@ class TaskEvents:
         self.publishes += bool(events)
         for event in events:
             self.types[event["uuid"]].add(event["type"])
+            if "args" in event:
+                self.args[event["uuid"]].append(str(event["args"]))
         message.ack()
 
     def close(self) -> None:

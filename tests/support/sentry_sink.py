@@ -27,9 +27,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def sentry_sink() -> Iterator[tuple[str, list[bytes]]]:
+def sentry_sink(in_process: bool = True) -> Iterator[tuple[str, list[bytes]]]:
     """Yields a DSN pointing at the sink and the list its envelopes land in; Sentry is
-    switched off again afterwards."""
+    switched off again afterwards in this process, unless only other processes report to the
+    sink (``in_process=False``): even ``sentry_sdk.init(dsn=None)`` installs the Celery
+    integration, which adds headers to every later ``send_task`` here."""
     received: list[bytes] = []
     handler = type("Sink", (_Handler,), {"received": received})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -37,5 +39,6 @@ def sentry_sink() -> Iterator[tuple[str, list[bytes]]]:
     try:
         yield f"http://public@127.0.0.1:{server.server_address[1]}/1", received
     finally:
-        sentry_sdk.init(dsn=None)
+        if in_process:
+            sentry_sdk.init(dsn=None)
         server.shutdown()

@@ -17,9 +17,9 @@ from tasks.notifications.channels import (
     split,
 )
 from tasks.notifications.errors import InvalidChannel, SecretsUnreadable
-from tasks.notifications.redaction import fragments, redact, redacting
 from tasks.notifications.sealing import new_key, reseal, seal, unseal
 from workers.errors import SettingsError
+from workers.observability.redaction import fragments, redact, redacting
 from workers.settings import get_settings, load_settings
 
 SLACK = "https://hooks.slack.example/services/T000/B000/XXXXXXXXSECRET"

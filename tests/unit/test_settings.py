@@ -69,6 +69,14 @@ def test_plain_postgresql_urls_use_psycopg2(monkeypatch: pytest.MonkeyPatch) -> 
         ("TASKYARD_RESULT_TTL_S", "-1", "TASKYARD_RESULT_TTL_S: Input should be greater than 0"),
         ("TASKYARD_LOG_FORMAT", "xml", "TASKYARD_LOG_FORMAT: Input should be 'json' or 'text'"),
         ("TASKYARD_FLOWER_BASIC_AUTH", "nocolon", "TASKYARD_FLOWER_BASIC_AUTH: expected user"),
+        ("TASKYARD_CORS_ORIGINS", "*", "TASKYARD_CORS_ORIGINS: '*' is not an explicit"),
+        (
+            "TASKYARD_CORS_ORIGINS",
+            "https://ok.example,https://*.example",
+            "TASKYARD_CORS_ORIGINS: ",
+        ),
+        ("TASKYARD_CORS_ORIGINS", "https://app.example/", "TASKYARD_CORS_ORIGINS: 'https://app"),
+        ("TASKYARD_CORS_ORIGINS", "app.example", "TASKYARD_CORS_ORIGINS: 'app.example' is not"),
     ],
 )
 def test_invalid_value_names_its_variable(

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from workers.observability import context
+from workers.observability.redaction import mask
 from workers.observability.scrub import scrub_field, scrub_text
 
 QUIET_LOGGERS = ("celery.app.trace", "celery.worker.strategy")
@@ -33,7 +34,9 @@ class JsonFormatter(logging.Formatter):
         if cid := context.correlation_id.get():
             entry.setdefault("correlation_id", cid)
         if record.exc_info:
-            entry["exc"] = scrub_text(self.formatException(record.exc_info))
+            # A log record's message is masked as it is made (redaction's record factory);
+            # its traceback only here, and only lines with one pay for it.
+            entry["exc"] = scrub_text(mask(self.formatException(record.exc_info)))
         return json.dumps(entry, default=str)
 
 
@@ -44,7 +47,7 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        return scrub_text(super().format(record))
+        return scrub_text(mask(super().format(record)))
 
 
 def configure_logging(fmt: str, level: str) -> None:

@@ -7,13 +7,14 @@ from typing import Any
 import sentry_sdk
 from sentry_sdk.integrations.celery import CeleryIntegration
 
+from workers.observability.redaction import mask_mapping
 from workers.observability.scrub import scrub_mapping
 from workers.settings import Settings
 
 
 def _scrub_event(event: Any, hint: Any) -> Any:
     _drop_frame_locals(event)
-    return scrub_mapping(event)
+    return scrub_mapping(mask_mapping(event))
 
 
 def _drop_frame_locals(event: Any) -> None:

@@ -75,7 +75,8 @@ def envelope(message: Message, reply_to: str) -> tuple[str, bytes]:
             **celery.headers,
             "id": message.job_id,
             "root_id": message.job_id,
-            "argsrepr": args_repr(args, app.amqp.argsrepr_maxsize, celery.repr_levels),
+            "argsrepr": message.argsrepr
+            or args_repr(args, app.amqp.argsrepr_maxsize, celery.repr_levels),
             **taskyard_headers(message),
         },
         "properties": {

@@ -1,11 +1,12 @@
-"""Keeping a channel's secrets out of log lines and error texts while it sends.
+"""Keeping secrets only the running work knows of out of log lines, error texts and Sentry
+events: a channel's secrets while it sends, a sensitive job's payload values while it runs.
 
 The libraries a send goes through log what they do (httpx logs each request's URL, Apprise its
-targets, urllib3 each request's path); a Slack or Apprise URL is itself a credential. While
-a send runs, every log record of every logger has each fragment of the channel's secrets
-masked as it is made, and each outcome's error text goes through :func:`redact` too.
+targets, urllib3 each request's path); a Slack or Apprise URL is itself a credential. Within
+:func:`redacting`, every log record of every logger has each fragment of the secrets masked
+as it is made, and :func:`mask` masks them in any text (an error recorded, a Sentry event).
 Platform-wide patterns (URL passwords, bearer tokens) are masked later by
-``workers.observability.scrub``; this masks what only the channel knows is secret."""
+``workers.observability.scrub``; this masks what only the work knows is secret."""
 
 from __future__ import annotations
 
@@ -97,6 +98,26 @@ def _factory(original: Callable[..., logging.LogRecord]) -> Callable[..., loggin
         return record
 
     return make
+
+
+def mask(text: str) -> str:
+    """``text`` with the secrets of every :func:`redacting` block under way masked."""
+    if not _registry.parts:
+        return text
+    masked = _registry.masked(text)
+    return text if masked is None else masked
+
+
+def mask_mapping(value: Any) -> Any:
+    """:func:`mask` over every string in ``value`` (dicts and lists, recursively): a Sentry
+    event, whose exception and breadcrumbs may quote what a running job holds."""
+    if not _registry.parts:
+        return value
+    if isinstance(value, dict):
+        return {k: mask_mapping(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_mapping(v) for v in value]
+    return mask(value) if isinstance(value, str) else value
 
 
 @contextmanager
