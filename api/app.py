@@ -36,6 +36,7 @@ from api.routes import (
 from api.submissions import CoalescedSubmissions
 from tasks.jobs.producer import Producer
 from workers import speedups
+from workers.observability import tracing
 from workers.observability.logging import configure_logging
 from workers.observability.multiproc import setup_multiprocess_metrics
 from workers.observability.processes import declare_process
@@ -85,6 +86,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         app.state.confirmations.close()
+        tracing.flush()
 
 
 def create_app() -> FastAPI:
@@ -95,11 +97,13 @@ def create_app() -> FastAPI:
     speedups.tune_process()
     configure_logging(settings.log_format, settings.log_level)
     init_sentry(settings, "api")
+    tracing.install("api")
     app = FastAPI(
         title="Taskyard producer API",
         version=_version(),
         description=DESCRIPTION,
         lifespan=_lifespan,
+        telemetry=tracing.api_telemetry(),
         dependencies=[Depends(refuse_unknown_query), Depends(refuse_ambiguous_body)],
         openapi_tags=[
             {"name": "jobs", "description": "Enqueue jobs, read their records, cancel, replay."},

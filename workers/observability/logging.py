@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from workers.observability import context
+from workers.observability import context, tracing
 from workers.observability.scrub import scrub_field, scrub_text
 
 QUIET_LOGGERS = ("celery.app.trace", "celery.worker.strategy")
@@ -32,6 +32,8 @@ class JsonFormatter(logging.Formatter):
             entry["job_id"] = job
         if cid := context.correlation_id.get():
             entry.setdefault("correlation_id", cid)
+        if tracing.ACTIVE and (ids := tracing.current_ids()):
+            entry["trace_id"], entry["span_id"] = ids
         if record.exc_info:
             entry["exc"] = scrub_text(self.formatException(record.exc_info))
         return json.dumps(entry, default=str)
