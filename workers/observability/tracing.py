@@ -7,7 +7,10 @@ imported and every hook below is one test of :data:`ACTIVE`. On, the SDK exports
 OTLP/HTTP configured by the standard ``OTEL_*`` variables (``OTEL_EXPORTER_OTLP_ENDPOINT``,
 ``OTEL_SERVICE_NAME``, ``OTEL_TRACES_SAMPLER``...), and the instrumentations make the spans of
 the libraries: FastAPI's own request span, Celery's ``run/<task>`` span in the worker (parented by
-the context the message carries), SQLAlchemy's statements, redis-py's commands.
+the context the message carries). Not redis-py's commands: every worker's broker poll would be
+a trace of its own (the publish span stands for the push). Not the SQLAlchemy instrumentation
+either, whose supported range stops before SQLAlchemy 2.1: :func:`trace_statements` makes the
+store's statements client spans from SQLAlchemy's own cursor events.
 
 Taskyard's own spans: ``taskyard.enqueue`` (a producer batch: its inserts and its publish),
 ``taskyard.publish`` (a ``PRODUCER`` span whose context goes into every message's W3C
@@ -23,6 +26,8 @@ from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Engine, event
+
 from workers.messages import Message
 from workers.settings import get_settings
 
@@ -34,6 +39,9 @@ ACTIVE = False
 #: A W3C trace context as message headers carry it (``traceparent``, ``tracestate``).
 Carrier = dict[str, str]
 TRACER_NAME = "taskyard"
+#: The most characters of a statement a span keeps.
+MAX_STATEMENT = 2000
+_SPANS_KEY = "taskyard_trace_spans"
 #: Requests that make no span: probes and scrapes.
 UNTRACED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 _NO_SPAN: AbstractContextManager[None] = nullcontext()
@@ -48,8 +56,6 @@ def install(component: str) -> bool:
     from opentelemetry import trace
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.instrumentation.celery import CeleryInstrumentor
-    from opentelemetry.instrumentation.redis import RedisInstrumentor
-    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -65,10 +71,40 @@ def install(component: str) -> bool:
     CeleryInstrumentor().instrument(  # type: ignore[no-untyped-call]
         tracer_provider=provider
     )
-    SQLAlchemyInstrumentor().instrument(tracer_provider=provider, enable_commenter=False)
-    RedisInstrumentor().instrument(tracer_provider=provider)
     ACTIVE = True
     return True
+
+
+def trace_statements(engine: Engine) -> None:
+    """Make each statement ``engine`` runs a client span (its text holds placeholders, never
+    values); nothing when off. Called once per engine, where the store builds them."""
+    if not ACTIVE:
+        return
+    from opentelemetry import trace
+
+    tracer = trace.get_tracer(TRACER_NAME)
+    system = engine.dialect.name
+
+    def before(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        verb = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "SQL"
+        attributes = {"db.system.name": system, "db.query.text": statement[:MAX_STATEMENT]}
+        span = tracer.start_span(verb, kind=trace.SpanKind.CLIENT, attributes=attributes)
+        conn.info.setdefault(_SPANS_KEY, []).append(span)
+
+    def after(conn: Any, *_: Any) -> None:
+        if spans := conn.info.get(_SPANS_KEY):
+            spans.pop().end()
+
+    def failed(context: Any) -> None:
+        spans = context.connection.info.get(_SPANS_KEY) if context.connection else None
+        if spans:
+            span = spans.pop()
+            span.set_status(trace.StatusCode.ERROR, type(context.original_exception).__name__)
+            span.end()
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    event.listen(engine, "handle_error", failed)
 
 
 def api_telemetry() -> TelemetryConfig:
