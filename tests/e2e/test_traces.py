@@ -13,7 +13,13 @@ import httpx
 import pytest
 
 from tests.support.otlp import OtlpReceiver, ReceivedSpan, otlp_receiver
-from tests.support.processes import BIN, celery_worker_command, running, wait_worker_ready
+from tests.support.processes import (
+    BIN,
+    answers,
+    celery_worker_command,
+    running,
+    wait_worker_ready,
+)
 from tests.support.sinks import free_port
 from tests.support.waiting import wait_for
 from workers.store.keys import create_key
@@ -32,13 +38,6 @@ def database_url(preferred_database_url: str) -> str:
 def receiver(runtime: dict[str, str]) -> Iterator[OtlpReceiver]:
     with otlp_receiver() as running_receiver:
         yield running_receiver
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def _chain(spans: dict[str, ReceivedSpan], span: ReceivedSpan) -> list[ReceivedSpan]:
@@ -67,7 +66,7 @@ def test_one_job_is_one_trace_from_the_api_request_to_the_worker(
     with running(api, tmp_path / "api.log", env), running(worker, worker_log, env) as process:
         wait_worker_ready(process, worker_log)
         base = f"http://127.0.0.1:{port}"
-        wait_for(lambda: _answers(f"{base}/healthz"), timeout=60, what="the API to answer")
+        wait_for(lambda: answers(f"{base}/healthz"), timeout=60, what="the API to answer")
         # When one job is enqueued through the API and runs
         response = httpx.post(f"{base}/v1/jobs", json={"type": "diag.noop"}, headers=headers)
         assert response.status_code == 202, response.text

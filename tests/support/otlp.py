@@ -7,13 +7,15 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+
+from tests.support.sinks import QuietHandler, loopback_server
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ def _value(value: Any) -> Any:
 def otlp_receiver() -> Iterator[OtlpReceiver]:
     """Run a receiver on 127.0.0.1 (a free port) for the block."""
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             status = 200
@@ -84,21 +86,9 @@ def otlp_receiver() -> Iterator[OtlpReceiver]:
             except Exception:  # a body that is not an export request: say so, keep serving
                 status = 400
             answer = ExportTraceServiceResponse().SerializeToString()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/x-protobuf")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
+            self.reply(status, answer, "application/x-protobuf")
 
-        def log_message(self, *_: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    receiver = OtlpReceiver(server)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    receiver: OtlpReceiver
+    with loopback_server(Handler) as server:
+        receiver = OtlpReceiver(server)
         yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()
