@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tasks.jobs.producer import JobRequest, enqueue
 from tests.support.otlp import OtlpReceiver, ReceivedSpan, otlp_receiver
 from tests.support.processes import (
     BIN,
@@ -48,16 +50,29 @@ def _chain(spans: dict[str, ReceivedSpan], span: ReceivedSpan) -> list[ReceivedS
     return chain
 
 
+def _traced(receiver: OtlpReceiver) -> dict[str, str]:
+    """The environment of a process exporting its spans to ``receiver`` without delay."""
+    return {
+        "TASKYARD_TRACING": "on", "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+        "OTEL_BSP_SCHEDULE_DELAY": "100", "TASKYARD_LOG_FORMAT": "json",
+        "TASKYARD_LOG_LEVEL": "INFO",
+    }  # fmt: skip
+
+
+def _run_span(receiver: OtlpReceiver, job_id: str) -> ReceivedSpan | None:
+    """The worker's span for ``job_id``, once received."""
+    for span in receiver.spans():
+        if span.name == JOB_RUN_SPAN and span.attributes.get("messaging.message.id") == job_id:
+            return span
+    return None
+
+
 @pytest.mark.parametrize("speedups", ["on", "off"])
 def test_one_job_is_one_trace_from_the_api_request_to_the_worker(
     tmp_path: Path, receiver: OtlpReceiver, speedups: str
 ) -> None:
     # Given an API process and a worker process exporting spans to the receiver
-    env = {
-        "TASKYARD_TRACING": "on", "TASKYARD_SPEEDUPS": speedups,
-        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100",
-        "TASKYARD_LOG_FORMAT": "json", "TASKYARD_LOG_LEVEL": "INFO",
-    }  # fmt: skip
+    env = {**_traced(receiver), "TASKYARD_SPEEDUPS": speedups}
     headers = {"Authorization": f"Bearer {create_key(f'traces-{speedups}', ['admin']).secret}"}
     port = free_port()
     api = [str(BIN / "taskyard"), "api", "--port", str(port), "--workers", "1"]
@@ -78,12 +93,7 @@ def test_one_job_is_one_trace_from_the_api_request_to_the_worker(
 
         wait_for(succeeded, timeout=30, what="the job to succeed")
 
-        def run_span() -> ReceivedSpan | None:
-            runs = [s for s in receiver.spans() if s.name == JOB_RUN_SPAN
-                    and s.attributes.get("messaging.message.id") == job_id]  # fmt: skip
-            return runs[0] if runs else None
-
-        run = wait_for(run_span, timeout=30, what="the worker's span for the job")
+        run = wait_for(partial(_run_span, receiver, job_id), timeout=30, what="the job's span")
 
         # Then its worker span descends, parent by parent, from the API's request span
         def request_reached() -> list[ReceivedSpan] | None:
@@ -107,3 +117,29 @@ def test_one_job_is_one_trace_from_the_api_request_to_the_worker(
     outcome = [e for e in lines if e.get("action") == "job.succeeded" and e.get("job_id") == job_id]
     assert outcome, lines
     assert outcome[0]["trace_id"] == run.trace_id, outcome
+
+
+def test_a_delayed_job_is_one_trace_from_the_dispatcher_to_the_worker(
+    tmp_path: Path, receiver: OtlpReceiver
+) -> None:
+    # Given a dispatcher and a worker exporting spans, and a job enqueued with a delay
+    env = _traced(receiver)
+    dispatcher = [str(BIN / "taskyard"), "dispatcher"]
+    worker_log = tmp_path / "worker.log"
+    worker = celery_worker_command(["default"], "traces-dispatched")
+    with running(dispatcher, tmp_path / "dispatcher.log", env), \
+            running(worker, worker_log, env) as process:  # fmt: skip
+        wait_worker_ready(process, worker_log)
+        job_id = str(enqueue(JobRequest("diag.noop", delay_s=1)).id)
+        # When the dispatcher publishes it at its time and the worker runs it
+        run = wait_for(partial(_run_span, receiver, job_id), timeout=30, what="the job's span")
+
+        # Then the worker's span descends from the dispatcher's batch span
+        def dispatch_reached() -> list[ReceivedSpan] | None:
+            spans = {s.span_id: s for s in receiver.spans() if s.trace_id == run.trace_id}
+            chain = _chain(spans, run)
+            return chain if chain[-1].name == "taskyard.dispatch" else None
+
+        chain = wait_for(dispatch_reached, timeout=30, what="the trace to reach the dispatcher")
+    assert [span.service for span in chain] == ["taskyard-worker"] + ["taskyard-dispatcher"] * 2
+    assert [span.name for span in chain[1:]] == ["taskyard.publish", "taskyard.dispatch"]
