@@ -2,8 +2,9 @@
 request to the worker's outcome, across processes.
 
 Every process calls :func:`install` from its entry point (the API's ``create_app``, the
-worker's pool processes, beat, the dispatcher). Off (the default), nothing of OpenTelemetry is
-imported and every hook below is one test of :data:`ACTIVE`. On, the SDK exports over
+worker's pool processes, beat, the dispatcher). Off (the default), nothing of the SDK is
+imported (FastAPI imports OpenTelemetry's API package itself) and every hook below is one test
+of :data:`ACTIVE`. On, the SDK exports over
 OTLP/HTTP configured by the standard ``OTEL_*`` variables (``OTEL_EXPORTER_OTLP_ENDPOINT``,
 ``OTEL_SERVICE_NAME``, ``OTEL_TRACES_SAMPLER``...), and the instrumentations make the spans of
 the libraries: FastAPI's own request span, Celery's ``run/<task>`` span in the worker (parented by
@@ -60,7 +61,8 @@ def install(component: str) -> bool:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    # OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over these defaults (Resource.create).
+    # Attributes given here win over OTEL_RESOURCE_ATTRIBUTES in Resource.create, so the
+    # service name is the SDK's variable when set, else the component's.
     resource = Resource.create(
         {"service.name": os.environ.get("OTEL_SERVICE_NAME") or f"taskyard-{component}",
          "service.namespace": "taskyard", "taskyard.component": component}
