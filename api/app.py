@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from anyio import CapacityLimiter
 from fastapi import Depends, FastAPI
+from fastapi.telemetry import TelemetryConfig
 
 from api.access import document_access
 from api.correlation import CorrelationMiddleware
@@ -40,6 +42,7 @@ from api.submissions import CoalescedSubmissions
 from api.surfaces import install_surfaces
 from tasks.jobs.producer import Producer
 from workers import speedups
+from workers.observability import tracing
 from workers.observability.logging import configure_logging
 from workers.observability.multiproc import setup_multiprocess_metrics
 from workers.observability.processes import declare_process
@@ -92,6 +95,19 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         app.state.confirmations.close()
+        tracing.flush()
+
+
+def _telemetry() -> TelemetryConfig:
+    """FastAPI's own telemetry settings: its request spans when tracing is on (after
+    ``tracing.install``), but for probes and scrapes; none of its metrics or logs (Prometheus
+    and our JSON lines have those), nor its per-operation spans."""
+    return {"tracing": tracing.ACTIVE, "metrics": False, "logs": False,
+            "operation_spans": False, "exclude": _unwatched}  # fmt: skip
+
+
+def _unwatched(scope: MutableMapping[str, Any]) -> bool:
+    return scope.get("path") in tracing.UNTRACED_PATHS
 
 
 def create_app() -> FastAPI:
@@ -102,6 +118,7 @@ def create_app() -> FastAPI:
     speedups.tune_process()
     configure_logging(settings.log_format, settings.log_level)
     init_sentry(settings, "api")
+    tracing.install("api")
     app = FastAPI(
         title="Taskyard producer API",
         version=_version(),
@@ -113,6 +130,7 @@ def create_app() -> FastAPI:
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
         generate_unique_id_function=route_operation_id,
+        telemetry=_telemetry(),
         dependencies=[Depends(refuse_unknown_query), Depends(refuse_ambiguous_body)],
         openapi_tags=[
             {"name": "jobs", "description": "Enqueue jobs, read their records, cancel, replay."},

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from starlette.concurrency import run_in_threadpool
 
 from tasks.jobs.producer import Prepared, Producer, Rejected, Submission
+from workers.observability import tracing
 
 #: Most jobs in one write; more wait for the next.
 MAX_WRITE = 500
@@ -31,6 +32,8 @@ MAX_WRITE = 500
 class _Waiting:
     prepared: Prepared
     answer: asyncio.Future[Submission]
+    #: The request's trace context, when tracing is on.
+    trace: tracing.Carrier | None
 
 
 class CoalescedSubmissions:
@@ -51,7 +54,7 @@ class CoalescedSubmissions:
                 raise outcome.error
             return outcome
         answer: asyncio.Future[Submission] = asyncio.get_running_loop().create_future()
-        self._waiting.append(_Waiting(prepared, answer))
+        self._waiting.append(_Waiting(prepared, answer, tracing.carrier()))
         if self._writer is None:
             # An empty context: the writer serves many requests and must log as none of them.
             self._writer = asyncio.create_task(self._write_all(), context=contextvars.Context())
@@ -69,7 +72,8 @@ class CoalescedSubmissions:
     async def _write(self, batch: Sequence[_Waiting]) -> None:
         prepared = [waiting.prepared for waiting in batch]
         try:
-            submitted = await run_in_threadpool(self._producer.submit, prepared)
+            with tracing.enqueue_span([waiting.trace for waiting in batch]):
+                submitted = await run_in_threadpool(self._producer.submit, prepared)
         except Exception as error:  # the store or the broker refused: every request hears it
             for waiting in batch:
                 if not waiting.answer.done():

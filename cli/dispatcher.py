@@ -9,7 +9,7 @@ from types import FrameType
 import click
 
 from workers.dispatcher import Dispatcher
-from workers.observability import metrics
+from workers.observability import metrics, tracing
 from workers.observability.logging import configure_logging
 from workers.observability.multiproc import setup_multiprocess_metrics
 from workers.observability.processes import declare_process
@@ -27,6 +27,7 @@ def dispatcher() -> None:
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
     init_sentry(settings, "dispatcher")
+    tracing.install("dispatcher")
     setup_multiprocess_metrics()
     declare_process("dispatcher")
     metrics.dispatched_jobs(), metrics.republished_jobs()  # exported from the start, at 0
@@ -39,4 +40,7 @@ def dispatcher() -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    Dispatcher().run(stop)
+    try:
+        Dispatcher().run(stop)
+    finally:
+        tracing.flush()

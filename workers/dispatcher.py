@@ -21,7 +21,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from workers.errors import BrokerUnavailable
 from workers.lost_messages import missing_messages
 from workers.messages import Message
-from workers.observability import metrics
+from workers.observability import metrics, tracing
 from workers.priorities import check_priority
 from workers.publisher import publish
 from workers.queues import QUEUE_ORDER
@@ -95,7 +95,8 @@ class Dispatcher:
         ]  # fmt: skip
         ids = [j.id for j in batch]
         try:
-            publish(messages)
+            with tracing.dispatch_span():
+                publish(messages)
         except BrokerUnavailable:
             transitions.release(ids, PUBLISH_RETRY_S)
             raise

@@ -26,8 +26,14 @@ class Message:
     #: What Flower and Celery's log lines show for the arguments (``argsrepr``) when it must
     #: not be Celery's own repr: a payload with sealed fields (:mod:`workers.sensitive`).
     argsrepr: str | None = None
+    #: The W3C trace context (``traceparent``...) when tracing is on (see
+    #: ``workers.observability.tracing``); carried as message headers.
+    trace: dict[str, str] | None = None
 
 
 def taskyard_headers(message: Message) -> dict[str, Any]:
     """The headers Taskyard adds to every job message."""
-    return {CORRELATION_HEADER: message.correlation_id, PUBLISHED_AT_HEADER: time.time()}
+    headers = {CORRELATION_HEADER: message.correlation_id, PUBLISHED_AT_HEADER: time.time()}
+    if message.trace:
+        headers.update(message.trace)
+    return headers

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
@@ -10,6 +11,7 @@ from redis.exceptions import RedisError
 from workers.app import app
 from workers.errors import BrokerUnavailable
 from workers.messages import Message, taskyard_headers
+from workers.observability import tracing
 from workers.priorities import BrokerFamily, to_broker
 from workers.redis_client import shared_redis
 from workers.settings import get_settings
@@ -23,15 +25,25 @@ def publish(messages: Sequence[Message]) -> None:
     Through Celery's ``send_task`` on one producer; on Redis with the speedups on, pushed in
     one pipelined round trip instead (see :mod:`workers.speedups.redis_publish`)."""
     settings = get_settings()
+    pushing = settings.broker_family == "redis" and speedups_enabled()
     try:
-        if settings.broker_family == "redis" and speedups_enabled():
-            push_messages(shared_redis(settings.broker_url), messages)
+        if tracing.ACTIVE:
+            send = partial(_send, pushing=pushing)
+            tracing.publish_traced(messages, send, one_by_one=not pushing)
         else:
-            send_with_celery(messages, settings.broker_family)
+            _send(messages, pushing)
     except (OperationalError, OSError, RedisError) as error:
         raise BrokerUnavailable(
             "the broker is unreachable; nothing was enqueued, try again"
         ) from error
+
+
+def _send(messages: Sequence[Message], pushing: bool) -> None:
+    settings = get_settings()
+    if pushing:
+        push_messages(shared_redis(settings.broker_url), messages)
+    else:
+        send_with_celery(messages, settings.broker_family)
 
 
 def send_with_celery(messages: Sequence[Message], family: BrokerFamily) -> None:

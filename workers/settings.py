@@ -91,6 +91,10 @@ class Settings(BaseSettings):
         default=True,
         description="Measured bypasses of library internals (workers/speedups/); off: plain paths.",
     )
+    tracing: bool = Field(
+        default=False,
+        description="OpenTelemetry spans over OTLP/HTTP, set up by the standard OTEL_* variables.",
+    )
     worker_max_tasks_per_child: int = Field(default=10_000, gt=0)
     worker_max_memory_per_child_kib: int = Field(default=512_000, gt=0)
     # Maintenance (tasks/maintenance): retention of finished records, purge batches, backups.

@@ -9,7 +9,7 @@ from typing import Any
 from celery import signals
 
 from workers import consumers, pausing
-from workers.observability import context, metrics
+from workers.observability import context, metrics, tracing
 from workers.observability.logging import configure_logging
 from workers.observability.multiproc import setup_multiprocess_metrics
 from workers.observability.processes import declare_process
@@ -28,6 +28,19 @@ def _init_sentry_worker(**_: Any) -> None:
 
 def _init_sentry_beat(**_: Any) -> None:
     init_sentry(get_settings(), "beat")
+
+
+def _trace_worker(**_: Any) -> None:
+    # In each pool process, after the fork: the exporter's thread does not survive one.
+    tracing.install("worker")
+
+
+def _trace_beat(**_: Any) -> None:
+    tracing.install("beat")
+
+
+def _flush_traces(**_: Any) -> None:
+    tracing.flush()
 
 
 def _setup_metrics(kind: str) -> None:
@@ -92,12 +105,12 @@ _HOOKS: tuple[tuple[Any, tuple[Callable[..., Any], ...]], ...] = (
     (signals.celeryd_init, (_init_sentry_worker,)),
     (signals.worker_init, (_setup_worker_metrics, _worker_queues)),
     (signals.task_received, (consumers.message_fetched,)),
-    (signals.worker_process_init, (_init_sentry_worker, _declare_pool_child)),
+    (signals.worker_process_init, (_init_sentry_worker, _declare_pool_child, _trace_worker)),
     (signals.worker_ready, (_worker_online,)),
-    (signals.beat_init, (_init_sentry_beat, _setup_beat_metrics)),
+    (signals.beat_init, (_init_sentry_beat, _setup_beat_metrics, _trace_beat)),
     (signals.task_prerun, (_enter_job,)),
     (signals.task_postrun, (_leave_job,)),
-    (signals.worker_process_shutdown, (_forget_pool_child,)),
+    (signals.worker_process_shutdown, (_forget_pool_child, _flush_traces)),
     (signals.worker_shutdown, (_worker_offline,)),
 )
 

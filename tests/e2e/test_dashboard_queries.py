@@ -25,7 +25,7 @@ from tasks.notifications import store as channel_store
 from tasks.notifications.channels import parse_config
 from tasks.notifications.notify import NotificationRequest
 from tests.support.channels import channel_settings
-from tests.support.processes import BIN, celery_worker_command, running
+from tests.support.processes import BIN, answers, celery_worker_command, running
 from tests.support.prometheus import prometheus_server, query, require_tool
 from tests.support.services import RedisServer
 from tests.support.sinks import free_port, http_sink
@@ -62,13 +62,6 @@ def panel_queries() -> list[tuple[str, str]]:
                 expr = target["expr"].replace("$__rate_interval", RATE_WINDOW)
                 found.append((inner["title"], expr))
     return found
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _prometheus_config(path: Path, ports: dict[str, int]) -> Path:
@@ -118,7 +111,7 @@ def stack(
             stack.enter_context(running(command, logs / f"{name}.log", env=env, unset=unset))
         for name, port in ports.items():
             url = f"http://127.0.0.1:{port}{'/healthz' if name == 'api' else '/metrics'}"
-            wait_for(partial(_answers, url), timeout=START_TIMEOUT_S, interval=0.2,
+            wait_for(partial(answers, url), timeout=START_TIMEOUT_S, interval=0.2,
                      what=f"the {name} to answer")  # fmt: skip
         yield ports
 

@@ -10,6 +10,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+import httpx
+
 from tests.support.waiting import wait_for
 
 BIN = Path(sys.executable).parent
@@ -23,6 +25,14 @@ def celery_worker_command(queues: Sequence[str], name: str, concurrency: int = 1
         "--concurrency", str(concurrency), "--loglevel", "INFO", "--without-mingle",
         "--without-gossip",
     ]  # fmt: skip
+
+
+def answers(url: str) -> bool:
+    """Whether ``url`` answers 200 now (a process's probe; ``False`` while it cannot connect)."""
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def wait_worker_ready(

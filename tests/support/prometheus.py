@@ -7,10 +7,8 @@ import os
 import shutil
 import signal
 import subprocess
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.support.sinks import free_port
+from tests.support.sinks import QuietHandler, free_port, loopback_server
 from tests.support.waiting import wait_for
 
 #: The Debian package with ``prometheus`` and ``promtool``.
@@ -109,26 +107,12 @@ def gauge_target(name: str) -> Iterator[tuple[Gauge, str]]:
     ``host:port`` (a scrape target)."""
     gauge = Gauge(name)
 
-    class Page(BaseHTTPRequestHandler):
+    class Page(QuietHandler):
         def do_GET(self) -> None:
-            body = gauge.page()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.reply(200, gauge.page(), "text/plain; version=0.0.4")
 
-        def log_message(self, *args: object) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with loopback_server(Page) as server:
         yield gauge, f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @contextmanager

@@ -33,6 +33,37 @@ HANG_S = 30.0
 SINK_SECRET = "whsec-test-sink-0123456789"
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that logs nothing and answers with one call."""
+
+    def reply(self, status: int, body: bytes, content_type: str) -> None:
+        """Answer ``status`` with ``body`` of ``content_type``."""
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        return
+
+
+@contextmanager
+def loopback_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[ThreadingHTTPServer]:
+    """A threaded HTTP server for ``handler`` on a free 127.0.0.1 port, serving in a thread
+    for the block; shut down and closed afterwards."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 just now."""
     with socket.socket() as probe:

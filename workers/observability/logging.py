@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from workers.observability import context
+from workers.observability import context, tracing
 from workers.observability.redaction import mask
 from workers.observability.scrub import scrub_field, scrub_text
 
@@ -33,6 +33,8 @@ class JsonFormatter(logging.Formatter):
             entry["job_id"] = job
         if cid := context.correlation_id.get():
             entry.setdefault("correlation_id", cid)
+        if tracing.ACTIVE and (ids := tracing.current_ids()):
+            entry["trace_id"], entry["span_id"] = ids
         if record.exc_info:
             # A log record's message is masked as it is made (redaction's record factory);
             # its traceback only here, and only lines with one pay for it.

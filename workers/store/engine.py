@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from workers.errors import StoreUnavailable
+from workers.observability import tracing
 from workers.observability.metrics import STORE_COMMIT, STORE_CONNECTIONS
 from workers.settings import get_settings
 
@@ -115,6 +116,7 @@ def build_engine(url: str, *, writer: bool = False, durable: bool = True) -> Eng
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         _count_connections(engine)
+        tracing.trace_statements(engine)
         return engine
     engine = create_engine(
         url,
@@ -130,6 +132,7 @@ def build_engine(url: str, *, writer: bool = False, durable: bool = True) -> Eng
         **({"isolation_level": "AUTOCOMMIT"} if writer else {}),
     )
     _count_connections(engine)
+    tracing.trace_statements(engine)
     return engine
 
 
