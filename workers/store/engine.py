@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from workers.errors import StoreUnavailable
-from workers.observability.metrics import STORE_COMMIT, STORE_CONNECTIONS
+from workers.observability.metrics import STORE_COMMIT, STORE_CONNECTIONS, child
 from workers.settings import get_settings
 
 _engines: dict[str, Engine] = {}
@@ -186,7 +186,7 @@ def writer_connection(*, durable: bool = True) -> Iterator[Connection]:
         with suppress(Exception):
             connection.close()
         raise
-    STORE_COMMIT.labels("autocommit").observe(time.perf_counter() - began)
+    child(STORE_COMMIT, "autocommit").observe(time.perf_counter() - began)
 
 
 def dispose_engines() -> None:
