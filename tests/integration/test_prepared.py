@@ -15,7 +15,7 @@ from tasks.jobs.producer import JobRequest, enqueue
 from tests.support.runtime import services_replaced
 from tests.support.services import scratch_postgres_database
 from workers.store import jobs, transitions
-from workers.store.engine import get_engine
+from workers.store.engine import get_engine, writer_connection
 from workers.store.models import Job
 from workers.store.resilience import persistently
 from workers.store.types import utcnow
@@ -52,6 +52,19 @@ def _run(job_id: uuid.UUID, speedups: str, result: Any) -> tuple[transitions.Cla
         return claim, transitions.succeed(claim, result)
 
 
+def _prepared(speedups: str) -> set[str]:
+    """The statements prepared on the kept writer connections after a job ran with the switch
+    at ``speedups`` (switching opens fresh connections)."""
+    query = text("SELECT name FROM pg_prepared_statements")
+    with services_replaced(TASKYARD_SPEEDUPS=speedups):
+        _run_quietly(_job(False))
+        names: set[str] = set()
+        for durable in (True, False):
+            with writer_connection(durable=durable) as connection:
+                names.update(connection.execute(query).scalars())
+    return names
+
+
 def _written(job_id: uuid.UUID) -> dict[str, Any]:
     record = jobs.get_job(job_id)
     return {column: getattr(record, column) for column in WRITTEN}
@@ -67,7 +80,10 @@ def test_prepared_writes_store_and_return_what_sqlalchemy_does(
     prepared_claim, prepared_done = _run(prepared_id, "on", result)
     plain_claim, plain_done = _run(plain_id, "off", result)
 
-    # Then both claims read the same, to the time zone of the times they return
+    # Then the first went through statements its connections prepared, the second not
+    assert _prepared("on") == {"taskyard_claim_start", "taskyard_succeed"}
+    assert _prepared("off") == set()
+    # And both claims read the same, to the time zone of the times they return
     assert prepared_done
     assert plain_done
     assert prepared_claim.due_at is not None
