@@ -13,7 +13,7 @@ from sqlalchemy import text, update
 
 from tasks.jobs.producer import JobRequest, enqueue
 from tests.support.runtime import services_replaced
-from tests.support.services import scratch_postgres_database
+from tests.support.services import drop_store_connections, scratch_postgres_database
 from workers.store import jobs, transitions
 from workers.store.engine import get_engine, writer_connection
 from workers.store.models import Job
@@ -121,14 +121,7 @@ def test_prepared_writes_survive_a_connection_the_server_dropped(runtime: dict[s
         _run_quietly(_job(False))
         job_id = _job(False)
         # And PostgreSQL then terminates them
-        with get_engine().connect() as admin:
-            admin.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                )
-            )
-            admin.commit()
+        drop_store_connections()
 
         # When the next job is claimed and finished, the writes are retried on fresh
         # connections, which prepare the statements again
