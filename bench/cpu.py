@@ -22,14 +22,17 @@ Reading = dict[str, dict[int, float]]
 
 
 def cpu_seconds(pid: int) -> float:
-    """User and system CPU seconds ``pid`` has used so far (0 when it has gone)."""
+    """User and system CPU seconds ``pid`` has used so far (0 when it has gone). A negative
+    ``pid`` reads the children ``-pid`` has reaped: a pool process replaced during a drain
+    (``worker_max_tasks_per_child``) is counted there once it has exited."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        stat = Path(f"/proc/{abs(pid)}/stat").read_text()
     except OSError:
         return 0.0
     # The command name may hold spaces; the fields after it start with the state (field 3).
     fields = stat.rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) * _TICK_S
+    first = 13 if pid < 0 else 11  # cutime and cstime, else utime and stime
+    return (int(fields[first]) + int(fields[first + 1])) * _TICK_S
 
 
 def store_backends(database_url: str) -> Callable[[], list[int]]:
@@ -50,12 +53,13 @@ def store_backends(database_url: str) -> Callable[[], list[int]]:
 
 
 def worker_census(worker_pid: int, broker_pid: int, store: Callable[[], list[int]]) -> Census:
-    """The processes behind one worker's jobs: ``worker_pid`` (main), its pool, the store's
-    connections, the broker."""
+    """The processes behind one worker's jobs: ``worker_pid`` (main), its pool (with the pool
+    processes it has reaped), the store's connections, the broker."""
 
     def census() -> dict[str, list[int]]:
         tree = process_tree(worker_pid)
-        return {"main": tree[:1], "pool": tree[1:], "store": store(), "broker": [broker_pid]}
+        pool = [*tree[1:], -worker_pid]
+        return {"main": tree[:1], "pool": pool, "store": store(), "broker": [broker_pid]}
 
     return census
 
@@ -67,12 +71,15 @@ def read(census: Census) -> Reading:
 
 def per_job_ms(before: Reading, after: Reading, jobs: int) -> dict[str, float]:
     """CPU milliseconds a job by role between two readings (``cpu_<role>_ms``) and in all
-    (``cpu_ms``). A process first seen in ``after`` counts from its start, one gone by then
-    not at all: each side's connections and pool processes outlive the measurement."""
+    (``cpu_ms``). A process first seen in ``after`` counts from its start. One gone by then
+    counts only when its parent reaped it and the role reads the parent's reaped children
+    (a negative pid): those hold its whole life, so what it had used before is taken off."""
     metrics: dict[str, float] = {}
     for role, now in after.items():
         then = before.get(role, {})
         used = sum(max(0.0, seconds - then.get(pid, 0.0)) for pid, seconds in now.items())
+        if any(pid < 0 for pid in now):
+            used -= sum(seconds for pid, seconds in then.items() if pid > 0 and pid not in now)
         metrics[f"cpu_{role}_ms"] = used * 1000 / jobs
     metrics["cpu_ms"] = sum(metrics.values())
     return metrics

@@ -60,3 +60,14 @@ def test_a_process_cpu_clock_reads_this_process() -> None:
     sum(i * i for i in range(300_000))
     assert cpu.cpu_seconds(os.getpid()) >= first > 0
     assert cpu.cpu_seconds(2**22 + 12345) == 0.0  # no such process
+    assert cpu.cpu_seconds(-os.getpid()) >= 0.0  # the children it reaped
+
+
+def test_a_pool_process_replaced_during_the_drain_counts_through_its_parent() -> None:
+    # Given pool process 2 (3 s used at the start) exited and was reaped during the window,
+    # after using 4 s in all, and process 3 replaced it (0.5 s)
+    before = {"pool": {1: 1.0, 2: 3.0, -9: 10.0}}
+    after = {"pool": {1: 2.0, 3: 0.5, -9: 14.0}}
+
+    # Then the pool used 1 + (4 - 3) + 0.5 seconds over the window (ms, 1,000 jobs)
+    assert cpu.per_job_ms(before, after, 1000)["cpu_pool_ms"] == 2.5
