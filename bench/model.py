@@ -82,11 +82,12 @@ class Context:
     notes: list[str] = field(default_factory=list)
 
     def in_turn(self, repeat: int, *, plain: bool = False) -> list[System]:
-        """Taskyard and bare Celery (and, when asked, Taskyard with its speedups off), the order
-        turning by repeat so drift on a shared machine evens out."""
+        """Taskyard and bare Celery back to back (and, when asked, Taskyard with its speedups
+        off on bare Celery's other side), in reverse order on every other repeat: each
+        Taskyard figure has a bare Celery one measured just before or after it, and drift on a
+        shared machine evens out over the repeats."""
         systems: list[System] = [self.taskyard, self.bare, *([self.plain] if plain else [])]
-        turn = (repeat - 1) % len(systems)
-        return systems[turn:] + systems[:turn]
+        return systems if repeat % 2 else systems[::-1]
 
     def note(self, text: str) -> None:
         """Record a sentence for the report (a size cut, a method, an anomaly)."""

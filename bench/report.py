@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -95,6 +96,7 @@ class Row:
     plain: str
     bare: str
     ratio: str
+    paired: str
     plain_ratio: str
     target: str
     met: str
@@ -104,6 +106,27 @@ def _ratio(ours: Spread | None, theirs: Spread | None) -> str:
     if ours is None or theirs is None or not theirs.median:
         return "—"
     return f"{ours.median / theirs.median:.2f}x"
+
+
+def paired_ratios(
+    measurements: Iterable[Measurement], workload: str, metric: Metric, system: str = "taskyard"
+) -> list[float]:
+    """``system``'s figure over bare Celery's in the same repeat, for each repeat that has both
+    (the two ran minutes apart at most, so drift on a shared machine touches both alike)."""
+    by_repeat: dict[str, dict[int, float]] = {system: {}, "bare": {}}
+    for o in measurements:
+        key = metric.key if o.system == system else metric.bare
+        if o.workload == workload and o.system in by_repeat and key in o.metrics:
+            by_repeat[o.system][o.repeat] = o.metrics[key]
+    ours, theirs = by_repeat[system], by_repeat["bare"]
+    return [ours[r] / theirs[r] for r in sorted(ours) if theirs.get(r)]
+
+
+def _paired(ratios: Sequence[float]) -> str:
+    if not ratios:
+        return "—"
+    each = ", ".join(f"{r:.2f}" for r in ratios)
+    return f"{statistics.median(ratios):.2f}x ({each})" if len(ratios) > 1 else f"{each}x"
 
 
 def _row(workload: Workload, metric: Metric, measurements: Sequence[Measurement]) -> Row:
@@ -122,6 +145,7 @@ def _row(workload: Workload, metric: Metric, measurements: Sequence[Measurement]
         _cell(plain),
         _cell(theirs),
         _ratio(ours, theirs),
+        _paired(paired_ratios(measurements, workload.name, metric)),
         _ratio(plain, theirs),
         target,
         met,
@@ -135,7 +159,7 @@ def rows(workloads: Sequence[Workload], measurements: Sequence[Measurement]) -> 
         if workload.run is None:
             na = "not applicable yet"
             table.append(
-                Row(workload.title, workload.pending_reason, na, na, na, "—", "—", "", "—")
+                Row(workload.title, workload.pending_reason, na, na, na, "—", "—", "—", "", "—")
             )
             continue
         table.extend(_row(workload, metric, measurements) for metric in workload.metrics)
@@ -158,12 +182,14 @@ def markdown(
         "",
         *(f"- {name}: {value}" for name, value in header["setting"].items()),
         "",
-        "Cells: median (min-max) over the repeats; ratio = Taskyard ÷ bare Celery (medians); "
-        "speedups off: Taskyard with `TASKYARD_SPEEDUPS=off`, its ratio to bare Celery after it.",
+        "Cells: median (min-max) over the repeats; ratio = Taskyard's median ÷ bare Celery's "
+        "median; paired = the median of Taskyard ÷ bare Celery within each repeat, then each "
+        "repeat's in order; speedups off: Taskyard with `TASKYARD_SPEEDUPS=off`, its ratio "
+        "(medians) to bare Celery after it. Targets are checked on the medians.",
         "",
-        "| workload | metric | Taskyard | speedups off | bare Celery | ratio | off ratio "
-        "| target | met? |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| workload | metric | Taskyard | speedups off | bare Celery | ratio | paired "
+        "| off ratio | target | met? |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     previous = None
     for row in rows(workloads, measurements):
@@ -176,6 +202,7 @@ def markdown(
             row.plain,
             row.bare,
             row.ratio,
+            row.paired,
             row.plain_ratio,
             row.target,
             row.met,

@@ -67,12 +67,13 @@ def run_attempt(job_type: JobType, fn: JobFunction, takes_context: bool, job_id:
     heartbeats().track(context, permit)
     if claim.due_at is not None:
         wait_s = max(0.0, (utcnow() - claim.due_at).total_seconds())
-        metrics.QUEUE_WAIT.labels(job_type.name, claim.queue).observe(wait_s)
+        metrics.child(metrics.QUEUE_WAIT, job_type.name, claim.queue).observe(wait_s)
     began = time.monotonic()
     try:
         return _execute(job_type, fn, takes_context, context, payload)
     finally:
-        metrics.JOB_DURATION.labels(job_type.name, claim.queue).observe(time.monotonic() - began)
+        took_s = time.monotonic() - began
+        metrics.child(metrics.JOB_DURATION, job_type.name, claim.queue).observe(took_s)
         heartbeats().untrack(context)
         if permit is not None:
             release_permit(settings.locks_url, permit.key, permit.holder)
@@ -201,8 +202,9 @@ def _log(action: str, job_id: str, job_type: JobType, queue: str = "", **fields:
     """One log line per state change; every outcome but ``started`` is also counted."""
     queue = queue or job_type.queue.value
     level = _LEVELS.get(action, logging.INFO)
-    log.log(level, action, extra={"action": action, "job_id": job_id, "job_type": job_type.name,
-                                  "queue": queue, **fields})  # fmt: skip
+    if log.isEnabledFor(level):  # job.started is DEBUG: nothing to build at INFO
+        extra = {"action": action, "job_id": job_id, "job_type": job_type.name, "queue": queue}
+        log.log(level, action, extra={**extra, **fields})
     outcome = action.removeprefix("job.")
     if outcome != "started":
-        metrics.JOB_ATTEMPTS.labels(job_type.name, queue, outcome).inc()
+        metrics.child(metrics.JOB_ATTEMPTS, job_type.name, queue, outcome).inc()

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-from bench.model import Context, Measurement, Metric, Target, Workload
+from bench import cpu
+from bench.model import Context, Measurement, Metric, Target, Workload, lower_is_better
+from bench.stack import commit_latency
 from bench.system import NOOP, System, poll, unacked, waiting
 from bench.taskyard_side import TaskyardSystem
 
@@ -25,20 +27,28 @@ def _at_least(ratio: float) -> Target:
     return Target(f"≥ {ratio:g}x bare", lambda t, b: b is not None and t >= ratio * b)
 
 
-def _drain(system: System, count: int, concurrency: int) -> dict[str, float]:
+def _drain(
+    system: System, count: int, concurrency: int, store: Callable[[], list[int]]
+) -> dict[str, float]:
     system.reset()
     began = time.monotonic()
     system.publish(NOOP, count, QUEUE)
     published = time.monotonic()
-    with system.worker([QUEUE], "default", concurrency, ready=False):
+    with system.worker([QUEUE], "default", concurrency, ready=False) as worker:
+        # Bare Celery has no store: the bench's own idle connections are not its cost.
+        backends = store if isinstance(system, TaskyardSystem) else list
+        census = cpu.worker_census(worker.pid, system.services.redis.process.pid, backends)
         # The clock starts at the first fetch: worker start-up is not drain time.
         start = poll(lambda: waiting(system, [QUEUE]) < count, "the first fetch", 60, 0.002)
+        before = cpu.read(census)
         end = poll(
             lambda: waiting(system, [QUEUE]) == 0 and unacked(system) == 0,
             f"{system.label} to drain {count} jobs",
             timeout=60 + count / 20,
         )
+        after = cpu.read(census)
     metrics = {"jobs_per_s": count / (end - start), "publish_per_s": count / (published - began)}
+    metrics.update(cpu.per_job_ms(before, after, count))
     if isinstance(system, TaskyardSystem):
         poll(lambda: system.succeeded() == count, f"{count} succeeded records", timeout=30)
         metrics["record_jobs_per_s"] = count / system.record_window()
@@ -55,14 +65,18 @@ def run(ctx: Context) -> Iterator[Measurement]:
             "`--full` restores it) to keep `make bench` within 15 minutes."
         )
     params = {"jobs": count, "queue": QUEUE}
+    store = cpu.store_backends(ctx.services.database_url)
     best: list[float] = []
     for repeat in range(1, ctx.plan.repeats + 1):
+        # What the disk's sync cost just then: Taskyard's claims wait for it, bare Celery not.
+        commit_ms = round(commit_latency(ctx.services.database_url, commits=100)["p50"], 3)
         for system in ctx.in_turn(repeat, plain=True):
-            metrics = _drain(system, count, CONCURRENCY)
+            metrics = _drain(system, count, CONCURRENCY, store)
             if system.name == "plain":  # filled by this process, through the speedups
                 del metrics["publish_per_s"]
-            yield Measurement("drain", system.name, repeat, metrics, {**params, "concurrency": 2})
-        wide = _drain(ctx.taskyard, count, WIDE)
+            setting = {**params, "concurrency": 2, "commit_p50_ms": commit_ms}
+            yield Measurement("drain", system.name, repeat, metrics, setting)
+        wide = _drain(ctx.taskyard, count, WIDE, store)
         best.append(wide["jobs_per_s"])
         metrics = {"jobs_per_s_wide": wide["jobs_per_s"]}
         yield Measurement("drain", "taskyard", repeat, metrics, {**params, "concurrency": WIDE})
@@ -88,9 +102,19 @@ WORKLOAD = Workload(
         ),
         Metric("record_jobs_per_s", "jobs/s from records (first start → last finish)"),
         Metric("publish_per_s", "filling the queue: jobs/s from one producer"),
+        lower_is_better("cpu_ms", "CPU ms a job, prefork x2: all processes below"),
+        lower_is_better("cpu_main_ms", "CPU ms a job: the worker's main process"),
+        lower_is_better("cpu_pool_ms", "CPU ms a job: its pool processes"),
+        lower_is_better("cpu_store_ms", "CPU ms a job: PostgreSQL (the store's connections)"),
+        lower_is_better("cpu_broker_ms", "CPU ms a job: Redis (the harness's polling included)"),
     ),
     run=run,
     method="jobs published first (Taskyard through its producer, records included); the clock "
     "runs from the worker's first fetch to an empty queue with nothing unacknowledged (Taskyard's "
-    "records all say succeeded then). Taskyard also runs at prefork x4 for the stretch goal.",
+    "records all say succeeded then). In each repeat Taskyard, bare Celery and Taskyard with its "
+    "speedups off drain back to back, bare Celery in the middle, the order reversed every other "
+    "repeat; then Taskyard at prefork x4 for the stretch goal. CPU ms a job: each process's "
+    "user and system time from /proc over the same window, divided by the jobs; the store's is "
+    "PostgreSQL's server processes connected to the bench database. A one-row commit's p50 is "
+    "taken before each repeat (`commit_p50_ms` in latest.jsonl).",
 )

@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from tests.support.services import drop_store_connections
 from workers.store import jobs
 from workers.store.engine import get_engine, get_writer_engine
 from workers.store.jobs import NewJob
@@ -88,14 +89,7 @@ def test_a_batch_survives_a_connection_the_server_dropped(runtime: dict[str, str
     if get_writer_engine().dialect.name != "postgresql":
         pytest.skip("PostgreSQL only: SQLite has no server to drop a connection")
     jobs.insert_jobs([_new({}, 0)])
-    with get_engine().connect() as admin:
-        admin.execute(
-            text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-        )
-        admin.commit()
+    drop_store_connections()
 
     # When a batch is inserted, it goes in on a fresh connection
     batch = [_new({"after": "drop"}, n) for n in range(3)]

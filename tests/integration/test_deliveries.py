@@ -30,6 +30,7 @@ from tests.support.dispatcher import running_dispatcher
 from tests.support.sinks import HttpSink, make_certificate, smtp_server
 from tests.support.waiting import wait_for
 from tests.support.worker import embedded_worker
+from workers import speedups
 from workers.decision import LimitReached
 from workers.errors import IdempotencyConflict, InternalJobType
 from workers.jobcontext import JobContext, RetryAfter
@@ -297,8 +298,12 @@ def test_a_run_as_a_job_ends_its_delivery_and_its_job_in_one_write() -> None:
 
     # Then the job's start, the read, the claim, and the delivery's outcome with the job's
     # success: one statement on PostgreSQL, two on SQLite
-    together = ["WITH"] if get_settings().database_url.startswith("postgresql") else ["UPDATE"] * 2
-    assert statements == ["UPDATE", "SELECT", "UPDATE", *together]
+    # (the job's start runs as a prepared statement, below SQLAlchemy's events, when the
+    # speedups are on with PostgreSQL)
+    postgres = get_settings().database_url.startswith("postgresql")
+    together = ["WITH"] if postgres else ["UPDATE"] * 2
+    start = [] if postgres and speedups.enabled() else ["UPDATE"]
+    assert statements == [*start, "SELECT", "UPDATE", *together]
     assert deliveries.get(delivery.id).status == "sent"
     with session_scope() as session:
         job = session.get_one(Job, delivery.job_id)

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import psycopg2
 import redis
+from sqlalchemy import text
 
 from workers.embedded_redis import EmbeddedRedis, start_embedded_redis
+from workers.store.engine import get_engine
 
 DEFAULT_PG = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 #: Database indexes test modules may claim (index 0 holds the claims).
@@ -121,3 +123,16 @@ def scratch_postgres_database(admin_url: str, prefix: str = "taskyard_test") -> 
         yield f"{base}/{name}"
     finally:
         _admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def drop_store_connections() -> None:
+    """Have PostgreSQL terminate every other connection to the store's database, as a server
+    restart or a network cut would drop the ones a process keeps."""
+    with get_engine().connect() as admin:
+        admin.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+        admin.commit()

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg2.extensions
+import sqlalchemy as sa
 from celery import Celery
 from celery.events.dispatcher import EventDispatcher
 from celery.worker.consumer import Consumer as CeleryConsumer
@@ -18,6 +19,7 @@ from celery.worker.consumer import events as consumer_events
 from kombu import Connection
 from kombu import transport as kombu_transports
 from kombu.transport import redis as kombu_redis
+from sqlalchemy.dialects.postgresql import psycopg2 as pg_psycopg2
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
@@ -111,7 +113,7 @@ def test_celery_builds_headers_through_as_task_v2_with_the_names_the_publisher_p
     assert isinstance(app.thread_oid, str)
 
 
-# workers/speedups/copy_in.py
+# workers/speedups/driver.py (copy_in.py, prepared.py)
 
 
 def test_sqlalchemy_and_psycopg2_offer_what_copy_needs_to_fail_as_execute_fails() -> None:
@@ -138,3 +140,29 @@ def test_celery_caches_its_pools_and_backend_where_the_test_runtime_resets_them(
     assert "_producer_pool" in vars(type(fresh.amqp))
     assert fresh._backend_cache is None
     assert hasattr(fresh._local, "__dict__")
+
+
+# workers/speedups/prepared.py
+
+
+def test_sqlalchemy_compiles_numbered_placeholders_that_prepare_takes_in_a_known_order() -> None:
+    # Given a statement that uses one parameter twice, compiled with $1, $2... (asyncpg's style)
+    table = sa.table("t", sa.column("a"), sa.column("b"))
+    twice = sa.bindparam("x")
+    statement = sa.update(table).where(table.c.a == twice).values(b=twice).returning(table.c.a)
+    dialect = type(pg_psycopg2.dialect())(paramstyle="numeric_dollar")
+    compiled: Any = statement.compile(dialect=dialect)
+
+    # Then each parameter has one number, listed in order, its bind found by name
+    assert str(compiled).count("$1") == 2
+    assert "$2" not in str(compiled)
+    assert compiled.positiontup == ["x"]
+    assert {name: bind.key for bind, name in compiled.bind_names.items()} == {"x": "x"}
+    assert compiled.params == {"x": None}
+    # And the RETURNING columns, with the types whose processors SQLAlchemy applies
+    assert [c.name for c in statement.exported_columns] == ["a"]
+    assert _parameters(sa.types.TypeEngine.bind_processor) == ["self", "dialect"]
+    assert _parameters(sa.types.TypeEngine.result_processor) == ["self", "dialect", "coltype"]
+    assert pg_psycopg2.dialect.driver == "psycopg2"
+    # And a connection's info is the DB-API connection's, dropped when it is replaced
+    assert isinstance(inspect.getattr_static(sa.Connection, "info"), property)

@@ -13,7 +13,8 @@ first use (:func:`dispatched_jobs`, :func:`republished_jobs`), after the entry p
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
+from typing import TypeVar
 
 from prometheus_client import (
     CollectorRegistry,
@@ -25,6 +26,8 @@ from prometheus_client import (
 )
 
 from workers.observability.processes import ProcessTreeCollector
+
+M = TypeVar("M", Counter, Gauge, Histogram)
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800)
 #: A store commit takes well under a millisecond on a quiet local server.
@@ -116,6 +119,14 @@ WORKERS = Gauge(
     ["profile", "state"],
     multiprocess_mode="livesum",
 )
+
+
+@lru_cache(maxsize=4096)
+def child(metric: M, *labels: str) -> M:
+    """``metric.labels(*labels)``, kept: for the writes every job makes, where checking the
+    labels again on each call costs as much as the write (a child survives a fork; multiprocess
+    values reopen their file in the new process)."""
+    return metric.labels(*labels)
 
 
 @cache

@@ -18,7 +18,9 @@ What the switch decides, all of it from here:
   transport and the collector's freeze in worker processes;
 - :func:`worker_consumer`, the ``worker_consumer`` setting ``workers.celery_config`` derives;
 - :func:`enabled`, read where a call takes one path or the other: ``workers.publisher``
-  (pipelined Redis push or ``send_task``), ``workers.store.jobs`` (``COPY`` or ``INSERT``);
+  (pipelined Redis push or ``send_task``), ``workers.store.jobs`` (``COPY`` or ``INSERT``),
+  ``workers.store.transitions`` (a job's claim and success write prepared on the server, or
+  ``Connection.execute``);
 - :func:`tune_process` and :func:`process_started`, for processes that are not Celery's (the
   API).
 """

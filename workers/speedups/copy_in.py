@@ -7,9 +7,8 @@ Buys: most of the store's share of a batch enqueue (``docs/performance.md``, "CO
 
 Unnecessary when: SQLAlchemy's ``insertmanyvalues`` (or psycopg 3's ``copy`` under it)
 reaches the same cost. It relies on psycopg2's ``cursor.copy_expert``, reached through the
-pooled DB-API connection, and on SQLAlchemy's ``DBAPIError.instance`` and dialect
-``is_disconnect`` to raise what ``Connection.execute`` would
-(``tests/unit/test_speedups_upstream.py`` pins them).
+pooled DB-API connection, failing as ``Connection.execute`` would (``driver.py``;
+``tests/unit/test_speedups_upstream.py`` pins what that needs).
 
 ``COPY`` takes the same rows as CSV. It is one statement, so on the autocommit writer
 connection the rows land together or not at all. Values are rendered the way the columns'
@@ -27,7 +26,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table
-from sqlalchemy.exc import DBAPIError
+
+from workers.speedups.driver import driver_cursor
 
 
 def _field(value: Any) -> str:
@@ -67,18 +67,5 @@ def copy_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str, 
         "FROM STDIN WITH (FORMAT csv)"
     )
     data = io.StringIO(csv_rows(rows, keys))
-    dbapi = connection.dialect.loaded_dbapi
-    pooled = connection.connection
-    cursor: Any = pooled.cursor()  # psycopg2's, whose copy_expert the DB-API types lack
-    try:
+    with driver_cursor(connection, statement) as cursor:
         cursor.copy_expert(statement, data)
-    except dbapi.Error as error:
-        dropped = connection.dialect.is_disconnect(error, pooled.dbapi_connection, cursor)
-        if dropped:
-            connection.invalidate(error)
-        raise DBAPIError.instance(
-            statement, None, error, dbapi.Error, connection_invalidated=dropped
-        ) from error
-    finally:
-        if not cursor.closed:
-            cursor.close()

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from workers.errors import StoreUnavailable
 from workers.observability import tracing
-from workers.observability.metrics import STORE_COMMIT, STORE_CONNECTIONS
+from workers.observability.metrics import STORE_COMMIT, STORE_CONNECTIONS, child
 from workers.settings import get_settings
 
 _engines: dict[str, Engine] = {}
@@ -190,7 +190,7 @@ def writer_connection(*, durable: bool = True) -> Iterator[Connection]:
         with suppress(Exception):
             connection.close()
         raise
-    STORE_COMMIT.labels("autocommit").observe(time.perf_counter() - began)
+    child(STORE_COMMIT, "autocommit").observe(time.perf_counter() - began)
 
 
 def dispose_engines() -> None:

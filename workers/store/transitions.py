@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -39,8 +39,11 @@ from sqlalchemy import (
     update,
 )
 
+from workers import speedups
 from workers.errors import JobNotFound, JobStateConflict
 from workers.jobtypes import LOST_WORKER_ALLOWANCE
+from workers.speedups import prepared
+from workers.speedups.prepared import Prepared, Written
 from workers.states import Actor
 from workers.storable import storable_text
 from workers.store import audit
@@ -72,6 +75,16 @@ def _leaving(event: JobEvent, actor: Actor | None = None) -> ColumnElement[bool]
 def _execute(statement: Any, params: dict[str, Any] | None = None, durable: bool = True) -> Any:
     with writer_connection(durable=durable) as connection:
         return connection.execute(statement, params or {})
+
+
+def _execute_hot(hot: Prepared, params: dict[str, Any], durable: bool = True) -> Written:
+    """Run one of the writes every job makes: prepared on the server with the speedups on
+    (:mod:`workers.speedups.prepared`), else through SQLAlchemy as every other write."""
+    with writer_connection(durable=durable) as connection:
+        if speedups.enabled() and prepared.supports(connection):
+            return prepared.execute(connection, hot, params)
+        result = connection.execute(hot.statement, params)
+        return Written(result.all() if result.returns_rows else [], result.rowcount)
 
 
 # -- the producer and the dispatcher ---------------------------------------------------------
@@ -317,7 +330,7 @@ def _claim_statement() -> Any:
     )
 
 
-_CLAIM = _claim_statement()
+_CLAIM = Prepared("taskyard_claim_start", _claim_statement())
 
 
 def claim_start(
@@ -332,7 +345,7 @@ def claim_start(
     key = uuid.UUID(job_id)
     params = {"job_id": key, "token": token, "worker_name": worker, "now": now,
               "stale_before": now - timedelta(seconds=stale_after_s)}  # fmt: skip
-    row = _execute(_CLAIM, params, durable=durable).first()
+    row = _execute_hot(_CLAIM, params, durable=durable).first()
     if row is None:
         return None
     return Claim(key, row[0], row[1], row[2], row[3] is not None, row[4], row[5])
@@ -344,7 +357,8 @@ FENCE = and_(
     Job.attempts == bindparam("fence_attempt"),
     Job.status == JobStatus.STARTED.value,
 )
-_SUCCEED = (
+_SUCCEED = Prepared(
+    "taskyard_succeed",
     update(Job)
     .where(FENCE)
     .values(
@@ -355,7 +369,7 @@ _SUCCEED = (
         error_type=None,
         error_message=None,
         error_traceback=None,
-    )
+    ),
 )
 
 
@@ -368,7 +382,7 @@ def succeed(claim: Claim, result: Any) -> bool:
     """Record success and the JSON result (a statement built once: the hot path)."""
     params = {**fence(claim), "finished_at_": utcnow(), "result_": result}
     # An outcome may be lost in a server crash: the reaper then runs the job again.
-    return bool(_execute(_SUCCEED, params, durable=False).rowcount == 1)
+    return _execute_hot(_SUCCEED, params, durable=False).rowcount == 1
 
 
 def succeed_with(
@@ -385,7 +399,7 @@ def succeed_with(
         if connection.dialect.name != "postgresql":
             if connection.execute(write, values).rowcount != 1:
                 return False, False
-            return True, connection.execute(_SUCCEED, values).rowcount == 1
+            return True, connection.execute(_SUCCEED.statement, values).rowcount == 1
         wrote, succeeded = connection.execute(_with_success(write), values).one()
         return wrote == 1, succeeded == 1
 
@@ -397,7 +411,8 @@ def _with_success(write: Update) -> Select[Any]:
     row from ``write``, and the rows each returned tell which matched."""
     one = literal_column("1", Integer).label("one")
     wrote = write.returning(one).cte("wrote")
-    succeeded = _SUCCEED.where(select(wrote.c.one).exists()).returning(one).cte("succeeded")
+    success = cast(Update, _SUCCEED.statement)
+    succeeded = success.where(select(wrote.c.one).exists()).returning(one).cte("succeeded")
     return select(
         select(func.count()).select_from(wrote).scalar_subquery(),
         select(func.count()).select_from(succeeded).scalar_subquery(),
