@@ -38,7 +38,7 @@ REPORTER = textwrap.dedent(
         raise RuntimeError("the transport broke")
 
     assert init_sentry(Settings(sentry_dsn=sys.argv[1]), "test")
-    httpx.Client.post = broken
+    httpx.Client.request = broken
     try:
         post_json(os.environ["SENDER_URL"], b"{}", {})
     except RuntimeError as error:
