@@ -18,6 +18,7 @@ from tests.support.services import (
     redis_server,
     scratch_postgres_database,
 )
+from tests.support.sinks import SINK_SECRET, HttpSink, http_sink
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -139,3 +140,11 @@ def core_runtime(
 def project_root() -> Path:
     """The repository root (where the Procfile and compose file live)."""
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def sink(runtime: dict[str, str]) -> Iterator[HttpSink]:
+    """An HTTP sink on loopback for this module's webhook channels; it checks signatures with
+    ``SINK_SECRET``."""
+    with http_sink(SINK_SECRET) as running:
+        yield running

@@ -22,12 +22,10 @@ from schedules.entries import ScheduleSpec
 from schedules.leader import LEADER_KEY
 from schedules.slots import Timing
 from tasks.alerts import TICK_S, rule_store
-from tasks.alerts.decision import Op
-from tasks.alerts.rules import RuleSpec
-from tasks.alerts.sources import SourceKind
+from tests.support.alerts import sql_rule
 from tests.support.channels import webhook_channels
 from tests.support.processes import BIN, celery_worker_command, running, wait_worker_ready
-from tests.support.sinks import SINK_SECRET, HttpSink, http_sink
+from tests.support.sinks import HttpSink
 from tests.support.waiting import wait_for
 from workers.redis_client import redis_from_url
 from workers.settings import get_settings
@@ -48,12 +46,6 @@ RULE = "signal-high"
 @pytest.fixture(scope="module")
 def database_url(preferred_database_url: str) -> str:
     return preferred_database_url
-
-
-@pytest.fixture(scope="module")
-def sink(runtime: dict[str, str]) -> Iterator[HttpSink]:
-    with http_sink(SINK_SECRET) as running_sink:
-        yield running_sink
 
 
 @pytest.fixture(scope="module")
@@ -102,17 +94,7 @@ def test_a_rule_fires_and_resolves_once_across_a_killed_leader(
     schedule_store.create_schedule(
         ScheduleSpec("e2e.alerts", "maintenance.alerts", Timing(interval_s=TICK_S))
     )
-    rule_store.create_rule(
-        RuleSpec(
-            name=RULE,
-            source=SourceKind.SQL,
-            op=Op.GT,
-            threshold=0.0,
-            spec={"query": "SELECT v AS value FROM e2e_signal"},
-            interval_s=TICK_S,
-            channels=("failover-hook",),
-        )
-    )
+    sql_rule(RULE, "SELECT v AS value FROM e2e_signal", ("failover-hook",), TICK_S)
     worker = celery_worker_command(["default"], "default", concurrency=2)
     with (
         running(worker, tmp_path / "worker.log", ENV) as worker_process,

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from tests.support.api import ROLES, Headers, api_client, issue_keys
 from tests.support.channels import data_keyed
-from tests.support.sinks import SINK_SECRET, HttpSink, http_sink
+from tests.support.sinks import HttpSink
 
 
 @pytest.fixture(scope="module")
@@ -31,14 +31,6 @@ def keys(runtime: dict[str, str]) -> dict[str, Headers]:
 def admin(keys: dict[str, Headers]) -> Headers:
     """The ``admin`` key's headers."""
     return keys["admin"]
-
-
-@pytest.fixture(scope="module")
-def sink(runtime: dict[str, str]) -> Iterator[HttpSink]:
-    """An HTTP sink on loopback for this module's webhook channels; it checks signatures with
-    ``SINK_SECRET``."""
-    with http_sink(SINK_SECRET) as running:
-        yield running
 
 
 @pytest.fixture

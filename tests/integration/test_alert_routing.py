@@ -20,7 +20,7 @@ from tasks.alerts.evaluation import evaluate_due, slot_of
 from tasks.alerts.route_store import InhibitSpec, RouteSpec
 from tasks.alerts.rules import RuleSpec
 from tasks.alerts.sources import SourceKind
-from tests.support.alerts import deliver_alert_notices
+from tests.support.alerts import deliver_alert_notices, sql_rule
 from tests.support.channels import webhook_channels
 from tests.support.sinks import HttpSink
 from workers.store.engine import get_engine, session_scope
@@ -76,18 +76,7 @@ QUERIES = {
 
 def _rule(name: str, kind: str = "down") -> None:
     """A rule with channels of its own, which routed alerts bypass."""
-    query = QUERIES[kind]
-    rule_store.create_rule(
-        RuleSpec(
-            name=name,
-            source=SourceKind.SQL,
-            op=Op.GT,
-            threshold=0.0,
-            spec={"query": query},
-            interval_s=10,
-            channels=("routed-hook",),
-        )
-    )
+    sql_rule(name, QUERIES[kind], ("routed-hook",))
 
 
 def _route(**fields: object) -> None:

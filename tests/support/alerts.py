@@ -1,5 +1,5 @@
-"""Alert test helpers: carry the notices' deliveries as their jobs would, and read what a
-webhook sink received."""
+"""Alert test helpers: a rule on an SQL signal, the notices' deliveries carried as their jobs
+would carry them, and what a webhook sink received."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ import json
 
 from sqlalchemy import select
 
+from tasks.alerts import rule_store
+from tasks.alerts.decision import Op
 from tasks.alerts.notices import SCOPE
+from tasks.alerts.rules import RuleSpec
+from tasks.alerts.sources import SourceKind
 from tasks.notifications.catalog import DeliverPayload
 from tasks.notifications.sending import deliver
 from tests.support.sinks import HttpSink
@@ -31,3 +35,18 @@ def deliver_alert_notices() -> None:
 def subjects(sink: HttpSink) -> list[str]:
     """The subjects of the webhook messages ``sink`` received, in order."""
     return [json.loads(r.body)["subject"] for r in sink.received]
+
+
+def sql_rule(name: str, query: str, channels: tuple[str, ...] = (), interval_s: int = 10) -> None:
+    """A rule firing while ``query``'s value is above 0, evaluated every ``interval_s``."""
+    rule_store.create_rule(
+        RuleSpec(
+            name=name,
+            source=SourceKind.SQL,
+            op=Op.GT,
+            threshold=0.0,
+            spec={"query": query},
+            interval_s=interval_s,
+            channels=channels,
+        )
+    )
