@@ -106,6 +106,23 @@ def trace_statements(engine: Engine) -> None:
     event.listen(engine, "handle_error", failed)
 
 
+def statement_span(system: str, statement: str) -> AbstractContextManager[None]:
+    """A client span for a statement run below SQLAlchemy's events (the speedups' prepared
+    writes), as :func:`trace_statements` makes for the others; nothing when off."""
+    return _statement_span(system, statement) if ACTIVE else _NO_SPAN
+
+
+@contextmanager
+def _statement_span(system: str, statement: str) -> Iterator[None]:
+    from opentelemetry import trace
+
+    verb = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "SQL"
+    attributes = {"db.system.name": system, "db.query.text": statement[:MAX_STATEMENT]}
+    tracer = trace.get_tracer(TRACER_NAME)
+    with tracer.start_as_current_span(verb, kind=trace.SpanKind.CLIENT, attributes=attributes):
+        yield
+
+
 def flush(timeout_s: float = 5.0) -> None:
     """Export what is buffered (a process about to exit, a pool child retiring)."""
     if ACTIVE:

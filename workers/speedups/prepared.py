@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import Connection, Dialect
 from sqlalchemy.sql.dml import UpdateBase
 
+from workers.observability import tracing
 from workers.speedups.driver import driver_cursor
 
 _Processor = Callable[[Any], Any] | None
@@ -112,7 +113,8 @@ def execute(connection: Connection, prepared: Prepared, params: Mapping[str, Any
         if prepared.name not in known:
             cursor.execute(form.prepare)
             known.add(prepared.name)
-        cursor.execute(form.execute, rendered)
+        with tracing.statement_span(connection.dialect.name, form.execute):
+            cursor.execute(form.execute, rendered)
         rows = cursor.fetchall() if cursor.description else []
         description = cursor.description or ()
         rowcount = cursor.rowcount
