@@ -105,7 +105,7 @@ def main(argv: list[str]) -> None:
 
     table = scope_table(create_app())
     if "--write" not in argv:
-        print(table)
+        sys.stdout.write(table + "\n")
         return
     text = DOC.read_text()
     head, rest = text.split(START, 1)
